@@ -1,0 +1,1 @@
+//! Nagios/Icinga plugins for the replayer (work in progress).

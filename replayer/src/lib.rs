@@ -1,0 +1,11 @@
+//! The replayer daemon's library: each stage of the data flow is one module.
+//!
+//! ```text
+//! capture → decode → reassemble → http → filter → rewrite → limit → outputs (replay | stdout | file | null)
+//!                                                                      ↘ stats → status (Unix socket)
+//! sync (flag watcher) pauses replay while a data sync is in progress.
+//! ```
+//!
+//! `main.rs` is thin: it parses the command line (`cli`) and runs the pipeline (`pipeline`).
+
+pub mod request;
