@@ -36,16 +36,26 @@ pub fn require_tool(name: &str) -> PathBuf {
         vec![PathBuf::from(name)]
     } else {
         std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect())
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join(name))
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default()
             .into_iter()
-            .chain(["/usr/sbin", "/sbin"].iter().map(|d| Path::new(d).join(name)))
+            .chain(
+                ["/usr/sbin", "/sbin"]
+                    .iter()
+                    .map(|d| Path::new(d).join(name)),
+            )
             .collect()
     };
     candidates
         .into_iter()
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("required tool `{name}` is not installed: run scripts/test, which installs it"))
+        .unwrap_or_else(|| {
+            panic!("required tool `{name}` is not installed: run scripts/test, which installs it")
+        })
 }
 
 /// The shared public captures (`../shared/corpus` from the workspace root), if present.
@@ -55,7 +65,10 @@ pub fn corpus_dir() -> Option<PathBuf> {
 }
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A scratch directory removed when dropped.
@@ -65,7 +78,8 @@ impl Scratch {
     pub fn new(tag: &str) -> Scratch {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("replayer-test-{tag}-{}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("replayer-test-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create scratch dir");
         Scratch(dir)
