@@ -9,3 +9,5 @@
 //! `main.rs` is thin: it parses the command line (`cli`) and runs the pipeline (`pipeline`).
 
 pub mod request;
+pub mod output;
+pub mod pipeline;
