@@ -1,11 +1,14 @@
 //! What the daemon and the check plugins must agree on, kept in exactly one place:
-//! the status document served on the Unix socket ([`schema`]) and the meaning of the
-//! data-sync flag file ([`sync`]).
+//! the status document served on the Unix socket ([`schema`]), the meaning of the
+//! data-sync flag file ([`sync`]), and the RFC 3339 timestamps the document carries ([`time`]).
 //!
 //! This crate is deliberately small (serde only) so that the plugins start fast and never
 //! link libpcap, tokio or an HTTP client.
 
 pub mod schema;
 pub mod sync;
+pub mod time;
 
 pub use schema::{StatusDocument, Window, SCHEMA_VERSION};
+pub use sync::{read_sync, SyncConfig, SyncReading, SyncWindow};
+pub use time::{format_rfc3339, parse_rfc3339};
