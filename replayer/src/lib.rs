@@ -11,3 +11,4 @@
 pub mod request;
 pub mod output;
 pub mod pipeline;
+pub mod stats;
