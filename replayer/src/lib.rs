@@ -12,3 +12,4 @@ pub mod request;
 pub mod output;
 pub mod pipeline;
 pub mod stats;
+pub mod status_server;
