@@ -13,3 +13,4 @@ pub mod output;
 pub mod pipeline;
 pub mod stats;
 pub mod status_server;
+pub mod sync_watch;
