@@ -203,18 +203,24 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
     Ok(Duration::from_secs(total))
 }
 
-/// A duration the way an SRE reads it in an alert: `45s`, `13m5s`, `2h13m`, `3d4h`.
+/// A duration the way an SRE reads it in an alert: `45s`, `13m5s`, `2h13m`, `12h`, `3d4h`.
 pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     let (days, hours, mins, secs) = (s / DAY_SECS, s % DAY_SECS / 3600, s % 3600 / 60, s % 60);
-    if days > 0 {
-        format!("{days}d{hours}h")
+    // The two largest units, the second left out when it is zero: `2h13m`, `12h`, `1d`.
+    let (big, big_unit, small, small_unit) = if days > 0 {
+        (days, "d", hours, "h")
     } else if hours > 0 {
-        format!("{hours}h{mins}m")
+        (hours, "h", mins, "m")
     } else if mins > 0 {
-        format!("{mins}m{secs}s")
+        (mins, "m", secs, "s")
     } else {
-        format!("{secs}s")
+        return format!("{secs}s");
+    };
+    if small == 0 {
+        format!("{big}{big_unit}")
+    } else {
+        format!("{big}{big_unit}{small}{small_unit}")
     }
 }
 
@@ -599,12 +605,13 @@ mod tests {
         for (secs, s) in [
             (0, "0s"),
             (45, "45s"),
-            (60, "1m0s"),
+            (60, "1m"),
             (785, "13m5s"),
             (7980, "2h13m"),
-            (3600, "1h0m"),
+            (3600, "1h"),
+            (43_200, "12h"),
             (86_399, "23h59m"),
-            (86_400, "1d0h"),
+            (86_400, "1d"),
             (273_600, "3d4h"),
         ] {
             assert_eq!(format_duration(Duration::from_secs(secs)), s);
