@@ -14,3 +14,4 @@ pub mod pipeline;
 pub mod stats;
 pub mod status_server;
 pub mod sync_watch;
+pub mod replay;

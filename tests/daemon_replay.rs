@@ -1,0 +1,333 @@
+//! The replay output against a real nginx standing in for staging: what arrives (method,
+//! request-target, headers, body, Host), connection reuse, status and latency accounting,
+//! and the failure modes: full queue (dropped and counted, never blocking), target down,
+//! target that never answers (timeout), certificates verified unless skip-verify.
+
+use replayer::output::Output;
+use replayer::replay::{parse_target, ReplayConfig, ReplayOutput};
+use replayer::request::{Connection, Header, Request};
+use replayer::stats::Stats;
+use replayer_tests::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
+    Request {
+        id: 1,
+        captured_at_ns: 0,
+        connection: Connection {
+            client: "10.0.0.1:40000".parse().unwrap(),
+            server: "10.0.0.2:80".parse().unwrap(),
+        },
+        method: method.into(),
+        target: target.into(),
+        version_minor: 1,
+        headers: headers
+            .iter()
+            .map(|(n, v)| Header {
+                name: n.to_string(),
+                value: v.as_bytes().to_vec(),
+            })
+            .collect(),
+        body: bytes::Bytes::copy_from_slice(body),
+    }
+}
+
+struct Replay {
+    runtime: tokio::runtime::Runtime,
+    stats: Arc<Stats>,
+    output: ReplayOutput,
+}
+
+fn replay(targets: &[String], adjust: impl FnOnce(&mut ReplayConfig)) -> Replay {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let urls = targets.iter().map(|t| parse_target(t).unwrap()).collect();
+    let mut config = ReplayConfig::new(urls);
+    adjust(&mut config);
+    let stats = Arc::new(Stats::new(targets));
+    let output = ReplayOutput::start(
+        &config,
+        stats.clone(),
+        runtime.handle().clone(),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    Replay {
+        runtime,
+        stats,
+        output,
+    }
+}
+
+#[test]
+fn requests_arrive_as_captured_on_reused_connections() {
+    let scratch = Scratch::new("replay-basic");
+    let staging = Nginx::start(
+        &scratch.join("staging"),
+        "location / { return 200 \"ok\\n\"; } location /fail { return 500; }",
+    );
+    let mut r = replay(&[staging.url()], |c| c.workers = 2);
+    let headers = [
+        ("Host", "www.example.org"),
+        ("User-Agent", "replay-test/1"),
+        ("X-Forwarded-Host", "fwd.example"),
+        ("Connection", "keep-alive"),
+    ];
+    r.output
+        .emit(&request("GET", "/a?x=1&y=%20z", &headers, b""))
+        .unwrap();
+    r.output
+        .emit(&request("HEAD", "/b", &headers, b""))
+        .unwrap();
+    r.output
+        .emit(&request("OPTIONS", "/c", &headers, b""))
+        .unwrap();
+    r.output
+        .emit(&request(
+            "POST",
+            "/post",
+            &[
+                ("Content-Type", "text/plain"),
+                ("Transfer-Encoding", "chunked"),
+            ],
+            b"0123456789",
+        ))
+        .unwrap();
+    r.output
+        .emit(&request(
+            "GET",
+            "http://www.example.org/abs?q",
+            &headers,
+            b"",
+        ))
+        .unwrap();
+    r.output
+        .emit(&request("GET", "/fail/1", &headers, b""))
+        .unwrap();
+    for i in 0..100 {
+        r.output
+            .emit(&request("GET", &format!("/many/{i}"), &headers, b""))
+            .unwrap();
+    }
+    r.output.finish().unwrap();
+
+    let log = staging.wait_for_log(106, Duration::from_secs(5));
+    assert_eq!(log.len(), 106, "{log:#?}");
+    let find = |uri: &str| {
+        log.iter()
+            .find(|l| l.uri == uri)
+            .unwrap_or_else(|| panic!("{uri} not in staging's log: {log:#?}"))
+    };
+    let host = format!("127.0.0.1:{}", staging.port);
+    let get = find("/a?x=1&y=%20z");
+    assert_eq!(
+        (get.method.as_str(), get.host.as_str()),
+        ("GET", host.as_str())
+    );
+    assert_eq!(get.user_agent, "replay-test/1");
+    assert_eq!(get.x_forwarded_host, "fwd.example");
+    assert_eq!(find("/b").method, "HEAD");
+    assert_eq!(find("/c").method, "OPTIONS");
+    assert_eq!(find("/abs?q").method, "GET");
+    let post = find("/post");
+    assert_eq!(post.method, "POST");
+    // The de-chunked body goes out with a Content-Length: request line + headers + 10 bytes.
+    let length: usize = post.request_length.parse().unwrap();
+    assert!(length > 10, "request_length {length}");
+    assert_eq!(find("/fail/1").status, 500);
+
+    // Bodies drained, connections pooled: 106 requests on at most 3 connections (2 workers,
+    // plus one reconnection because nginx closes the connection after a 500).
+    let mut connections: Vec<&str> = log.iter().map(|l| l.connection.as_str()).collect();
+    connections.sort();
+    connections.dedup();
+    assert!(connections.len() <= 3, "connections used: {connections:?}");
+
+    let req = r.stats.requests();
+    assert_eq!((req.queued, req.replayed, req.failed), (106, 106, 0));
+    assert_eq!(req.dropped_queue_full, 0);
+    let classes = r.stats.responses();
+    assert_eq!((classes.c2xx, classes.c5xx), (105, 1));
+    let w = &r.stats.windows()["60"];
+    assert_eq!((w.replayed, w.responses, w.c5xx), (106, 106, 1));
+    assert!(w.latency_ms.p50 > 0.0 && w.latency_ms.p99 >= w.latency_ms.p50);
+    let t = &r.stats.targets()[0];
+    assert_eq!((t.replayed, t.in_flight, t.responses.c5xx), (106, 0, 1));
+    drop(r.runtime);
+}
+
+#[test]
+fn original_host_is_kept_when_asked_and_every_target_gets_every_request() {
+    let scratch = Scratch::new("replay-host");
+    let a = Nginx::start(&scratch.join("a"), "");
+    let b = Nginx::start(&scratch.join("b"), "");
+    let mut r = replay(&[a.url(), format!("{}/prefix", b.url())], |c| {
+        c.original_host = true
+    });
+    for i in 0..10 {
+        r.output
+            .emit(&request(
+                "GET",
+                &format!("/p/{i}"),
+                &[("Host", "www.example.org")],
+                b"",
+            ))
+            .unwrap();
+    }
+    r.output.finish().unwrap();
+    let log_a = a.wait_for_log(10, Duration::from_secs(5));
+    let log_b = b.wait_for_log(10, Duration::from_secs(5));
+    assert_eq!(log_a.len(), 10);
+    assert_eq!(log_b.len(), 10);
+    assert!(log_a.iter().all(|l| l.host == "www.example.org"));
+    assert!(log_b.iter().all(|l| l.uri.starts_with("/prefix/p/")));
+    let targets = r.stats.targets();
+    assert_eq!((targets[0].replayed, targets[1].replayed), (10, 10));
+    assert_eq!(r.stats.requests().replayed, 20);
+}
+
+#[test]
+fn full_queue_drops_and_counts_without_blocking() {
+    // A target that accepts connections (kernel backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let mut r = replay(&[url], |c| {
+        c.workers = 1;
+        c.queue = 5;
+        c.timeout = Duration::from_millis(500);
+    });
+    let start = Instant::now();
+    for i in 0..1000 {
+        r.output
+            .emit(&request("GET", &format!("/{i}"), &[], b""))
+            .unwrap();
+    }
+    let emit_time = start.elapsed();
+    let req = r.stats.requests();
+    assert_eq!(req.queued + req.dropped_queue_full, 1000);
+    // One in the worker's hands at most, five waiting.
+    assert!(req.queued <= 6, "queued {}", req.queued);
+    assert!(
+        emit_time < Duration::from_secs(1),
+        "emit blocked: {emit_time:?}"
+    );
+    r.output.finish().unwrap();
+    let req = r.stats.requests();
+    assert_eq!(req.replayed, 0);
+    assert_eq!(req.failed, req.queued, "every queued request timed out");
+    drop(silent);
+}
+
+#[test]
+fn dead_target_fails_fast_and_recovers() {
+    let scratch = Scratch::new("replay-dead");
+    let mut staging = Nginx::start(&scratch.join("staging"), "");
+    staging.stop();
+    let mut r = replay(&[staging.url()], |_| {});
+    for i in 0..20 {
+        r.output
+            .emit(&request("GET", &format!("/down/{i}"), &[], b""))
+            .unwrap();
+    }
+    let start = Instant::now();
+    while r.stats.requests().failed < 20 && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(r.stats.requests().failed, 20);
+    staging.restart();
+    for i in 0..20 {
+        r.output
+            .emit(&request("GET", &format!("/up/{i}"), &[], b""))
+            .unwrap();
+    }
+    r.output.finish().unwrap();
+    assert_eq!(r.stats.requests().replayed, 20);
+    let log = staging.wait_for_log(20, Duration::from_secs(5));
+    assert!(log.iter().all(|l| l.uri.starts_with("/up/")));
+    assert_eq!(log.len(), 20);
+}
+
+#[test]
+fn https_certificates_are_verified_unless_skip_verify() {
+    let scratch = Scratch::new("replay-tls");
+    let dir = scratch.join("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = run_with_timeout(
+        std::process::Command::new(require_tool("openssl"))
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(dir.join("key.pem"))
+            .arg("-out")
+            .arg(dir.join("cert.pem")),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = free_port();
+    let staging = Nginx::start_on(
+        &scratch.join("staging"),
+        port,
+        &format!(
+            "listen 127.0.0.1:{tls} ssl; ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;\n\
+             location / {{ return 200 \"ok\\n\"; }}",
+            tls = port + 1,
+            d = dir.display()
+        ),
+    );
+    let url = format!("https://127.0.0.1:{}", port + 1);
+
+    let mut verified = replay(std::slice::from_ref(&url), |_| {});
+    verified
+        .output
+        .emit(&request("GET", "/v", &[], b""))
+        .unwrap();
+    verified.output.finish().unwrap();
+    assert_eq!(verified.stats.requests().failed, 1, "self-signed must fail");
+
+    let mut skipped = replay(&[url], |c| c.skip_verify = true);
+    skipped
+        .output
+        .emit(&request("GET", "/s", &[], b""))
+        .unwrap();
+    skipped.output.finish().unwrap();
+    assert_eq!(skipped.stats.requests().replayed, 1);
+    let log = staging.wait_for_log(1, Duration::from_secs(5));
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].uri, "/s");
+}
+
+#[test]
+fn bad_targets_are_one_clear_line() {
+    for (value, message) in [
+        (
+            "ftp://x",
+            "bad -output-http target `ftp://x`: the scheme must be http or https",
+        ),
+        ("http://", "bad -output-http target `http://`: empty host"),
+        (
+            "http://h/?q=1",
+            "bad -output-http target `http://h/?q=1`: a target may not have a query or fragment",
+        ),
+    ] {
+        assert_eq!(parse_target(value).unwrap_err().to_string(), message);
+    }
+    assert_eq!(
+        parse_target("staging.example:8080").unwrap().as_str(),
+        "http://staging.example:8080/"
+    );
+}
