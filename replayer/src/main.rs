@@ -1,6 +1,53 @@
 //! `replayer`: the command-line entry point. Kept thin; the work is in the library.
+//!
+//! `cli` parses (GoReplay flags, `--config`), then either the daemon runs (when there is an
+//! `-output-http` target) or `app` runs the capture into stdout, file or null outputs.
+
+use replayer::cli::{self, Invocation};
 
 fn main() {
-    eprintln!("replayer: not built yet");
-    std::process::exit(2);
+    std::process::exit(run());
+}
+
+fn run() -> i32 {
+    let config = match cli::parse(std::env::args_os()) {
+        Ok(Invocation::Print(text)) => {
+            print!("{text}");
+            return 0;
+        }
+        Ok(Invocation::Run(config)) => config,
+        Err(e) => {
+            eprintln!("replayer: {e}");
+            return 2;
+        }
+    };
+    init_logging(config.verbose, config.stats);
+    if !config.outputs.http.is_empty() {
+        eprintln!("replayer: output-http: not built yet");
+        return 2;
+    }
+    match replayer::app::run(&config) {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("replayer: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Logs go to stderr, where an init system collects them: warnings only unless -verbose
+/// (or -stats, whose summary lines are at info level). `RUST_LOG` overrides.
+fn init_logging(verbose: u8, stats: bool) {
+    let level = match verbose {
+        0 if stats => "warn,replayer=info",
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .init();
 }

@@ -5,6 +5,7 @@
 //! talk to the network push into a bounded queue and count what does not fit.
 
 use crate::request::Request;
+use std::io::{BufWriter, Write};
 
 pub trait Output: Send {
     /// Hands one request to the output.
@@ -19,4 +20,243 @@ pub enum OutputError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Other(String),
+}
+
+/// GoReplay's separator between records: a newline, three monkeys, a newline.
+pub const RECORD_SEPARATOR: &[u8] = "\n🐵🙈🙉\n".as_bytes();
+
+/// Writes a request as it goes on the wire: request line, headers in order as captured
+/// after the rewrites, blank line, body.
+///
+/// The pipeline hands over bodies with the chunked coding removed. When the headers still
+/// say `Transfer-Encoding: chunked` the body is written back as one chunk and the last
+/// chunk (`0`), so the message stays valid HTTP with the headers untouched (chunk
+/// extensions and trailers are not kept). Otherwise the body is written as is.
+pub fn write_wire(out: &mut impl Write, request: &Request) -> std::io::Result<()> {
+    write!(
+        out,
+        "{} {} HTTP/1.{}\r\n",
+        request.method, request.target, request.version_minor
+    )?;
+    for header in &request.headers {
+        out.write_all(header.name.as_bytes())?;
+        out.write_all(b": ")?;
+        out.write_all(&header.value)?;
+        out.write_all(b"\r\n")?;
+    }
+    out.write_all(b"\r\n")?;
+    if is_chunked(request) {
+        if !request.body.is_empty() {
+            write!(out, "{:x}\r\n", request.body.len())?;
+            out.write_all(&request.body)?;
+            out.write_all(b"\r\n")?;
+        }
+        out.write_all(b"0\r\n\r\n")?;
+    } else {
+        out.write_all(&request.body)?;
+    }
+    Ok(())
+}
+
+/// Whether the last transfer coding is `chunked` (RFC 9112 §6.1).
+fn is_chunked(request: &Request) -> bool {
+    request
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("Transfer-Encoding"))
+        .last()
+        .and_then(|h| h.value.rsplit(|&b| b == b',').next())
+        .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+}
+
+/// Writes one record of GoReplay's file format, which its `--input-file` reads:
+/// `1 <id> <timestamp_ns> <latency>\n`, the request as on the wire, `\n🐵🙈🙉\n`.
+///
+/// `1` marks a request. The id is 24 hex digits like GoReplay's: the low 32 bits of the
+/// capture time then the pipeline's 64-bit request id, so ids are unique within a run and
+/// the same input always gives the same file. Latency is GoReplay's time from first to
+/// last packet of the message; the pipeline does not keep it, so it is written as `0`.
+pub fn write_record(out: &mut impl Write, request: &Request) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "1 {:08x}{:016x} {} 0",
+        request.captured_at_ns as u32, request.id, request.captured_at_ns
+    )?;
+    write_wire(out, request)?;
+    out.write_all(RECORD_SEPARATOR)
+}
+
+/// Buffer size for stdout and file outputs: few system calls, flushed at `finish`.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// `-output-stdout`: GoReplay records on standard output.
+pub struct StdoutOutput {
+    out: BufWriter<std::io::Stdout>,
+}
+
+impl StdoutOutput {
+    pub fn new() -> StdoutOutput {
+        StdoutOutput {
+            out: BufWriter::with_capacity(WRITE_BUFFER, std::io::stdout()),
+        }
+    }
+}
+
+impl Default for StdoutOutput {
+    fn default() -> Self {
+        StdoutOutput::new()
+    }
+}
+
+impl Output for StdoutOutput {
+    fn emit(&mut self, request: &Request) -> Result<(), OutputError> {
+        Ok(write_record(&mut self.out, request)?)
+    }
+    fn finish(&mut self) -> Result<(), OutputError> {
+        Ok(self.out.flush()?)
+    }
+}
+
+/// `-output-file PATH`: GoReplay records in a file, created or truncated at start.
+pub struct FileOutput {
+    path: std::path::PathBuf,
+    out: BufWriter<std::fs::File>,
+}
+
+impl FileOutput {
+    pub fn create(path: &std::path::Path) -> Result<FileOutput, OutputError> {
+        let file = std::fs::File::create(path).map_err(|e| {
+            OutputError::Other(format!(
+                "output-file: cannot create {}: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(FileOutput {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(WRITE_BUFFER, file),
+        })
+    }
+}
+
+impl Output for FileOutput {
+    fn emit(&mut self, request: &Request) -> Result<(), OutputError> {
+        write_record(&mut self.out, request).map_err(|e| self.error(e))
+    }
+    fn finish(&mut self) -> Result<(), OutputError> {
+        self.out.flush().map_err(|e| self.error(e))?;
+        self.out.get_ref().sync_data().map_err(|e| self.error(e))
+    }
+}
+
+impl FileOutput {
+    fn error(&self, e: std::io::Error) -> OutputError {
+        OutputError::Other(format!("output-file: writing {}: {e}", self.path.display()))
+    }
+}
+
+/// `-output-null`: discards every request (for measuring capture alone).
+#[derive(Debug, Default)]
+pub struct NullOutput {
+    pub emitted: u64,
+}
+
+impl Output for NullOutput {
+    fn emit(&mut self, _request: &Request) -> Result<(), OutputError> {
+        self.emitted += 1;
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::test_support::{request, with_header};
+
+    fn wire(request: &Request) -> String {
+        let mut out = Vec::new();
+        write_wire(&mut out, request).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn wire_form_keeps_headers_in_order_and_case() {
+        let mut req = with_header(request("GET", "/a?b=c"), "Host", "example.org");
+        req = with_header(req, "accept", "*/*");
+        req.version_minor = 0;
+        assert_eq!(
+            wire(&req),
+            "GET /a?b=c HTTP/1.0\r\nHost: example.org\r\naccept: */*\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn bodies_are_written_as_is_or_as_one_chunk() {
+        let mut req = with_header(request("POST", "/"), "Content-Length", "5");
+        req.body = bytes::Bytes::from_static(b"hello");
+        assert_eq!(
+            wire(&req),
+            "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+        );
+
+        let mut chunked = with_header(request("POST", "/"), "Transfer-Encoding", "gzip, Chunked");
+        chunked.body = bytes::Bytes::from(vec![b'x'; 26]);
+        assert_eq!(
+            wire(&chunked),
+            format!(
+                "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n1a\r\n{}\r\n0\r\n\r\n",
+                "x".repeat(26)
+            )
+        );
+        chunked.body = bytes::Bytes::new();
+        assert!(wire(&chunked).ends_with("\r\n\r\n0\r\n\r\n"));
+    }
+
+    #[test]
+    fn record_is_goreplay_format() {
+        let req = with_header(request("GET", "/x"), "Host", "h");
+        let mut out = Vec::new();
+        write_record(&mut out, &req).unwrap();
+        // captured_at_ns = 1_700_000_000_123_456_789 = 0x1797_4a4b_8eab_c115 → low 32 bits
+        let low = (req.captured_at_ns as u32) as u64;
+        let expected = format!(
+            "1 {low:08x}0000000000000007 1700000000123456789 0\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n\n🐵🙈🙉\n"
+        );
+        assert_eq!(String::from_utf8(out.clone()).unwrap(), expected);
+        let meta = expected.lines().next().unwrap();
+        let fields: Vec<&str> = meta.split(' ').collect();
+        assert_eq!(fields.len(), 4);
+        assert_eq!(fields[1].len(), 24);
+        assert!(fields[1].bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn file_output_writes_records_and_null_counts() {
+        let dir = std::env::temp_dir().join(format!("replayer-output-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("requests.gor");
+        let mut file = FileOutput::create(&path).unwrap();
+        file.emit(&request("GET", "/1")).unwrap();
+        file.emit(&request("HEAD", "/2")).unwrap();
+        file.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("\n🐵🙈🙉\n").count(), 2);
+        assert!(text.contains("\nGET /1 HTTP/1.1\r\n\r\n\n🐵🙈🙉\n1 "));
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let err = match FileOutput::create(std::path::Path::new("/nonexistent/dir/x")) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("created a file in a missing directory"),
+        };
+        assert!(
+            err.starts_with("output-file: cannot create /nonexistent/dir/x: "),
+            "{err}"
+        );
+
+        let mut null = NullOutput::default();
+        null.emit(&request("GET", "/")).unwrap();
+        assert_eq!(null.emitted, 1);
+    }
 }

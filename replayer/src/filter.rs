@@ -1,0 +1,377 @@
+//! The `filter` stage: which captured requests may be replayed at all.
+//!
+//! Rules, each a reason a request is dropped (counted as `filtered`):
+//! - **loop protection**: a request already carrying the marker header
+//!   ([`MARKER_HEADER`], any value) was sent by a replayer; replaying it again would loop
+//!   when staging and production share a host.
+//! - **methods** (`-http-allow-method`, exact and case-sensitive as GoReplay): by default
+//!   only the safe methods GET, HEAD and OPTIONS. Naming another method is a startup error
+//!   unless `--allow-unsafe-methods` is also given: a typo or a copied GoReplay line must
+//!   never start replaying writes to staging silently.
+//! - **method override**: a request whose `X-HTTP-Method-Override`, `X-HTTP-Method` or
+//!   `X-Method-Override` header names a method outside the allowed set (compared without
+//!   case) is dropped too: frameworks honour these headers, so a `GET` carrying
+//!   `X-HTTP-Method-Override: DELETE` is a DELETE.
+//! - **URLs**: `-http-allow-url` (at least one must match) and `-http-disallow-url` (none may
+//!   match), unanchored regexes on the request-target (path and query).
+//! - **headers**: `-http-allow-header 'Name: regex'` (the header must be present and match)
+//!   and `-http-disallow-header 'Name: regex'` (dropped when present and matching), as
+//!   GoReplay 1.3 does.
+//!
+//! The stages run in GoReplay's order (see `stages`): the method checks come before
+//! `-http-set-header`, the URL and header checks after it.
+
+use crate::request::Request;
+use regex::Regex;
+
+/// Methods replayed when none are named.
+pub const SAFE_METHODS: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
+
+/// Headers through which clients ask a server to treat a request as another method.
+pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "X-HTTP-Method-Override",
+    "X-HTTP-Method",
+    "X-Method-Override",
+];
+
+/// The header `rewrite` adds to every replayed request, and that `filter` refuses to see twice.
+pub const MARKER_HEADER: &str = "X-Replayed-By";
+pub const MARKER_VALUE: &str = "replayer";
+
+/// Why a request was filtered out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Carries the replayer's marker header.
+    Loop,
+    Method,
+    MethodOverride,
+    UrlNotAllowed,
+    UrlDisallowed,
+    HeaderNotAllowed,
+    HeaderDisallowed,
+}
+
+/// `Name: regex`, as given to `-http-allow-header` and `-http-disallow-header`.
+#[derive(Debug, Clone)]
+pub struct HeaderRule {
+    pub name: String,
+    pub pattern: Regex,
+}
+
+impl HeaderRule {
+    /// Parses `Name: regex` (split at the first `:`, both sides trimmed).
+    pub fn parse(text: &str) -> Result<HeaderRule, String> {
+        let (name, pattern) = text
+            .split_once(':')
+            .ok_or_else(|| format!("'{text}' is not 'Header-Name: regex'"))?;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(format!("'{text}' has no header name"));
+        }
+        Ok(HeaderRule {
+            name: name.to_string(),
+            pattern: compile_regex(pattern.trim())?,
+        })
+    }
+
+    fn matches(&self, request: &Request) -> Option<bool> {
+        let value = request.header(&self.name)?;
+        Some(self.pattern.is_match(&String::from_utf8_lossy(value)))
+    }
+}
+
+impl std::fmt::Display for HeaderRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.name, self.pattern.as_str())
+    }
+}
+
+/// Compiles a user's regex, with the error on one line.
+pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
+    Regex::new(pattern).map_err(|e| {
+        let detail = e.to_string();
+        let last = detail
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("invalid");
+        format!("invalid regex '{pattern}': {}", last.trim())
+    })
+}
+
+/// What the filter stage lets through.
+#[derive(Debug, Clone)]
+pub struct FilterConfig {
+    /// The methods replayed, exact match: [`SAFE_METHODS`] unless others were named.
+    pub methods: Vec<String>,
+    pub allow_unsafe_methods: bool,
+    pub allow_urls: Vec<Regex>,
+    pub disallow_urls: Vec<Regex>,
+    pub allow_headers: Vec<HeaderRule>,
+    pub disallow_headers: Vec<HeaderRule>,
+}
+
+impl Default for FilterConfig {
+    fn default() -> Self {
+        FilterConfig {
+            methods: SAFE_METHODS.iter().map(|m| m.to_string()).collect(),
+            allow_unsafe_methods: false,
+            allow_urls: Vec::new(),
+            disallow_urls: Vec::new(),
+            allow_headers: Vec::new(),
+            disallow_headers: Vec::new(),
+        }
+    }
+}
+
+impl FilterConfig {
+    /// The allowed methods from `-http-allow-method` values: the safe three when none are
+    /// named; an unsafe one only with `--allow-unsafe-methods`.
+    pub fn methods_from(named: &[String], allow_unsafe: bool) -> Result<Vec<String>, String> {
+        if named.is_empty() {
+            return Ok(SAFE_METHODS.iter().map(|m| m.to_string()).collect());
+        }
+        let mut methods: Vec<String> = Vec::new();
+        for method in named {
+            let method = method.trim();
+            if method.is_empty() || !method.bytes().all(is_token_byte) {
+                return Err(format!("'{method}' is not an HTTP method"));
+            }
+            if !SAFE_METHODS.contains(&method) && !allow_unsafe {
+                return Err(format!(
+                    "{method} is not a safe method (GET, HEAD, OPTIONS); add --allow-unsafe-methods to replay it"
+                ));
+            }
+            if !methods.iter().any(|m| m == method) {
+                methods.push(method.to_string());
+            }
+        }
+        Ok(methods)
+    }
+
+    /// The checks GoReplay makes before `-http-set-header`: loop marker, method, override.
+    pub fn check_method(&self, request: &Request) -> Result<(), Reason> {
+        if !self.methods.iter().any(|m| *m == request.method) {
+            return Err(Reason::Method);
+        }
+        for header in &request.headers {
+            if header.name.eq_ignore_ascii_case(MARKER_HEADER) {
+                return Err(Reason::Loop);
+            }
+            if METHOD_OVERRIDE_HEADERS
+                .iter()
+                .any(|h| header.name.eq_ignore_ascii_case(h))
+            {
+                let named = String::from_utf8_lossy(&header.value);
+                let named = named.trim();
+                if !named.is_empty() && !self.methods.iter().any(|m| m.eq_ignore_ascii_case(named))
+                {
+                    return Err(Reason::MethodOverride);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks GoReplay makes after `-http-set-header`: URL allow, URL deny, headers.
+    pub fn check_url_and_headers(&self, request: &Request) -> Result<(), Reason> {
+        if !self.allow_urls.is_empty()
+            && !self.allow_urls.iter().any(|r| r.is_match(&request.target))
+        {
+            return Err(Reason::UrlNotAllowed);
+        }
+        if self
+            .disallow_urls
+            .iter()
+            .any(|r| r.is_match(&request.target))
+        {
+            return Err(Reason::UrlDisallowed);
+        }
+        if self
+            .allow_headers
+            .iter()
+            .any(|rule| rule.matches(request) != Some(true))
+        {
+            return Err(Reason::HeaderNotAllowed);
+        }
+        if self
+            .disallow_headers
+            .iter()
+            .any(|rule| rule.matches(request) == Some(true))
+        {
+            return Err(Reason::HeaderDisallowed);
+        }
+        Ok(())
+    }
+}
+
+/// RFC 9110 `tchar`: what a method name may be made of.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::test_support::{request, with_header};
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn default_methods_are_the_safe_three() {
+        let filter = FilterConfig::default();
+        for method in ["GET", "HEAD", "OPTIONS"] {
+            assert_eq!(filter.check_method(&request(method, "/")), Ok(()));
+        }
+        for method in [
+            "POST", "PUT", "PATCH", "DELETE", "CONNECT", "TRACE", "get", "PROPFIND",
+        ] {
+            assert_eq!(
+                filter.check_method(&request(method, "/")),
+                Err(Reason::Method),
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn naming_unsafe_methods_needs_the_extra_flag() {
+        assert_eq!(
+            FilterConfig::methods_from(&names(&["GET", "HEAD"]), false),
+            Ok(names(&["GET", "HEAD"]))
+        );
+        let err = FilterConfig::methods_from(&names(&["GET", "POST"]), false).unwrap_err();
+        assert_eq!(
+            err,
+            "POST is not a safe method (GET, HEAD, OPTIONS); add --allow-unsafe-methods to replay it"
+        );
+        assert_eq!(
+            FilterConfig::methods_from(&names(&["POST", "GET", "POST"]), true),
+            Ok(names(&["POST", "GET"]))
+        );
+        assert!(FilterConfig::methods_from(&names(&["GE T"]), true).is_err());
+        assert!(FilterConfig::methods_from(&names(&[""]), true).is_err());
+        // The extra flag alone changes nothing.
+        assert_eq!(
+            FilterConfig::methods_from(&[], true),
+            Ok(names(&["GET", "HEAD", "OPTIONS"]))
+        );
+    }
+
+    #[test]
+    fn named_methods_replace_the_default_set() {
+        let filter = FilterConfig {
+            methods: names(&["GET"]),
+            ..FilterConfig::default()
+        };
+        assert_eq!(filter.check_method(&request("GET", "/")), Ok(()));
+        assert_eq!(
+            filter.check_method(&request("HEAD", "/")),
+            Err(Reason::Method)
+        );
+        let unsafe_ok = FilterConfig {
+            methods: names(&["GET", "POST"]),
+            allow_unsafe_methods: true,
+            ..FilterConfig::default()
+        };
+        assert_eq!(unsafe_ok.check_method(&request("POST", "/")), Ok(()));
+    }
+
+    #[test]
+    fn method_override_to_an_unsafe_method_is_filtered() {
+        let filter = FilterConfig::default();
+        for header in METHOD_OVERRIDE_HEADERS {
+            let req = with_header(request("GET", "/"), &header.to_lowercase(), "delete");
+            assert_eq!(
+                filter.check_method(&req),
+                Err(Reason::MethodOverride),
+                "{header}"
+            );
+            let req = with_header(request("GET", "/"), header, " HEAD ");
+            assert_eq!(filter.check_method(&req), Ok(()), "{header}: HEAD is safe");
+        }
+        let allowed = FilterConfig {
+            methods: names(&["GET", "DELETE"]),
+            allow_unsafe_methods: true,
+            ..FilterConfig::default()
+        };
+        let req = with_header(request("GET", "/"), "X-HTTP-Method-Override", "DELETE");
+        assert_eq!(allowed.check_method(&req), Ok(()));
+    }
+
+    #[test]
+    fn marker_header_means_a_loop() {
+        let filter = FilterConfig::default();
+        let req = with_header(request("GET", "/"), "x-replayed-by", "replayer");
+        assert_eq!(filter.check_method(&req), Err(Reason::Loop));
+        let req = with_header(request("GET", "/"), "X-Replayed-By", "something else");
+        assert_eq!(filter.check_method(&req), Err(Reason::Loop));
+    }
+
+    #[test]
+    fn url_allow_and_deny_are_unanchored_on_path_and_query() {
+        let filter = FilterConfig {
+            allow_urls: vec![
+                compile_regex("^/api/").unwrap(),
+                compile_regex("q=1").unwrap(),
+            ],
+            disallow_urls: vec![compile_regex("sign-in/callback").unwrap()],
+            ..FilterConfig::default()
+        };
+        let check = |target: &str| filter.check_url_and_headers(&request("GET", target));
+        assert_eq!(check("/api/x"), Ok(()));
+        assert_eq!(check("/other?q=1"), Ok(()));
+        assert_eq!(check("/other"), Err(Reason::UrlNotAllowed));
+        assert_eq!(check("/x/api/"), Err(Reason::UrlNotAllowed));
+        assert_eq!(check("/api/sign-in/callback?x"), Err(Reason::UrlDisallowed));
+    }
+
+    #[test]
+    fn header_rules_follow_goreplay_1_3() {
+        let allow = FilterConfig {
+            allow_headers: vec![HeaderRule::parse("User-Agent: ^curl/").unwrap()],
+            ..FilterConfig::default()
+        };
+        let base = request("GET", "/");
+        assert_eq!(
+            allow.check_url_and_headers(&base),
+            Err(Reason::HeaderNotAllowed),
+            "absent header: not allowed"
+        );
+        let curl = with_header(base.clone(), "user-agent", "curl/8.0");
+        assert_eq!(allow.check_url_and_headers(&curl), Ok(()));
+        let wget = with_header(base.clone(), "User-Agent", "Wget/1.0");
+        assert_eq!(
+            allow.check_url_and_headers(&wget),
+            Err(Reason::HeaderNotAllowed)
+        );
+
+        let deny = FilterConfig {
+            disallow_headers: vec![HeaderRule::parse("User-Agent:bot").unwrap()],
+            ..FilterConfig::default()
+        };
+        assert_eq!(
+            deny.check_url_and_headers(&base),
+            Ok(()),
+            "absent header: fine"
+        );
+        let bot = with_header(base, "User-Agent", "Googlebot/2.1");
+        assert_eq!(
+            deny.check_url_and_headers(&bot),
+            Err(Reason::HeaderDisallowed)
+        );
+    }
+
+    #[test]
+    fn header_rule_errors_are_one_line() {
+        assert_eq!(
+            HeaderRule::parse("User-Agent").unwrap_err(),
+            "'User-Agent' is not 'Header-Name: regex'"
+        );
+        let err = HeaderRule::parse("User-Agent: (").unwrap_err();
+        assert!(err.starts_with("invalid regex '(': "), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        assert!(HeaderRule::parse(" : x").is_err());
+    }
+}

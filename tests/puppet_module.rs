@@ -1,0 +1,310 @@
+//! The Puppet module (`icinga/puppet/replayer/`) with the real Puppet: every manifest,
+//! function and template validates; `puppet apply` of GOV.UK's setup into a scratch root
+//! renders a configuration, a unit with its drop-in and goreplay alias, and Icinga 2 objects
+//! that `icinga2 daemon -C` and `systemd-analyze verify` accept; a second apply changes
+//! nothing; bad parameters are refused with the parameter's name.
+
+use replayer_tests::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn module_dir() -> PathBuf {
+    workspace_root().join("icinga/puppet/replayer")
+}
+
+fn files_under(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, ext, out);
+        } else if path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+}
+
+fn puppet(args: &[&str]) -> Output {
+    let mut cmd = Command::new(require_tool("puppet"));
+    cmd.args(args);
+    run_with_timeout(&mut cmd, Duration::from_secs(120))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `puppet apply` of `manifest` with the module on the modulepath; returns the exit code
+/// (--detailed-exitcodes: 0 no changes, 2 changes, 1/4/6 failures) and the output.
+fn apply(scratch: &Scratch, manifest: &str) -> (i32, String) {
+    let path = scratch.join("test.pp");
+    std::fs::write(&path, manifest).unwrap();
+    let modulepath = workspace_root().join("icinga/puppet");
+    let out = puppet(&[
+        "apply",
+        "--detailed-exitcodes",
+        "--modulepath",
+        modulepath.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    (out.status.code().unwrap_or(-1), text(&out))
+}
+
+#[test]
+fn manifests_functions_and_templates_validate() {
+    let mut manifests = Vec::new();
+    files_under(&module_dir().join("manifests"), "pp", &mut manifests);
+    files_under(&module_dir().join("functions"), "pp", &mut manifests);
+    files_under(&module_dir().join("examples"), "pp", &mut manifests);
+    assert!(manifests.len() >= 6, "{manifests:?}");
+    let mut args = vec!["parser", "validate"];
+    args.extend(manifests.iter().map(|p| p.to_str().unwrap()));
+    let out = puppet(&args);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let mut templates = Vec::new();
+    files_under(&module_dir().join("templates"), "epp", &mut templates);
+    assert_eq!(templates.len(), 3, "{templates:?}");
+    let mut args = vec!["epp", "validate"];
+    args.extend(templates.iter().map(|p| p.to_str().unwrap()));
+    let out = puppet(&args);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(module_dir().join("metadata.json")).unwrap())
+            .expect("metadata.json is JSON");
+    assert_eq!(metadata["name"], "replayer-replayer");
+    assert!(metadata["version"].is_string() && metadata["dependencies"].is_array());
+
+    // The module ships the canonical files of icinga/ (symlinks into the repository); each
+    // must resolve.
+    for file in [
+        "files/systemd/replayer.service",
+        "files/nrpe/replayer.cfg",
+        "files/icinga2/constants.conf",
+        "files/icinga2/commands.conf",
+        "files/icinga2/templates.conf",
+        "files/icinga2/services.conf",
+        "files/icinga2/downtimes.conf",
+    ] {
+        assert!(module_dir().join(file).is_file(), "{file} does not resolve");
+    }
+}
+
+/// GOV.UK's setup, as documented in class replayer, rendered under `root`.
+fn govuk_manifest(root: &Path) -> String {
+    format!(
+        r#"
+class {{ 'replayer':
+  root            => '{root}',
+  inputs          => ['127.0.0.1:7999'],
+  targets         => ['https://www-origin.staging.example'],
+  allow_methods   => ['GET', 'HEAD', 'OPTIONS'],
+  disallow_urls   => ['apply-for-a-licence/payment', 'sign-in/callback'],
+  set_headers     => ['X-Forwarded-Host:'],
+  goreplay_compat => true,
+}}
+class {{ 'replayer::icinga::objects':
+  root => '{root}',
+}}
+replayer::icinga {{ 'cache-1.example':
+  address       => '192.0.2.10',
+  procs_command => 'goreplay',
+  sync_downtime => true,
+  vars          => {{ 'replayer_5xx_per_second' => true, 'replayer_5xx_warning' => '0.3', 'replayer_5xx_critical' => '0.9' }},
+}}
+replayer::icinga {{ 'cache-2.example':
+  address     => '192.0.2.11',
+  sync_window => '22:00-08:00',
+}}
+"#,
+        root = root.display()
+    )
+}
+
+#[test]
+fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
+    let scratch = Scratch::new("puppet-apply");
+    let root = scratch.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let (code, out) = apply(&scratch, &govuk_manifest(&root));
+    assert_eq!(code, 2, "first apply must make changes and succeed:\n{out}");
+
+    // The daemon's configuration: GOV.UK's flags, by their long names.
+    let config = std::fs::read_to_string(root.join("etc/replayer/replayer.toml")).unwrap();
+    for line in [
+        "input-raw = [\"127.0.0.1:7999\"]",
+        "output-http = [\"https://www-origin.staging.example\"]",
+        "http-allow-method = [\"GET\", \"HEAD\", \"OPTIONS\"]",
+        "http-disallow-url = [\"apply-for-a-licence/payment\", \"sign-in/callback\"]",
+        "http-set-header = [\"X-Forwarded-Host:\"]",
+        "status-socket = \"/run/replayer/status.sock\"",
+        "status-socket-mode = \"0660\"",
+        "status-socket-group = \"nagios\"",
+        "sync-flag = \"/etc/govuk/env.d/FACTER_data_sync_in_progress\"",
+        "sync-max-age = \"12h\"",
+    ] {
+        assert!(
+            config.lines().any(|l| l == line),
+            "missing `{line}` in:\n{config}"
+        );
+    }
+    assert!(!config.contains("allow-unsafe-methods"), "{config}");
+
+    // Icinga 2 accepts the rendered objects, with the ITL, and builds both hosts' services.
+    let icinga = scratch.join("icinga");
+    std::fs::create_dir_all(&icinga).unwrap();
+    let main = icinga.join("main.conf");
+    std::fs::write(
+        &main,
+        format!(
+            "include <itl>\ninclude <plugins>\nconst PluginDir = \"/usr/lib/nagios/plugins\"\n\
+             include_recursive \"{}\"\n",
+            root.join("etc/icinga2/conf.d").display()
+        ),
+    )
+    .unwrap();
+    let out = assert_icinga2_ok(&icinga2_validate(&icinga, &main));
+    // (CheckCommands: the ITL's plus ours, so counted by the validation tests instead.)
+    for line in [
+        "Instantiated 2 Hosts.",
+        "Instantiated 6 Services.",
+        "Instantiated 3 ScheduledDowntimes.",
+    ] {
+        assert!(out.contains(line), "missing `{line}` in:\n{out}");
+    }
+    let host = std::fs::read_to_string(
+        root.join("etc/icinga2/conf.d/replayer/hosts/cache-2.example.conf"),
+    )
+    .unwrap();
+    assert!(
+        host.contains("  vars.replayer_sync_window = \"22:00-08:00\"\n"),
+        "{host}"
+    );
+    assert!(
+        host.contains("  vars.replayer_procs_command = \"replayer\"\n"),
+        "{host}"
+    );
+
+    // systemd accepts the unit with Puppet's drop-in and the goreplay alias, inside the
+    // scratch root (its own copy of the system units, and a replayer binary to point at).
+    let units = Path::new("/usr/lib/systemd/system");
+    assert!(units.is_dir(), "no systemd units on this machine");
+    std::fs::create_dir_all(root.join("usr/lib/systemd")).unwrap();
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(units)
+        .arg(root.join("usr/lib/systemd/"))
+        .status()
+        .expect("run cp");
+    assert!(copied.success(), "copying the system units failed");
+    std::fs::copy(bin("replayer"), root.join("usr/bin/replayer")).unwrap();
+    let link = std::fs::read_link(root.join("usr/bin/goreplay")).unwrap();
+    assert_eq!(link, Path::new("replayer"));
+    let alias = std::fs::read_link(root.join("etc/systemd/system/goreplay.service")).unwrap();
+    assert_eq!(alias, Path::new("replayer.service"));
+    for unit in ["replayer.service", "goreplay.service"] {
+        let out = run_with_timeout(
+            Command::new(require_tool("systemd-analyze"))
+                .arg("verify")
+                .arg(format!("--root={}", root.display()))
+                .arg(unit),
+            Duration::from_secs(60),
+        );
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "systemd-analyze verify {unit}: {}",
+            text(&out)
+        );
+    }
+    let dropin =
+        std::fs::read_to_string(root.join("etc/systemd/system/replayer.service.d/puppet.conf"))
+            .unwrap();
+    assert!(
+        dropin.contains(
+            "\nExecStart=\nExecStart=/usr/bin/goreplay --config /etc/replayer/replayer.toml\n"
+        ),
+        "{dropin}"
+    );
+    assert!(
+        dropin.contains("\nUser=replayer\n") && dropin.contains("\nSupplementaryGroups=nagios\n")
+    );
+
+    // A second run finds everything in place.
+    let (code, out) = apply(&scratch, &govuk_manifest(&root));
+    assert_eq!(code, 0, "second apply must change nothing:\n{out}");
+}
+
+#[test]
+fn a_socket_outside_run_replayer_is_made_writable_and_compat_off_removes_the_aliases() {
+    let scratch = Scratch::new("puppet-socket");
+    let root = scratch.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let manifest = format!(
+        "class {{ 'replayer': root => '{}', targets => ['http://staging.example:8080'], \
+         status_socket => '/var/lib/replayer/sock/status.sock', sync_window => '22:0-8:0', \
+         extra_options => {{ 'output-http-timeout' => '5s', 'output-http-workers' => 8 }} }}\n",
+        root.display()
+    );
+    let (code, out) = apply(&scratch, &manifest);
+    assert_eq!(code, 2, "{out}");
+    let dropin =
+        std::fs::read_to_string(root.join("etc/systemd/system/replayer.service.d/puppet.conf"))
+            .unwrap();
+    assert!(
+        dropin.contains("\nReadWritePaths=/var/lib/replayer/sock\n"),
+        "{dropin}"
+    );
+    assert!(
+        dropin.contains("\nExecStart=/usr/bin/replayer --config /etc/replayer/replayer.toml\n"),
+        "{dropin}"
+    );
+    let config = std::fs::read_to_string(root.join("etc/replayer/replayer.toml")).unwrap();
+    for line in [
+        "sync-window = \"22:0-8:0\"",
+        "output-http-timeout = \"5s\"",
+        "output-http-workers = 8",
+        "status-socket = \"/var/lib/replayer/sock/status.sock\"",
+    ] {
+        assert!(
+            config.lines().any(|l| l == line),
+            "missing `{line}` in:\n{config}"
+        );
+    }
+    assert!(!root.join("usr/bin/goreplay").exists());
+    assert!(std::fs::symlink_metadata(root.join("etc/systemd/system/goreplay.service")).is_err());
+}
+
+#[test]
+fn bad_parameters_are_refused_naming_the_parameter() {
+    let scratch = Scratch::new("puppet-bad");
+    for (params, name) in [
+        ("targets => []", "targets"),
+        ("targets => ['x'], sync_window => 'tonight'", "sync_window"),
+        (
+            "targets => ['x'], status_socket => 'relative.sock'",
+            "status_socket",
+        ),
+        (
+            "targets => ['x'], status_socket_mode => '999'",
+            "status_socket_mode",
+        ),
+    ] {
+        let (code, out) = apply(
+            &scratch,
+            &format!(
+                "class {{ 'replayer': {params}, root => '{}' }}\n",
+                scratch.path().display()
+            ),
+        );
+        assert_eq!(code, 1, "{params}: {out}");
+        assert!(
+            out.contains(&format!("parameter '{name}'")),
+            "{params}: {out}"
+        );
+    }
+}
