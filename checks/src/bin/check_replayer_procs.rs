@@ -1,0 +1,142 @@
+//! `check_replayer_procs`: a drop-in for `check_procs -c 1: -C replayer` that reads `/proc`
+//! instead of forking `ps`. Same options, same first line and perfdata to the byte, same exit
+//! code; stricter only where `check_procs` is wrong (an unparsable range is UNKNOWN, not 0).
+
+use clap::parser::ValueSource;
+use clap::Parser;
+use replayer_checks::perfdata::{Perfdata, Threshold};
+use replayer_checks::procs::{self, Filter};
+use replayer_checks::{parse_threshold, plugin, Common, Outcome, PluginArgs, State, ThresholdArg};
+
+/// Counts processes by name, arguments and user, like check_procs.
+#[derive(Debug, Parser)]
+#[command(
+    name = "check_replayer_procs",
+    version,
+    override_usage = "check_replayer_procs [-C command] [-a argument-array] [-u user] [-w range] [-c range] [-t timeout] [-v] [--sync-flag path] [--sync-max-age duration] [--sync-window HH:MM-HH:MM]",
+    after_help = "Ranges are [@]start:end (alert outside, endpoints OK; @ alerts inside), e.g. 1: (at least one), @0 (none is bad).\nWhile the sync flag says a data sync is running, WARNING and CRITICAL become OK with the truth in the text."
+)]
+struct Args {
+    /// Process name to count, as check_procs -C sees it (at most 15 characters).
+    #[arg(
+        short = 'C',
+        long = "command",
+        value_name = "NAME",
+        default_value = "replayer"
+    )]
+    command: String,
+
+    /// Count only processes whose arguments contain STRING.
+    #[arg(short = 'a', long = "argument-array", value_name = "STRING")]
+    args: Option<String>,
+
+    /// Count only processes running as USER (name or UID).
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    user: Option<String>,
+
+    /// Warning range for the process count.
+    #[arg(short = 'w', long = "warning", value_name = "RANGE", value_parser = parse_threshold)]
+    warning: Option<ThresholdArg>,
+
+    /// Critical range for the process count.
+    #[arg(short = 'c', long = "critical", value_name = "RANGE", default_value = "1:",
+          value_parser = parse_threshold)]
+    critical: ThresholdArg,
+
+    #[command(flatten)]
+    common: Common,
+}
+
+impl PluginArgs for Args {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+fn main() {
+    plugin::run::<Args, _, _>(
+        "PROCS",
+        |args| {
+            Outcome::new(
+                State::Unknown,
+                format!("plugin timed out after {} s", args.common.timeout),
+            )
+        },
+        |args, ctx| {
+            let mut filter = Filter {
+                command: Some(args.command.clone()),
+                args: args.args.clone(),
+                uid: None,
+            };
+            // check_procs describes the filters in the order they were given; our default
+            // `-C replayer` counts as given last, as in `check_procs ... -C replayer`.
+            let position = |id: &str| match ctx.matches.value_source(id) {
+                Some(ValueSource::CommandLine) => ctx.matches.index_of(id),
+                _ => None,
+            };
+            let mut described: Vec<(usize, String)> = Vec::new();
+            if let Some(user) = &args.user {
+                let (uid, name) = procs::resolve_user(user)?;
+                filter.uid = Some(uid);
+                described.push((
+                    position("user").unwrap_or(usize::MAX),
+                    format!("UID = {uid} ({name})"),
+                ));
+            }
+            if let Some(a) = &args.args {
+                described.push((
+                    position("args").unwrap_or(usize::MAX),
+                    format!("args '{a}'"),
+                ));
+            }
+            described.push((
+                position("command").unwrap_or(usize::MAX),
+                format!("command name '{}'", args.command),
+            ));
+            described.sort_by_key(|(i, _)| *i);
+
+            let verbose = args.common.verbose;
+            let scan = procs::scan(&filter, verbose >= 2)?;
+            let count = scan.matched.len();
+            let warn = args.warning.as_ref().and_then(|w| w.range);
+            let crit = args.critical.range;
+            let state = State::from_thresholds(count as f64, warn.as_ref(), crit.as_ref());
+            let noun = if count == 1 { "process" } else { "processes" };
+            let with: Vec<String> = described.into_iter().map(|(_, d)| d).collect();
+            let mut outcome =
+                Outcome::new(state, format!("{count} {noun} with {}", with.join(", ")));
+            outcome.perfdata = vec![Perfdata::new("procs", Some(count as f64))
+                .thresholds(
+                    args.warning
+                        .as_ref()
+                        .map(|w| Threshold::Verbatim(w.text.clone())),
+                    Some(Threshold::Verbatim(args.critical.text.clone())),
+                )
+                .min(0.0)];
+            if verbose >= 2 {
+                for p in &scan.matched {
+                    outcome.long.push(format!(
+                        "matched: pid={} ppid={} stat={} prog={} args={}",
+                        p.pid,
+                        p.ppid,
+                        p.state,
+                        p.prog,
+                        p.args.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+            if verbose >= 3 {
+                for (p, why) in &scan.excluded {
+                    outcome.long.push(format!(
+                        "not counted ({}): pid={} ppid={} prog={}",
+                        why.as_str(),
+                        p.pid,
+                        p.ppid,
+                        p.prog
+                    ));
+                }
+            }
+            Ok(outcome)
+        },
+    )
+}

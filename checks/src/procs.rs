@@ -1,0 +1,412 @@
+//! Counting processes the way `check_procs` (monitoring-plugins 2.3) counts them, read from
+//! `/proc` instead of forking `ps`.
+//!
+//! `check_procs` runs `ps axwwo 'stat uid pid ppid vsz rss pcpu etime comm args'` and parses
+//! each line with `sscanf`, so its idea of a process's name and arguments has quirks a
+//! drop-in must share:
+//! - the name is the kernel's `comm` (at most 15 bytes), cut at the first space (`%s`), then
+//!   passed through gnulib's `base_name`, so `kworker/u8:1` is named `u8:1`;
+//! - the arguments are whatever follows on the line: `ps` pads `comm` to 15 columns, so for a
+//!   name with a space the rest of the name comes first; an empty command line is shown as
+//!   `[comm]`, a zombie gets ` <defunct>`; trailing blanks are stripped;
+//! - `ps` (in the C locale plugins run in) prints control characters and bytes above 0x7e as
+//!   `?`, and NULs between arguments as spaces;
+//! - the user is the effective UID.
+//!
+//! Like `check_procs` it never counts itself nor any other process running the same
+//! executable, its parent (the shell, NRPE or Icinga that started it) or its own children.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// What to count. `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Exact process name (`-C`), compared with the name as `check_procs` sees it.
+    pub command: Option<String>,
+    /// Substring of the arguments (`-a`).
+    pub args: Option<String>,
+    /// Effective UID (`-u`).
+    pub uid: Option<u32>,
+}
+
+/// One process as `check_procs` sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    /// The `stat` state letter (`R`, `S`, `Z`, ...).
+    pub state: char,
+    /// The name `-C` compares with.
+    pub prog: String,
+    /// The arguments `-a` searches, read only when needed.
+    pub args: Option<String>,
+    pub uid: Option<u32>,
+}
+
+/// Why a matching process was not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Excluded {
+    Myself,
+    SameExecutable,
+    Parent,
+    OwnChild,
+}
+
+impl Excluded {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Excluded::Myself => "this plugin",
+            Excluded::SameExecutable => "runs this plugin's executable",
+            Excluded::Parent => "this plugin's parent",
+            Excluded::OwnChild => "this plugin's child",
+        }
+    }
+}
+
+/// The result of a scan.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub matched: Vec<Process>,
+    pub excluded: Vec<(Process, Excluded)>,
+}
+
+/// Reads `/proc` and returns the processes that match `filter`. `want_args` reads every
+/// matching process's arguments even when no `-a` filter needs them (for `-vv`).
+pub fn scan(filter: &Filter, want_args: bool) -> std::io::Result<Scan> {
+    scan_root(Path::new("/proc"), filter, want_args)
+}
+
+fn scan_root(root: &Path, filter: &Filter, want_args: bool) -> std::io::Result<Scan> {
+    let me = std::process::id();
+    let parent = std::os::unix::process::parent_id();
+    let my_exe = std::fs::metadata(root.join("self/exe"))
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
+    let mut result = Scan::default();
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let dir = entry.path();
+        // A process may exit while we look at it: it is then simply not there.
+        let Some(stat) = read_stat(&dir) else {
+            continue;
+        };
+        let (name, args_head) = ps_name_and_head(&stat.comm);
+        if filter.command.as_ref().is_some_and(|c| *c != name) {
+            continue;
+        }
+        let uid = match filter.uid {
+            Some(want) => {
+                let Some(uid) = read_euid(&dir) else { continue };
+                if uid != want {
+                    continue;
+                }
+                Some(uid)
+            }
+            None => None,
+        };
+        let args = if filter.args.is_some() || want_args {
+            let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
+                continue;
+            };
+            Some(check_procs_args(
+                &args_head,
+                &ps_args(&cmdline, &stat.comm, stat.state),
+            ))
+        } else {
+            None
+        };
+        if let (Some(want), Some(args)) = (&filter.args, &args) {
+            if !args.contains(want.as_str()) {
+                continue;
+            }
+        }
+        let process = Process {
+            pid,
+            ppid: stat.ppid,
+            state: stat.state,
+            prog: name,
+            args,
+            uid,
+        };
+        // Exclusions are checked only for matching processes: same answer, fewer syscalls.
+        let excluded = if pid == me {
+            Some(Excluded::Myself)
+        } else if pid == parent {
+            Some(Excluded::Parent)
+        } else if process.ppid == me {
+            Some(Excluded::OwnChild)
+        } else if my_exe.is_some()
+            && std::fs::metadata(dir.join("exe"))
+                .ok()
+                .map(|m| (m.dev(), m.ino()))
+                == my_exe
+        {
+            Some(Excluded::SameExecutable)
+        } else {
+            None
+        };
+        match excluded {
+            Some(why) => result.excluded.push((process, why)),
+            None => result.matched.push(process),
+        }
+    }
+    result.matched.sort_by_key(|p| p.pid);
+    Ok(result)
+}
+
+struct Stat {
+    comm: Vec<u8>,
+    state: char,
+    ppid: u32,
+}
+
+/// `/proc/PID/stat`: `pid (comm) state ppid ...`; comm may hold spaces and parentheses, so
+/// it runs to the *last* `)`.
+fn read_stat(dir: &Path) -> Option<Stat> {
+    let raw = std::fs::read(dir.join("stat")).ok()?;
+    let open = raw.iter().position(|&b| b == b'(')?;
+    let close = raw.iter().rposition(|&b| b == b')')?;
+    let comm = raw.get(open + 1..close)?.to_vec();
+    let rest = std::str::from_utf8(raw.get(close + 1..)?).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some(Stat { comm, state, ppid })
+}
+
+/// The effective UID from `/proc/PID/status` (`Uid: real effective saved fs`).
+fn read_euid(dir: &Path) -> Option<u32> {
+    let status = std::fs::read_to_string(dir.join("status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_ascii_whitespace().nth(2)?.parse().ok()
+}
+
+/// How `ps` prints a string in the C locale: printable ASCII as is, anything else as `?`.
+fn ps_escape(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// `ps`'s `args` column: the command line with NULs and newlines as spaces, `[comm]` when it is empty,
+/// ` <defunct>` after a zombie's.
+fn ps_args(cmdline: &[u8], comm: &[u8], state: char) -> String {
+    // procps drops trailing NULs, then turns NULs and newlines into spaces.
+    let end = cmdline.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let trimmed = &cmdline[..end];
+    let mut args = if trimmed.is_empty() {
+        format!("[{}]", ps_escape(comm))
+    } else {
+        let spaced: Vec<u8> = trimmed
+            .iter()
+            .map(|&b| if b == 0 || b == b'\n' { b' ' } else { b })
+            .collect();
+        ps_escape(&spaced)
+    };
+    if state == 'Z' {
+        args.push_str(" <defunct>");
+    }
+    args
+}
+
+/// Splits `ps`'s `comm` column the way `check_procs`' `sscanf("%s %n")` does: the name is the
+/// first blank-delimited word (then `base_name`), and whatever of the column is left after
+/// the blanks starts the arguments (non-empty only for names with a space).
+fn ps_name_and_head(comm: &[u8]) -> (String, String) {
+    // ps pads the column to 15 characters and adds one separating space.
+    let column = format!("{:<15} ", ps_escape(comm));
+    let line = column.trim_start_matches(is_c_space);
+    let word_end = line.find(is_c_space).unwrap_or(line.len());
+    let name = base_name(&line[..word_end]).to_string();
+    let head = line[word_end..].trim_start_matches(is_c_space).to_string();
+    (name, head)
+}
+
+/// The `-a` subject: the rest of the `comm` column, then `args`, trailing blanks stripped.
+fn check_procs_args(head: &str, args: &str) -> String {
+    let joined = format!("{head}{args}");
+    // sscanf's final " " also swallows blanks that start `args`.
+    let joined = if head.is_empty() {
+        joined.trim_start_matches(is_c_space).to_string()
+    } else {
+        joined
+    };
+    joined.trim_end_matches([' ', '\t', '\r', '\n']).to_string()
+}
+
+fn is_c_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// gnulib's `base_name`: the last component, keeping one trailing slash (`a/b` → `b`,
+/// `a/` → `a/`, `/` → `/`).
+fn base_name(name: &str) -> &str {
+    let b = name.as_bytes();
+    let mut base = b.iter().take_while(|&&c| c == b'/').count();
+    let mut saw_slash = false;
+    for (i, &c) in b.iter().enumerate().skip(base) {
+        if c == b'/' {
+            saw_slash = true;
+        } else if saw_slash {
+            base = i;
+            saw_slash = false;
+        }
+    }
+    if base == b.len() {
+        // Only slashes: one of them.
+        return if name.is_empty() { "" } else { &name[..1] };
+    }
+    let rest = &name[base..];
+    let core = rest.trim_end_matches('/').len();
+    let keep = if core < rest.len() { core + 1 } else { core };
+    &rest[..keep]
+}
+
+/// Looks up `-u`: a user name or a numeric UID that must exist, as `check_procs` requires.
+/// Returns the UID and the account name. Goes through NSS (`getpwnam_r`/`getpwuid_r`) like
+/// `check_procs`, so LDAP or sssd accounts resolve too.
+pub fn resolve_user(user: &str) -> Result<(u32, String), String> {
+    let numeric = !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit());
+    if numeric {
+        let uid: u32 = user
+            .parse()
+            .map_err(|_| format!("UID was not found: {user}"))?;
+        lookup_passwd(Lookup::Uid(uid)).ok_or_else(|| format!("UID was not found: {user}"))
+    } else {
+        let name =
+            std::ffi::CString::new(user).map_err(|_| format!("user name was not found: {user}"))?;
+        lookup_passwd(Lookup::Name(&name)).ok_or_else(|| format!("user name was not found: {user}"))
+    }
+}
+
+enum Lookup<'a> {
+    Uid(u32),
+    Name(&'a std::ffi::CStr),
+}
+
+fn lookup_passwd(key: Lookup) -> Option<(u32, String)> {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids); it is only read after
+    // the call below reports success.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, `buf` is writable for its stated length,
+    // and the name (if any) is NUL-terminated.
+    let rc = unsafe {
+        match key {
+            Lookup::Uid(uid) => {
+                libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result)
+            }
+            Lookup::Name(name) => libc::getpwnam_r(
+                name.as_ptr(),
+                &mut pwd,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            ),
+        }
+    };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name points into `buf`, NUL-terminated, and `buf` is still alive.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some((pwd.pw_uid, name.to_string_lossy().into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_name_like_gnulib() {
+        for (input, base) in [
+            ("sleep", "sleep"),
+            ("/usr/bin/sleep", "sleep"),
+            ("kworker/R-rcu_g", "R-rcu_g"),
+            ("kworker/u8:1", "u8:1"),
+            ("a/", "a/"),
+            ("a//", "a/"),
+            ("/", "/"),
+            ("//", "/"),
+            ("", ""),
+            ("x/y/", "y/"),
+        ] {
+            assert_eq!(base_name(input), base, "{input}");
+        }
+    }
+
+    #[test]
+    fn names_and_args_as_check_procs_parses_ps() {
+        assert_eq!(ps_name_and_head(b"sleep"), ("sleep".into(), "".into()));
+        assert_eq!(
+            ps_name_and_head(b"tmux: server"),
+            ("tmux:".into(), "server    ".into())
+        );
+        assert_eq!(
+            ps_name_and_head(b"kworker/0:1H"),
+            ("0:1H".into(), "".into())
+        );
+        assert_eq!(ps_name_and_head(b"a\tb"), ("a?b".into(), "".into()));
+        assert_eq!(
+            ps_name_and_head(b"exactly15charsx"),
+            ("exactly15charsx".into(), "".into())
+        );
+        assert_eq!(ps_args(b"sleep\x00100\x00", b"sleep", 'S'), "sleep 100");
+        assert_eq!(ps_args(b"", b"kthreadd", 'S'), "[kthreadd]");
+        assert_eq!(ps_args(b"", b"sleep", 'Z'), "[sleep] <defunct>");
+        assert_eq!(ps_args(b"a\nb\x00\xc3\xa9\x00\x00", b"a", 'S'), "a b ??");
+        assert_eq!(ps_args(b"a\tb", b"a", 'S'), "a?b");
+        assert_eq!(
+            check_procs_args("", "nginx: master process  "),
+            "nginx: master process"
+        );
+        assert_eq!(check_procs_args("server    ", "tmux"), "server    tmux");
+    }
+
+    #[test]
+    fn finds_itself_only_as_excluded() {
+        let exe = std::env::current_exe().unwrap();
+        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+        let filter = Filter {
+            command: Some(comm.trim().to_string()),
+            ..Filter::default()
+        };
+        let scan = scan(&filter, true).unwrap();
+        let me = std::process::id();
+        assert!(scan.matched.iter().all(|p| p.pid != me), "{exe:?}");
+        assert!(scan
+            .excluded
+            .iter()
+            .any(|(p, why)| p.pid == me && *why == Excluded::Myself));
+    }
+
+    #[test]
+    fn users() {
+        assert_eq!(resolve_user("root"), Ok((0, "root".into())));
+        assert_eq!(resolve_user("0"), Ok((0, "root".into())));
+        assert_eq!(
+            resolve_user("no-such-user-here"),
+            Err("user name was not found: no-such-user-here".into())
+        );
+        assert_eq!(
+            resolve_user("4000000"),
+            Err("UID was not found: 4000000".into())
+        );
+    }
+}

@@ -1,0 +1,316 @@
+//! `check_replay_rate`: replayed requests per second over a window, and, when that is low,
+//! the reason in words, so the alert says what to fix rather than only that something broke.
+
+use crate::perfdata::{Perfdata, Threshold};
+use crate::plugin::{Outcome, State};
+use crate::range::Range;
+use replayer_status::schema::{DaemonState, StatusDocument, Window};
+
+/// The windows every document carries, in seconds.
+pub const WINDOWS: [u64; 3] = [60, 300, 900];
+
+/// Reads `--window`: one of 60, 300, 900.
+pub fn parse_window(s: &str) -> Result<u64, String> {
+    s.parse::<u64>()
+        .ok()
+        .filter(|w| WINDOWS.contains(w))
+        .ok_or_else(|| format!("window must be 60, 300 or 900 seconds, not {s:?}"))
+}
+
+/// `1m`, `5m`, `15m`.
+pub fn window_name(secs: u64) -> String {
+    replayer_status::sync::format_duration(std::time::Duration::from_secs(secs))
+}
+
+/// The window from the document, or what is wrong.
+pub fn window(doc: &StatusDocument, secs: u64) -> Result<&Window, MissingWindow> {
+    doc.windows
+        .get(&secs.to_string())
+        .ok_or(MissingWindow(secs))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the status document has no {0} s window")]
+pub struct MissingWindow(pub u64);
+
+pub struct RateCheck {
+    pub window: u64,
+    pub warn: Option<Range>,
+    pub crit: Option<Range>,
+    pub verbose: u8,
+}
+
+impl RateCheck {
+    pub fn evaluate(&self, doc: &StatusDocument) -> Result<Outcome, MissingWindow> {
+        let w = window(doc, self.window)?;
+        // Computed from the count rather than trusting `replayed_per_s`: the count is what
+        // the window is made of, and this keeps the two from ever disagreeing in an alert.
+        let rate = w.replayed as f64 / self.window as f64;
+        let state = State::from_thresholds(rate, self.warn.as_ref(), self.crit.as_ref());
+        let mut text = format!(
+            "{} requests/s replayed over the last {}",
+            crate::perfdata::fmt_value(rate),
+            window_name(self.window)
+        );
+        if state != State::Ok {
+            text.push_str(": ");
+            text.push_str(&low_rate_cause(doc, w));
+        }
+        let mut outcome = Outcome::new(state, text);
+        outcome.perfdata = vec![
+            Perfdata::new("rate", Some(rate))
+                .thresholds(
+                    self.warn.map(Threshold::Range),
+                    self.crit.map(Threshold::Range),
+                )
+                .min(0.0),
+            Perfdata::counter("seen", doc.requests.seen),
+            Perfdata::counter("replayed", doc.requests.replayed),
+            Perfdata::counter("failed", doc.requests.failed),
+            Perfdata::counter("dropped", doc.requests.dropped_queue_full),
+        ];
+        if self.verbose > 0 || state != State::Ok {
+            outcome.long = details(doc, w, self.window);
+        }
+        Ok(outcome)
+    }
+}
+
+/// Why few requests were replayed, from the window's own figures, most telling first.
+pub fn low_rate_cause(doc: &StatusDocument, w: &Window) -> String {
+    match doc.state {
+        DaemonState::Paused if doc.sync.in_progress => {
+            return "replay paused: the daemon sees a data sync in progress".into()
+        }
+        DaemonState::Paused => return "replay paused".into(),
+        DaemonState::Starting => return "the daemon is still starting".into(),
+        DaemonState::Stopping => return "the daemon is stopping".into(),
+        DaemonState::Replaying => {}
+    }
+    let source = &doc.capture.source;
+    if w.seen == 0 {
+        return if w.packets == 0 {
+            format!("no traffic captured on {source}")
+        } else {
+            format!(
+                "{} packets captured on {source} but no HTTP requests in them",
+                w.packets
+            )
+        };
+    }
+    // Each request seen ends one way; name the largest way of not being replayed.
+    let losses = [
+        (w.paused_sync, "held back while paused for data sync"),
+        (w.filtered, "filtered out"),
+        (w.sampled_out, "sampled out by the limits"),
+        (w.dropped_queue_full, "dropped: replay queue full"),
+        (w.failed, "failed: target failing"),
+    ];
+    let (lost, how) = losses
+        .iter()
+        .copied()
+        .max_by_key(|(n, _)| *n)
+        .unwrap_or((0, ""));
+    if lost == 0 {
+        return format!("low traffic: all {} requests seen were replayed", w.seen);
+    }
+    if lost >= w.seen && how == "filtered out" {
+        return format!(
+            "everything filtered: all {} requests seen were filtered out",
+            w.seen
+        );
+    }
+    // Which target fails is in the long output: URLs would crowd the first line.
+    format!("{lost} of {} requests seen {how}", w.seen)
+}
+
+/// Long-output lines: the window's figures, then each target.
+fn details(doc: &StatusDocument, w: &Window, secs: u64) -> Vec<String> {
+    let mut lines = vec![format!(
+        "last {}: packets {}, seen {}, filtered {}, sampled out {}, paused for sync {}, queue full {}, failed {}, replayed {}",
+        window_name(secs),
+        w.packets,
+        w.seen,
+        w.filtered,
+        w.sampled_out,
+        w.paused_sync,
+        w.dropped_queue_full,
+        w.failed,
+        w.replayed
+    )];
+    lines.push(format!(
+        "daemon {} (pid {}), state {}, capturing {}",
+        doc.version,
+        doc.pid,
+        doc.state.as_str(),
+        doc.capture.source
+    ));
+    for t in &doc.targets {
+        lines.push(format!(
+            "target {}: replayed {}, failed {}, in flight {}",
+            t.url, t.replayed, t.failed, t.in_flight
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo() -> StatusDocument {
+        crate::status_client::parse(include_bytes!("../demo/status.json")).unwrap()
+    }
+
+    fn check(w: &str, c: &str) -> RateCheck {
+        RateCheck {
+            window: 300,
+            warn: Some(w.parse().unwrap()),
+            crit: Some(c.parse().unwrap()),
+            verbose: 0,
+        }
+    }
+
+    #[test]
+    fn ok_on_the_demo_document() {
+        let o = check("0.1:", "0.01:").evaluate(&demo()).unwrap();
+        assert_eq!(
+            o.render("REPLAY RATE"),
+            "REPLAY RATE OK: 43.3 requests/s replayed over the last 5m | rate=43.3;0.1:;0.01:;0; seen=1523400c replayed=1493100c failed=58c dropped=120c\n"
+        );
+    }
+
+    #[test]
+    fn thresholds_decide_the_state() {
+        let doc = demo();
+        assert_eq!(
+            check("50:", "10:").evaluate(&doc).unwrap().state,
+            State::Warning
+        );
+        assert_eq!(
+            check("50:", "44:").evaluate(&doc).unwrap().state,
+            State::Critical
+        );
+        assert_eq!(
+            check("43.3:", "43.3:").evaluate(&doc).unwrap().state,
+            State::Ok
+        );
+    }
+
+    #[test]
+    fn names_each_cause() {
+        let base = demo();
+        let cause = |f: &dyn Fn(&mut StatusDocument)| {
+            let mut doc = base.clone();
+            f(&mut doc);
+            let w = window(&doc, 300).unwrap().clone();
+            low_rate_cause(&doc, &w)
+        };
+        fn w300(d: &mut StatusDocument) -> &mut Window {
+            d.windows.get_mut("300").unwrap()
+        }
+        assert_eq!(
+            cause(&|d| {
+                *w300(d) = Window::default();
+            }),
+            "no traffic captured on lo:7999"
+        );
+        assert_eq!(
+            cause(&|d| {
+                *w300(d) = Window {
+                    packets: 12,
+                    ..Window::default()
+                };
+            }),
+            "12 packets captured on lo:7999 but no HTTP requests in them"
+        );
+        assert_eq!(
+            cause(&|d| {
+                *w300(d) = Window {
+                    packets: 99,
+                    seen: 40,
+                    filtered: 40,
+                    ..Window::default()
+                };
+            }),
+            "everything filtered: all 40 requests seen were filtered out"
+        );
+        assert_eq!(
+            cause(&|d| {
+                *w300(d) = Window {
+                    seen: 40,
+                    replayed: 2,
+                    dropped_queue_full: 38,
+                    ..Window::default()
+                };
+            }),
+            "38 of 40 requests seen dropped: replay queue full"
+        );
+        assert_eq!(
+            cause(&|d| {
+                *w300(d) = Window {
+                    seen: 40,
+                    failed: 39,
+                    filtered: 1,
+                    ..Window::default()
+                };
+            }),
+            "39 of 40 requests seen failed: target failing"
+        );
+        assert_eq!(
+            cause(&|d| {
+                *w300(d) = Window {
+                    seen: 3,
+                    replayed: 3,
+                    ..Window::default()
+                };
+            }),
+            "low traffic: all 3 requests seen were replayed"
+        );
+        assert_eq!(
+            cause(&|d| {
+                d.state = DaemonState::Paused;
+                d.sync.in_progress = true;
+            }),
+            "replay paused: the daemon sees a data sync in progress"
+        );
+        assert_eq!(
+            cause(&|d| {
+                *w300(d) = Window {
+                    seen: 50,
+                    paused_sync: 50,
+                    ..Window::default()
+                };
+            }),
+            "50 of 50 requests seen held back while paused for data sync"
+        );
+        assert_eq!(
+            cause(&|d| d.state = DaemonState::Starting),
+            "the daemon is still starting"
+        );
+    }
+
+    #[test]
+    fn missing_window_is_an_error() {
+        let mut doc = demo();
+        doc.windows.remove("900");
+        let c = RateCheck {
+            window: 900,
+            ..check("1:", "1:")
+        };
+        assert_eq!(
+            c.evaluate(&doc).unwrap_err().to_string(),
+            "the status document has no 900 s window"
+        );
+    }
+
+    #[test]
+    fn window_option() {
+        assert_eq!(parse_window("60"), Ok(60));
+        assert_eq!(parse_window("900"), Ok(900));
+        assert!(parse_window("120").is_err());
+        assert!(parse_window("5m").is_err());
+        assert_eq!(window_name(60), "1m");
+        assert_eq!(window_name(900), "15m");
+    }
+}
