@@ -22,3 +22,7 @@ pub mod stages;
 pub mod config;
 pub mod cli;
 pub mod app;
+pub mod capture;
+pub mod decode;
+pub mod reassemble;
+pub mod http;

@@ -6,9 +6,14 @@
 //! CONTRACT (shared by the CLI, the daemon and the status document; change with care):
 //! [`CaptureConfig`], [`Input`], [`CaptureStats`] and [`run`].
 
+use crate::capture::{Next, Source};
+use crate::decode::{Decoded, Decoder, LinkType};
+use crate::http::{Emitter, RequestParser};
+use crate::reassemble::Reassembler;
 use crate::request::Request;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
 
@@ -110,12 +115,88 @@ pub enum CaptureError {
 /// Runs capture until the input ends (files) or `stop` is set (live), calling `on_request`
 /// for each complete request in order per connection. Returns when every request of a
 /// file has been handed over.
+///
+/// A file that turns out to be damaged part-way (cut short, a record with an absurd length)
+/// still has every complete request before the damage handed over; then the error is returned.
 pub fn run(
     config: &CaptureConfig,
     stop: &AtomicBool,
     stats: &CaptureStats,
     on_request: &mut dyn FnMut(Request),
 ) -> Result<(), CaptureError> {
-    let _ = (config, stop, stats, on_request);
-    Err(CaptureError::Open("capture is not built yet".into()))
+    let mut source = Source::open(config)?;
+    let dlt = source.datalink();
+    let link = LinkType::from_dlt(dlt).ok_or_else(|| {
+        CaptureError::Open(format!(
+            "{}: unsupported link type {dlt} (Ethernet, Linux cooked, loopback and raw IP are)",
+            source.description()
+        ))
+    })?;
+    let mut decoder = Decoder::new(link);
+    let expire_ns = u64::try_from(config.expire.as_nanos()).unwrap_or(u64::MAX);
+    let mut reassembler: Reassembler<'_, RequestParser> =
+        Reassembler::new(config.input.port(), config.limits, expire_ns, stats);
+    let mut emitter = Emitter {
+        stats,
+        next_id: 1,
+        on_request,
+    };
+
+    // Packet and byte totals are published in batches: one atomic add per packet would be
+    // most of the cost of a small packet.
+    const PUBLISH_EVERY: u32 = 1024;
+    let (mut packets, mut bytes, mut unpublished) = (0u64, 0u64, 0u32);
+    let mut outcome = Ok(());
+    while !stop.load(Relaxed) {
+        match source.next() {
+            Ok(Next::Packet(packet)) => {
+                packets += 1;
+                bytes += u64::from(packet.wire_len);
+                if let Decoded::Tcp(segment) = decoder.decode(packet.data, packet.ts_ns) {
+                    reassembler.segment(&segment, packet.ts_ns, &mut emitter);
+                }
+                unpublished += 1;
+                if unpublished == PUBLISH_EVERY {
+                    unpublished = 0;
+                    publish(stats, &mut packets, &mut bytes, &mut source);
+                }
+            }
+            Ok(Next::Idle) => {
+                reassembler.sweep(now_ns(), &mut emitter);
+                publish(stats, &mut packets, &mut bytes, &mut source);
+            }
+            Ok(Next::End) => break,
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    reassembler.finish(&mut emitter);
+    publish(stats, &mut packets, &mut bytes, &mut source);
+    outcome
+}
+
+fn publish(stats: &CaptureStats, packets: &mut u64, bytes: &mut u64, source: &mut Source) {
+    stats.packets.fetch_add(std::mem::take(packets), Relaxed);
+    stats.bytes.fetch_add(std::mem::take(bytes), Relaxed);
+    if let Some((kernel, interface)) = source.drops() {
+        stats.kernel_dropped.store(kernel, Relaxed);
+        stats.if_dropped.store(interface, Relaxed);
+    }
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl Input {
+    /// The production server's port: the destination port of the requests.
+    pub fn port(&self) -> u16 {
+        match self {
+            Input::Live { port, .. } | Input::File { port, .. } => *port,
+        }
+    }
 }

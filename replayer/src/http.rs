@@ -1,0 +1,687 @@
+//! `http`: a client's byte stream → complete HTTP/1.x requests.
+//!
+//! [`RequestParser`] is the per-stream framer the reassembler feeds ([`Consumer`]). Heads are
+//! parsed with `httparse`; bodies are framed by `Content-Length` or by the chunked coding
+//! (decoded into [`Request::body`]); keep-alive and pipelining follow from framing each
+//! message exactly; a request without either header has no body (RFC 9112 §6.3), which covers
+//! HTTP/1.0 and `Expect: 100-continue` (the body simply follows on the stream when it comes).
+//!
+//! A request is emitted only once it is complete. When a gap cuts one, or a head cannot be
+//! parsed, or it outgrows its memory budget, it is counted in `requests_cut` and never emitted
+//! half; framing then resumes at the next line that looks like a request line (or, when the
+//! gap fell inside a body of known length, right after that body).
+//!
+//! Bytes are parsed where they lie: only the unfinished tail of a segment is copied.
+
+use crate::pipeline::CaptureStats;
+use crate::reassemble::{Buffered, Consumer};
+use crate::request::{Connection, Header, Request};
+use bytes::Bytes;
+use std::mem::MaybeUninit;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Largest request head we wait for; real servers refuse far smaller ones (nginx: 8 KiB lines).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Most header fields in one request head.
+const MAX_HEADERS: usize = 128;
+/// Longest line kept while looking for a request line after a gap.
+const MAX_RESYNC_LINE: usize = 8 * 1024;
+/// Longest chunk-size or trailer line accepted.
+const MAX_CHUNK_LINE: usize = 4 * 1024;
+
+/// Methods accepted at a resynchronisation point. After a gap the next bytes may start
+/// mid-line, and a tail such as `ET /x HTTP/1.1` must not pass for a request: only these
+/// method names count there. (In step with the stream, any token method is accepted.)
+const KNOWN_METHODS: &[&[u8]] = &[
+    b"GET",
+    b"HEAD",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"OPTIONS",
+    b"PATCH",
+    b"TRACE",
+    b"CONNECT",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"SEARCH",
+    b"REPORT",
+    b"PURGE",
+];
+
+/// Where complete requests go, with the counters the framer keeps.
+pub struct Emitter<'a> {
+    pub stats: &'a CaptureStats,
+    /// The id the next request gets.
+    pub next_id: u64,
+    pub on_request: &'a mut dyn FnMut(Request),
+}
+
+impl Emitter<'_> {
+    fn emit(&mut self, mut request: Request) {
+        request.id = self.next_id;
+        self.next_id += 1;
+        self.stats.requests.fetch_add(1, Relaxed);
+        (self.on_request)(request);
+    }
+
+    fn cut(&self) {
+        self.stats.requests_cut.fetch_add(1, Relaxed);
+    }
+
+    fn over_cap(&self) {
+        self.stats.requests_cut.fetch_add(1, Relaxed);
+        self.stats.dropped_over_cap.fetch_add(1, Relaxed);
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Expecting the start of a request.
+    #[default]
+    Head,
+    /// Looking for the next request line after a gap or a mid-stream start.
+    Resync,
+    /// In a `Content-Length` body.
+    Body { remaining: u64 },
+    /// In a chunked body.
+    Chunked(Chunk),
+    /// Passing over the rest of a body whose request was cut.
+    Skip { remaining: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Size,
+    Data {
+        remaining: u64,
+    },
+    /// The CRLF after a chunk's data.
+    DataEnd,
+    Trailer,
+}
+
+/// The part of a request known once its head is parsed.
+#[derive(Debug)]
+struct Head {
+    method: String,
+    target: String,
+    version_minor: u8,
+    headers: Vec<Header>,
+}
+
+/// How the body of a request is delimited.
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    /// Contradictory or unknown framing headers (RFC 9112 §6.3): the body cannot be delimited.
+    Unusable,
+}
+
+/// Methods whose request body has no defined meaning (RFC 9110 §9.3.1, §9.3.2, §9.3.7).
+const BODYLESS_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
+
+/// Frames the requests of one client stream.
+#[derive(Debug, Default)]
+pub struct RequestParser {
+    state: State,
+    /// Bytes received but not consumed yet (an unfinished head or line).
+    buf: Vec<u8>,
+    /// Set when a head was found incomplete: where to resume looking for its end in `buf`.
+    head_scan: Option<usize>,
+    /// Capture time of the packet that carried the current request's first byte.
+    started_ns: u64,
+    head_started: bool,
+    head: Option<Head>,
+    body: Vec<u8>,
+}
+
+impl Buffered for RequestParser {
+    fn buffered(&self) -> usize {
+        self.buf.len() + self.body.len()
+    }
+}
+
+impl Consumer<Emitter<'_>> for RequestParser {
+    fn data(
+        &mut self,
+        cx: &mut Emitter<'_>,
+        conn: &Connection,
+        data: &[u8],
+        ts_ns: u64,
+        budget: usize,
+    ) {
+        if self.buf.is_empty() {
+            let used = self.process(cx, conn, data, ts_ns);
+            self.buf.extend_from_slice(&data[used..]);
+        } else {
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.extend_from_slice(data);
+            let used = self.process(cx, conn, &buf, ts_ns);
+            buf.drain(..used);
+            self.buf = buf;
+        }
+        self.enforce_budget(cx, budget);
+    }
+
+    fn gap(&mut self, cx: &mut Emitter<'_>, len: Option<u64>) {
+        let partial_head = self.state == State::Head && !self.buf.is_empty();
+        self.buf.clear();
+        self.head_scan = None;
+        self.head_started = false;
+        self.state = match (self.state, len) {
+            (State::Body { remaining }, Some(len)) if len < remaining => {
+                cx.cut();
+                State::Skip {
+                    remaining: remaining - len,
+                }
+            }
+            (State::Skip { remaining }, Some(len)) if len < remaining => State::Skip {
+                remaining: remaining - len,
+            },
+            (State::Body { .. } | State::Chunked(_), _) => {
+                cx.cut();
+                State::Resync
+            }
+            _ => {
+                if partial_head {
+                    cx.cut();
+                }
+                State::Resync
+            }
+        };
+        self.drop_request();
+    }
+
+    fn end(&mut self, cx: &mut Emitter<'_>) {
+        let partial = match self.state {
+            State::Head => !self.buf.is_empty(),
+            State::Body { .. } | State::Chunked(_) => true,
+            State::Resync | State::Skip { .. } => false,
+        };
+        if partial {
+            cx.cut();
+        }
+        *self = RequestParser::default();
+    }
+}
+
+impl RequestParser {
+    /// Frames as much of `input` as possible; returns how many bytes were consumed. What is
+    /// left is an unfinished head or line, which the caller keeps for the next data.
+    fn process(
+        &mut self,
+        cx: &mut Emitter<'_>,
+        conn: &Connection,
+        input: &[u8],
+        ts_ns: u64,
+    ) -> usize {
+        let mut pos = 0;
+        while pos < input.len() {
+            let rest = &input[pos..];
+            match self.state {
+                State::Resync => match find_request_line(rest) {
+                    Ok(start) => {
+                        pos += start;
+                        self.state = State::Head;
+                    }
+                    Err(keep_from) => return pos + keep_from,
+                },
+                State::Head => {
+                    if !self.head_started {
+                        self.head_started = true;
+                        self.started_ns = ts_ns;
+                    }
+                    match self.parse_head(cx, conn, rest) {
+                        Some(used) => pos += used,
+                        None => return pos,
+                    }
+                }
+                State::Body { remaining } => {
+                    let take = remaining.min(rest.len() as u64) as usize;
+                    self.body.extend_from_slice(&rest[..take]);
+                    pos += take;
+                    if take as u64 == remaining {
+                        self.complete(cx, conn);
+                    } else {
+                        self.state = State::Body {
+                            remaining: remaining - take as u64,
+                        };
+                    }
+                }
+                State::Skip { remaining } => {
+                    let take = remaining.min(rest.len() as u64) as usize;
+                    pos += take;
+                    self.state = if take as u64 == remaining {
+                        State::Head
+                    } else {
+                        State::Skip {
+                            remaining: remaining - take as u64,
+                        }
+                    };
+                }
+                State::Chunked(chunk) => match self.chunked(cx, conn, chunk, rest) {
+                    Some(used) => pos += used,
+                    None => return pos,
+                },
+            }
+        }
+        pos
+    }
+
+    /// Parses a request head at the start of `input`. Returns the bytes consumed, or `None`
+    /// when the head is not complete yet.
+    fn parse_head(
+        &mut self,
+        cx: &mut Emitter<'_>,
+        conn: &Connection,
+        input: &[u8],
+    ) -> Option<usize> {
+        // A head that arrived in pieces is only re-parsed once its end is in sight, so a
+        // head trickling in byte by byte costs linear, not quadratic, time.
+        if let Some(from) = self.head_scan {
+            match find_head_end(input, from) {
+                Ok(_) => self.head_scan = None,
+                Err(resume) => {
+                    self.head_scan = Some(resume);
+                    return None;
+                }
+            }
+        }
+        let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut []);
+        let parsed = httparse::ParserConfig::default()
+            .allow_multiple_spaces_in_request_line_delimiters(true)
+            .parse_request_with_uninit_headers(&mut request, input, &mut headers);
+        match parsed {
+            Ok(httparse::Status::Complete(len)) => {
+                let Some((head, framing)) = head_of(&request) else {
+                    cx.cut();
+                    self.state = State::Resync;
+                    self.head_started = false;
+                    return Some(len);
+                };
+                let bodyless = BODYLESS_METHODS.contains(&head.method.as_str());
+                self.head = Some(head);
+                match framing {
+                    Framing::None | Framing::Length(0) => self.complete(cx, conn),
+                    Framing::Length(n) => self.state = State::Body { remaining: n },
+                    Framing::Chunked => self.state = State::Chunked(Chunk::Size),
+                    Framing::Unusable if bodyless => {
+                        // Where the body ends is unknown, but for these methods a body means
+                        // nothing (RFC 9110 §9.3): the head is the request. Emit it, then
+                        // find the next request line.
+                        self.complete(cx, conn);
+                        self.state = State::Resync;
+                    }
+                    Framing::Unusable => {
+                        cx.cut();
+                        self.drop_request();
+                        self.state = State::Resync;
+                    }
+                }
+                Some(len)
+            }
+            Ok(httparse::Status::Partial) => {
+                if input.len() > MAX_HEAD_BYTES {
+                    cx.over_cap();
+                    self.state = State::Resync;
+                    self.head_started = false;
+                    return Some(input.len());
+                }
+                self.head_scan = Some(input.len().saturating_sub(3));
+                None
+            }
+            Err(_) => {
+                // Not a request head: count it and look for the next request line, skipping
+                // at least this line so the same bytes are not tried again.
+                cx.cut();
+                self.state = State::Resync;
+                self.head_started = false;
+                let line_end = memchr::memchr(b'\n', input).map_or(input.len(), |i| i + 1);
+                Some(line_end)
+            }
+        }
+    }
+
+    /// One step of a chunked body. Returns the bytes consumed, or `None` for "need more".
+    fn chunked(
+        &mut self,
+        cx: &mut Emitter<'_>,
+        conn: &Connection,
+        chunk: Chunk,
+        input: &[u8],
+    ) -> Option<usize> {
+        match chunk {
+            Chunk::Size => match httparse::parse_chunk_size(input) {
+                Ok(httparse::Status::Complete((used, 0))) => {
+                    self.state = State::Chunked(Chunk::Trailer);
+                    Some(used)
+                }
+                Ok(httparse::Status::Complete((used, size))) => {
+                    self.state = State::Chunked(Chunk::Data { remaining: size });
+                    Some(used)
+                }
+                Ok(httparse::Status::Partial) if input.len() <= MAX_CHUNK_LINE => None,
+                _ => Some(self.abandon(cx, input)),
+            },
+            Chunk::Data { remaining } => {
+                let take = remaining.min(input.len() as u64) as usize;
+                self.body.extend_from_slice(&input[..take]);
+                self.state = State::Chunked(if take as u64 == remaining {
+                    Chunk::DataEnd
+                } else {
+                    Chunk::Data {
+                        remaining: remaining - take as u64,
+                    }
+                });
+                Some(take)
+            }
+            Chunk::DataEnd => match input {
+                [b'\n', ..] => {
+                    self.state = State::Chunked(Chunk::Size);
+                    Some(1)
+                }
+                [b'\r', b'\n', ..] => {
+                    self.state = State::Chunked(Chunk::Size);
+                    Some(2)
+                }
+                [b'\r'] => None,
+                _ => Some(self.abandon(cx, input)),
+            },
+            Chunk::Trailer => match memchr::memchr(b'\n', input) {
+                Some(nl) => {
+                    let line = &input[..nl];
+                    if line.is_empty() || line == b"\r" {
+                        self.complete(cx, conn);
+                    }
+                    Some(nl + 1)
+                }
+                None if input.len() <= MAX_CHUNK_LINE => None,
+                None => Some(self.abandon(cx, input)),
+            },
+        }
+    }
+
+    /// Gives up on a request whose body is malformed; returns bytes to skip (none: the
+    /// resynchronisation looks at them).
+    fn abandon(&mut self, cx: &mut Emitter<'_>, _input: &[u8]) -> usize {
+        cx.cut();
+        self.drop_request();
+        self.state = State::Resync;
+        0
+    }
+
+    /// The current request is complete: hand it over.
+    fn complete(&mut self, cx: &mut Emitter<'_>, conn: &Connection) {
+        if let Some(head) = self.head.take() {
+            let body = if self.body.is_empty() {
+                Bytes::new()
+            } else {
+                Bytes::from(std::mem::take(&mut self.body))
+            };
+            cx.emit(Request {
+                id: 0,
+                captured_at_ns: self.started_ns,
+                connection: *conn,
+                method: head.method,
+                target: head.target,
+                version_minor: head.version_minor,
+                headers: head.headers,
+                body,
+            });
+        }
+        self.state = State::Head;
+        self.head_started = false;
+    }
+
+    fn drop_request(&mut self) {
+        self.head = None;
+        self.body = Vec::new();
+        self.head_started = false;
+    }
+
+    /// Keeps what this stream holds within `budget`, cutting the request that outgrew it.
+    fn enforce_budget(&mut self, cx: &mut Emitter<'_>, budget: usize) {
+        if self.buffered() <= budget {
+            return;
+        }
+        match self.state {
+            State::Body { remaining } => {
+                cx.over_cap();
+                self.drop_request();
+                self.state = State::Skip { remaining };
+            }
+            State::Resync => {}
+            _ => {
+                cx.over_cap();
+                self.drop_request();
+                self.state = State::Resync;
+            }
+        }
+        self.buf.clear();
+        self.buf.shrink_to(MAX_RESYNC_LINE);
+        self.head_scan = None;
+    }
+}
+
+/// Turns a parsed head into owned parts and decides how its body is framed; `None` only if
+/// httparse left a part of the request line unset.
+fn head_of(request: &httparse::Request<'_, '_>) -> Option<(Head, Framing)> {
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut unusable = false;
+    let mut headers = Vec::with_capacity(request.headers.len());
+    for h in request.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            match parse_length(h.value) {
+                Some(value) if length.map_or(true, |l| l == value) => length = Some(value),
+                _ => unusable = true,
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Only a final `chunked` coding delimits a request body.
+            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+            if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                chunked = true;
+            } else {
+                unusable = true;
+            }
+        }
+        headers.push(Header {
+            name: h.name.to_owned(),
+            value: h.value.to_vec(),
+        });
+    }
+    let framing = match (unusable, chunked, length) {
+        (true, _, _) => Framing::Unusable,
+        (false, true, _) => Framing::Chunked,
+        (false, false, Some(n)) => Framing::Length(n),
+        (false, false, None) => Framing::None,
+    };
+    let head = Head {
+        method: request.method?.to_owned(),
+        target: request.path?.to_owned(),
+        version_minor: request.version?,
+        headers,
+    };
+    Some((head, framing))
+}
+
+fn parse_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// Finds the end of a head (the empty line) in `input`, looking from `from`. `Ok(end)` is the
+/// offset just past it; `Err(resume)` is where to look again once more bytes arrive.
+fn find_head_end(input: &[u8], from: usize) -> Result<usize, usize> {
+    let mut at = from.min(input.len());
+    while let Some(i) = memchr::memchr(b'\n', &input[at..]).map(|i| at + i) {
+        match (input.get(i + 1), input.get(i + 2)) {
+            (Some(b'\n'), _) => return Ok(i + 2),
+            (Some(b'\r'), Some(b'\n')) => return Ok(i + 3),
+            (None, _) | (Some(b'\r'), None) => return Err(i),
+            _ => at = i + 1,
+        }
+    }
+    Err(input.len())
+}
+
+/// Finds the first line of `input` that is a request line (`METHOD SP target SP HTTP/1.x`,
+/// with a known method). `Ok(offset)` is its start; `Err(keep_from)` means none is complete
+/// yet and bytes from `keep_from` on may still become one.
+fn find_request_line(input: &[u8]) -> Result<usize, usize> {
+    let mut line_start = 0;
+    loop {
+        let rest = &input[line_start..];
+        match memchr::memchr(b'\n', rest) {
+            Some(nl) => {
+                if is_request_line(&rest[..nl]) {
+                    return Ok(line_start);
+                }
+                line_start += nl + 1;
+            }
+            None => {
+                let may_start_one = rest.len() <= MAX_RESYNC_LINE
+                    && rest.first().map_or(true, u8::is_ascii_uppercase);
+                return Err(if may_start_one {
+                    line_start
+                } else {
+                    input.len()
+                });
+            }
+        }
+    }
+}
+
+fn is_request_line(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Some(sp) = memchr::memchr(b' ', line) else {
+        return false;
+    };
+    let (method, rest) = (&line[..sp], &line[sp + 1..]);
+    if !KNOWN_METHODS.contains(&method) {
+        return false;
+    }
+    let Some(sp) = memchr::memrchr(b' ', rest) else {
+        return false;
+    };
+    let (target, version) = (&rest[..sp], &rest[sp + 1..]);
+    let target = target.trim_ascii();
+    !target.is_empty()
+        && target.iter().all(|&b| b > b' ' && b != 0x7f)
+        && version.len() == 8
+        && version.starts_with(b"HTTP/1.")
+        && version[7].is_ascii_digit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn conn() -> Connection {
+        Connection {
+            client: "10.0.0.1:40000".parse::<SocketAddr>().unwrap(),
+            server: "10.0.0.2:80".parse::<SocketAddr>().unwrap(),
+        }
+    }
+
+    /// Feeds `pieces` (None = a gap of that many bytes) and returns `method target body`.
+    fn frame(pieces: &[Result<&[u8], u64>]) -> (Vec<String>, CaptureStats) {
+        let stats = CaptureStats::default();
+        let mut out = Vec::new();
+        {
+            let mut sink = |r: Request| {
+                out.push(format!(
+                    "{} {} {}",
+                    r.method,
+                    r.target,
+                    String::from_utf8_lossy(&r.body)
+                ))
+            };
+            let mut cx = Emitter {
+                stats: &stats,
+                next_id: 1,
+                on_request: &mut sink,
+            };
+            let mut parser = RequestParser::default();
+            for piece in pieces {
+                match piece {
+                    Ok(data) => parser.data(&mut cx, &conn(), data, 0, usize::MAX),
+                    Err(len) => parser.gap(&mut cx, Some(*len)),
+                }
+            }
+            parser.end(&mut cx);
+        }
+        (out, stats)
+    }
+
+    #[test]
+    fn pipelined_requests_in_one_piece() {
+        let (out, _) = frame(&[Ok(
+            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.0\r\n\r\n",
+        )]);
+        assert_eq!(out, ["GET /a ", "HEAD /b "]);
+    }
+
+    #[test]
+    fn bodies_by_length_and_chunked_split_anywhere() {
+        let stream: &[u8] = b"POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloPUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-T: 1\r\n\r\nGET /z HTTP/1.1\r\n\r\n";
+        for split in 0..stream.len() {
+            let (out, stats) = frame(&[Ok(&stream[..split]), Ok(&stream[split..])]);
+            assert_eq!(
+                out,
+                ["POST /p hello", "PUT /c abcde", "GET /z "],
+                "split {split}"
+            );
+            assert_eq!(stats.requests_cut.load(Relaxed), 0);
+        }
+    }
+
+    #[test]
+    fn a_gap_cuts_one_request_and_framing_resumes() {
+        let (out, stats) = frame(&[
+            Ok(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HT"),
+            Err(20),
+            Ok(b"ost: x\r\n\r\nGET /3 HTTP/1.1\r\n\r\n"),
+        ]);
+        assert_eq!(out, ["GET /1 ", "GET /3 "]);
+        assert_eq!(stats.requests_cut.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn a_gap_inside_a_known_body_skips_just_that_body() {
+        let (out, stats) = frame(&[
+            Ok(b"POST /u HTTP/1.1\r\nContent-Length: 10\r\n\r\n01"),
+            Err(4),
+            Ok(b"6789GET /next HTTP/1.1\r\n\r\n"),
+        ]);
+        assert_eq!(out, ["GET /next "]);
+        assert_eq!(stats.requests_cut.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn resync_ignores_a_cut_request_line() {
+        let (out, _) = frame(&[Err(3), Ok(b"ET /x HTTP/1.1\r\n\r\nGET /y HTTP/1.1\r\n\r\n")]);
+        assert_eq!(out, ["GET /y "]);
+    }
+
+    #[test]
+    fn garbage_is_counted_not_emitted() {
+        let (out, stats) = frame(&[Ok(
+            b"\x16\x03\x01 binary junk\r\n\r\nGET /ok HTTP/1.1\r\n\r\n",
+        )]);
+        assert_eq!(out, ["GET /ok "]);
+        assert_eq!(stats.requests_cut.load(Relaxed), 1);
+    }
+}

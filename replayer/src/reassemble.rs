@@ -1,0 +1,571 @@
+//! `reassemble`: TCP segments → the ordered byte stream each client sent, with every hole
+//! accounted for.
+//!
+//! One stream per connection 4-tuple, client → server only (the direction that carries
+//! requests); the server's packets are used as evidence: its SYN-ACK tells where a client
+//! stream starts when the client's SYN was missed, its ACKs prove that bytes we never saw were
+//! sent (so waiting for them is pointless), and its RST ends the stream.
+//!
+//! Bytes are placed by sequence number modulo 2^32 (an absolute 64-bit offset is kept so
+//! wrap-around is a non-event). In-order bytes go straight to the [`Consumer`] without a
+//! copy; out-of-order segments wait in a per-stream map, and duplicates, retransmissions and
+//! overlaps are trimmed against what was already delivered. A hole is given up on, counted in
+//! `reassembly_gaps` and reported to the consumer as a gap (never silently closed) when the
+//! server has acknowledged past it, when it is older than [`HOLE_TIMEOUT_NS`], when the
+//! stream's buffer is full, and when the stream ends (FIN, RST, idle expiry, end of input).
+//!
+//! Memory is capped ([`ReassemblyLimits`]): per stream, in total, and in number of streams;
+//! what does not fit is dropped and counted in `dropped_over_cap`.
+
+use crate::decode::TcpSegment;
+use crate::pipeline::{CaptureStats, ReassemblyLimits};
+use crate::request::Connection;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering::Relaxed;
+
+/// How long a hole may wait for a retransmission before it is declared lost. Generous next to
+/// TCP's retransmission timeouts (200 ms minimum on Linux), because a hole declared too early
+/// loses requests that a late retransmission would have completed.
+pub const HOLE_TIMEOUT_NS: u64 = 3_000_000_000;
+/// With proof that the server received the missing bytes (its ACK), a retransmission will
+/// never come; wait only long enough for capture-order jitter between CPUs.
+pub const ACKED_HOLE_TIMEOUT_NS: u64 = 200_000_000;
+/// Streams are checked for expiry and stale holes at most this often (capture time).
+const SWEEP_INTERVAL_NS: u64 = 1_000_000_000;
+/// A closed stream is remembered this long, so late retransmissions of its data are
+/// recognised as such instead of starting a new stream mid-request.
+const CLOSED_TTL_NS: u64 = 10_000_000_000;
+
+/// What receives a stream's bytes, in order (the `http` framer, in the daemon).
+/// `X` is the caller's context, passed through to every call.
+pub trait Consumer<X: ?Sized>: Default + Buffered {
+    /// The next in-order bytes of the stream, first captured at `ts_ns`. `budget` is how many
+    /// bytes the consumer may keep buffered after this call.
+    fn data(&mut self, cx: &mut X, conn: &Connection, data: &[u8], ts_ns: u64, budget: usize);
+    /// `len` bytes are missing before the next data; `None` when the stream starts
+    /// mid-connection and what came before is unknown.
+    fn gap(&mut self, cx: &mut X, len: Option<u64>);
+    /// The stream is over: no more bytes will come.
+    fn end(&mut self, cx: &mut X);
+}
+
+/// How much memory a consumer holds, for the reassembler's caps.
+pub trait Buffered {
+    /// Bytes the consumer currently holds.
+    fn buffered(&self) -> usize;
+}
+
+/// Shared state that every stream operation needs besides the stream itself.
+struct Shared<'s> {
+    limits: ReassemblyLimits,
+    stats: &'s CaptureStats,
+    /// Bytes held across all streams: out-of-order segments plus consumer buffers.
+    buffered_total: usize,
+}
+
+/// The reassembler for one capture: all streams towards `server_port`.
+pub struct Reassembler<'s, C> {
+    server_port: u16,
+    expire_ns: u64,
+    streams: HashMap<Connection, Stream<C>>,
+    shared: Shared<'s>,
+    open_streams: u64,
+    last_sweep_ns: u64,
+}
+
+struct Pending {
+    data: Vec<u8>,
+    ts_ns: u64,
+}
+
+struct Stream<C> {
+    conn: Connection,
+    consumer: C,
+    open: bool,
+    /// The client's initial sequence number, when its SYN (or the server's SYN-ACK) was seen.
+    isn: Option<u32>,
+    /// Sequence number and absolute offset of the next byte to deliver.
+    next_seq: u32,
+    next_abs: u64,
+    /// Out-of-order segments by absolute offset.
+    pending: BTreeMap<u64, Pending>,
+    pending_bytes: usize,
+    /// When the current hole (gap before the first pending segment) was first seen.
+    hole_since_ns: u64,
+    /// Highest absolute offset the server acknowledged.
+    acked_abs: u64,
+    fin_abs: Option<u64>,
+    last_seen_ns: u64,
+    /// Bytes the consumer held after the last call, for the total-memory account.
+    consumer_buffered: usize,
+}
+
+impl<'s, C> Reassembler<'s, C> {
+    pub fn new(
+        server_port: u16,
+        limits: ReassemblyLimits,
+        expire_ns: u64,
+        stats: &'s CaptureStats,
+    ) -> Self {
+        Reassembler {
+            server_port,
+            expire_ns: expire_ns.max(1),
+            streams: HashMap::new(),
+            shared: Shared {
+                limits,
+                stats,
+                buffered_total: 0,
+            },
+            open_streams: 0,
+            last_sweep_ns: 0,
+        }
+    }
+
+    /// Bytes held across all streams (out-of-order segments and consumer buffers).
+    pub fn buffered_bytes(&self) -> usize {
+        self.shared.buffered_total
+    }
+
+    fn publish_stream_count(&mut self) {
+        self.open_streams = self.streams.values().filter(|s| s.open).count() as u64;
+        self.shared.stats.streams.store(self.open_streams, Relaxed);
+    }
+}
+
+impl<'s, C> Reassembler<'s, C> {
+    /// Feeds one decoded segment captured at `ts_ns`.
+    pub fn segment<X: ?Sized>(&mut self, seg: &TcpSegment<'_>, ts_ns: u64, cx: &mut X)
+    where
+        C: Consumer<X>,
+    {
+        if seg.dst.port() == self.server_port {
+            self.client_segment(seg, ts_ns, cx);
+        } else if seg.src.port() == self.server_port {
+            self.server_segment(seg, ts_ns, cx);
+        }
+        if ts_ns >= self.last_sweep_ns + SWEEP_INTERVAL_NS {
+            self.sweep(ts_ns, cx);
+        }
+    }
+
+    fn client_segment<X: ?Sized>(&mut self, seg: &TcpSegment<'_>, ts_ns: u64, cx: &mut X)
+    where
+        C: Consumer<X>,
+    {
+        let conn = Connection {
+            client: seg.src,
+            server: seg.dst,
+        };
+        if !self.streams.contains_key(&conn) {
+            // Pure ACKs, FINs and RSTs of connections we never saw carry nothing to start on.
+            if seg.payload.is_empty() && !seg.flags.syn {
+                return;
+            }
+            if !self.make_room(ts_ns, cx) {
+                return;
+            }
+            let mut stream: Stream<C> = Stream::new(conn, seg.seq, ts_ns);
+            if !seg.flags.syn {
+                // Mid-connection start: the consumer must find the next message boundary.
+                stream.consumer.gap(cx, None);
+            }
+            self.streams.insert(conn, stream);
+            self.open_streams += 1;
+            self.shared.stats.streams.store(self.open_streams, Relaxed);
+        }
+        let stream = self.streams.get_mut(&conn).expect("inserted above");
+        let was_open = stream.open;
+        stream.client_segment(seg, ts_ns, cx, &mut self.shared);
+        if was_open != stream.open {
+            self.publish_stream_count();
+        }
+    }
+
+    fn server_segment<X: ?Sized>(&mut self, seg: &TcpSegment<'_>, ts_ns: u64, cx: &mut X)
+    where
+        C: Consumer<X>,
+    {
+        let conn = Connection {
+            client: seg.dst,
+            server: seg.src,
+        };
+        match self.streams.get_mut(&conn) {
+            Some(stream) if stream.open => {
+                stream.last_seen_ns = ts_ns;
+                if seg.flags.rst {
+                    // The server dropped the connection: nothing more the client sends counts.
+                    stream.finish(cx, &mut self.shared);
+                    self.publish_stream_count();
+                } else if seg.flags.ack {
+                    stream.server_ack(seg.ack, ts_ns, cx, &mut self.shared);
+                }
+            }
+            Some(_) => {}
+            None if seg.flags.syn && seg.flags.ack => {
+                // We missed the client's SYN, but the SYN-ACK says where its stream starts.
+                if !self.make_room(ts_ns, cx) {
+                    return;
+                }
+                let mut stream = Stream::new(conn, seg.ack, ts_ns);
+                stream.isn = Some(seg.ack.wrapping_sub(1));
+                self.streams.insert(conn, stream);
+                self.open_streams += 1;
+                self.shared.stats.streams.store(self.open_streams, Relaxed);
+            }
+            None => {}
+        }
+    }
+
+    /// Makes room for one more stream; false (and counted) when the cap is reached even after
+    /// forgetting closed and idle streams.
+    fn make_room<X: ?Sized>(&mut self, now_ns: u64, cx: &mut X) -> bool
+    where
+        C: Consumer<X>,
+    {
+        let max = self.shared.limits.max_streams.max(1);
+        if self.streams.len() < max {
+            return true;
+        }
+        self.streams.retain(|_, s| s.open);
+        self.sweep(now_ns, cx);
+        if self.streams.len() < max {
+            return true;
+        }
+        self.shared.stats.dropped_over_cap.fetch_add(1, Relaxed);
+        false
+    }
+
+    /// Ends idle streams, forgets old closed ones and gives up on stale holes. Called by
+    /// [`Reassembler::segment`] as capture time passes, and by the pipeline on a live capture's
+    /// quiet moments with the wall clock.
+    pub fn sweep<X: ?Sized>(&mut self, now_ns: u64, cx: &mut X)
+    where
+        C: Consumer<X>,
+    {
+        self.last_sweep_ns = now_ns;
+        let expire = self.expire_ns;
+        let closed_ttl = CLOSED_TTL_NS.min(expire);
+        let shared = &mut self.shared;
+        self.streams.retain(|_, stream| {
+            let idle = now_ns.saturating_sub(stream.last_seen_ns);
+            if stream.open {
+                if idle >= expire {
+                    stream.finish(cx, shared);
+                    // Forgotten right away: after this long, a retransmission is not coming.
+                    return false;
+                }
+                stream.check_hole(now_ns, cx, shared);
+                true
+            } else {
+                idle < closed_ttl
+            }
+        });
+        self.publish_stream_count();
+    }
+
+    /// End of input: every stream gives up its holes, delivers all it holds, and ends.
+    pub fn finish<X: ?Sized>(&mut self, cx: &mut X)
+    where
+        C: Consumer<X>,
+    {
+        // A stable order makes runs reproducible; order between connections carries no meaning.
+        let mut conns: Vec<Connection> = self.streams.keys().copied().collect();
+        conns.sort_unstable();
+        for conn in conns {
+            if let Some(mut stream) = self.streams.remove(&conn) {
+                if stream.open {
+                    stream.finish(cx, &mut self.shared);
+                }
+            }
+        }
+        self.publish_stream_count();
+    }
+}
+
+impl<C> Stream<C> {
+    fn new(conn: Connection, next_seq: u32, ts_ns: u64) -> Self
+    where
+        C: Default,
+    {
+        Stream {
+            conn,
+            consumer: C::default(),
+            open: true,
+            isn: None,
+            next_seq,
+            next_abs: 0,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
+            hole_since_ns: ts_ns,
+            acked_abs: 0,
+            fin_abs: None,
+            last_seen_ns: ts_ns,
+            consumer_buffered: 0,
+        }
+    }
+
+    /// Absolute offset of a sequence number near the delivery point (within ±2 GiB).
+    fn abs(&self, seq: u32) -> u64 {
+        let delta = seq.wrapping_sub(self.next_seq) as i32 as i64;
+        (self.next_abs as i64 + delta).max(0) as u64
+    }
+
+    fn client_segment<X: ?Sized>(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        ts_ns: u64,
+        cx: &mut X,
+        shared: &mut Shared<'_>,
+    ) where
+        C: Consumer<X>,
+    {
+        self.last_seen_ns = ts_ns;
+        if seg.flags.syn {
+            match self.isn {
+                Some(isn) if isn == seg.seq => {} // a retransmitted SYN
+                None if self.next_abs == 0
+                    && self.pending.is_empty()
+                    && seg.seq.wrapping_add(1) == self.next_seq =>
+                {
+                    self.isn = Some(seg.seq);
+                }
+                None if self.next_abs == 0 && self.pending.is_empty() => {
+                    // The first segment we saw was data that turns out to follow this SYN.
+                    // Start over from the SYN, as a stream with a known beginning.
+                    self.restart(seg.seq, ts_ns, shared);
+                }
+                _ => {
+                    // A new connection on the same 4-tuple (port reuse).
+                    if self.open {
+                        self.finish(cx, shared);
+                    }
+                    self.restart(seg.seq, ts_ns, shared);
+                }
+            }
+        } else if !self.open {
+            return; // a late retransmission on a closed stream
+        }
+        if seg.flags.rst {
+            self.finish(cx, shared);
+            return;
+        }
+        let data_seq = seg.seq.wrapping_add(seg.flags.syn as u32);
+        if !seg.payload.is_empty() {
+            self.place(data_seq, seg.payload, ts_ns, cx, shared);
+        }
+        if seg.flags.fin {
+            let fin = self.abs(data_seq.wrapping_add(seg.payload.len() as u32));
+            self.fin_abs = Some(fin);
+        }
+        self.check_hole(ts_ns, cx, shared);
+        if self.fin_abs.is_some_and(|fin| self.next_abs >= fin) && self.pending.is_empty() {
+            self.end(cx, shared);
+        }
+    }
+
+    fn restart(&mut self, isn: u32, ts_ns: u64, shared: &mut Shared<'_>)
+    where
+        C: Default,
+    {
+        self.release(shared);
+        self.consumer = C::default();
+        let conn = self.conn;
+        *self = Stream::new(conn, isn.wrapping_add(1), ts_ns);
+        self.isn = Some(isn);
+    }
+
+    fn server_ack<X: ?Sized>(&mut self, ack: u32, ts_ns: u64, cx: &mut X, shared: &mut Shared<'_>)
+    where
+        C: Consumer<X>,
+    {
+        let acked = self.abs(ack);
+        if acked > self.acked_abs {
+            self.acked_abs = acked;
+        }
+        self.check_hole(ts_ns, cx, shared);
+    }
+
+    /// Places a segment's payload that starts at sequence number `seq`.
+    fn place<X: ?Sized>(
+        &mut self,
+        seq: u32,
+        data: &[u8],
+        ts_ns: u64,
+        cx: &mut X,
+        shared: &mut Shared<'_>,
+    ) where
+        C: Consumer<X>,
+    {
+        let delta = seq.wrapping_sub(self.next_seq) as i32 as i64;
+        if delta <= 0 {
+            // Starts at or before the delivery point: deliver what is new, if anything.
+            let already = delta.unsigned_abs() as usize;
+            if already < data.len() {
+                self.deliver(&data[already..], ts_ns, cx, shared);
+                self.drain_pending(ts_ns, cx, shared);
+            }
+            return;
+        }
+        let start = self.next_abs + delta as u64;
+        if let Some(existing) = self.pending.get(&start) {
+            if existing.data.len() >= data.len() {
+                return; // a duplicate of a segment already waiting
+            }
+        }
+        let limits = shared.limits;
+        if self.pending_bytes + self.consumer_buffered + data.len() > limits.max_stream_bytes {
+            // This stream cannot hold more while it waits: give up on the hole now.
+            self.skip_hole(cx, shared);
+            if seq.wrapping_sub(self.next_seq) as i32 <= 0 {
+                self.place(seq, data, ts_ns, cx, shared);
+                return;
+            }
+            if self.pending_bytes + self.consumer_buffered + data.len() > limits.max_stream_bytes {
+                shared.stats.dropped_over_cap.fetch_add(1, Relaxed);
+                return;
+            }
+        }
+        if shared.buffered_total + data.len() > limits.max_total_bytes {
+            shared.stats.dropped_over_cap.fetch_add(1, Relaxed);
+            return;
+        }
+        if self.pending.is_empty() {
+            self.hole_since_ns = ts_ns;
+        }
+        let added = Pending {
+            data: data.to_vec(),
+            ts_ns,
+        };
+        let replaced = self.pending.insert(start, added);
+        let freed = replaced.map_or(0, |p| p.data.len());
+        self.pending_bytes = self.pending_bytes + data.len() - freed;
+        shared.buffered_total = shared.buffered_total + data.len() - freed;
+    }
+
+    /// Hands in-order bytes to the consumer and advances the delivery point.
+    fn deliver<X: ?Sized>(&mut self, data: &[u8], ts_ns: u64, cx: &mut X, shared: &mut Shared<'_>)
+    where
+        C: Consumer<X>,
+    {
+        let limits = shared.limits;
+        let stream_room = limits.max_stream_bytes.saturating_sub(self.pending_bytes);
+        let total_room = limits
+            .max_total_bytes
+            .saturating_sub(shared.buffered_total)
+            .saturating_add(self.consumer_buffered);
+        self.consumer
+            .data(cx, &self.conn, data, ts_ns, stream_room.min(total_room));
+        self.next_seq = self.next_seq.wrapping_add(data.len() as u32);
+        self.next_abs += data.len() as u64;
+        self.account_consumer(shared);
+    }
+
+    /// Brings the total-memory account up to date with what the consumer now holds.
+    fn account_consumer(&mut self, shared: &mut Shared<'_>)
+    where
+        C: Buffered,
+    {
+        let now = self.consumer.buffered();
+        shared.buffered_total = shared.buffered_total - self.consumer_buffered + now;
+        self.consumer_buffered = now;
+    }
+
+    /// Delivers waiting segments that the delivery point has reached.
+    fn drain_pending<X: ?Sized>(&mut self, ts_ns: u64, cx: &mut X, shared: &mut Shared<'_>)
+    where
+        C: Consumer<X>,
+    {
+        while let Some(entry) = self.pending.first_entry() {
+            let start = *entry.key();
+            if start > self.next_abs {
+                break;
+            }
+            let segment = entry.remove();
+            self.pending_bytes -= segment.data.len();
+            shared.buffered_total -= segment.data.len();
+            let end = start + segment.data.len() as u64;
+            if end > self.next_abs {
+                let skip = (self.next_abs - start) as usize;
+                self.deliver(&segment.data[skip..], segment.ts_ns, cx, shared);
+            }
+        }
+        // What still waits sits behind a new hole, which starts its clock now.
+        self.hole_since_ns = ts_ns;
+    }
+
+    /// Declares the hole before the first waiting segment lost, and moves on past it.
+    fn skip_hole<X: ?Sized>(&mut self, cx: &mut X, shared: &mut Shared<'_>)
+    where
+        C: Consumer<X>,
+    {
+        let Some((&start, first)) = self.pending.first_key_value() else {
+            return;
+        };
+        let ts_ns = first.ts_ns;
+        if start > self.next_abs {
+            let missing = start - self.next_abs;
+            self.consumer.gap(cx, Some(missing));
+            self.account_consumer(shared);
+            shared.stats.reassembly_gaps.fetch_add(1, Relaxed);
+            self.next_seq = self.next_seq.wrapping_add(missing as u32);
+            self.next_abs = start;
+        }
+        self.drain_pending(ts_ns, cx, shared);
+    }
+
+    /// Gives up on the current hole when waiting for it is pointless.
+    fn check_hole<X: ?Sized>(&mut self, now_ns: u64, cx: &mut X, shared: &mut Shared<'_>)
+    where
+        C: Consumer<X>,
+    {
+        while !self.pending.is_empty() {
+            let waited = now_ns.saturating_sub(self.hole_since_ns);
+            let acked_past = self.acked_abs > self.next_abs;
+            if waited >= HOLE_TIMEOUT_NS || (acked_past && waited >= ACKED_HOLE_TIMEOUT_NS) {
+                self.skip_hole(cx, shared);
+                self.hole_since_ns = now_ns;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Ends the stream with whatever it has: holes are given up, waiting data delivered.
+    fn finish<X: ?Sized>(&mut self, cx: &mut X, shared: &mut Shared<'_>)
+    where
+        C: Consumer<X>,
+    {
+        while !self.pending.is_empty() {
+            self.skip_hole(cx, shared);
+        }
+        if let Some(fin) = self.fin_abs {
+            if fin > self.next_abs {
+                // Bytes between the last we saw and the FIN never arrived.
+                self.consumer.gap(cx, Some(fin - self.next_abs));
+                self.account_consumer(shared);
+                shared.stats.reassembly_gaps.fetch_add(1, Relaxed);
+                self.next_abs = fin;
+            }
+        }
+        self.end(cx, shared);
+    }
+
+    fn end<X: ?Sized>(&mut self, cx: &mut X, shared: &mut Shared<'_>)
+    where
+        C: Consumer<X>,
+    {
+        self.consumer.end(cx);
+        self.account_consumer(shared);
+        self.release(shared);
+        self.consumer = C::default();
+        self.open = false;
+    }
+
+    /// Returns everything this stream holds to the total-memory account.
+    fn release(&mut self, shared: &mut Shared<'_>) {
+        shared.buffered_total -= self.pending_bytes + self.consumer_buffered;
+        self.pending.clear();
+        self.pending_bytes = 0;
+        self.consumer_buffered = 0;
+    }
+}

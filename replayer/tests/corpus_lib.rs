@@ -1,0 +1,135 @@
+//! Corpus conformance through the library: every public capture in `../shared/corpus` run
+//! through [`replayer::pipeline::run`] must yield exactly the requests tshark dissects
+//! (`NAME.expected.tsv`: method and request-target), in the same order per connection.
+//! Skipped, with a message, when the corpus is not there.
+
+use replayer::pipeline::{run, CaptureConfig, CaptureStats, Input};
+use replayer::request::{Connection, Request};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+/// The server port of each capture (found with tshark: the destination port of its requests).
+const PORTS: &[(&str, u16)] = &[
+    ("bug-2491-01__simple_http_download.onesided", 80),
+    ("bug-2491-02__simple_http_download.onesided.nosyn", 80),
+    ("decode-sll2-02__input", 80),
+    ("filestore-filecontainer-http__filecontainer-http", 8000),
+    (
+        "firewall__ruletype-firewall-88-default-accept-tx-pipeline__input",
+        80,
+    ),
+    ("gopacket-test_loopback", 8080),
+    ("http-chunked__input", 80),
+    ("http-gap-simple__input", 8080),
+    ("http-ipv6__input", 8000),
+    ("http-multiple100__input", 1551),
+    ("http-options-method__input", 80),
+    ("http-post-file__input", 8065),
+    ("http-protocol-nodup__input", 80),
+    ("http-range-file__input", 80),
+    ("peafowl-http", 80),
+    ("peafowl-http_ip_fragmented", 80),
+    ("peafowl-http_ip_fragmented_out_of_order", 80),
+    ("peafowl-http_no_syn", 80),
+    ("peafowl-http_no_syn_synack_ack", 80),
+    ("peafowl-http_out_of_order_1", 80),
+    ("peafowl-http_out_of_order_2", 80),
+    ("peafowl-http_seq_num_wrapping", 80),
+    ("peafowl-http_seq_num_wrapping_out_of_order", 80),
+];
+
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    dir.is_dir().then_some(dir)
+}
+
+fn captures(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read corpus dir")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".pcap").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn expected(dir: &Path, name: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(dir.join(format!("{name}.expected.tsv")))
+        .unwrap_or_else(|e| panic!("{name}.expected.tsv: {e}"));
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (m, t) = l.split_once('\t').expect("METHOD<TAB>TARGET");
+            (m.to_owned(), t.to_owned())
+        })
+        .collect()
+}
+
+fn recover(path: &Path, port: u16) -> (Vec<Request>, CaptureStats) {
+    let config = CaptureConfig::new(Input::File {
+        path: path.to_owned(),
+        port,
+    });
+    let stats = CaptureStats::default();
+    let mut requests = Vec::new();
+    run(&config, &AtomicBool::new(false), &stats, &mut |r| {
+        requests.push(r)
+    })
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (requests, stats)
+}
+
+/// Checks `got` against `want`: the same requests (as a multiset), and each connection's
+/// requests in an order found in `want`.
+fn conforms(got: &[Request], want: &[(String, String)]) -> Result<(), String> {
+    let key = |r: &Request| (r.method.clone(), r.target.clone());
+    let mut got_sorted: Vec<_> = got.iter().map(key).collect();
+    let mut want_sorted = want.to_vec();
+    got_sorted.sort();
+    want_sorted.sort();
+    if got_sorted != want_sorted {
+        return Err(format!(
+            "requests differ:\n got  {got_sorted:?}\n want {want_sorted:?}"
+        ));
+    }
+    let mut by_conn: BTreeMap<Connection, Vec<(String, String)>> = BTreeMap::new();
+    for r in got {
+        by_conn.entry(r.connection).or_default().push(key(r));
+    }
+    for (conn, list) in by_conn {
+        let mut it = want.iter();
+        if !list.iter().all(|item| it.any(|w| w == item)) {
+            return Err(format!("order on {conn:?} is not the capture's: {list:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_corpus_capture_yields_exactly_tsharks_requests() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("SKIP: ../shared/corpus is not there; corpus conformance not checked");
+        return;
+    };
+    let names = captures(&dir);
+    assert!(!names.is_empty(), "no .pcap in {}", dir.display());
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    for name in &names {
+        let port = PORTS
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| *p)
+            .unwrap_or_else(|| panic!("{name}: add its server port to PORTS"));
+        let (got, stats) = recover(&dir.join(format!("{name}.pcap")), port);
+        match conforms(&got, &expected(&dir, name)) {
+            Ok(()) => passed += 1,
+            Err(why) => failures.push(format!("{name}: {why}\n stats {stats:?}")),
+        }
+    }
+    eprintln!("corpus: {passed} of {} captures conform", names.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
