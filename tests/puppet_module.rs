@@ -95,13 +95,31 @@ fn manifests_functions_and_templates_validate() {
     }
 }
 
+/// `replayer --config FILE --print-config`: the daemon's own reading of a configuration.
+fn print_config(file: &Path) -> String {
+    let out = run_with_timeout(
+        Command::new(bin("replayer"))
+            .arg("--config")
+            .arg(file)
+            .arg("--print-config"),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "replayer rejects {}: {}",
+        file.display(),
+        text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// GOV.UK's setup, as documented in class replayer, rendered under `root`.
 fn govuk_manifest(root: &Path) -> String {
     format!(
         r#"
 class {{ 'replayer':
   root            => '{root}',
-  inputs          => ['127.0.0.1:7999'],
+  input           => '127.0.0.1:7999',
   targets         => ['https://www-origin.staging.example'],
   allow_methods   => ['GET', 'HEAD', 'OPTIONS'],
   disallow_urls   => ['apply-for-a-licence/payment', 'sign-in/callback'],
@@ -137,7 +155,7 @@ fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
     // The daemon's configuration: GOV.UK's flags, by their long names.
     let config = std::fs::read_to_string(root.join("etc/replayer/replayer.toml")).unwrap();
     for line in [
-        "input-raw = [\"127.0.0.1:7999\"]",
+        "input-raw = \"127.0.0.1:7999\"",
         "output-http = [\"https://www-origin.staging.example\"]",
         "http-allow-method = [\"GET\", \"HEAD\", \"OPTIONS\"]",
         "http-disallow-url = [\"apply-for-a-licence/payment\", \"sign-in/callback\"]",
@@ -154,6 +172,20 @@ fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
         );
     }
     assert!(!config.contains("allow-unsafe-methods"), "{config}");
+    // The daemon itself reads it: the resolved settings keep GOV.UK's filters.
+    let printed = print_config(&root.join("etc/replayer/replayer.toml"));
+    for line in [
+        "input-raw = \"127.0.0.1:7999\"",
+        "http-disallow-url = [\"apply-for-a-licence/payment\", \"sign-in/callback\"]",
+        "allow-unsafe-methods = false",
+        "keep-credentials = false",
+        "status-socket-group = \"nagios\"",
+    ] {
+        assert!(
+            printed.lines().any(|l| l == line),
+            "missing `{line}` in:\n{printed}"
+        );
+    }
 
     // Icinga 2 accepts the rendered objects, with the ITL, and builds both hosts' services.
     let icinga = scratch.join("icinga");
@@ -273,6 +305,13 @@ fn a_socket_outside_run_replayer_is_made_writable_and_compat_off_removes_the_ali
         assert!(
             config.lines().any(|l| l == line),
             "missing `{line}` in:\n{config}"
+        );
+    }
+    let printed = print_config(&root.join("etc/replayer/replayer.toml"));
+    for line in ["output-http-workers = 8", "sync-window = \"22:00-08:00\""] {
+        assert!(
+            printed.lines().any(|l| l == line),
+            "missing `{line}` in:\n{printed}"
         );
     }
     assert!(!root.join("usr/bin/goreplay").exists());

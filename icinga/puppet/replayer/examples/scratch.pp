@@ -5,7 +5,7 @@ $root = '/tmp/replayer-example'
 
 class { 'replayer':
   root            => $root,
-  inputs          => ['127.0.0.1:7999'],
+  input           => '127.0.0.1:7999',
   targets         => ['https://www-origin.staging.example'],
   allow_methods   => ['GET', 'HEAD', 'OPTIONS'],
   disallow_urls   => ['apply-for-a-licence/payment', 'sign-in/callback'],

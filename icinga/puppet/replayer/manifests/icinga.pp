@@ -35,7 +35,8 @@
 # @param sync_max_age
 #   When the flag becomes stale.
 # @param sync_window
-#   Only honour the flag in this UTC window (HH:MM-HH:MM).
+#   A daily UTC window (HH:MM-HH:MM) that counts as a sync in progress by itself, for sites
+#   that gate by time rather than by the flag.
 # @param sync_downtime
 #   Also put the services in a ScheduledDowntime 22:00-08:00 (downtimes.conf).
 # @param vars

@@ -12,7 +12,7 @@
 #
 # @example GOV.UK's setup (GoReplay on each cache host, behind the TLS terminator)
 #   class { 'replayer':
-#     inputs          => ['127.0.0.1:7999'],
+#     input           => '127.0.0.1:7999',
 #     targets         => ['https://www-origin.staging.example'],
 #     allow_methods   => ['GET', 'HEAD', 'OPTIONS'],
 #     disallow_urls   => ['apply-for-a-licence/payment', 'sign-in/callback'],
@@ -23,8 +23,9 @@
 #
 # @param targets
 #   Staging base URLs (`output-http`); every target gets every request. No scheme means http://.
-# @param inputs
-#   What to capture (`input-raw`): `[host]:port`, host an IP, an interface name or empty for all.
+# @param input
+#   What to capture (`input-raw`): `[host]:port`, host an IP, an interface name or empty for
+#   all interfaces.
 # @param allow_methods
 #   Methods to replay (`http-allow-method`). Anything beyond GET/HEAD/OPTIONS also needs
 #   `allow_unsafe_methods`.
@@ -35,7 +36,7 @@
 # @param set_headers
 #   `Name: Value` headers to set on replayed requests (`http-set-header`); an empty value is allowed.
 # @param bpf_filter
-#   A BPF filter replacing the one derived from `inputs` (`input-raw-bpf-filter`).
+#   A BPF filter replacing the one derived from `input` (`input-raw-bpf-filter`).
 # @param allow_unsafe_methods
 #   Required in addition to naming any method other than GET, HEAD and OPTIONS.
 # @param keep_credentials
@@ -52,7 +53,8 @@
 # @param sync_max_age
 #   A flag set for longer than this is considered stale (the checks then warn).
 # @param sync_window
-#   Only honour the flag inside this UTC window, `HH:MM-HH:MM`.
+#   A daily UTC window, `HH:MM-HH:MM`, that counts as a sync in progress by itself (replay
+#   pauses), for sites that gate by time rather than by the flag.
 # @param extra_options
 #   Any other configuration keys, written as they are (e.g. `{ 'output-http-timeout' => '5s' }`).
 # @param goreplay_compat
@@ -81,7 +83,7 @@
 #   A package to install first, if the binary comes from one.
 class replayer (
   Array[String[1], 1] $targets,
-  Array[String[1], 1] $inputs = [':80'],
+  Pattern[/:\d+\z/] $input = ':80',
   Array[String[1], 1] $allow_methods = ['GET', 'HEAD', 'OPTIONS'],
   Array[String[1]] $allow_urls = [],
   Array[String[1]] $disallow_urls = [],
@@ -166,7 +168,7 @@ class replayer (
     owner   => 'root',
     mode    => '0644',
     content => epp('replayer/replayer.toml.epp', {
-      'inputs'               => $inputs,
+      'input'                => $input,
       'targets'              => $targets,
       'allow_methods'        => $allow_methods,
       'allow_urls'           => $allow_urls,
