@@ -396,3 +396,127 @@ impl Drop for Nginx {
         self.stop();
     }
 }
+
+/// One record of GoReplay's file format, as `-output-stdout` and `-output-file` write it:
+/// a `1 <id> <timestamp_ns> <latency>` meta line, the raw request, then `🐵🙈🙉` on its own line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub meta: String,
+    pub payload: Vec<u8>,
+}
+
+impl Record {
+    /// `METHOD TARGET` from the request line.
+    pub fn request_line(&self) -> String {
+        let line = self.payload.split(|&b| b == b'\n').next().unwrap_or(b"");
+        let line = String::from_utf8_lossy(line);
+        let mut parts = line.split(' ');
+        format!(
+            "{} {}",
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or("")
+        )
+    }
+}
+
+/// Splits GoReplay-format output into records, failing loudly on anything malformed.
+pub fn goreplay_records(out: &[u8]) -> Vec<Record> {
+    const SEPARATOR: &[u8] = "\n🐵🙈🙉\n".as_bytes();
+    let mut records = Vec::new();
+    let mut rest = out;
+    while !rest.is_empty() {
+        let end = rest
+            .windows(SEPARATOR.len())
+            .position(|w| w == SEPARATOR)
+            .unwrap_or_else(|| panic!("record without separator: {:?}", String::from_utf8_lossy(rest)));
+        let record = &rest[..end];
+        let nl = record.iter().position(|&b| b == b'\n').expect("meta line");
+        let meta = String::from_utf8_lossy(&record[..nl]).into_owned();
+        assert!(meta.starts_with("1 "), "meta line {meta:?}");
+        records.push(Record {
+            meta,
+            payload: record[nl + 1..].to_vec(),
+        });
+        rest = &rest[end + SEPARATOR.len()..];
+    }
+    records
+}
+
+/// A classic pcap file (microsecond timestamps) built packet by packet, for synthetic cases.
+pub struct PcapBuilder {
+    bytes: Vec<u8>,
+    ts_us: u64,
+}
+
+/// TCP flag bits for [`eth_ipv4_tcp`].
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+}
+
+impl PcapBuilder {
+    /// `linktype`: 1 Ethernet, 0 BSD loopback, 101 raw IP, 276 Linux SLL2 ...
+    pub fn new(linktype: u32) -> PcapBuilder {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        bytes.extend_from_slice(&2u16.to_le_bytes());
+        bytes.extend_from_slice(&4u16.to_le_bytes());
+        bytes.extend_from_slice(&0i32.to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(&65535u32.to_le_bytes());
+        bytes.extend_from_slice(&linktype.to_le_bytes());
+        PcapBuilder {
+            bytes,
+            ts_us: 1_700_000_000_000_000,
+        }
+    }
+
+    /// Appends a frame, 1 ms after the previous one.
+    pub fn frame(&mut self, frame: &[u8]) -> &mut Self {
+        self.ts_us += 1_000;
+        let (sec, usec) = (self.ts_us / 1_000_000, self.ts_us % 1_000_000);
+        self.bytes.extend_from_slice(&(sec as u32).to_le_bytes());
+        self.bytes.extend_from_slice(&(usec as u32).to_le_bytes());
+        self.bytes.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.bytes.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.bytes.extend_from_slice(frame);
+        self
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn write(&self, path: &Path) {
+        std::fs::write(path, &self.bytes).expect("write pcap");
+    }
+}
+
+/// An Ethernet II + IPv4 + TCP frame (checksums left zero: nothing here verifies them).
+pub fn eth_ipv4_tcp(
+    src: std::net::SocketAddrV4,
+    dst: std::net::SocketAddrV4,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut f = Vec::with_capacity(54 + payload.len());
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]);
+    let total = (20 + 20 + payload.len()) as u16;
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&src.ip().octets());
+    f.extend_from_slice(&dst.ip().octets());
+    f.extend_from_slice(&src.port().to_be_bytes());
+    f.extend_from_slice(&dst.port().to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}

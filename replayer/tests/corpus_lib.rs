@@ -9,35 +9,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-/// The server port of each capture (found with tshark: the destination port of its requests).
-const PORTS: &[(&str, u16)] = &[
-    ("bug-2491-01__simple_http_download.onesided", 80),
-    ("bug-2491-02__simple_http_download.onesided.nosyn", 80),
-    ("decode-sll2-02__input", 80),
-    ("filestore-filecontainer-http__filecontainer-http", 8000),
-    (
-        "firewall__ruletype-firewall-88-default-accept-tx-pipeline__input",
-        80,
-    ),
-    ("gopacket-test_loopback", 8080),
-    ("http-chunked__input", 80),
-    ("http-gap-simple__input", 8080),
-    ("http-ipv6__input", 8000),
-    ("http-multiple100__input", 1551),
-    ("http-options-method__input", 80),
-    ("http-post-file__input", 8065),
-    ("http-protocol-nodup__input", 80),
-    ("http-range-file__input", 80),
-    ("peafowl-http", 80),
-    ("peafowl-http_ip_fragmented", 80),
-    ("peafowl-http_ip_fragmented_out_of_order", 80),
-    ("peafowl-http_no_syn", 80),
-    ("peafowl-http_no_syn_synack_ack", 80),
-    ("peafowl-http_out_of_order_1", 80),
-    ("peafowl-http_out_of_order_2", 80),
-    ("peafowl-http_seq_num_wrapping", 80),
-    ("peafowl-http_seq_num_wrapping_out_of_order", 80),
-];
+/// The server port of each capture, from `tests/corpus_ports.tsv` (shared with the
+/// end-to-end corpus test).
+fn port_of(name: &str) -> u16 {
+    let table = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus_ports.tsv");
+    let text = std::fs::read_to_string(&table).expect("tests/corpus_ports.tsv");
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .find(|(n, _)| *n == name)
+        .map(|(_, p)| p.trim().parse().expect("port number"))
+        .unwrap_or_else(|| panic!("{name}: add its server port to tests/corpus_ports.tsv"))
+}
 
 fn corpus_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
@@ -119,11 +102,7 @@ fn every_corpus_capture_yields_exactly_tsharks_requests() {
     let mut failures = Vec::new();
     let mut passed = 0;
     for name in &names {
-        let port = PORTS
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| *p)
-            .unwrap_or_else(|| panic!("{name}: add its server port to PORTS"));
+        let port = port_of(name);
         let (got, stats) = recover(&dir.join(format!("{name}.pcap")), port);
         match conforms(&got, &expected(&dir, name)) {
             Ok(()) => passed += 1,
