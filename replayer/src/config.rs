@@ -944,10 +944,10 @@ pub fn format_go_duration(duration: Duration) -> String {
     if ns == 0 {
         return "0s".into();
     }
-    if ns % 1_000_000_000 != 0 {
+    if !ns.is_multiple_of(1_000_000_000) {
         return match ns {
-            n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
-            n if n % 1_000 == 0 => format!("{}us", n / 1_000),
+            n if n.is_multiple_of(1_000_000) => format!("{}ms", n / 1_000_000),
+            n if n.is_multiple_of(1_000) => format!("{}us", n / 1_000),
             n => format!("{n}ns"),
         };
     }

@@ -63,8 +63,7 @@ fn is_chunked(request: &Request) -> bool {
     request
         .headers
         .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("Transfer-Encoding"))
-        .last()
+        .rfind(|h| h.name.eq_ignore_ascii_case("Transfer-Encoding"))
         .and_then(|h| h.value.rsplit(|&b| b == b',').next())
         .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
 }
