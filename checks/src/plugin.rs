@@ -173,7 +173,7 @@ impl Outcome {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
     /// Seconds before giving up.
-    #[arg(short = 't', long = "timeout", value_name = "SECONDS", default_value_t = 10,
+    #[arg(short = 't', long = "timeout", value_name = "SECONDS", allow_hyphen_values = true, default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
 
@@ -182,16 +182,20 @@ pub struct Common {
     pub verbose: u8,
 
     /// The data-sync flag file: while it says a sync is running, alerts become OK.
-    #[arg(long = "sync-flag", value_name = "PATH", default_value = sync::DEFAULT_FLAG)]
+    #[arg(long = "sync-flag", value_name = "PATH", allow_hyphen_values = true, default_value = sync::DEFAULT_FLAG)]
     pub sync_flag: PathBuf,
 
     /// A flag set for longer than this is stale: no downgrade, at least WARNING.
-    #[arg(long = "sync-max-age", value_name = "DURATION", default_value = "12h",
+    #[arg(long = "sync-max-age", value_name = "DURATION", allow_hyphen_values = true, default_value = "12h",
           value_parser = parse_duration)]
     pub sync_max_age: Duration,
 
     /// A daily UTC window (e.g. 22:00-08:00) that counts as a sync in progress by itself.
-    #[arg(long = "sync-window", value_name = "HH:MM-HH:MM")]
+    #[arg(
+        long = "sync-window",
+        value_name = "HH:MM-HH:MM",
+        allow_hyphen_values = true
+    )]
     pub sync_window: Option<SyncWindow>,
 }
 

@@ -9,8 +9,8 @@
 //! - the arguments are whatever follows on the line: `ps` pads `comm` to 15 columns, so for a
 //!   name with a space the rest of the name comes first; an empty command line is shown as
 //!   `[comm]`, a zombie gets ` <defunct>`; trailing blanks are stripped;
-//! - `ps` (in the C locale plugins run in) prints control characters and bytes above 0x7e as
-//!   `?`, and NULs between arguments as spaces;
+//! - `ps` runs in the C locale and prints control characters as `.`, bytes above 0x7f as
+//!   `?`, and NULs and newlines between arguments as spaces;
 //! - the user is the effective UID.
 //!
 //! Like `check_procs` it never counts itself nor any other process running the same
@@ -189,16 +189,16 @@ fn read_euid(dir: &Path) -> Option<u32> {
     line.split_ascii_whitespace().nth(2)?.parse().ok()
 }
 
-/// How `ps` prints a string in the C locale: printable ASCII as is, anything else as `?`.
+/// How `ps` prints a string in the C locale, which `check_procs` always runs it in
+/// (`LC_ALL=C`, whatever the plugin's own environment): control characters as `.`, bytes
+/// above 0x7f as `?`.
 fn ps_escape(bytes: &[u8]) -> String {
     bytes
         .iter()
-        .map(|&b| {
-            if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '?'
-            }
+        .map(|&b| match b {
+            0x20..=0x7e => b as char,
+            0x00..=0x1f | 0x7f => '.',
+            _ => '?',
         })
         .collect()
 }
@@ -362,7 +362,7 @@ mod tests {
             ps_name_and_head(b"kworker/0:1H"),
             ("0:1H".into(), "".into())
         );
-        assert_eq!(ps_name_and_head(b"a\tb"), ("a?b".into(), "".into()));
+        assert_eq!(ps_name_and_head(b"a\tb\xe9"), ("a.b?".into(), "".into()));
         assert_eq!(
             ps_name_and_head(b"exactly15charsx"),
             ("exactly15charsx".into(), "".into())
@@ -371,7 +371,8 @@ mod tests {
         assert_eq!(ps_args(b"", b"kthreadd", 'S'), "[kthreadd]");
         assert_eq!(ps_args(b"", b"sleep", 'Z'), "[sleep] <defunct>");
         assert_eq!(ps_args(b"a\nb\x00\xc3\xa9\x00\x00", b"a", 'S'), "a b ??");
-        assert_eq!(ps_args(b"a\tb", b"a", 'S'), "a?b");
+        assert_eq!(ps_args(b"\xff\x01x\x7f", b"a", 'S'), "?.x.");
+        assert_eq!(ps_args(b"a\tb", b"a", 'S'), "a.b");
         assert_eq!(
             check_procs_args("", "nginx: master process  "),
             "nginx: master process"

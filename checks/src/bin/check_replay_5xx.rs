@@ -19,25 +19,30 @@ use std::time::Duration;
 )]
 struct Args {
     /// The daemon's status socket.
-    #[arg(short = 'S', long = "socket", value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    #[arg(short = 'S', long = "socket", value_name = "PATH", allow_hyphen_values = true, default_value = DEFAULT_SOCKET)]
     socket: PathBuf,
 
     /// Window in seconds: 60, 300 or 900.
-    #[arg(long = "window", value_name = "SECONDS", default_value = "300", value_parser = parse_window)]
+    #[arg(long = "window", value_name = "SECONDS", allow_hyphen_values = true, default_value = "300", value_parser = parse_window)]
     window: u64,
 
     /// Warning range for the 5xx ratio (or 5xx/s with --per-second).
-    #[arg(short = 'w', long = "warning", value_name = "RANGE", default_value = "0.05",
+    #[arg(short = 'w', long = "warning", value_name = "RANGE", allow_hyphen_values = true, default_value = "0.05",
           value_parser = parse_threshold)]
     warning: ThresholdArg,
 
     /// Critical range for the 5xx ratio (or 5xx/s with --per-second).
-    #[arg(short = 'c', long = "critical", value_name = "RANGE", default_value = "0.1",
+    #[arg(short = 'c', long = "critical", value_name = "RANGE", allow_hyphen_values = true, default_value = "0.1",
           value_parser = parse_threshold)]
     critical: ThresholdArg,
 
     /// Below this many responses in the window the ratio is not judged (stays OK, says so).
-    #[arg(long = "min-responses", value_name = "N", default_value_t = 20)]
+    #[arg(
+        long = "min-responses",
+        value_name = "N",
+        allow_hyphen_values = true,
+        default_value_t = 20
+    )]
     min_responses: u64,
 
     /// Thresholds apply to 5xx responses per second instead of the ratio.

@@ -18,20 +18,20 @@ use std::time::Duration;
 )]
 struct Args {
     /// The daemon's status socket.
-    #[arg(short = 'S', long = "socket", value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    #[arg(short = 'S', long = "socket", value_name = "PATH", allow_hyphen_values = true, default_value = DEFAULT_SOCKET)]
     socket: PathBuf,
 
     /// Window in seconds: 60, 300 or 900.
-    #[arg(long = "window", value_name = "SECONDS", default_value = "300", value_parser = parse_window)]
+    #[arg(long = "window", value_name = "SECONDS", allow_hyphen_values = true, default_value = "300", value_parser = parse_window)]
     window: u64,
 
     /// Warning range for replayed requests per second.
-    #[arg(short = 'w', long = "warning", value_name = "RANGE", default_value = "0.1:",
+    #[arg(short = 'w', long = "warning", value_name = "RANGE", allow_hyphen_values = true, default_value = "0.1:",
           value_parser = parse_threshold)]
     warning: ThresholdArg,
 
     /// Critical range for replayed requests per second.
-    #[arg(short = 'c', long = "critical", value_name = "RANGE", default_value = "0.01:",
+    #[arg(short = 'c', long = "critical", value_name = "RANGE", allow_hyphen_values = true, default_value = "0.01:",
           value_parser = parse_threshold)]
     critical: ThresholdArg,
 

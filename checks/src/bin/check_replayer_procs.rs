@@ -22,24 +22,35 @@ struct Args {
         short = 'C',
         long = "command",
         value_name = "NAME",
+        allow_hyphen_values = true,
         default_value = "replayer"
     )]
     command: String,
 
     /// Count only processes whose arguments contain STRING.
-    #[arg(short = 'a', long = "argument-array", value_name = "STRING")]
+    #[arg(
+        short = 'a',
+        long = "argument-array",
+        value_name = "STRING",
+        allow_hyphen_values = true
+    )]
     args: Option<String>,
 
     /// Count only processes running as USER (name or UID).
-    #[arg(short = 'u', long = "user", value_name = "USER")]
+    #[arg(
+        short = 'u',
+        long = "user",
+        value_name = "USER",
+        allow_hyphen_values = true
+    )]
     user: Option<String>,
 
     /// Warning range for the process count.
-    #[arg(short = 'w', long = "warning", value_name = "RANGE", value_parser = parse_threshold)]
+    #[arg(short = 'w', long = "warning", value_name = "RANGE", allow_hyphen_values = true, value_parser = parse_threshold)]
     warning: Option<ThresholdArg>,
 
     /// Critical range for the process count.
-    #[arg(short = 'c', long = "critical", value_name = "RANGE", default_value = "1:",
+    #[arg(short = 'c', long = "critical", value_name = "RANGE", allow_hyphen_values = true, default_value = "1:",
           value_parser = parse_threshold)]
     critical: ThresholdArg,
 
