@@ -1,0 +1,247 @@
+//! The hard cases of TCP reassembly and HTTP framing, as synthetic packet sequences written to
+//! pcap files and run through the real binary (`-input-raw FILE:80 -input-raw-engine pcap_file
+//! -output-stdout`). Each asserts the exact requests printed.
+
+use replayer_tests::tcp_flags::{ACK, FIN, PSH, SYN};
+use replayer_tests::*;
+use std::net::SocketAddrV4;
+use std::process::Command;
+use std::time::Duration;
+
+const CLIENT: &str = "10.0.0.1:40000";
+const SERVER: &str = "10.0.0.2:80";
+
+fn client() -> SocketAddrV4 {
+    CLIENT.parse().unwrap()
+}
+fn server() -> SocketAddrV4 {
+    SERVER.parse().unwrap()
+}
+
+/// A client segment carrying `data` at sequence number `seq`.
+fn c(seq: u32, data: &[u8]) -> Vec<u8> {
+    eth_ipv4_tcp(client(), server(), seq, 1, ACK | PSH, data)
+}
+/// A server segment.
+fn s(seq: u32, ack: u32, flags: u8, data: &[u8]) -> Vec<u8> {
+    eth_ipv4_tcp(server(), client(), seq, ack, flags, data)
+}
+
+/// Runs the binary on `pcap`; returns the records it printed.
+fn replay(pcap: &PcapBuilder, extra: &[&str]) -> Vec<Record> {
+    let dir = Scratch::new("synthetic");
+    let file = dir.join("case.pcap");
+    pcap.write(&file);
+    let out = run_with_timeout(
+        Command::new(bin("replayer"))
+            .arg("-input-raw")
+            .arg(format!("{}:80", file.display()))
+            .args(["-input-raw-engine", "pcap_file", "-output-stdout"])
+            .args(extra),
+        Duration::from_secs(20),
+    );
+    assert!(
+        out.status.success(),
+        "replayer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    goreplay_records(&out.stdout)
+}
+
+fn lines(records: &[Record]) -> Vec<String> {
+    records.iter().map(Record::request_line).collect()
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: example.org\r\nUser-Agent: synthetic\r\n\r\n")
+        .into_bytes()
+}
+
+/// Cuts `stream` at `cuts` into (offset, bytes) pieces.
+fn pieces(stream: &[u8], cuts: &[usize]) -> Vec<(usize, Vec<u8>)> {
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(stream.len());
+    bounds
+        .windows(2)
+        .map(|w| (w[0], stream[w[0]..w[1]].to_vec()))
+        .collect()
+}
+
+#[test]
+fn sequence_numbers_wrapping_past_2_pow_32() {
+    let isn = 0xFFFF_FFE0u32;
+    let stream = [get("/before-wrap"), get("/after-wrap")].concat();
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), isn, 0, SYN, b""));
+    // Pieces of 23 bytes: one of them straddles the wrap from 0xFFFFFFFF to 0.
+    for (offset, piece) in stream.chunks(23).enumerate() {
+        let seq = isn.wrapping_add(1).wrapping_add((offset * 23) as u32);
+        pcap.frame(&c(seq, piece));
+    }
+    assert_eq!(
+        lines(&replay(&pcap, &[])),
+        ["GET /before-wrap", "GET /after-wrap"]
+    );
+}
+
+#[test]
+fn reordered_overlapping_and_duplicated_segments() {
+    let stream = [get("/one"), get("/two"), get("/three")].concat();
+    let isn = 1000u32;
+    let seq = |offset: usize| isn + 1 + offset as u32;
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), isn, 0, SYN, b""));
+    // Backwards, in pieces of 17 ...
+    let mut parts = pieces(
+        &stream,
+        &(1..stream.len() / 17).map(|i| i * 17).collect::<Vec<_>>(),
+    );
+    parts.reverse();
+    for (offset, piece) in &parts {
+        pcap.frame(&c(seq(*offset), piece));
+    }
+    // ... then segments overlapping what is there, and exact duplicates.
+    pcap.frame(&c(seq(10), &stream[10..60]));
+    pcap.frame(&c(seq(0), &stream[0..17]));
+    pcap.frame(&c(seq(5), &stream[5..stream.len()]));
+    assert_eq!(
+        lines(&replay(&pcap, &[])),
+        ["GET /one", "GET /two", "GET /three"]
+    );
+}
+
+#[test]
+fn a_gap_mid_request_loses_that_request_only() {
+    let (one, two, three) = (get("/1"), get("/2"), get("/3"));
+    let isn = 5u32;
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), isn, 0, SYN, b""));
+    let mut offset = 1u32;
+    for (request, lose_middle) in [(&one, false), (&two, true), (&three, false)] {
+        // Each request in three segments; the middle one of /2 never shows up.
+        for (at, piece) in pieces(request, &[10, 20]) {
+            if !(lose_middle && at == 10) {
+                pcap.frame(&c(isn + offset + at as u32, &piece));
+            }
+        }
+        offset += request.len() as u32;
+    }
+    assert_eq!(lines(&replay(&pcap, &[])), ["GET /1", "GET /3"]);
+}
+
+#[test]
+fn expect_100_continue_body_is_framed_not_mistaken_for_a_request() {
+    // The body looks like a request: were it not framed as a body, /inside-body would appear.
+    let body = b"GET /inside-body HTTP/1.1\r\n\r\n";
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: example.org\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let after = get("/after");
+    let isn = 77u32;
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), isn, 0, SYN, b""));
+    pcap.frame(&s(900, isn + 1, SYN | ACK, b""));
+    let mut seq = isn + 1;
+    pcap.frame(&c(seq, head.as_bytes()));
+    seq += head.len() as u32;
+    pcap.frame(&s(901, seq, ACK | PSH, b"HTTP/1.1 100 Continue\r\n\r\n"));
+    pcap.frame(&c(seq, body));
+    seq += body.len() as u32;
+    pcap.frame(&c(seq, &after));
+    assert_eq!(lines(&replay(&pcap, &[])), ["GET /after"]);
+    let records = replay(
+        &pcap,
+        &[
+            "-http-allow-method",
+            "POST",
+            "-http-allow-method",
+            "GET",
+            "--allow-unsafe-methods",
+        ],
+    );
+    assert_eq!(lines(&records), ["POST /upload", "GET /after"]);
+    assert!(
+        records[0].payload.ends_with(body)
+            || records[0]
+                .payload
+                .ends_with(&[body.as_slice(), b"\r\n"].concat()),
+        "POST body not kept: {:?}",
+        String::from_utf8_lossy(&records[0].payload)
+    );
+}
+
+#[test]
+fn chunked_upload_is_decoded_and_the_next_request_found() {
+    let upload = b"POST /chunked HTTP/1.1\r\nHost: example.org\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n";
+    let stream = [upload.to_vec(), get("/next")].concat();
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), 0, 0, SYN, b""));
+    for (at, piece) in pieces(&stream, &[30, 75, 80, 90]) {
+        pcap.frame(&c(1 + at as u32, &piece));
+    }
+    assert_eq!(lines(&replay(&pcap, &[])), ["GET /next"]);
+    let records = replay(
+        &pcap,
+        &[
+            "-http-allow-method",
+            "POST",
+            "-http-allow-method",
+            "GET",
+            "--allow-unsafe-methods",
+        ],
+    );
+    assert_eq!(lines(&records), ["POST /chunked", "GET /next"]);
+    let payload = String::from_utf8_lossy(&records[0].payload);
+    assert!(
+        payload.contains("hello, world"),
+        "decoded body missing: {payload:?}"
+    );
+}
+
+#[test]
+fn a_capture_starting_mid_request_resumes_at_the_next_request_line() {
+    let whole = [get("/cut"), get("/whole"), get("/also")].concat();
+    let start = 9; // the capture begins inside "/cut"'s request line
+    let mut pcap = PcapBuilder::new(1);
+    for (at, piece) in pieces(&whole[start..], &[20]) {
+        pcap.frame(&c(50_000 + at as u32, &piece));
+    }
+    assert_eq!(lines(&replay(&pcap, &[])), ["GET /whole", "GET /also"]);
+}
+
+#[test]
+fn retransmission_after_fin_and_port_reuse() {
+    let first = get("/first");
+    let second = get("/second");
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), 100, 0, SYN, b""));
+    pcap.frame(&c(101, &first));
+    let fin_seq = 101 + first.len() as u32;
+    pcap.frame(&eth_ipv4_tcp(
+        client(),
+        server(),
+        fin_seq,
+        1,
+        FIN | ACK,
+        b"",
+    ));
+    // A late copy of the request after the FIN: the same request, not a new one.
+    pcap.frame(&c(101, &first));
+    // The same 4-tuple reused for a new connection.
+    pcap.frame(&eth_ipv4_tcp(client(), server(), 9_000_000, 0, SYN, b""));
+    pcap.frame(&c(9_000_001, &second));
+    assert_eq!(lines(&replay(&pcap, &[])), ["GET /first", "GET /second"]);
+}
+
+#[test]
+fn the_last_requests_of_a_file_are_never_lost() {
+    // No FIN, no ACK from the server: the file simply ends after pipelined requests.
+    let stream: Vec<u8> = (0..50).flat_map(|i| get(&format!("/tail/{i}"))).collect();
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), 0, 0, SYN, b""));
+    pcap.frame(&c(1, &stream));
+    let want: Vec<String> = (0..50).map(|i| format!("GET /tail/{i}")).collect();
+    assert_eq!(lines(&replay(&pcap, &[])), want);
+}
