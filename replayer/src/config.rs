@@ -1232,191 +1232,83 @@ mod tests {
 
     #[test]
     fn every_bad_value_names_its_flag() {
-        let cases: Vec<(Settings, &str)> = vec![
+        // Each case: TOML lines laid over a valid base, and how the error must start.
+        let cases = [
             (
-                Settings {
-                    input_raw: None,
-                    ..settings(":80")
-                },
-                "no input: ",
-            ),
-            (
-                Settings {
-                    output_stdout: None,
-                    ..settings(":80")
-                },
-                "no output: ",
-            ),
-            (
-                Settings {
-                    input_raw_engine: Some("af_packet".into()),
-                    ..settings(":80")
-                },
+                "input-raw-engine = \"af_packet\"",
                 "input-raw-engine: 'af_packet' is not supported",
             ),
+            ("input-raw-expire = \"2\"", "input-raw-expire: "),
             (
-                Settings {
-                    input_raw_expire: Some("2".into()),
-                    ..settings(":80")
-                },
-                "input-raw-expire: ",
-            ),
-            (
-                Settings {
-                    input_raw_buffer_size: Some("4gb".into()),
-                    ..settings(":80")
-                },
+                "input-raw-buffer-size = \"4gb\"",
                 "input-raw-buffer-size: '4gb' is more than 2 GiB",
             ),
+            ("input-raw-snaplen = \"10\"", "input-raw-snaplen: "),
+            ("output-http = \"ftp://x\"", "output-http: "),
             (
-                Settings {
-                    input_raw_snaplen: Some("10".into()),
-                    ..settings(":80")
-                },
-                "input-raw-snaplen: ",
-            ),
-            (
-                Settings {
-                    output_http: vec!["ftp://x".into()],
-                    ..settings(":80")
-                },
-                "output-http: ",
-            ),
-            (
-                Settings {
-                    output_http_workers: Some(0),
-                    ..settings(":80")
-                },
+                "output-http-workers = 0",
                 "output-http-workers: must be at least 1",
             ),
             (
-                Settings {
-                    output_http_timeout: Some("0".into()),
-                    ..settings(":80")
-                },
-                "output-http-timeout: ",
+                "output-http-queue-len = 0",
+                "output-http-queue-len: must be at least 1",
             ),
+            ("output-http-timeout = \"0\"", "output-http-timeout: "),
+            ("output-file = \"|5%\"", "output-file: empty path"),
             (
-                Settings {
-                    output_file: Some("|5%".into()),
-                    ..settings(":80")
-                },
-                "output-file: empty path",
-            ),
-            (
-                Settings {
-                    http_allow_method: vec!["POST".into()],
-                    ..settings(":80")
-                },
+                "http-allow-method = \"POST\"",
                 "http-allow-method: POST is not a safe method",
             ),
             (
-                Settings {
-                    http_allow_url: vec!["(".into()],
-                    ..settings(":80")
-                },
+                "http-allow-url = \"(\"",
                 "http-allow-url: invalid regex '('",
             ),
             (
-                Settings {
-                    http_disallow_url: vec!["[".into()],
-                    ..settings(":80")
-                },
+                "http-disallow-url = \"[\"",
                 "http-disallow-url: invalid regex '['",
             ),
+            ("http-allow-header = \"X\"", "http-allow-header: "),
             (
-                Settings {
-                    http_allow_header: vec!["X".into()],
-                    ..settings(":80")
-                },
-                "http-allow-header: ",
-            ),
-            (
-                Settings {
-                    http_disallow_header: vec!["X: (".into()],
-                    ..settings(":80")
-                },
+                "http-disallow-header = \"X: (\"",
                 "http-disallow-header: invalid regex",
             ),
+            ("http-header-limiter = \"X: 5\"", "http-header-limiter: "),
             (
-                Settings {
-                    http_header_limiter: vec!["X: 5".into()],
-                    ..settings(":80")
-                },
-                "http-header-limiter: ",
-            ),
-            (
-                Settings {
-                    http_set_header: vec!["X".into()],
-                    ..settings(":80")
-                },
+                "http-set-header = \"X\"",
                 "http-set-header: 'X' is not 'Header-Name: value'",
             ),
-            (
-                Settings {
-                    http_set_param: vec!["x".into()],
-                    ..settings(":80")
-                },
-                "http-set-param: ",
-            ),
-            (
-                Settings {
-                    http_rewrite_url: vec!["x".into()],
-                    ..settings(":80")
-                },
-                "http-rewrite-url: ",
-            ),
-            (
-                Settings {
-                    status_socket_mode: Some("rw".into()),
-                    ..settings(":80")
-                },
-                "status-socket-mode: ",
-            ),
-            (
-                Settings {
-                    metrics_listen: Some("x".into()),
-                    ..settings(":80")
-                },
-                "metrics-listen: ",
-            ),
-            (
-                Settings {
-                    sync_max_age: Some("soon".into()),
-                    ..settings(":80")
-                },
-                "sync-max-age: ",
-            ),
-            (
-                Settings {
-                    sync_window: Some("22-08".into()),
-                    ..settings(":80")
-                },
-                "sync-window: ",
-            ),
-            (
-                Settings {
-                    drain_timeout: Some("5".into()),
-                    ..settings(":80")
-                },
-                "drain-timeout: ",
-            ),
-            (
-                Settings {
-                    exit_after: Some("forever".into()),
-                    ..settings(":80")
-                },
-                "exit-after: ",
-            ),
+            ("http-set-param = \"x\"", "http-set-param: "),
+            ("http-rewrite-url = \"x\"", "http-rewrite-url: "),
+            ("status-socket = \"\"", "status-socket: empty path"),
+            ("status-socket-mode = \"rw\"", "status-socket-mode: "),
+            ("metrics-listen = \"x\"", "metrics-listen: "),
+            ("sync-flag = \" \"", "sync-flag: empty path"),
+            ("sync-max-age = \"soon\"", "sync-max-age: "),
+            ("sync-window = \"22-08\"", "sync-window: "),
+            ("drain-timeout = \"5\"", "drain-timeout: "),
+            ("exit-after = \"forever\"", "exit-after: "),
         ];
-        for (s, expected) in cases {
-            let err = resolve_err(s);
+        let base = "input-raw = \":80\"\noutput-stdout = true\n";
+        assert!(Config::resolve(&Settings::from_toml(base).unwrap()).is_ok());
+        for (line, expected) in cases {
+            let settings = Settings::from_toml(&format!("{base}{line}\n")).unwrap();
+            let err = resolve_err(settings);
             assert!(
                 err.starts_with(expected),
-                "{err:?} should start with {expected:?}"
+                "{line}: {err:?} should start with {expected:?}"
             );
             assert!(!err.contains('\n'), "{err:?}");
         }
+        let no_input = Settings {
+            input_raw: None,
+            ..settings(":80")
+        };
+        assert!(resolve_err(no_input).starts_with("no input: "));
+        let no_output = Settings {
+            output_stdout: None,
+            ..settings(":80")
+        };
+        assert!(resolve_err(no_output).starts_with("no output: "));
     }
 
     #[test]

@@ -231,6 +231,54 @@ mod tests {
         assert!(fields[1].bytes().all(|b| b.is_ascii_hexdigit()));
     }
 
+    /// GoReplay's `--input-file` reader, step by step: read lines; a line that is exactly
+    /// `🐵🙈🙉\n` ends a record, whose bytes are everything before it less the last `\n`;
+    /// the meta line needs at least 3 space-separated fields, the third the timestamp.
+    fn goreplay_read(file: &[u8]) -> Vec<(Vec<u8>, i64)> {
+        let separator_line = &RECORD_SEPARATOR[1..];
+        let (mut records, mut buffer) = (Vec::new(), Vec::new());
+        for line in file.split_inclusive(|&b| b == b'\n') {
+            if line == separator_line {
+                let data = buffer[..buffer.len() - 1].to_vec();
+                let meta_end = data.iter().position(|&b| b == b'\n').unwrap();
+                let meta: Vec<&[u8]> = data[..meta_end].split(|&b| b == b' ').collect();
+                assert!(
+                    meta.len() >= 3,
+                    "GoReplay drops records with a short meta line"
+                );
+                let timestamp = std::str::from_utf8(meta[2]).unwrap().parse().unwrap();
+                records.push((data, timestamp));
+                buffer.clear();
+            } else {
+                buffer.extend_from_slice(line);
+            }
+        }
+        assert!(buffer.is_empty(), "trailing bytes after the last record");
+        records
+    }
+
+    #[test]
+    fn goreplay_reader_gets_back_every_request_byte_for_byte() {
+        let get = with_header(request("GET", "/a"), "Host", "h");
+        let mut post = with_header(request("POST", "/upload"), "Content-Length", "9");
+        post.body = bytes::Bytes::from_static(b"a\r\nb\nc\r\n");
+        let mut no_newline = with_header(request("PUT", "/x"), "Content-Length", "3");
+        no_newline.body = bytes::Bytes::from_static(b"xyz");
+        no_newline.captured_at_ns += 5;
+        let requests = [get, post, no_newline];
+        let mut file = Vec::new();
+        for r in &requests {
+            write_record(&mut file, r).unwrap();
+        }
+        let read = goreplay_read(&file);
+        assert_eq!(read.len(), 3);
+        for (request, (data, timestamp)) in requests.iter().zip(read) {
+            let meta_end = data.iter().position(|&b| b == b'\n').unwrap();
+            assert_eq!(&data[meta_end + 1..], wire(request).as_bytes());
+            assert_eq!(timestamp as u64, request.captured_at_ns);
+        }
+    }
+
     #[test]
     fn file_output_writes_records_and_null_counts() {
         let dir = std::env::temp_dir().join(format!("replayer-output-{}", std::process::id()));
