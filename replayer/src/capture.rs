@@ -48,6 +48,10 @@ pub struct Source {
     /// Live timestamps come in microseconds, file timestamps in nanoseconds (asked for at open).
     ts_unit_ns: u64,
     description: String,
+    /// The last live read found nothing: wait (poll) for the next packet before reading.
+    /// libpcap's own read timeout is not honoured in immediate mode on Linux (it polls again
+    /// and again inside one read), so live captures are non-blocking and wait here instead.
+    wait_before_read: bool,
 }
 
 /// The BPF filter for a server port, optionally narrowed to one host. VLAN-tagged frames need
@@ -89,6 +93,7 @@ impl Source {
                     handle: Handle::File(capture),
                     ts_unit_ns: 1,
                     description: shown,
+                    wait_before_read: false,
                 })
             }
             Input::Live {
@@ -116,10 +121,12 @@ impl Source {
                 capture.filter(&filter, true).map_err(|e| {
                     CaptureError::Open(format!("invalid BPF filter {filter:?}: {e}"))
                 })?;
+                let capture = capture.setnonblock().map_err(open_error)?;
                 Ok(Source {
                     handle: Handle::Live(capture),
                     ts_unit_ns: 1_000,
                     description: format!("{device}:{port}"),
+                    wait_before_read: false,
                 })
             }
         }
@@ -141,6 +148,18 @@ impl Source {
     /// Reads the next packet.
     pub fn next(&mut self) -> Result<Next<'_>, CaptureError> {
         let unit = self.ts_unit_ns;
+        if std::mem::take(&mut self.wait_before_read) {
+            if let Handle::Live(c) = &self.handle {
+                let mut fd = libc::pollfd {
+                    fd: std::os::fd::AsRawFd::as_raw_fd(c),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd for the duration of the call. Any outcome
+                // (ready, timeout, EINTR) just leads to the read below.
+                unsafe { libc::poll(&mut fd, 1, LIVE_READ_TIMEOUT_MS) };
+            }
+        }
         let read = match &mut self.handle {
             Handle::Live(c) => c.next_packet(),
             Handle::File(c) => c.next_packet(),
@@ -157,7 +176,10 @@ impl Source {
                     wire_len: packet.header.len,
                 }))
             }
-            Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
+            Err(pcap::Error::TimeoutExpired) => {
+                self.wait_before_read = true;
+                Ok(Next::Idle)
+            }
             Err(pcap::Error::NoMorePackets) => Ok(Next::End),
             Err(e) => Err(CaptureError::Read(format!("{}: {e}", self.description))),
         }

@@ -26,3 +26,5 @@ pub mod capture;
 pub mod decode;
 pub mod reassemble;
 pub mod http;
+pub mod shutdown;
+pub mod daemon;

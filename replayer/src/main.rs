@@ -23,8 +23,13 @@ fn run() -> i32 {
     };
     init_logging(config.verbose, config.stats);
     if !config.outputs.http.is_empty() {
-        eprintln!("replayer: output-http: not built yet");
-        return 2;
+        return match replayer::daemon::run(&config) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("replayer: {e}");
+                1
+            }
+        };
     }
     match replayer::app::run(&config) {
         Ok(_) => 0,

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,6 +50,9 @@ pub struct ReplayConfig {
     pub skip_verify: bool,
     /// Keep the captured `Host` header (`-http-original-host`).
     pub original_host: bool,
+    /// Redirects followed (`-output-http-redirects`); 0, the default, follows none and
+    /// records the 3xx.
+    pub redirects: u32,
 }
 
 impl ReplayConfig {
@@ -61,6 +64,7 @@ impl ReplayConfig {
             timeout: DEFAULT_TIMEOUT,
             skip_verify: false,
             original_host: false,
+            redirects: 0,
         }
     }
 }
@@ -116,7 +120,10 @@ fn client(
     install_crypto_provider();
     Ok(reqwest::Client::builder()
         .http1_only()
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(match config.redirects {
+            0 => reqwest::redirect::Policy::none(),
+            n => reqwest::redirect::Policy::limited(n as usize),
+        })
         .no_proxy()
         .timeout(config.timeout)
         .connect_timeout(config.timeout)
@@ -183,69 +190,30 @@ impl Resolve for CachingResolver {
 /// The replay output: one queue and worker pool per target.
 pub struct ReplayOutput {
     queues: Vec<mpsc::Sender<Arc<Request>>>,
-    workers: Vec<JoinHandle<()>>,
     stats: Arc<Stats>,
+    drain: Drainer,
+}
+
+/// Ends the replay from any thread: new requests are refused, the workers empty their
+/// queues and finish what is in flight, for up to the drain timeout. Held by the daemon's
+/// main thread, so that stopping never depends on the capture thread coming back.
+#[derive(Clone)]
+pub struct Drainer {
+    closing: watch::Sender<bool>,
+    workers: Arc<Mutex<Vec<JoinHandle<()>>>>,
     runtime: tokio::runtime::Handle,
     drain_timeout: Duration,
 }
 
-impl ReplayOutput {
-    /// Starts the workers on `runtime`. `stats` must have been made with the same targets,
-    /// in the same order.
-    pub fn start(
-        config: &ReplayConfig,
-        stats: Arc<Stats>,
-        runtime: tokio::runtime::Handle,
-        drain_timeout: Duration,
-    ) -> Result<ReplayOutput, ReplayError> {
-        let mut queues = Vec::new();
-        let mut workers = Vec::new();
-        for (index, base) in config.targets.iter().enumerate() {
-            let client = client(config, Arc::new(CachingResolver::default()))?;
-            let (tx, rx) = mpsc::channel::<Arc<Request>>(config.queue.max(1));
-            let rx = Arc::new(tokio::sync::Mutex::new(rx));
-            let target = Arc::new(Target {
-                index,
-                prefix: base.as_str().trim_end_matches('/').to_string(),
-                original_host: config.original_host,
-                client,
-            });
-            for _ in 0..config.workers.max(1) {
-                let (rx, target, stats) = (rx.clone(), target.clone(), stats.clone());
-                workers.push(runtime.spawn(worker(rx, target, stats)));
-            }
-            queues.push(tx);
-        }
-        Ok(ReplayOutput {
-            queues,
-            workers,
-            stats,
-            runtime,
-            drain_timeout,
-        })
-    }
-}
-
-impl Output for ReplayOutput {
-    fn emit(&mut self, request: &Request) -> Result<(), OutputError> {
-        let shared = Arc::new(request.clone());
-        for (index, queue) in self.queues.iter().enumerate() {
-            match queue.try_send(shared.clone()) {
-                Ok(()) => self.stats.queued(index),
-                Err(_) => self.stats.dropped_queue_full(index),
-            }
-        }
-        Ok(())
-    }
-
-    /// Closes the queues and lets the workers finish what is queued and in flight, for up to
-    /// the drain timeout; whatever is left then is abandoned.
-    fn finish(&mut self) -> Result<(), OutputError> {
-        self.queues.clear();
-        let workers = std::mem::take(&mut self.workers);
+impl Drainer {
+    /// Closes the queues and waits for the workers (at most the drain timeout; what is
+    /// left then is abandoned). Blocks; call it from a plain thread, not the runtime.
+    /// Returns whether everything finished in time.
+    pub fn drain(&self) -> bool {
+        self.closing.send_replace(true);
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
         let aborts: Vec<_> = workers.iter().map(JoinHandle::abort_handle).collect();
-        let drain_timeout = self.drain_timeout;
-        let runtime = self.runtime.clone();
+        let (runtime, drain_timeout) = (self.runtime.clone(), self.drain_timeout);
         // Handle::block_on may not run on a runtime thread: wait from a plain one.
         let drained = std::thread::scope(|s| {
             s.spawn(|| {
@@ -263,11 +231,99 @@ impl Output for ReplayOutput {
             .unwrap_or(false)
         });
         if !drained {
+            aborts.iter().for_each(|a| a.abort());
+        }
+        drained
+    }
+
+    fn is_closing(&self) -> bool {
+        *self.closing.borrow()
+    }
+}
+
+impl ReplayOutput {
+    /// Starts the workers on `runtime`. `stats` must have been made with the same targets,
+    /// in the same order.
+    pub fn start(
+        config: &ReplayConfig,
+        stats: Arc<Stats>,
+        runtime: tokio::runtime::Handle,
+        drain_timeout: Duration,
+    ) -> Result<ReplayOutput, ReplayError> {
+        let closing = watch::Sender::new(false);
+        let mut queues = Vec::new();
+        let mut workers = Vec::new();
+        for (index, base) in config.targets.iter().enumerate() {
+            let client = client(config, Arc::new(CachingResolver::default()))?;
+            let (tx, rx) = mpsc::channel::<Arc<Request>>(config.queue.max(1));
+            let rx = Arc::new(tokio::sync::Mutex::new(rx));
+            let target = Arc::new(Target {
+                index,
+                prefix: base.as_str().trim_end_matches('/').to_string(),
+                original_host: config.original_host,
+                client,
+            });
+            for _ in 0..config.workers.max(1) {
+                let (rx, target, stats) = (rx.clone(), target.clone(), stats.clone());
+                let closing = closing.subscribe();
+                workers.push(runtime.spawn(worker(rx, target, stats, closing)));
+            }
+            queues.push(tx);
+        }
+        Ok(ReplayOutput {
+            queues,
+            stats,
+            drain: Drainer {
+                closing,
+                workers: Arc::new(Mutex::new(workers)),
+                runtime,
+                drain_timeout,
+            },
+        })
+    }
+
+    /// The handle that ends this replay from another thread.
+    pub fn drainer(&self) -> Drainer {
+        self.drain.clone()
+    }
+
+    /// Queues a request for one target (the daemon uses this when targets have their own
+    /// `URL|N` limits); never waits: a full queue drops and counts. Once draining has
+    /// begun nothing more is taken.
+    pub fn emit_to(&self, target: usize, request: Arc<Request>) {
+        if self.drain.is_closing() {
+            return;
+        }
+        let Some(queue) = self.queues.get(target) else {
+            return;
+        };
+        match queue.try_send(request) {
+            Ok(()) => self.stats.queued(target),
+            Err(_) => self.stats.dropped_queue_full(target),
+        }
+    }
+
+    pub fn targets(&self) -> usize {
+        self.queues.len()
+    }
+}
+
+impl Output for ReplayOutput {
+    fn emit(&mut self, request: &Request) -> Result<(), OutputError> {
+        let shared = Arc::new(request.clone());
+        for target in 0..self.queues.len() {
+            self.emit_to(target, shared.clone());
+        }
+        Ok(())
+    }
+
+    /// Lets the workers finish what is queued and in flight, for up to the drain timeout.
+    fn finish(&mut self) -> Result<(), OutputError> {
+        if !self.drain.drain() {
             tracing::warn!(
                 in_flight = self.stats.in_flight(),
                 "drain timeout reached; abandoning requests still in flight"
             );
-            aborts.iter().for_each(|a| a.abort());
         }
         Ok(())
     }
@@ -286,11 +342,23 @@ async fn worker(
     queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Arc<Request>>>>,
     target: Arc<Target>,
     stats: Arc<Stats>,
+    mut closing: watch::Receiver<bool>,
 ) {
     loop {
         // Only one idle worker waits on the queue at a time; the lock is released as soon
-        // as it has a request, so the others go on sending.
-        let next = queue.lock().await.recv().await;
+        // as it has a request, so the others go on sending. Once draining, take what is
+        // left without waiting, then stop.
+        let next = {
+            let mut queue = queue.lock().await;
+            if *closing.borrow() {
+                queue.try_recv().ok()
+            } else {
+                tokio::select! {
+                    next = queue.recv() => next,
+                    _ = closing.wait_for(|closing| *closing) => queue.try_recv().ok(),
+                }
+            }
+        };
         let Some(request) = next else { return };
         let started = Instant::now();
         match send(&target, &request).await {

@@ -1,0 +1,367 @@
+//! The daemon: what runs on a production host when there is an `-output-http` target.
+//!
+//! ```text
+//! capture thread: pipeline::run → stages (filter → rewrite → limit) → paused? → per-target limit → replay queues
+//! tokio runtime:  replay workers · status socket · sync watcher · signals · per-second ticker · -stats lines
+//! ```
+//!
+//! Capture runs on its own thread and only ever does non-blocking things per request (atomic
+//! counters, `try_send`). Everything that waits lives on the runtime. Startup problems
+//! (socket path, capture permission, interface) come back as one [`DaemonError`] line before
+//! anything is replayed; `main` prints it and exits non-zero.
+
+use crate::config::Config;
+use crate::limit::Limiter;
+use crate::pipeline::{self, CaptureError, CaptureStats, Input};
+use crate::replay::{ReplayConfig, ReplayError, ReplayOutput};
+use crate::request::Request;
+use crate::shutdown::{self, Shutdown};
+use crate::stages::{FlowStats, Stages};
+use crate::stats::{Event, Stats};
+use crate::status_server::{self, DaemonStatus, SocketError};
+use crate::sync_watch;
+use replayer_status::schema::DaemonState;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long capture gets to fail at opening (permissions, unknown interface, bad filter)
+/// before the daemon calls itself started.
+const STARTUP_GRACE: Duration = Duration::from_millis(500);
+
+/// How long a stopping daemon waits for the capture thread to notice (libpcap may sit in
+/// the kernel until the next packet); the process exit ends it anyway.
+const CAPTURE_STOP_GRACE: Duration = Duration::from_millis(300);
+
+/// How often `-stats` logs a summary line.
+const STATS_EVERY: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Socket(#[from] SocketError),
+    #[error("{0}")]
+    Capture(#[from] CaptureError),
+    #[error("{0}")]
+    Replay(#[from] ReplayError),
+    #[error("{what}: {source}")]
+    Io {
+        what: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// Runs until the input ends (a file), a signal, or `-exit-after`. `Ok` is exit 0.
+pub fn run(config: &Config) -> Result<(), DaemonError> {
+    raise_open_files_limit();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("replayer-io")
+        .enable_all()
+        .build()
+        .map_err(|source| DaemonError::Io {
+            what: "starting the async runtime",
+            source,
+        })?;
+    let urls: Vec<String> = config
+        .outputs
+        .http
+        .iter()
+        .map(|t| t.url.to_string())
+        .collect();
+    let stats = Arc::new(Stats::new(&urls));
+    let capture_stats = Arc::new(CaptureStats::default());
+    let status = Arc::new(DaemonStatus::new(
+        config.source.clone(),
+        capture_stats.clone(),
+        stats.clone(),
+        &config.sync.flag,
+    ));
+    let shutdown = Shutdown::new();
+
+    // Everything that can fail at startup, before anything is captured.
+    let (listener, socket_file, signals) = {
+        let _guard = runtime.enter();
+        let (listener, file) = status_server::bind(&config.status)?;
+        let signals =
+            shutdown::watch_signals(shutdown.clone(), config.exit_after).map_err(|source| {
+                DaemonError::Io {
+                    what: "installing signal handlers",
+                    source,
+                }
+            })?;
+        (listener, file, signals)
+    };
+    let replay = ReplayOutput::start(
+        &replay_config(config),
+        stats.clone(),
+        runtime.handle().clone(),
+        config.drain_timeout,
+    )?;
+    runtime.spawn(signals);
+    runtime.spawn({
+        let (status, stopping) = (status.clone(), shutdown.wait());
+        async move {
+            stopping.await;
+            status.set_state(DaemonState::Stopping);
+        }
+    });
+    runtime.spawn(status_server::serve(
+        listener,
+        status.clone(),
+        shutdown.wait(),
+    ));
+    // Read the flag before the first request, so a daemon started mid-sync never replays.
+    sync_watch::check_once(&config.sync, &status);
+    runtime.spawn(sync_watch::run(
+        config.sync.clone(),
+        status.clone(),
+        shutdown.wait(),
+    ));
+    runtime.spawn(tick_packets(
+        capture_stats.clone(),
+        stats.clone(),
+        shutdown.wait(),
+    ));
+    if config.stats || config.replay.stats {
+        runtime.spawn(log_stats(status.clone(), shutdown.wait()));
+    }
+
+    let drainer = replay.drainer();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    {
+        let config = config.clone();
+        let (status, stats, capture_stats) = (status.clone(), stats.clone(), capture_stats);
+        let stop = shutdown.capture_flag();
+        std::thread::Builder::new()
+            .name("replayer-capture".into())
+            .spawn(move || {
+                let mut flow = Flow::new(&config, status, stats, replay);
+                let result = pipeline::run(&config.capture, &stop, &capture_stats, &mut |r| {
+                    flow.request(r)
+                });
+                let _ = done_tx.send(result);
+            })
+            .map_err(|source| DaemonError::Io {
+                what: "starting the capture thread",
+                source,
+            })?;
+    }
+    let result = match done_rx.recv_timeout(STARTUP_GRACE) {
+        // Capture ended at once: an error opening it, or a small file already read.
+        Ok(Err(e)) => {
+            shutdown.trigger("capture failed");
+            drop(socket_file);
+            return Err(e.into());
+        }
+        Ok(Ok(())) => Ok(()),
+        Err(_) => {
+            tracing::info!(source = %config.source, targets = ?urls, "replaying");
+            wait_for_capture(&done_rx, &shutdown)
+        }
+    };
+    // Capture is over (or stuck in the kernel): queued and in-flight requests get up to
+    // the drain timeout, whatever the capture thread does.
+    if !drainer.drain() {
+        tracing::warn!(
+            in_flight = stats.in_flight(),
+            "drain timeout reached; abandoning requests still in flight"
+        );
+    }
+    finish(config, runtime, status, shutdown, socket_file, result)
+}
+
+/// Waits until capture ends by itself (end of file, error) or stopping begins; then gives
+/// capture a moment to hand over its last requests, but never waits on it for long.
+fn wait_for_capture(
+    done: &std::sync::mpsc::Receiver<Result<(), CaptureError>>,
+    shutdown: &Shutdown,
+) -> Result<(), CaptureError> {
+    use std::sync::mpsc::RecvTimeoutError;
+    loop {
+        match done.recv_timeout(Duration::from_millis(50)) {
+            Ok(result) => return result,
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(CaptureError::Read("the capture thread panicked".into()))
+            }
+            Err(RecvTimeoutError::Timeout) if shutdown.is_triggered() => {
+                return done.recv_timeout(CAPTURE_STOP_GRACE).unwrap_or(Ok(()));
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+}
+
+/// After capture: a file input may keep the status socket up until `-exit-after` (so its
+/// figures can be read, e.g. by the demo); then everything stops and the socket goes.
+fn finish(
+    config: &Config,
+    runtime: tokio::runtime::Runtime,
+    status: Arc<DaemonStatus>,
+    shutdown: Shutdown,
+    socket_file: status_server::SocketFile,
+    result: Result<(), CaptureError>,
+) -> Result<(), DaemonError> {
+    if matches!(config.capture.input, Input::File { .. })
+        && config.exit_after.is_some()
+        && !shutdown.is_triggered()
+    {
+        runtime.block_on(shutdown.wait());
+    }
+    status.set_state(DaemonState::Stopping);
+    shutdown.trigger("capture ended");
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    drop(socket_file);
+    let r = status.stats.requests();
+    tracing::info!(
+        seen = r.seen,
+        replayed = r.replayed,
+        failed = r.failed,
+        dropped = r.dropped_queue_full,
+        "stopped"
+    );
+    Ok(result?)
+}
+
+fn replay_config(config: &Config) -> ReplayConfig {
+    let mut replay = ReplayConfig::new(config.outputs.http.iter().map(|t| t.url.clone()).collect());
+    replay.workers = config.replay.workers;
+    replay.queue = config.replay.queue_len;
+    replay.timeout = config.replay.timeout;
+    replay.skip_verify = config.replay.skip_verify;
+    replay.original_host = config.replay.original_host;
+    replay.redirects = config.replay.redirects;
+    replay
+}
+
+/// What happens to each captured request, on the capture thread. Never blocks.
+struct Flow {
+    stages: Stages,
+    flow_stats: Arc<FlowStats>,
+    /// One per target: its `URL|N` or `URL|N%` limit, if any.
+    limiters: Vec<Option<Limiter>>,
+    status: Arc<DaemonStatus>,
+    stats: Arc<Stats>,
+    replay: ReplayOutput,
+}
+
+impl Flow {
+    fn new(
+        config: &Config,
+        status: Arc<DaemonStatus>,
+        stats: Arc<Stats>,
+        replay: ReplayOutput,
+    ) -> Flow {
+        let flow_stats = Arc::new(FlowStats::default());
+        Flow {
+            stages: Stages::new(config, flow_stats.clone()),
+            flow_stats,
+            limiters: config
+                .outputs
+                .http
+                .iter()
+                .map(|t| t.limit.map(Limiter::new))
+                .collect(),
+            status,
+            stats,
+            replay,
+        }
+    }
+
+    fn request(&mut self, request: Request) {
+        self.stats.count(Event::Seen);
+        let filtered_before = self.flow_stats.filtered.load(Relaxed);
+        let Some(request) = self.stages.process(request) else {
+            let event = if self.flow_stats.filtered.load(Relaxed) != filtered_before {
+                Event::Filtered
+            } else {
+                Event::SampledOut
+            };
+            self.stats.count(event);
+            return;
+        };
+        if self.status.state() == DaemonState::Paused {
+            self.stats.count(Event::PausedSync);
+            return;
+        }
+        let shared = Arc::new(request);
+        for (target, limiter) in self.limiters.iter_mut().enumerate() {
+            if limiter.as_mut().is_some_and(|l| !l.allow(&shared)) {
+                self.flow_stats.count_sampled_out();
+                self.stats.count(Event::SampledOut);
+                continue;
+            }
+            self.replay.emit_to(target, shared.clone());
+        }
+    }
+}
+
+/// Once a second: packets captured since the last tick go into the current window bucket.
+async fn tick_packets(
+    capture: Arc<CaptureStats>,
+    stats: Arc<Stats>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last = 0;
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tick.tick() => {
+                let now = capture.packets.load(Relaxed);
+                stats.packets(now.saturating_sub(last));
+                last = now;
+            }
+        }
+    }
+}
+
+/// `-stats`: one summary line a minute (the figures of the last 60 s).
+async fn log_stats(status: Arc<DaemonStatus>, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(STATS_EVERY);
+    tick.tick().await; // the first tick is immediate
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tick.tick() => {
+                let doc = status.document();
+                let w = &doc.windows["60"];
+                tracing::info!(
+                    target: "replayer::stats",
+                    state = doc.state.as_str(),
+                    seen = w.seen,
+                    filtered = w.filtered,
+                    replayed = w.replayed,
+                    failed = w.failed,
+                    dropped_queue_full = w.dropped_queue_full,
+                    paused_sync = w.paused_sync,
+                    c5xx = w.c5xx,
+                    rate = format!("{:.1}/s", w.replayed_per_s),
+                    p50_ms = w.latency_ms.p50,
+                    p99_ms = w.latency_ms.p99,
+                    kernel_dropped = doc.capture.kernel_dropped,
+                    "last 60 s"
+                );
+            }
+        }
+    }
+}
+
+/// Staging connections, status clients and capture all need descriptors: use the hard
+/// limit, not the 1024 soft default.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
