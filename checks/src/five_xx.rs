@@ -32,13 +32,13 @@ impl FiveXxCheck {
         let (state, text) = if self.per_second {
             let state = State::from_thresholds(rate, self.warn.as_ref(), self.crit.as_ref());
             let text = format!(
-                "{} 5xx responses/s from staging over the last {span} ({counts})",
+                "{} 5xx responses/s from staging over {span} ({counts})",
                 fmt_value(rate)
             );
             (state, text)
         } else if w.responses < self.min_responses {
             let text = format!(
-                "only {} responses from staging over the last {span}, fewer than --min-responses {}: 5xx ratio not judged ({} were 5xx)",
+                "only {} responses over {span}, fewer than --min-responses {}: ratio not judged ({} were 5xx)",
                 w.responses, self.min_responses, w.c5xx
             );
             (State::Ok, text)
@@ -48,15 +48,12 @@ impl FiveXxCheck {
             match ratio {
                 None => (
                     State::Ok,
-                    format!("no responses from staging over the last {span}: 5xx ratio not judged"),
+                    format!("no responses from staging over {span}: 5xx ratio not judged"),
                 ),
                 Some(ratio) => {
                     let state =
                         State::from_thresholds(ratio, self.warn.as_ref(), self.crit.as_ref());
-                    let text = format!(
-                        "5xx ratio {} over the last {span} ({counts})",
-                        fmt_value(ratio)
-                    );
+                    let text = format!("5xx ratio {} over {span} ({counts})", fmt_value(ratio));
                     (state, text)
                 }
             }
@@ -135,7 +132,7 @@ mod tests {
         let o = check("0.05", "0.1").evaluate(&demo()).unwrap();
         assert_eq!(
             o.render("REPLAY 5XX"),
-            "REPLAY 5XX OK: 5xx ratio 0.001309 over the last 5m (17 of 12989 responses) | ratio_5xx=0.001309;0.05;0.1;0;1 rate_5xx=0.056667;;;0; responses=12989;;;0; 5xx_total=1846c\n"
+            "REPLAY 5XX OK: 5xx ratio 0.001309 over 5m (17 of 12989 responses) | ratio_5xx=0.001309;0.05;0.1;0;1 rate_5xx=0.056667;;;0; responses=12989;;;0; 5xx_total=1846c\n"
         );
     }
 
@@ -161,7 +158,7 @@ mod tests {
         assert_eq!(o.state, State::Ok);
         assert_eq!(
             o.text,
-            "only 19 responses from staging over the last 5m, fewer than --min-responses 20: 5xx ratio not judged (19 were 5xx)"
+            "only 19 responses over 5m, fewer than --min-responses 20: ratio not judged (19 were 5xx)"
         );
         assert_eq!(o.perfdata[0].to_string(), "ratio_5xx=1;0.05;0.1;0;1");
         let o = check("0.05", "0.1").evaluate(&with_window(20, 19)).unwrap();
@@ -187,7 +184,7 @@ mod tests {
         assert_eq!(o.state, State::Ok);
         assert_eq!(
             o.render("REPLAY 5XX").lines().next().unwrap(),
-            "REPLAY 5XX OK: 0.3 5xx responses/s from staging over the last 5m (90 of 1000 responses) | ratio_5xx=0.09;;;0;1 rate_5xx=0.3;0.3;0.9;0; responses=1000;;;0; 5xx_total=1846c"
+            "REPLAY 5XX OK: 0.3 5xx responses/s from staging over 5m (90 of 1000 responses) | ratio_5xx=0.09;;;0;1 rate_5xx=0.3;0.3;0.9;0; responses=1000;;;0; 5xx_total=1846c"
         );
         assert_eq!(
             c.evaluate(&with_window(1000, 91)).unwrap().state,

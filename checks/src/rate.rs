@@ -48,7 +48,7 @@ impl RateCheck {
         let rate = w.replayed as f64 / self.window as f64;
         let state = State::from_thresholds(rate, self.warn.as_ref(), self.crit.as_ref());
         let mut text = format!(
-            "{} requests/s replayed over the last {}",
+            "{} requests/s replayed over {}",
             crate::perfdata::fmt_value(rate),
             window_name(self.window)
         );
@@ -64,10 +64,10 @@ impl RateCheck {
                     self.crit.map(Threshold::Range),
                 )
                 .min(0.0),
+            // Totals since start (UOM c): graphers derive the rates. Failures and drops are
+            // in the long output, keeping the first line short.
             Perfdata::counter("seen", doc.requests.seen),
             Perfdata::counter("replayed", doc.requests.replayed),
-            Perfdata::counter("failed", doc.requests.failed),
-            Perfdata::counter("dropped", doc.requests.dropped_queue_full),
         ];
         if self.verbose > 0 || state != State::Ok {
             outcome.long = details(doc, w, self.window);
@@ -98,30 +98,38 @@ pub fn low_rate_cause(doc: &StatusDocument, w: &Window) -> String {
             )
         };
     }
-    // Each request seen ends one way; name the largest way of not being replayed.
-    let losses = [
-        (w.paused_sync, "held back while paused for data sync"),
-        (w.filtered, "filtered out"),
-        (w.sampled_out, "sampled out by the limits"),
-        (w.dropped_queue_full, "dropped: replay queue full"),
-        (w.failed, "failed: target failing"),
-    ];
-    let (lost, how) = losses
-        .iter()
-        .copied()
-        .max_by_key(|(n, _)| *n)
-        .unwrap_or((0, ""));
-    if lost == 0 {
-        return format!("low traffic: all {} requests seen were replayed", w.seen);
-    }
-    if lost >= w.seen && how == "filtered out" {
+    // Most requests replayed: nothing is lost, there is just little traffic.
+    if w.replayed.saturating_mul(2) >= w.seen {
         return format!(
-            "everything filtered: all {} requests seen were filtered out",
-            w.seen
+            "low traffic: {} of {} requests seen were replayed",
+            w.replayed, w.seen
         );
     }
-    // Which target fails is in the long output: URLs would crowd the first line.
-    format!("{lost} of {} requests seen {how}", w.seen)
+    // Each request seen ends one way; name the largest way of not being replayed. Which
+    // target fails is in the long output: URLs would crowd the first line.
+    let losses = [
+        (w.paused_sync, "paused for data sync", "held back"),
+        (w.filtered, "filtered", "filtered out"),
+        (w.sampled_out, "sampled out", "dropped by the limits"),
+        (w.dropped_queue_full, "replay queue full", "dropped"),
+        (w.failed, "target failing", "failed"),
+    ];
+    let (lost, cause, how) = losses
+        .iter()
+        .copied()
+        .max_by_key(|(n, _, _)| *n)
+        .unwrap_or((0, "", ""));
+    if lost == 0 {
+        // Neither replayed nor lost: still queued or in flight.
+        return format!(
+            "only {} of {} requests seen were replayed, none lost",
+            w.replayed, w.seen
+        );
+    }
+    if lost >= w.seen && cause == "filtered" {
+        return format!("everything filtered: all {} requests filtered out", w.seen);
+    }
+    format!("{cause}: {lost} of {} requests {how}", w.seen)
 }
 
 /// Long-output lines: the window's figures, then each target.
@@ -176,7 +184,7 @@ mod tests {
         let o = check("0.1:", "0.01:").evaluate(&demo()).unwrap();
         assert_eq!(
             o.render("REPLAY RATE"),
-            "REPLAY RATE OK: 43.3 requests/s replayed over the last 5m | rate=43.3;0.1:;0.01:;0; seen=1523400c replayed=1493100c failed=58c dropped=120c\n"
+            "REPLAY RATE OK: 43.3 requests/s replayed over 5m | rate=43.3;0.1:;0.01:;0; seen=1523400c replayed=1493100c\n"
         );
     }
 
@@ -233,7 +241,7 @@ mod tests {
                     ..Window::default()
                 };
             }),
-            "everything filtered: all 40 requests seen were filtered out"
+            "everything filtered: all 40 requests filtered out"
         );
         assert_eq!(
             cause(&|d| {
@@ -244,7 +252,7 @@ mod tests {
                     ..Window::default()
                 };
             }),
-            "38 of 40 requests seen dropped: replay queue full"
+            "replay queue full: 38 of 40 requests dropped"
         );
         assert_eq!(
             cause(&|d| {
@@ -255,7 +263,7 @@ mod tests {
                     ..Window::default()
                 };
             }),
-            "39 of 40 requests seen failed: target failing"
+            "target failing: 39 of 40 requests failed"
         );
         assert_eq!(
             cause(&|d| {
@@ -265,7 +273,7 @@ mod tests {
                     ..Window::default()
                 };
             }),
-            "low traffic: all 3 requests seen were replayed"
+            "low traffic: 3 of 3 requests seen were replayed"
         );
         assert_eq!(
             cause(&|d| {
@@ -282,7 +290,7 @@ mod tests {
                     ..Window::default()
                 };
             }),
-            "50 of 50 requests seen held back while paused for data sync"
+            "paused for data sync: 50 of 50 requests held back"
         );
         assert_eq!(
             cause(&|d| d.state = DaemonState::Starting),
