@@ -37,10 +37,8 @@ fn main() {
         eprintln!("serve_status: cannot listen on {}: {e}", socket.display());
         std::process::exit(1);
     });
-    for stream in listener.incoming() {
-        // A client that goes away early is its own problem; keep serving the others.
-        if let Ok(mut stream) = stream {
-            let _ = stream.write_all(&document);
-        }
+    // A client that goes away early is its own problem; keep serving the others.
+    for mut stream in listener.incoming().flatten() {
+        let _ = stream.write_all(&document);
     }
 }
