@@ -7,121 +7,32 @@
 //! shipped 5-minute interval; the test asks Icinga to check now (`reschedule-check`, forced)
 //! and waits for results newer than its request, so each phase takes about a second.
 //!
-//! Phase 1, the daemon running: `replayer-procs`, `replayer-rate` and `replayer-5xx` OK;
-//! staging answering 500s: `replayer-5xx` WARNING (ratio above 0.05) and CRITICAL (above 0.1).
-//! Phase 2, the daemon stopped: `replayer-procs` CRITICAL; with the sync flag set, OK with the
-//! sync text ("would be CRITICAL"); with a flag set 13 hours ago (stale), WARNING.
+//! Production and staging are real nginx servers on 127.0.0.1; three real `replayer` daemons
+//! capture production's port on `lo` and replay to three stagings: one healthy, one answering
+//! 500 to 8 % of the requests, one answering 500 to everything. curl sends 100 requests.
 //!
-//! The "running daemon" is a process whose command name is `replayer` (a copy of sleep under
-//! that name, told apart from any other by a unique argument) and the status documents are
-//! served on real Unix sockets by the test, in the schema of `replayer-status`.
+//! Phase 1, replaying: `replayer-procs`, `replayer-rate` and `replayer-5xx` OK for the healthy
+//! one; `replayer-5xx` WARNING (ratio 0.08 > 0.05) and CRITICAL (1.0 > 0.1) for the others;
+//! a sync flag set 13 hours ago (stale) turns OK into WARNING.
+//! Phase 2, the healthy daemon stopped (SIGTERM): `replayer-procs` CRITICAL; with the sync
+//! flag set, OK with the sync text ("would be CRITICAL"); with the stale flag, CRITICAL and
+//! saying why it did not downgrade.
+//!
+//! Each daemon is told apart from any other `replayer` on the machine by its status socket's
+//! path, which the procs check matches with `--argument-array`.
 
-use replayer_status::schema::*;
+use replayer_status::StatusDocument;
 use replayer_tests::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::net::UnixListener;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 const API_USER: &str = "replayer-test";
 const API_PASSWORD: &str = "not-a-secret";
 const NODE: &str = "icinga-live-test";
-
-/// A status document as the daemon serves it: `replayed_per_s` replayed per second and
-/// `responses` staging responses, `c5xx` of them 5xx, in every window.
-fn status_document(replayed_per_s: f64, responses: u64, c5xx: u64) -> StatusDocument {
-    let window = |secs: u64| Window {
-        seen: (replayed_per_s * secs as f64) as u64,
-        replayed: (replayed_per_s * secs as f64) as u64,
-        failed: 0,
-        responses,
-        c5xx,
-        replayed_per_s,
-        ratio_5xx: (responses > 0).then(|| c5xx as f64 / responses as f64),
-        latency_ms: Latency {
-            p50: 12.0,
-            p99: 80.0,
-        },
-        packets: responses * 4,
-        ..Window::default()
-    };
-    StatusDocument {
-        schema: SCHEMA_VERSION,
-        version: "0.1.0".into(),
-        pid: std::process::id(),
-        started_at: "2026-01-01T00:00:00Z".into(),
-        now: "2026-01-01T01:00:00Z".into(),
-        state: DaemonState::Replaying,
-        sync: SyncStatus {
-            in_progress: false,
-            flag: "/nonexistent".into(),
-            since: None,
-            stale: false,
-        },
-        capture: CaptureCounters {
-            source: "lo:7999".into(),
-            ..CaptureCounters::default()
-        },
-        requests: RequestCounters::default(),
-        responses: ResponseClasses {
-            c2xx: responses - c5xx,
-            c5xx,
-            ..ResponseClasses::default()
-        },
-        windows: WINDOWS
-            .iter()
-            .map(|&s| (s.to_string(), window(s)))
-            .collect::<BTreeMap<_, _>>(),
-        targets: vec![],
-    }
-}
-
-/// Serves one JSON document to every client of a Unix socket, as the daemon does: connect,
-/// read one object, connection closed.
-struct StatusServer {
-    path: PathBuf,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl StatusServer {
-    fn start(path: PathBuf, doc: &StatusDocument) -> StatusServer {
-        let listener = UnixListener::bind(&path).expect("bind status socket");
-        let body = serde_json::to_vec(doc).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Ok(mut stream) = stream {
-                    let _ = stream.write_all(&body);
-                }
-            }
-        });
-        StatusServer {
-            path,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for StatusServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = std::os::unix::net::UnixStream::connect(&self.path);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 /// A child process killed (by its own pid) when dropped.
 struct Guard(Child);
@@ -131,14 +42,6 @@ impl Drop for Guard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A running Icinga 2 with the shipped configuration and the given hosts.
@@ -379,53 +282,136 @@ fn command_line(results: &BTreeMap<String, Value>, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A real replayer capturing production's port on `lo` and replaying to `staging`.
+struct Replayer {
+    process: Guard,
+    socket: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Replayer {
+    fn start(dir: &Path, name: &str, production_port: u16, staging: &str) -> Replayer {
+        let socket = dir.join(format!("{name}.sock"));
+        let stderr = dir.join(format!("{name}.stderr"));
+        let child = Command::new(bin("replayer"))
+            .arg(format!("-input-raw=lo:{production_port}"))
+            .arg(format!("-output-http={staging}"))
+            .arg("--status-socket")
+            .arg(&socket)
+            .arg("--sync-flag")
+            .arg(dir.join(format!("{name}.sync-flag")))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start replayer");
+        let mut replayer = Replayer {
+            process: Guard(child),
+            socket,
+            stderr,
+        };
+        replayer.wait_for("replaying", |d| d.state.as_str() == "replaying");
+        replayer
+    }
+
+    fn status(&mut self) -> Option<StatusDocument> {
+        if let Ok(Some(exit)) = self.process.0.try_wait() {
+            panic!(
+                "replayer exited ({exit}): {}",
+                std::fs::read_to_string(&self.stderr).unwrap_or_default()
+            );
+        }
+        let mut stream = std::os::unix::net::UnixStream::connect(&self.socket).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn wait_for(&mut self, what: &str, done: impl Fn(&StatusDocument) -> bool) {
+        let start = Instant::now();
+        let mut last = None;
+        while start.elapsed() < Duration::from_secs(15) {
+            if let Some(doc) = self.status() {
+                if done(&doc) {
+                    return;
+                }
+                last = Some(doc);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "{}: never {what}; last status: {last:#?}",
+            self.socket.display()
+        );
+    }
+
+    /// The argument that tells this daemon apart from every other `replayer` process.
+    fn token(&self) -> String {
+        self.socket.display().to_string()
+    }
+}
+
 #[test]
-fn icinga_runs_the_shipped_checks_and_records_their_results() {
-    let scratch = Scratch::new("icinga-live");
-    // The plugins Icinga runs are the workspace's own (ReplayerPluginDir = target dir).
+fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results() {
+    assert!(is_root(), "live capture on lo needs root (CI runs as root)");
     for plugin in [
         "check_replayer_procs",
         "check_replay_rate",
         "check_replay_5xx",
     ] {
-        bin(plugin);
+        bin(plugin); // Icinga runs the workspace's own plugins (ReplayerPluginDir).
     }
+    let scratch = Scratch::new("icinga-live");
 
-    // The daemon, as far as the procs check sees it: a process named `replayer` with an
-    // argument no other process has.
-    std::fs::create_dir_all(scratch.join("bin")).unwrap();
-    let fake = scratch.join("bin/replayer");
-    std::fs::copy("/bin/sleep", &fake).unwrap();
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let token = format!("0.{}{:03}", std::process::id(), nanos % 1000);
-    let daemon = Guard(
-        Command::new(&fake)
-            .args(["3600", &token])
-            .spawn()
-            .expect("start the process named replayer"),
+    let production = Nginx::start(&scratch.join("production"), "");
+    let healthy = Nginx::start(&scratch.join("staging-ok"), "");
+    let flaky = Nginx::start(
+        &scratch.join("staging-flaky"),
+        "location /err { return 500; }\n    location / { return 200 \"ok\\n\"; }",
+    );
+    let broken = Nginx::start(
+        &scratch.join("staging-broken"),
+        "location / { return 500; }",
     );
 
-    let ok = StatusServer::start(scratch.join("ok.sock"), &status_document(2.5, 600, 3));
-    let warn = StatusServer::start(scratch.join("warn.sock"), &status_document(2.5, 600, 42));
-    let crit = StatusServer::start(scratch.join("crit.sock"), &status_document(2.5, 600, 180));
+    let mut up = Replayer::start(scratch.path(), "up", production.port, &healthy.url());
+    let mut warn = Replayer::start(scratch.path(), "warn", production.port, &flaky.url());
+    let mut crit = Replayer::start(scratch.path(), "crit", production.port, &broken.url());
+    // libpcap is open once the state is `replaying`; give the kernel filters a moment.
+    std::thread::sleep(Duration::from_millis(300));
+
+    // 100 requests on one keep-alive connection, 8 of them to paths the flaky staging fails.
+    let out = run_with_timeout(
+        Command::new(require_tool("curl")).args([
+            "-s",
+            &format!("http://127.0.0.1:{}/page[1-92]", production.port),
+            &format!("http://127.0.0.1:{}/err[1-8]", production.port),
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "curl: {out:?}");
+    for daemon in [&mut up, &mut warn, &mut crit] {
+        daemon.wait_for("all 100 requests answered by staging", |d| {
+            d.windows["300"].responses == 100
+        });
+    }
 
     let set_flag = scratch.join("sync-set");
     std::fs::write(&set_flag, "true\n").unwrap();
     let stale_flag = scratch.join("sync-stale");
     std::fs::write(&stale_flag, "true\n").unwrap();
-    let thirteen_hours_ago = SystemTime::now() - Duration::from_secs(13 * 3600);
     std::fs::File::options()
         .write(true)
         .open(&stale_flag)
         .unwrap()
-        .set_modified(thirteen_hours_ago)
+        .set_modified(SystemTime::now() - Duration::from_secs(13 * 3600))
         .unwrap();
     let no_flag = scratch.join("sync-none");
 
-    let host = |name: &str, socket: &Path, flag: &Path| {
+    let host = |name: &str, daemon: &Replayer, flag: &Path| {
         format!(
             r#"object Host "{name}" {{
   check_command = "dummy"
@@ -436,22 +422,24 @@ fn icinga_runs_the_shipped_checks_and_records_their_results() {
   vars.replayer_sync_flag = "{flag}"
 }}
 "#,
-            socket = socket.display(),
+            token = daemon.token(),
+            socket = daemon.socket.display(),
             flag = flag.display()
         )
     };
     let hosts = [
-        host("up", &ok.path, &no_flag),
-        host("staging-warn", &warn.path, &no_flag),
-        host("staging-crit", &crit.path, &no_flag),
-        host("syncing", &ok.path, &set_flag),
-        host("sync-stale", &ok.path, &stale_flag),
+        host("up", &up, &no_flag),
+        host("staging-warn", &warn, &no_flag),
+        host("staging-crit", &crit, &no_flag),
+        host("syncing", &up, &set_flag),
+        host("sync-stale", &up, &stale_flag),
     ]
     .concat();
     let icinga = Icinga::start(&scratch.join("icinga"), &hosts);
 
     // Phase 1: replaying.
     let results = icinga.check_all_now(15);
+    let token = up.token();
     let procs_ok = format!("PROCS OK: 1 process with command name 'replayer', args '{token}'");
     assert_result(
         &results,
@@ -468,9 +456,9 @@ fn icinga_runs_the_shipped_checks_and_records_their_results() {
         "up!replayer-rate",
         Expect {
             state: 0,
-            output_starts: "REPLAY RATE OK: 2.5 requests/s replayed over the last 5m",
+            output_starts: "REPLAY RATE OK: 0.333333 requests/s replayed", // 100 in 300 s
             output_contains: &[],
-            perfdata: &["rate=2.5;0.1:;0.01:;0;"],
+            perfdata: &[],
         },
     );
     assert_result(
@@ -478,9 +466,13 @@ fn icinga_runs_the_shipped_checks_and_records_their_results() {
         "up!replayer-5xx",
         Expect {
             state: 0,
-            output_starts: "REPLAY 5XX OK: 5xx ratio 0.005 over the last 5m (3 of 600 responses)",
-            output_contains: &[],
-            perfdata: &["ratio_5xx=0.005;0.05;0.1;0;1", "responses=600;;;0;"],
+            output_starts: "REPLAY 5XX OK: 5xx ratio 0 ",
+            output_contains: &["(0 of 100 responses)"],
+            perfdata: &[
+                "ratio_5xx=0;0.05;0.1;0;1",
+                "responses=100;;;0;",
+                "5xx_total=0c",
+            ],
         },
     );
     assert_result(
@@ -488,10 +480,9 @@ fn icinga_runs_the_shipped_checks_and_records_their_results() {
         "staging-warn!replayer-5xx",
         Expect {
             state: 1,
-            output_starts:
-                "REPLAY 5XX WARNING: 5xx ratio 0.07 over the last 5m (42 of 600 responses)",
-            output_contains: &[],
-            perfdata: &["ratio_5xx=0.07;0.05;0.1;0;1"],
+            output_starts: "REPLAY 5XX WARNING: 5xx ratio 0.08 ",
+            output_contains: &["(8 of 100 responses)"],
+            perfdata: &["ratio_5xx=0.08;0.05;0.1;0;1", "5xx_total=8c"],
         },
     );
     assert_result(
@@ -499,13 +490,19 @@ fn icinga_runs_the_shipped_checks_and_records_their_results() {
         "staging-crit!replayer-5xx",
         Expect {
             state: 2,
-            output_starts:
-                "REPLAY 5XX CRITICAL: 5xx ratio 0.3 over the last 5m (180 of 600 responses)",
-            output_contains: &[],
-            perfdata: &["ratio_5xx=0.3;0.05;0.1;0;1"],
+            output_starts: "REPLAY 5XX CRITICAL: 5xx ratio 1 ",
+            output_contains: &["(100 of 100 responses)"],
+            perfdata: &["ratio_5xx=1;0.05;0.1;0;1", "5xx_total=100c"],
         },
     );
-
+    // The rate perfdata carries the shipped thresholds and the replayed count.
+    let rate = &results["up!replayer-rate"]["performance_data"];
+    let rate_item = rate[0].as_str().unwrap();
+    assert!(
+        rate_item.starts_with("rate=") && rate_item.ends_with(";0.1:;0.01:;0;"),
+        "{rate}"
+    );
+    assert!(rate.to_string().contains("\"replayed=100c\""), "{rate}");
     // The daemon runs, but the flag has said "true" for 13 hours: a sync that aborted.
     // Under GoReplay nobody was told; here the check warns.
     assert_result(
@@ -521,14 +518,12 @@ fn icinga_runs_the_shipped_checks_and_records_their_results() {
         },
     );
 
-    // The command lines Icinga built from the shipped CheckCommands: every default passed,
-    // booleans left out while false, unset options absent.
-    let plugins = bin_dir();
-    let flag = no_flag.display().to_string();
+    // The command line Icinga built from the shipped CheckCommand: --command first, every
+    // default passed, booleans left out while false, unset options absent.
     assert_eq!(
         command_line(&results, "up!replayer-procs"),
         [
-            plugins.join("check_replayer_procs").display().to_string(),
+            bin_dir().join("check_replayer_procs").display().to_string(),
             "--command".into(),
             "replayer".into(),
             "--argument-array".into(),
@@ -536,19 +531,43 @@ fn icinga_runs_the_shipped_checks_and_records_their_results() {
             "--critical".into(),
             "1:".into(),
             "--sync-flag".into(),
-            flag.clone(),
+            no_flag.display().to_string(),
             "--sync-max-age".into(),
             "12h".into(),
             "--timeout".into(),
             "10".into(),
         ]
     );
+    assert_eq!(
+        command_line(&results, "up!replayer-5xx")[1..],
+        [
+            "--critical",
+            "0.1",
+            "--min-responses",
+            "20",
+            "--socket",
+            &up.socket.display().to_string(),
+            "--sync-flag",
+            &no_flag.display().to_string(),
+            "--sync-max-age",
+            "12h",
+            "--timeout",
+            "10",
+            "--warning",
+            "0.05",
+            "--window",
+            "300",
+        ]
+    );
 
-    // Phase 2: the daemon stopped.
-    drop(daemon);
+    // Phase 2: the healthy daemon stopped.
+    // SAFETY: kill(2) on the pid of a child we spawned and still own.
+    unsafe { libc::kill(up.process.0.id() as i32, libc::SIGTERM) };
+    let exit = up.process.0.wait().expect("wait for replayer");
+    assert!(exit.success(), "replayer exit on SIGTERM: {exit}");
+    let results = icinga.check_all_now(15);
     let procs_critical =
         format!("PROCS CRITICAL: 0 processes with command name 'replayer', args '{token}'");
-    let results = icinga.check_all_now(15);
     assert_result(
         &results,
         "up!replayer-procs",
@@ -557,6 +576,16 @@ fn icinga_runs_the_shipped_checks_and_records_their_results() {
             output_starts: &procs_critical,
             output_contains: &[],
             perfdata: &["procs=0;;1:;0;"],
+        },
+    );
+    assert_result(
+        &results,
+        "up!replayer-rate",
+        Expect {
+            state: 2,
+            output_starts: "REPLAY RATE CRITICAL: ",
+            output_contains: &[&up.socket.display().to_string()],
+            perfdata: &[],
         },
     );
     assert_result(
