@@ -33,6 +33,10 @@ const STARTUP_GRACE: Duration = Duration::from_millis(500);
 /// the kernel until the next packet); the process exit ends it anyway.
 const CAPTURE_STOP_GRACE: Duration = Duration::from_millis(300);
 
+/// The kernel capture buffer when `-input-raw-buffer-size` is not given: 256 slots of
+/// 64 KB on `lo`, thousands on an Ethernet interface.
+const DEFAULT_CAPTURE_BUFFER: i32 = 16 << 20;
+
 /// How often `-stats` logs a summary line.
 const STATS_EVERY: Duration = Duration::from_secs(60);
 
@@ -130,7 +134,13 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
     let drainer = replay.drainer();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     {
-        let config = config.clone();
+        let mut config = config.clone();
+        // libpcap's 2 MB default ring holds only ~32 packets on `lo` (64 KB MTU, so 64 KB
+        // slots): a busy second and the kernel drops. Production capture is on `lo`.
+        config
+            .capture
+            .buffer_size
+            .get_or_insert(DEFAULT_CAPTURE_BUFFER);
         let (status, stats, capture_stats) = (status.clone(), stats.clone(), capture_stats);
         let stop = shutdown.capture_flag();
         std::thread::Builder::new()
