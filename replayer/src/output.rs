@@ -33,11 +33,15 @@ pub const RECORD_SEPARATOR: &[u8] = "\n🐵🙈🙉\n".as_bytes();
 /// chunk (`0`), so the message stays valid HTTP with the headers untouched (chunk
 /// extensions and trailers are not kept). Otherwise the body is written as is.
 pub fn write_wire(out: &mut impl Write, request: &Request) -> std::io::Result<()> {
-    write!(
-        out,
-        "{} {} HTTP/1.{}\r\n",
-        request.method, request.target, request.version_minor
-    )?;
+    // Plain byte writes rather than `write!`: formatting costs more than the copying here.
+    out.write_all(request.method.as_bytes())?;
+    out.write_all(b" ")?;
+    out.write_all(request.target.as_bytes())?;
+    out.write_all(if request.version_minor == 0 {
+        b" HTTP/1.0\r\n"
+    } else {
+        b" HTTP/1.1\r\n"
+    })?;
     for header in &request.headers {
         out.write_all(header.name.as_bytes())?;
         out.write_all(b": ")?;
@@ -76,13 +80,49 @@ fn is_chunked(request: &Request) -> bool {
 /// the same input always gives the same file. Latency is GoReplay's time from first to
 /// last packet of the message; the pipeline does not keep it, so it is written as `0`.
 pub fn write_record(out: &mut impl Write, request: &Request) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "1 {:08x}{:016x} {} 0",
-        request.captured_at_ns as u32, request.id, request.captured_at_ns
-    )?;
+    let mut meta = [0u8; 64];
+    meta[..2].copy_from_slice(b"1 ");
+    let mut len = 2;
+    len += put_hex(
+        &mut meta[len..],
+        u64::from(request.captured_at_ns as u32),
+        8,
+    );
+    len += put_hex(&mut meta[len..], request.id, 16);
+    meta[len] = b' ';
+    len += 1;
+    len += put_decimal(&mut meta[len..], request.captured_at_ns);
+    meta[len..len + 3].copy_from_slice(b" 0\n");
+    out.write_all(&meta[..len + 3])?;
     write_wire(out, request)?;
     out.write_all(RECORD_SEPARATOR)
+}
+
+/// Writes `value` as exactly `digits` lowercase hex digits; returns `digits`.
+fn put_hex(out: &mut [u8], value: u64, digits: usize) -> usize {
+    for (i, slot) in out[..digits].iter_mut().enumerate() {
+        let nibble = (value >> (4 * (digits - 1 - i))) & 0xf;
+        *slot = b"0123456789abcdef"[nibble as usize];
+    }
+    digits
+}
+
+/// Writes `value` in decimal; returns the number of digits.
+fn put_decimal(out: &mut [u8], mut value: u64) -> usize {
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    loop {
+        digits[n] = b'0' + (value % 10) as u8;
+        n += 1;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for (slot, digit) in out[..n].iter_mut().zip(digits[..n].iter().rev()) {
+        *slot = *digit;
+    }
+    n
 }
 
 /// Buffer size for stdout and file outputs: few system calls, flushed at `finish`.
@@ -211,6 +251,19 @@ mod tests {
         );
         chunked.body = bytes::Bytes::new();
         assert!(wire(&chunked).ends_with("\r\n\r\n0\r\n\r\n"));
+    }
+
+    #[test]
+    fn number_formatting_matches_std() {
+        let mut buf = [0u8; 24];
+        for value in [0, 7, 10, 99, 1_700_000_000_123_456_789, u64::MAX] {
+            let n = put_decimal(&mut buf, value);
+            assert_eq!(&buf[..n], value.to_string().as_bytes());
+            let n = put_hex(&mut buf, value, 16);
+            assert_eq!(&buf[..n], format!("{value:016x}").as_bytes());
+        }
+        assert_eq!(put_hex(&mut buf, 0xabc, 8), 8);
+        assert_eq!(&buf[..8], b"00000abc");
     }
 
     #[test]
