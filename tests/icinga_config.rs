@@ -325,3 +325,76 @@ object Host \"cache-2.example\" {
     assert!(!out.status.success(), "{stdout}");
     assert!(stdout.contains("command_endpoint"), "{stdout}");
 }
+
+/// The plugins' own `--help`, option by option: every long option has an argument in the
+/// CheckCommand, and every `[default: X]` equals the var that argument passes.
+#[test]
+fn arguments_and_defaults_match_the_real_plugins_help() {
+    let scratch = Scratch::new("icinga-help");
+    let conf = main_conf(scratch.path(), "", "");
+    assert_icinga2_ok(&icinga2_validate(scratch.path(), &conf));
+    for (command, plugin) in [
+        ("replayer-procs", "check_replayer_procs"),
+        ("replayer-rate", "check_replay_rate"),
+        ("replayer-5xx", "check_replay_5xx"),
+    ] {
+        let out = run_with_timeout(
+            std::process::Command::new(bin(plugin)).arg("--help"),
+            std::time::Duration::from_secs(10),
+        );
+        assert_eq!(out.status.code(), Some(3), "{plugin} --help exits UNKNOWN");
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        let listing = object_list(scratch.path(), "CheckCommand", command);
+        let args = arguments(&listing);
+
+        let mut options = 0;
+        for line in help.lines().map(str::trim_start) {
+            // "-w, --warning <RANGE>  text [default: x]" or "--sync-flag <PATH>  text"
+            let line =
+                line.split_once(", ").map_or(
+                    line,
+                    |(short, rest)| {
+                        if short.len() == 2 {
+                            rest
+                        } else {
+                            line
+                        }
+                    },
+                );
+            let Some(option) = line
+                .strip_prefix("--")
+                .and_then(|l| l.split([' ', '.']).next())
+            else {
+                continue;
+            };
+            options += 1;
+            let name = format!("--{option}");
+            let (_, fields) = args
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap_or_else(|| panic!("{command}: no argument for {plugin} {name}"));
+            let Some(default) = line
+                .rsplit_once("[default: ")
+                .and_then(|(_, d)| d.strip_suffix(']'))
+            else {
+                continue;
+            };
+            let var = fields
+                .lines()
+                .find_map(|f| f.strip_prefix("* value = \"$")?.strip_suffix("$\""))
+                .unwrap_or_else(|| panic!("{command} {name}: no value macro"));
+            let quoted = format!("* {var} = \"{default}\"");
+            let bare = format!("* {var} = {default}");
+            assert!(
+                listing
+                    .lines()
+                    .any(|l| l.trim() == quoted || l.trim() == bare),
+                "{command}: {var} is not the plugin's default {default}"
+            );
+        }
+        assert!(
+            options >= 9,
+            "{plugin}: only {options} options in its help:\n{help}"
+        );
+    }
+}
