@@ -241,6 +241,7 @@ fn staging_gets_exactly_the_safe_requests_and_status_agrees() {
     daemon.wait_for(Duration::from_secs(3), "packets counted", |d| {
         d.capture.packets > 0 && d.capture.bytes > 0
     });
+    assert_eq!(doc.capture.kernel_dropped, 0, "the capture ring overflowed");
     assert_eq!(doc.targets.len(), 1);
     assert_eq!(doc.targets[0].replayed, 18);
     assert_eq!(doc.targets[0].in_flight, 0);
@@ -403,4 +404,117 @@ fn startup_errors_are_one_line_and_non_zero() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
+}
+
+/// Raises this process's open-file limit so the test itself can hold 1,000 connections.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+}
+
+#[test]
+fn a_thousand_status_clients_silent_or_garbage_stall_nothing() {
+    raise_fd_limit();
+    let scratch = Scratch::new("e2e-clients");
+    let production = Nginx::start(&scratch.join("production"), "");
+    let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
+    let mut daemon = Daemon::start(scratch.path(), production.port, &staging.url(), &[]);
+
+    // 1,000 clients connect at once and do not read; every third sends garbage first.
+    let mut held = Vec::new();
+    for i in 0..1000 {
+        let mut s = std::os::unix::net::UnixStream::connect(&daemon.socket)
+            .unwrap_or_else(|e| panic!("client {i}: {e}"));
+        if i % 3 == 0 {
+            use std::io::Write;
+            let _ = s.write_all(b"\x00\xffGET / HTTP/1.1\r\n\r\ngarbage garbage\n");
+        }
+        held.push(s);
+    }
+    // Meanwhile the daemon keeps replaying and answering other clients.
+    let paths: Vec<(&str, String)> = (0..20).map(|i| ("GET", format!("/busy/{i}"))).collect();
+    let refs: Vec<(&str, &str)> = paths.iter().map(|(m, p)| (*m, p.as_str())).collect();
+    curl(production.port, &refs);
+    let doc = daemon.settled(20);
+    assert_eq!(doc.requests.replayed, 20);
+    assert_eq!(staging.wait_for_log(20, Duration::from_secs(5)).len(), 20);
+    for _ in 0..50 {
+        assert!(
+            daemon.status().is_some(),
+            "a reading client was not answered"
+        );
+    }
+    // Every held client got its whole document, waiting in its socket buffer.
+    let mut complete = 0;
+    for mut s in held {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut text = Vec::new();
+        let _ = s.read_to_end(&mut text);
+        if serde_json::from_slice::<StatusDocument>(&text).is_ok() {
+            complete += 1;
+        }
+    }
+    assert_eq!(complete, 1000);
+}
+
+#[test]
+fn staging_resetting_or_silent_is_counted_as_failed_and_never_crashes() {
+    // A staging that resets every connection as soon as it is accepted.
+    let resetting = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let reset_url = format!("http://{}", resetting.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in resetting.incoming().flatten() {
+            // SO_LINGER 0: close sends RST.
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: setsockopt on a socket we own, with a correctly sized option value.
+            unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&stream),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    &linger as *const libc::linger as *const libc::c_void,
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                );
+            }
+            drop(stream);
+        }
+    });
+    // One that accepts (kernel backlog) and never answers: slower than the timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+
+    let scratch = Scratch::new("e2e-reset");
+    let production = Nginx::start(&scratch.join("production"), "");
+    let mut daemon = Daemon::start(
+        scratch.path(),
+        production.port,
+        &reset_url,
+        &[
+            &format!("-output-http={silent_url}"),
+            "-output-http-timeout=300ms",
+        ],
+    );
+    let paths: Vec<(&str, String)> = (0..10).map(|i| ("GET", format!("/r/{i}"))).collect();
+    let refs: Vec<(&str, &str)> = paths.iter().map(|(m, p)| (*m, p.as_str())).collect();
+    curl(production.port, &refs);
+    let doc = daemon.settled(20);
+    assert_eq!((doc.requests.replayed, doc.requests.failed), (0, 20));
+    assert_eq!(doc.targets.len(), 2);
+    assert_eq!((doc.targets[0].failed, doc.targets[1].failed), (10, 10));
+    assert_eq!(doc.windows["60"].failed, 20);
+    assert_eq!(doc.windows["60"].ratio_5xx, None, "no responses, no ratio");
+    let (exit, _) = daemon.terminate();
+    assert_eq!(exit.code(), Some(0), "{}", daemon.stderr_text());
+    drop(silent);
 }
