@@ -92,6 +92,9 @@ pub struct ReplaySettings {
     pub stats: bool,
 }
 
+/// The kernel capture buffer unless `-input-raw-buffer-size` says otherwise: libpcap's own
+/// 2 MB default holds only ~32 packets on `lo` (64 KB MTU), so a busy second would drop.
+pub const DEFAULT_CAPTURE_BUFFER: i32 = 16 << 20;
 pub const DEFAULT_WORKERS: usize = 8;
 pub const DEFAULT_QUEUE_LEN: usize = 1000;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -149,7 +152,7 @@ pub struct Settings {
     #[arg(long, value_name = "DURATION", help_heading = "Input")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input_raw_expire: Option<String>,
-    /// Kernel capture buffer, e.g. 10mb [default: libpcap's]
+    /// Kernel capture buffer, e.g. 10mb [default: 16mb]
     #[arg(long, value_name = "SIZE", help_heading = "Input")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input_raw_buffer_size: Option<String>,
@@ -496,6 +499,7 @@ impl Config {
                 return Err(invalid("input-raw-expire")("must be more than 0".into()));
             }
         }
+        capture.buffer_size = Some(DEFAULT_CAPTURE_BUFFER);
         if let Some(size) = &s.input_raw_buffer_size {
             let bytes = parse_size(size).map_err(invalid("input-raw-buffer-size"))?;
             capture.buffer_size = Some(i32::try_from(bytes).map_err(|_| {
@@ -691,8 +695,8 @@ impl Config {
             input_raw_engine: Some(engine.to_string()),
             input_raw_bpf_filter: self.capture.bpf_filter.clone(),
             input_raw_expire: Some(format_go_duration(self.capture.expire)),
-            input_raw_buffer_size: self.capture.buffer_size.map(|b| b.to_string()),
-            input_raw_snaplen: Some(self.capture.snaplen.to_string()),
+            input_raw_buffer_size: self.capture.buffer_size.map(|b| format_size(b as u64)),
+            input_raw_snaplen: Some(format_size(self.capture.snaplen as u64)),
             input_raw_override_snaplen: None,
             input_raw_promisc: some(self.capture.promisc),
             output_http: self
@@ -989,6 +993,17 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     value.checked_mul(multiplier).ok_or_else(bad)
 }
 
+/// A size the way [`parse_size`] reads it back: `16mb`, `64kb`, `65535`.
+pub fn format_size(bytes: u64) -> String {
+    match bytes {
+        0 => "0".into(),
+        b if b.is_multiple_of(1 << 30) => format!("{}gb", b >> 30),
+        b if b.is_multiple_of(1 << 20) => format!("{}mb", b >> 20),
+        b if b.is_multiple_of(1 << 10) => format!("{}kb", b >> 10),
+        b => b.to_string(),
+    }
+}
+
 /// An octal permission mode: `0660`, `660` or `0o660`.
 pub fn parse_mode(text: &str) -> Result<u32, String> {
     let digits = text.trim().trim_start_matches("0o");
@@ -1067,6 +1082,10 @@ mod tests {
         for bad in ["", "mb", "10 mb x", "ten", "-1", "10m"] {
             assert!(parse_size(bad).is_err(), "{bad:?}");
         }
+        for bytes in [0, 1, 65535, 65536, 16 << 20, 3 << 30, (1 << 20) + 1] {
+            assert_eq!(parse_size(&format_size(bytes)), Ok(bytes));
+        }
+        assert_eq!(format_size(16 << 20), "16mb");
     }
 
     #[test]
@@ -1226,6 +1245,7 @@ mod tests {
         assert_eq!(config.status.mode, 0o660);
         assert_eq!(config.sync, SyncConfig::default());
         assert_eq!(config.capture.snaplen, 65535);
+        assert_eq!(config.capture.buffer_size, Some(16 << 20));
         assert_eq!(config.exit_after, None);
         assert_eq!(config.source, "any:80");
     }
