@@ -60,7 +60,7 @@ fn manifests_functions_and_templates_validate() {
     files_under(&module_dir().join("manifests"), "pp", &mut manifests);
     files_under(&module_dir().join("functions"), "pp", &mut manifests);
     files_under(&module_dir().join("examples"), "pp", &mut manifests);
-    assert!(manifests.len() >= 6, "{manifests:?}");
+    assert!(manifests.len() >= 7, "{manifests:?}");
     let mut args = vec!["parser", "validate"];
     args.extend(manifests.iter().map(|p| p.to_str().unwrap()));
     let out = puppet(&args);
@@ -127,6 +127,9 @@ class {{ 'replayer':
   goreplay_compat => true,
 }}
 class {{ 'replayer::icinga::objects':
+  root => '{root}',
+}}
+class {{ 'replayer::nrpe':
   root => '{root}',
 }}
 replayer::icinga {{ 'cache-1.example':
@@ -264,6 +267,12 @@ fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
     );
     assert!(
         dropin.contains("\nUser=replayer\n") && dropin.contains("\nSupplementaryGroups=nagios\n")
+    );
+
+    // The NRPE commands, as shipped.
+    assert_eq!(
+        std::fs::read(root.join("etc/nagios/nrpe.d/replayer.cfg")).unwrap(),
+        std::fs::read(workspace_root().join("icinga/nrpe/replayer.cfg")).unwrap()
     );
 
     // A second run finds everything in place.
