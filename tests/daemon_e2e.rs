@@ -176,7 +176,14 @@ fn staging_gets_exactly_the_safe_requests_and_status_agrees() {
     let scratch = Scratch::new("e2e-exact");
     let production = Nginx::start(&scratch.join("production"), "");
     let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
-    let mut daemon = Daemon::start(scratch.path(), production.port, &staging.url(), &[]);
+    let metrics_port = free_port();
+    let metrics_arg = format!("--metrics-listen=127.0.0.1:{metrics_port}");
+    let mut daemon = Daemon::start(
+        scratch.path(),
+        production.port,
+        &staging.url(),
+        &[&metrics_arg],
+    );
 
     let mut requests = Vec::new();
     for i in 0..30 {
@@ -242,6 +249,20 @@ fn staging_gets_exactly_the_safe_requests_and_status_agrees() {
         d.capture.packets > 0 && d.capture.bytes > 0
     });
     assert_eq!(doc.capture.kernel_dropped, 0, "the capture ring overflowed");
+    // The same figures in Prometheus text format.
+    let metrics = run_with_timeout(
+        Command::new(require_tool("curl"))
+            .args(["-sf", &format!("http://127.0.0.1:{metrics_port}/metrics")]),
+        Duration::from_secs(10),
+    );
+    let text = String::from_utf8_lossy(&metrics.stdout);
+    for line in [
+        "replayer_requests_total{outcome=\"replayed\"} 18",
+        "replayer_requests_total{outcome=\"filtered\"} 12",
+        "replayer_responses_total{class=\"5xx\"} 3",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in {text}");
+    }
     assert_eq!(doc.targets.len(), 1);
     assert_eq!(doc.targets[0].replayed, 18);
     assert_eq!(doc.targets[0].in_flight, 0);

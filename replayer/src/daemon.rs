@@ -12,6 +12,7 @@
 
 use crate::config::Config;
 use crate::limit::Limiter;
+use crate::metrics;
 use crate::pipeline::{self, CaptureError, CaptureStats, Input};
 use crate::replay::{ReplayConfig, ReplayError, ReplayOutput};
 use crate::request::Request;
@@ -96,6 +97,19 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
             })?;
         (listener, file, signals)
     };
+    let metrics = match config.metrics_listen {
+        Some(addr) => {
+            Some(
+                runtime
+                    .block_on(metrics::bind(addr))
+                    .map_err(|source| DaemonError::Io {
+                        what: "--metrics-listen",
+                        source,
+                    })?,
+            )
+        }
+        None => None,
+    };
     let replay = ReplayOutput::start(
         &replay_config(config),
         stats.clone(),
@@ -115,6 +129,9 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
         status.clone(),
         shutdown.wait(),
     ));
+    if let Some(listener) = metrics {
+        runtime.spawn(metrics::serve(listener, status.clone(), shutdown.wait()));
+    }
     // Read the flag before the first request, so a daemon started mid-sync never replays.
     sync_watch::check_once(&config.sync, &status);
     runtime.spawn(sync_watch::run(

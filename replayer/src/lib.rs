@@ -28,3 +28,4 @@ pub mod reassemble;
 pub mod http;
 pub mod shutdown;
 pub mod daemon;
+pub mod metrics;
