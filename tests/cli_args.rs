@@ -174,6 +174,10 @@ fn every_bad_argument_is_one_line_and_exit_2() {
         (&["-input-raw", ":80", "-output-stdout", "-bogus"], "replayer: unknown flag '-bogus' (see --help)"),
         (&["--input-raw=:80", "--output-stdout", "--input-raw-turbo=1"], "replayer: unknown flag '--input-raw-turbo=1' (see --help)"),
         (&["-input-raw"], "replayer: -input-raw needs a value"),
+        (
+            &["-input-raw", ":80", "-input-raw", ":81", "-output-stdout"],
+            "replayer: -input-raw given more than once: one input per process",
+        ),
         (&["-input-raw", ":80", "extra"], "replayer: unexpected argument 'extra'"),
         (&["-output-stdout"], "replayer: no input: give -input-raw [host]:port (or FILE.pcap:port)"),
         (&["-input-raw", ":80"], "replayer: no output: give -output-http URL, -output-stdout, -output-file PATH or -output-null"),

@@ -147,6 +147,7 @@ pub fn normalise(args: Vec<OsString>, command: &clap::Command) -> Result<Vec<OsS
     }
 
     let mut out = Vec::with_capacity(args.len());
+    let mut inputs = 0;
     let mut args = args.into_iter();
     out.extend(args.next());
     while let Some(arg) = args.next() {
@@ -179,6 +180,16 @@ pub fn normalise(args: Vec<OsString>, command: &clap::Command) -> Result<Vec<OsS
         let takes = *known
             .get(name)
             .ok_or_else(|| CliError::Usage(format!("unknown flag '{text}' (see --help)")))?;
+        if name == "input-raw" {
+            // GoReplay runs one listener per -input-raw; one process here captures one input,
+            // and silently keeping only the last would lose the others' traffic.
+            inputs += 1;
+            if inputs > 1 {
+                return Err(CliError::Usage(
+                    "-input-raw given more than once: one input per process (run one replayer per port)".into(),
+                ));
+            }
+        }
         match (takes, value) {
             (Takes::Nothing, Some(_)) => {
                 return Err(CliError::Usage(format!("-{name} takes no value")))
@@ -470,6 +481,8 @@ mod tests {
             "unknown flag '--bogus=1' (see --help)"
         );
         assert_eq!(error(&["-input-raw"]), "-input-raw needs a value");
+        assert!(error(&["-input-raw", ":80", "--input-raw=:81", OUT])
+            .starts_with("-input-raw given more than once"));
         assert!(error(&["stray"]).starts_with("unexpected argument 'stray'"));
         assert_eq!(error(&["-print-config=1"]), "-print-config takes no value");
         assert!(

@@ -232,3 +232,86 @@ mod tests {
         assert_eq!(counts(&stages), [2, 0, 1, 1, 0, 0]);
     }
 }
+
+/// Whatever arrives, the default stages let out only safe, credential-free, marked requests.
+#[cfg(test)]
+mod properties {
+    use super::test_support::request;
+    use super::*;
+    use crate::filter::{METHOD_OVERRIDE_HEADERS, SAFE_METHODS};
+    use crate::request::Header;
+    use crate::rewrite::CREDENTIAL_HEADERS;
+    use proptest::prelude::*;
+
+    const METHODS: [&str; 12] = [
+        "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "TRACE", "get",
+        "PROPFIND", "MKCOL",
+    ];
+    const NAMES: [&str; 12] = [
+        "Host",
+        "Cookie",
+        "authorization",
+        "PROXY-AUTHORIZATION",
+        "X-HTTP-Method-Override",
+        "x-http-method",
+        "X-Method-Override",
+        "X-Replayed-By",
+        "Accept",
+        "Transfer-Encoding",
+        "Content-Length",
+        "User-Agent",
+    ];
+    const VALUES: [&str; 8] = [
+        "", "DELETE", "post", " GET ", "HEAD", "replayer", "x=1", "*/*",
+    ];
+
+    fn arbitrary_request() -> impl Strategy<Value = Request> {
+        (
+            0..METHODS.len(),
+            prop::collection::vec((0..NAMES.len(), 0..VALUES.len()), 0..8),
+        )
+            .prop_map(|(method, headers)| {
+                let mut req = request(METHODS[method], "/p?q=1");
+                req.headers = headers
+                    .into_iter()
+                    .map(|(n, v)| Header {
+                        name: NAMES[n].to_string(),
+                        value: VALUES[v].as_bytes().to_vec(),
+                    })
+                    .collect();
+                req
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn default_stages_never_let_an_unsafe_request_out(
+            requests in prop::collection::vec(arbitrary_request(), 1..40)
+        ) {
+            let stats = Arc::new(FlowStats::default());
+            let stages = Stages::from_parts(
+                FilterConfig::default(), RewriteConfig::default(), vec![], Arc::clone(&stats));
+            let total = requests.len() as u64;
+            for req in requests {
+                let was_marked = req.header("X-Replayed-By").is_some();
+                let Some(out) = stages.process(req) else { continue };
+                prop_assert!(!was_marked);
+                prop_assert!(SAFE_METHODS.contains(&out.method.as_str()));
+                for header in &out.headers {
+                    let is = |names: &[&str]| names.iter().any(|n| header.name.eq_ignore_ascii_case(n));
+                    prop_assert!(!is(&CREDENTIAL_HEADERS), "{} kept", header.name);
+                    if is(&METHOD_OVERRIDE_HEADERS) {
+                        let named = String::from_utf8_lossy(&header.value).trim().to_ascii_uppercase();
+                        prop_assert!(named.is_empty() || SAFE_METHODS.contains(&named.as_str()));
+                    }
+                }
+                let markers = out.headers.iter().filter(|h| h.name == "X-Replayed-By").count();
+                prop_assert_eq!(markers, 1);
+                prop_assert_eq!(out.headers.last().map(|h| h.value.as_slice()), Some(&b"replayer"[..]));
+            }
+            let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            prop_assert_eq!(load(&stats.seen), total);
+            prop_assert_eq!(load(&stats.filtered) + load(&stats.sampled_out) + load(&stats.passed), total);
+        }
+    }
+}
