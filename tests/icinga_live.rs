@@ -5,7 +5,7 @@
 //! Icinga runs in the foreground with every directory in a scratch dir, an ApiListener on
 //! 127.0.0.1 (certificate from `icinga2 pki new-cert`) and an ApiUser. The services keep the
 //! shipped 5-minute interval; the test asks Icinga to check now (`reschedule-check`, forced)
-//! and waits for results newer than its request, so each phase takes about a second.
+//! and waits until every service has a newer result, so each phase takes about a second.
 //!
 //! Production and staging are real nginx servers on 127.0.0.1; three real `replayer` daemons
 //! capture production's port on `lo` and replay to three stagings: one healthy, one answering
@@ -17,6 +17,9 @@
 //! Phase 2, the healthy daemon stopped (SIGTERM): `replayer-procs` CRITICAL; with the sync
 //! flag set, OK with the sync text ("would be CRITICAL"); with the stale flag, CRITICAL and
 //! saying why it did not downgrade.
+//! Phase 3, the nightly sync starts (the flag the flaky daemon watches says `true`): that
+//! daemon pauses by itself, and its `replayer-5xx` reports OK, "would be WARNING", with the
+//! check still in place.
 //!
 //! Each daemon is told apart from any other `replayer` on the machine by its status socket's
 //! path, which the procs check matches with `--argument-array`.
@@ -159,13 +162,34 @@ object FileLogger "main" {{
         serde_json::from_slice(&out.stdout).ok()
     }
 
-    /// Runs every service's check now and returns, per "host!service", the check result
-    /// Icinga recorded (each newer than this call).
-    fn check_all_now(&self, services: usize) -> BTreeMap<String, Value> {
-        let asked = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
+    /// Every service's last check result, by "host!service".
+    fn last_results(&self) -> BTreeMap<String, Value> {
+        let list = self
+            .api("GET", "/v1/objects/services?attrs=last_check_result", None)
+            .expect("list services");
+        list["results"]
+            .as_array()
             .unwrap()
-            .as_secs_f64();
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_string(),
+                    s["attrs"]["last_check_result"].clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Runs every service's check now and returns, per "host!service", the check result
+    /// Icinga recorded: for each service, one newer than what it had before this call.
+    fn check_all_now(&self, services: usize) -> BTreeMap<String, Value> {
+        let started = |result: &Value| result["execution_start"].as_f64().unwrap_or(0.0);
+        let before: BTreeMap<String, f64> = self
+            .last_results()
+            .iter()
+            .map(|(name, result)| (name.clone(), started(result)))
+            .collect();
+        assert_eq!(before.len(), services, "{before:?}");
         let answer = self
             .api(
                 "POST",
@@ -181,32 +205,17 @@ object FileLogger "main" {{
 
         let start = Instant::now();
         loop {
-            let list = self
-                .api("GET", "/v1/objects/services?attrs=last_check_result", None)
-                .expect("list services");
-            let results: BTreeMap<String, Value> = list["results"]
-                .as_array()
-                .unwrap()
+            let results = self.last_results();
+            let fresh = results
                 .iter()
-                .filter(|s| {
-                    s["attrs"]["last_check_result"]["execution_start"]
-                        .as_f64()
-                        .is_some_and(|t| t >= asked - 0.5)
-                })
-                .map(|s| {
-                    (
-                        s["name"].as_str().unwrap().to_string(),
-                        s["attrs"]["last_check_result"].clone(),
-                    )
-                })
-                .collect();
-            if results.len() == services {
+                .filter(|(name, result)| started(result) > before[*name])
+                .count();
+            if fresh == services {
                 return results;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(30),
-                "only {} of {services} results after 30 s: {list}\nlog:\n{}",
-                results.len(),
+                "only {fresh} of {services} new results after 30 s: {results:?}\nlog:\n{}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(100));
@@ -286,6 +295,8 @@ fn command_line(results: &BTreeMap<String, Value>, name: &str) -> Vec<String> {
 struct Replayer {
     process: Guard,
     socket: PathBuf,
+    /// The data-sync flag file this daemon watches.
+    flag: PathBuf,
     stderr: PathBuf,
 }
 
@@ -293,13 +304,14 @@ impl Replayer {
     fn start(dir: &Path, name: &str, production_port: u16, staging: &str) -> Replayer {
         let socket = dir.join(format!("{name}.sock"));
         let stderr = dir.join(format!("{name}.stderr"));
+        let flag = dir.join(format!("{name}.sync-flag"));
         let child = Command::new(bin("replayer"))
             .arg(format!("-input-raw=lo:{production_port}"))
             .arg(format!("-output-http={staging}"))
             .arg("--status-socket")
             .arg(&socket)
             .arg("--sync-flag")
-            .arg(dir.join(format!("{name}.sync-flag")))
+            .arg(&flag)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).unwrap())
@@ -308,6 +320,7 @@ impl Replayer {
         let mut replayer = Replayer {
             process: Guard(child),
             socket,
+            flag,
             stderr,
         };
         replayer.wait_for("replaying", |d| d.state.as_str() == "replaying");
@@ -433,12 +446,14 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
         host("staging-crit", &crit, &no_flag),
         host("syncing", &up, &set_flag),
         host("sync-stale", &up, &stale_flag),
+        // Watches the same flag file as the daemon it checks, as on a real host.
+        host("staging-warn-syncing", &warn, &warn.flag),
     ]
     .concat();
     let icinga = Icinga::start(&scratch.join("icinga"), &hosts);
 
     // Phase 1: replaying.
-    let results = icinga.check_all_now(15);
+    let results = icinga.check_all_now(18);
     let token = up.token();
     let procs_ok = format!("PROCS OK: 1 process with command name 'replayer', args '{token}'");
     assert_result(
@@ -565,7 +580,7 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
     unsafe { libc::kill(up.process.0.id() as i32, libc::SIGTERM) };
     let exit = up.process.0.wait().expect("wait for replayer");
     assert!(exit.success(), "replayer exit on SIGTERM: {exit}");
-    let results = icinga.check_all_now(15);
+    let results = icinga.check_all_now(18);
     let procs_critical =
         format!("PROCS CRITICAL: 0 processes with command name 'replayer', args '{token}'");
     assert_result(
@@ -609,6 +624,33 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
             output_starts: &procs_critical,
             output_contains: &["stale", "not downgrading"],
             perfdata: &["procs=0;;1:;0;"],
+        },
+    );
+    // Phase 3, the nightly sync starts: the cron writes the flag, the daemon pauses by itself, and
+    // the check of its flaky staging reports OK with the truth, without anyone removing it.
+    std::fs::write(&warn.flag, "true\n").unwrap();
+    warn.wait_for("paused", |d| {
+        d.state.as_str() == "paused" && d.sync.in_progress
+    });
+    let results = icinga.check_all_now(18);
+    assert_result(
+        &results,
+        "staging-warn-syncing!replayer-5xx",
+        Expect {
+            state: 0,
+            output_starts: "REPLAY 5XX OK: 5xx ratio 0.08 ",
+            output_contains: &["data sync in progress", "would be WARNING"],
+            perfdata: &["ratio_5xx=0.08;0.05;0.1;0;1"],
+        },
+    );
+    assert_result(
+        &results,
+        "staging-warn!replayer-5xx",
+        Expect {
+            state: 1,
+            output_starts: "REPLAY 5XX WARNING: 5xx ratio 0.08 ",
+            output_contains: &[],
+            perfdata: &["ratio_5xx=0.08;0.05;0.1;0;1"],
         },
     );
     drop(icinga);
