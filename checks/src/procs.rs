@@ -16,6 +16,7 @@
 //! Like `check_procs` it never counts itself nor any other process running the same
 //! executable, its parent (the shell, NRPE or Icinga that started it) or its own children.
 
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -84,6 +85,7 @@ fn scan_root(root: &Path, filter: &Filter, want_args: bool) -> std::io::Result<S
         .ok()
         .map(|m| (m.dev(), m.ino()));
     let mut result = Scan::default();
+    let (mut comm_buf, mut stat_buf) = ([0u8; 64], [0u8; 1024]);
     for entry in std::fs::read_dir(root)? {
         let entry = entry?;
         let Some(pid) = entry
@@ -94,14 +96,25 @@ fn scan_root(root: &Path, filter: &Filter, want_args: bool) -> std::io::Result<S
             continue;
         };
         let dir = entry.path();
-        // A process may exit while we look at it: it is then simply not there.
-        let Some(stat) = read_stat(&dir) else {
+        // The name first, from `comm`, which is far cheaper for the kernel to produce than
+        // `stat`: most processes are ruled out by it. A process may exit while we look at
+        // it: it is then simply not there.
+        let Some(comm) = read_small(&dir.join("comm"), &mut comm_buf) else {
             continue;
         };
-        let (name, args_head) = ps_name_and_head(&stat.comm);
+        let comm = comm.strip_suffix(b"\n").unwrap_or(comm);
+        if let Some(want) = &filter.command {
+            if !name_may_match(comm, want) {
+                continue;
+            }
+        }
+        let (name, args_head) = ps_name_and_head(comm);
         if filter.command.as_ref().is_some_and(|c| *c != name) {
             continue;
         }
+        let Some(stat) = read_stat(&dir, &mut stat_buf) else {
+            continue;
+        };
         let uid = match filter.uid {
             Some(want) => {
                 let Some(uid) = read_euid(&dir) else { continue };
@@ -118,7 +131,7 @@ fn scan_root(root: &Path, filter: &Filter, want_args: bool) -> std::io::Result<S
             };
             Some(check_procs_args(
                 &args_head,
-                &ps_args(&cmdline, &stat.comm, stat.state),
+                &ps_args(&cmdline, comm, stat.state),
             ))
         } else {
             None
@@ -163,23 +176,46 @@ fn scan_root(root: &Path, filter: &Filter, want_args: bool) -> std::io::Result<S
 }
 
 struct Stat {
-    comm: Vec<u8>,
     state: char,
     ppid: u32,
 }
 
+/// Reads a small `/proc` file into `buf`: one open, one read, one close. No `statx` for a
+/// size hint as `fs::read` does (/proc sizes are 0 anyway), and no second read to see the
+/// end: the kernel hands out a file this small whole, so a read that leaves room in the
+/// buffer has it all. The scan is a few syscalls per process, so this halves its cost.
+fn read_small<'a>(path: &Path, buf: &'a mut [u8]) -> Option<&'a [u8]> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) if len + n < buf.len() => return Some(&buf[..len + n]),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(&buf[..len])
+}
+
+/// A cheap test that rules out most names without building `check_procs`' view of them: a
+/// plain name (printable ASCII, no space or slash) is its own view.
+fn name_may_match(comm: &[u8], want: &str) -> bool {
+    let plain = comm.iter().all(|&b| (0x21..0x7f).contains(&b) && b != b'/');
+    !plain || comm == want.as_bytes()
+}
+
 /// `/proc/PID/stat`: `pid (comm) state ppid ...`; comm may hold spaces and parentheses, so
 /// it runs to the *last* `)`.
-fn read_stat(dir: &Path) -> Option<Stat> {
-    let raw = std::fs::read(dir.join("stat")).ok()?;
-    let open = raw.iter().position(|&b| b == b'(')?;
+fn read_stat(dir: &Path, buf: &mut [u8]) -> Option<Stat> {
+    let raw = read_small(&dir.join("stat"), buf)?;
     let close = raw.iter().rposition(|&b| b == b')')?;
-    let comm = raw.get(open + 1..close)?.to_vec();
     let rest = std::str::from_utf8(raw.get(close + 1..)?).ok()?;
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
-    Some(Stat { comm, state, ppid })
+    Some(Stat { state, ppid })
 }
 
 /// The effective UID from `/proc/PID/status` (`Uid: real effective saved fs`).
