@@ -28,7 +28,6 @@ use replayer_status::StatusDocument;
 use replayer_tests::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -334,13 +333,7 @@ impl Replayer {
                 std::fs::read_to_string(&self.stderr).unwrap_or_default()
             );
         }
-        let mut stream = std::os::unix::net::UnixStream::connect(&self.socket).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(2)))
-            .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).ok()?;
-        serde_json::from_str(&text).ok()
+        read_status_document(&self.socket)
     }
 
     fn wait_for(&mut self, what: &str, done: impl Fn(&StatusDocument) -> bool) {

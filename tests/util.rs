@@ -520,3 +520,14 @@ pub fn eth_ipv4_tcp(
     f.extend_from_slice(payload);
     f
 }
+
+/// One status document from a daemon's Unix socket (connect, read to the end, parse), or
+/// `None` while nothing answers there.
+pub fn read_status_document(socket: &Path) -> Option<replayer_status::StatusDocument> {
+    use std::io::Read;
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")))
+}
