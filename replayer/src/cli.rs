@@ -78,7 +78,7 @@ where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
-    let mut command = Cli::command();
+    let mut command = command();
     command.build();
     let args = normalise(args.into_iter().map(Into::into).collect(), &command)?;
     let matches = match command.try_get_matches_from_mut(args) {
@@ -107,6 +107,24 @@ where
         return Ok(Invocation::Print(text));
     }
     Ok(Invocation::Run(Box::new(config)))
+}
+
+/// The clap command, with Go's boolean syntax given to every `BOOL` flag: bare means true,
+/// and a value only after `=` (so `-output-stdout -input-raw :80` never reads `-input-raw`
+/// as the boolean's value).
+fn command() -> clap::Command {
+    Cli::command().mut_args(|arg| {
+        let is_bool = arg
+            .get_value_names()
+            .is_some_and(|names| names.len() == 1 && names[0] == "BOOL");
+        if is_bool {
+            arg.num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+        } else {
+            arg
+        }
+    })
 }
 
 /// clap's error, on one line and without its `error: ` prefix.

@@ -132,104 +132,73 @@ pub struct Config {
 /// The settings as written, on the command line or in the TOML file: one field per flag.
 /// Every field is optional so that the two sources can be laid over each other.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Settings {
     // ---- Input ----
     /// Capture HTTP requests to this port: `[host]:port`, where host is an IP address, an
     /// interface name, or a .pcap/.pcapng file; empty host = all interfaces (`:80`)
     #[arg(long, value_name = "[HOST]:PORT", help_heading = "Input")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub input_raw: Option<String>,
     /// `libpcap` (live capture, the default) or `pcap_file` (read the file named by -input-raw)
     #[arg(long, value_name = "ENGINE", help_heading = "Input")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub input_raw_engine: Option<String>,
     /// BPF filter used instead of the one built from -input-raw's host and port
     #[arg(long, value_name = "FILTER", help_heading = "Input")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub input_raw_bpf_filter: Option<String>,
     /// A connection idle this long is flushed and forgotten [default: 60s]
     #[arg(long, value_name = "DURATION", help_heading = "Input")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub input_raw_expire: Option<String>,
     /// Kernel capture buffer, e.g. 10mb [default: 16mb]
     #[arg(long, value_name = "SIZE", help_heading = "Input")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub input_raw_buffer_size: Option<String>,
     /// Bytes kept per packet [default: 64kb, so offloaded super-packets are never cut]
     #[arg(long, value_name = "SIZE", help_heading = "Input")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub input_raw_snaplen: Option<String>,
     /// Accepted for GoReplay compatibility; the snaplen is always 64 KiB unless -input-raw-snaplen
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
     pub input_raw_override_snaplen: Option<bool>,
     /// Put the interface in promiscuous mode (to see frames addressed to other hosts)
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
     pub input_raw_promisc: Option<bool>,
 
     // ---- Output ----
     /// Replay to this staging URL (repeatable; each gets every request). `URL|N` caps it at
     /// N requests/s, `URL|N%` at N percent. No scheme means http://
     #[arg(long, value_name = "URL[|LIMIT]", help_heading = "Output")]
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(deserialize_with = "one_or_many")]
     pub output_http: Vec<String>,
     /// Concurrent requests per target [default: 8]
     #[arg(long, value_name = "N", help_heading = "Output")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub output_http_workers: Option<usize>,
     /// Requests queued per target; when full, new ones are dropped and counted [default: 1000]
     #[arg(long, value_name = "N", help_heading = "Output")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub output_http_queue_len: Option<usize>,
     /// Time allowed for each replayed request [default: 5s]
     #[arg(long, value_name = "DURATION", help_heading = "Output")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub output_http_timeout: Option<String>,
     /// Redirects to follow [default: 0]
     #[arg(long, value_name = "N", help_heading = "Output")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub output_http_redirects: Option<u32>,
     /// Do not verify the targets' TLS certificates (also --output-http-insecure)
-    #[arg(long, alias = "output-http-insecure", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL",
+    #[arg(long, alias = "output-http-insecure", value_parser = parse_go_bool, value_name = "BOOL",
           help_heading = "Output")]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        alias = "output-http-insecure"
-    )]
+    #[serde(alias = "output-http-insecure")]
     pub output_http_skip_verify: Option<bool>,
     /// Log replay queue figures every few seconds
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
     pub output_http_stats: Option<bool>,
     /// Keep production's Host header instead of the target's host
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
     pub http_original_host: Option<bool>,
     /// Write requests to standard output in GoReplay's file format
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
     pub output_stdout: Option<bool>,
     /// Discard requests (measures capture alone)
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
     pub output_null: Option<bool>,
     /// Write requests to this file in GoReplay's format (readable by its --input-file);
     /// `PATH|N` or `PATH|N%` limits it
     #[arg(long, value_name = "PATH[|LIMIT]", help_heading = "Output")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub output_file: Option<String>,
 
     // ---- Filters and rewrites ----
@@ -241,32 +210,18 @@ pub struct Settings {
         value_name = "METHOD",
         help_heading = "Filters and rewrites"
     )]
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(deserialize_with = "one_or_many")]
     pub http_allow_method: Vec<String>,
     /// Allow the methods named by -http-allow-method that change data (POST, PUT, DELETE, ...)
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Filters and rewrites")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Filters and rewrites")]
     pub allow_unsafe_methods: Option<bool>,
     /// Replay only request-targets (path?query) matching one of these regexes (repeatable)
     #[arg(long, value_name = "REGEX", help_heading = "Filters and rewrites")]
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(deserialize_with = "one_or_many")]
     pub http_allow_url: Vec<String>,
     /// Never replay request-targets matching this regex (repeatable)
     #[arg(long, value_name = "REGEX", help_heading = "Filters and rewrites")]
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(deserialize_with = "one_or_many")]
     pub http_disallow_url: Vec<String>,
     /// Replay only requests having this header matching the regex: `Name: regex` (repeatable)
     #[arg(
@@ -274,11 +229,7 @@ pub struct Settings {
         value_name = "NAME: REGEX",
         help_heading = "Filters and rewrites"
     )]
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(deserialize_with = "one_or_many")]
     pub http_allow_header: Vec<String>,
     /// Never replay requests whose header matches: `Name: regex` (repeatable)
     #[arg(
@@ -286,19 +237,11 @@ pub struct Settings {
         value_name = "NAME: REGEX",
         help_heading = "Filters and rewrites"
     )]
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(deserialize_with = "one_or_many")]
     pub http_disallow_header: Vec<String>,
     /// Keep N% of requests by a hash (FNV-1a) of this header's value: `Name: N%` (repeatable)
     #[arg(long, value_name = "NAME: N%", help_heading = "Filters and rewrites")]
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(deserialize_with = "one_or_many")]
     pub http_header_limiter: Vec<String>,
     /// Set a header: `Name: Value`; an empty value sets it empty (repeatable; also -output-http-header)
     #[arg(
@@ -307,19 +250,11 @@ pub struct Settings {
         value_name = "NAME: VALUE",
         help_heading = "Filters and rewrites"
     )]
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(deserialize_with = "one_or_many")]
     pub http_set_header: Vec<String>,
     /// Set a query parameter: `name=value` (repeatable)
     #[arg(long, value_name = "NAME=VALUE", help_heading = "Filters and rewrites")]
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(deserialize_with = "one_or_many")]
     pub http_set_param: Vec<String>,
     /// Rewrite the request-target: `regex:replacement`, $1 for groups (repeatable; first match wins)
     #[arg(
@@ -327,67 +262,49 @@ pub struct Settings {
         value_name = "REGEX:REPLACEMENT",
         help_heading = "Filters and rewrites"
     )]
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(deserialize_with = "one_or_many")]
     pub http_rewrite_url: Vec<String>,
     /// Keep Authorization, Cookie and Proxy-Authorization (stripped by default)
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Filters and rewrites")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Filters and rewrites")]
     pub keep_credentials: Option<bool>,
 
     // ---- Daemon ----
     /// Unix socket serving the status document [default: /run/replayer/status.sock]
     #[arg(long, value_name = "PATH", help_heading = "Daemon")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_socket: Option<String>,
     /// Permissions of the status socket, octal [default: 0660]
     #[arg(long, value_name = "MODE", help_heading = "Daemon")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_socket_mode: Option<String>,
     /// Group of the status socket (name or id), e.g. nagios
     #[arg(long, value_name = "GROUP", help_heading = "Daemon")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_socket_group: Option<String>,
     /// Also serve the figures in Prometheus text format on this address, e.g. 127.0.0.1:9464
     #[arg(long, value_name = "ADDR", help_heading = "Daemon")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
     /// Data-sync flag file: replay pauses while it says a sync is in progress
     /// [default: /etc/govuk/env.d/FACTER_data_sync_in_progress]
     #[arg(long, value_name = "PATH", help_heading = "Daemon")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sync_flag: Option<String>,
     /// A flag set longer than this is stale (reported, and replay resumes) [default: 12h]
     #[arg(long, value_name = "DURATION", help_heading = "Daemon")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sync_max_age: Option<String>,
     /// Also pause during this daily UTC window, e.g. 22:00-08:00
     #[arg(long, value_name = "HH:MM-HH:MM", help_heading = "Daemon")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sync_window: Option<String>,
     /// On SIGTERM/SIGINT, how long in-flight requests may finish [default: 5s]
     #[arg(long, value_name = "DURATION", help_heading = "Daemon")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub drain_timeout: Option<String>,
 
     // ---- General ----
     /// Stop after this long, e.g. 30s
     #[arg(long, value_name = "DURATION", help_heading = "General")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_after: Option<String>,
     /// Log a summary line every minute
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          value_parser = parse_go_bool, value_name = "BOOL", help_heading = "General")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "General")]
     pub stats: Option<bool>,
     /// More logging; -verbose=2 for even more
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "1",
           value_name = "LEVEL", help_heading = "General")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub verbose: Option<u8>,
 }
 
