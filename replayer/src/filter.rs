@@ -136,6 +136,12 @@ impl FilterConfig {
             if method.is_empty() || !method.bytes().all(is_token_byte) {
                 return Err(format!("'{method}' is not an HTTP method"));
             }
+            let upper = method.to_ascii_uppercase();
+            if upper != method && SAFE_METHODS.contains(&upper.as_str()) {
+                return Err(format!(
+                    "methods match exactly, as on the wire: '{method}' would never match; write {upper}"
+                ));
+            }
             if !SAFE_METHODS.contains(&method) && !allow_unsafe {
                 return Err(format!(
                     "{method} is not a safe method (GET, HEAD, OPTIONS); add --allow-unsafe-methods to replay it"
@@ -251,6 +257,10 @@ mod tests {
             Ok(names(&["POST", "GET"]))
         );
         assert!(FilterConfig::methods_from(&names(&["GE T"]), true).is_err());
+        assert_eq!(
+            FilterConfig::methods_from(&names(&["get"]), false).unwrap_err(),
+            "methods match exactly, as on the wire: 'get' would never match; write GET"
+        );
         assert!(FilterConfig::methods_from(&names(&[""]), true).is_err());
         // The extra flag alone changes nothing.
         assert_eq!(
