@@ -423,6 +423,8 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
   check_command = "dummy"
   enable_active_checks = false
   vars.replayer = true
+  vars.replayer_verbose = true  // a boolean set: passed
+  vars.replayer_sync_window = ""  // a string emptied: dropped
   vars.replayer_procs_argument_array = "{token}"
   vars.replayer_socket = "{socket}"
   vars.replayer_sync_flag = "{flag}"
@@ -527,7 +529,8 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
     );
 
     // The command line Icinga built from the shipped CheckCommand: --command first, every
-    // default passed, booleans left out while false, unset options absent.
+    // default passed, a boolean passed when true and left out while false (--per-second),
+    // options unset (--user) or set to "" (--sync-window) absent.
     assert_eq!(
         command_line(&results, "up!replayer-procs"),
         [
@@ -544,6 +547,7 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
             "12h".into(),
             "--timeout".into(),
             "10".into(),
+            "--verbose".into(),
         ]
     );
     assert_eq!(
@@ -561,6 +565,7 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
             "12h",
             "--timeout",
             "10",
+            "--verbose",
             "--warning",
             "0.05",
             "--window",
