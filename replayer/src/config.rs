@@ -15,7 +15,7 @@
 //! flags, or `-flag=true`/`-flag=false` (also `1`/`0`, `t`/`f`). `--sync-max-age` takes the
 //! check plugins' durations (`12h`, `1d`).
 
-use crate::filter::{compile_regex, FilterConfig, HeaderRule};
+use crate::filter::{compile_regex, FilterConfig, HeaderRule, METHOD_OVERRIDE_HEADERS};
 use crate::limit::{HeaderLimiter, Limit};
 use crate::pipeline::{CaptureConfig, Input};
 use crate::rewrite::{RewriteConfig, SetHeader, SetParam, UrlRewrite};
@@ -510,6 +510,7 @@ impl Config {
             url_rewrites: compile_all(&s.http_rewrite_url, UrlRewrite::parse, "http-rewrite-url")?,
             keep_credentials: s.keep_credentials.unwrap_or(false),
         };
+        check_override_headers(&rewrite, &filter).map_err(invalid("http-set-header"))?;
         let header_limiters = compile_all(
             &s.http_header_limiter,
             HeaderLimiter::parse,
@@ -685,6 +686,27 @@ impl Config {
             verbose: Some(self.verbose),
         }
     }
+}
+
+/// A method-override header set by `-http-set-header` turns every replayed request into
+/// that method, so it must name a replayed method (an unsafe one needs the same two flags).
+fn check_override_headers(rewrite: &RewriteConfig, filter: &FilterConfig) -> Result<(), String> {
+    for set in &rewrite.set_headers {
+        let is_override = METHOD_OVERRIDE_HEADERS
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&set.name));
+        let allowed = filter
+            .methods
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(&set.value));
+        if is_override && !set.value.is_empty() && !allowed {
+            return Err(format!(
+                "'{set}' would replay every request as {}; name that method with -http-allow-method and --allow-unsafe-methods to mean it",
+                set.value.to_ascii_uppercase()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn compile_all<T>(
@@ -1215,6 +1237,10 @@ mod tests {
                 "http-set-header: 'X' is not 'Header-Name: value'",
             ),
             ("http-set-param = \"x\"", "http-set-param: "),
+            (
+                "http-set-header = \"X-HTTP-Method-Override: delete\"",
+                "http-set-header: 'X-HTTP-Method-Override: delete' would replay every request as DELETE",
+            ),
             ("http-rewrite-url = \"x\"", "http-rewrite-url: "),
             ("status-socket = \"\"", "status-socket: empty path"),
             ("status-socket-mode = \"rw\"", "status-socket-mode: "),
@@ -1246,6 +1272,19 @@ mod tests {
             ..settings(":80")
         };
         assert!(resolve_err(no_output).starts_with("no output: "));
+    }
+
+    #[test]
+    fn override_headers_may_only_name_replayed_methods() {
+        let with = |extra: &str| {
+            let base = "input-raw = \":80\"\noutput-stdout = true\n";
+            Config::resolve(&Settings::from_toml(&format!("{base}{extra}\n")).unwrap())
+        };
+        assert!(with("http-set-header = \"X-HTTP-Method-Override: HEAD\"").is_ok());
+        assert!(with("http-set-header = \"X-Method-Override:\"").is_ok());
+        assert!(with("http-set-header = \"x-http-method: PUT\"").is_err());
+        let both = "http-set-header = \"X-HTTP-Method: PUT\"\nhttp-allow-method = [\"GET\", \"PUT\"]\nallow-unsafe-methods = true";
+        assert!(with(both).is_ok());
     }
 
     #[test]
