@@ -586,7 +586,6 @@ impl Config {
     /// The resolved configuration back in [`Settings`] form, every default spelt out. Resolving
     /// it again gives the same configuration (`--print-config` output works as `--config`).
     pub fn to_settings(&self) -> Settings {
-        let some = |b: bool| Some(b);
         let with_limit = |address: String, limit: Option<Limit>| match limit {
             Some(limit) => format!("{address}|{limit}"),
             None => address,
@@ -607,7 +606,6 @@ impl Config {
                 (format!("{host}:{port}"), "libpcap")
             }
         };
-        let rules = |rules: &[HeaderRule]| rules.iter().map(|r| r.to_string()).collect();
         Settings {
             input_raw: Some(input_raw),
             input_raw_engine: Some(engine.to_string()),
@@ -616,7 +614,7 @@ impl Config {
             input_raw_buffer_size: self.capture.buffer_size.map(|b| format_size(b as u64)),
             input_raw_snaplen: Some(format_size(self.capture.snaplen as u64)),
             input_raw_override_snaplen: None,
-            input_raw_promisc: some(self.capture.promisc),
+            input_raw_promisc: Some(self.capture.promisc),
             output_http: self
                 .outputs
                 .http
@@ -627,52 +625,27 @@ impl Config {
             output_http_queue_len: Some(self.replay.queue_len),
             output_http_timeout: Some(format_go_duration(self.replay.timeout)),
             output_http_redirects: Some(self.replay.redirects),
-            output_http_skip_verify: some(self.replay.skip_verify),
-            output_http_stats: some(self.replay.stats),
-            http_original_host: some(self.replay.original_host),
-            output_stdout: some(self.outputs.stdout),
-            output_null: some(self.outputs.null),
+            output_http_skip_verify: Some(self.replay.skip_verify),
+            output_http_stats: Some(self.replay.stats),
+            http_original_host: Some(self.replay.original_host),
+            output_stdout: Some(self.outputs.stdout),
+            output_null: Some(self.outputs.null),
             output_file: self
                 .outputs
                 .file
                 .as_ref()
                 .map(|f| with_limit(f.path.display().to_string(), f.limit)),
             http_allow_method: self.filter.methods.clone(),
-            allow_unsafe_methods: some(self.filter.allow_unsafe_methods),
-            http_allow_url: self
-                .filter
-                .allow_urls
-                .iter()
-                .map(|r| r.to_string())
-                .collect(),
-            http_disallow_url: self
-                .filter
-                .disallow_urls
-                .iter()
-                .map(|r| r.to_string())
-                .collect(),
-            http_allow_header: rules(&self.filter.allow_headers),
-            http_disallow_header: rules(&self.filter.disallow_headers),
-            http_header_limiter: self.header_limiters.iter().map(|l| l.to_string()).collect(),
-            http_set_header: self
-                .rewrite
-                .set_headers
-                .iter()
-                .map(|h| h.to_string())
-                .collect(),
-            http_set_param: self
-                .rewrite
-                .set_params
-                .iter()
-                .map(|p| p.to_string())
-                .collect(),
-            http_rewrite_url: self
-                .rewrite
-                .url_rewrites
-                .iter()
-                .map(|r| r.to_string())
-                .collect(),
-            keep_credentials: some(self.rewrite.keep_credentials),
+            allow_unsafe_methods: Some(self.filter.allow_unsafe_methods),
+            http_allow_url: texts(&self.filter.allow_urls),
+            http_disallow_url: texts(&self.filter.disallow_urls),
+            http_allow_header: texts(&self.filter.allow_headers),
+            http_disallow_header: texts(&self.filter.disallow_headers),
+            http_header_limiter: texts(&self.header_limiters),
+            http_set_header: texts(&self.rewrite.set_headers),
+            http_set_param: texts(&self.rewrite.set_params),
+            http_rewrite_url: texts(&self.rewrite.url_rewrites),
+            keep_credentials: Some(self.rewrite.keep_credentials),
             status_socket: Some(self.status.path.display().to_string()),
             status_socket_mode: Some(format!("{:04o}", self.status.mode)),
             status_socket_group: self.status.group.clone(),
@@ -682,7 +655,7 @@ impl Config {
             sync_window: self.sync.window.map(|w| w.to_string()),
             drain_timeout: Some(format_go_duration(self.drain_timeout)),
             exit_after: self.exit_after.map(format_go_duration),
-            stats: some(self.stats),
+            stats: Some(self.stats),
             verbose: Some(self.verbose),
         }
     }
@@ -690,6 +663,11 @@ impl Config {
 
 /// A method-override header set by `-http-set-header` turns every replayed request into
 /// that method, so it must name a replayed method (an unsafe one needs the same two flags).
+/// Each item as its flag value.
+fn texts<T: std::fmt::Display>(items: &[T]) -> Vec<String> {
+    items.iter().map(|item| item.to_string()).collect()
+}
+
 fn check_override_headers(rewrite: &RewriteConfig, filter: &FilterConfig) -> Result<(), String> {
     for set in &rewrite.set_headers {
         let is_override = METHOD_OVERRIDE_HEADERS
