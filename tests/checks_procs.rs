@@ -3,7 +3,7 @@
 //! copies of `sleep` under distinctive names in a scratch directory, so nothing else on the
 //! machine can change a count between the two runs.
 
-use replayer_tests::{bin, require_tool, run_with_timeout, Scratch};
+use replayer_tests::{bin, require_tool, run_with_timeout, set_mtime, Scratch};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -482,15 +482,6 @@ fn help_version_and_bad_options_exit_3() {
             "{out}"
         );
     }
-}
-
-fn set_mtime(path: &Path, t: SystemTime) {
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(t)
-        .unwrap();
 }
 
 /// The clock window `[now - 1h, now + 1h)` as HH:MM-HH:MM, or one that excludes now.

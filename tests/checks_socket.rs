@@ -2,11 +2,11 @@
 //! a real Unix socket: every state, every cause of a low rate, and every failure (missing
 //! socket, refused, silent past `-t`, empty, truncated JSON, wrong schema, missing window).
 
-use replayer_tests::{bin, run_with_timeout, workspace_root, Scratch};
+use replayer_tests::{bin, run_with_timeout, set_mtime, workspace_root, Scratch};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -405,15 +405,6 @@ fn unreadable_documents_are_unknown_saying_why() {
             0
         );
     }
-}
-
-fn set_mtime(path: &Path, t: SystemTime) {
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(t)
-        .unwrap();
 }
 
 #[test]

@@ -4,8 +4,12 @@
 //! The failures split the way an SRE acts on them: the daemon not there or not answering is
 //! CRITICAL (replay is down), a document we cannot read is UNKNOWN (the check is broken, or
 //! the daemon and plugin versions disagree), each naming what was wrong.
+//!
+//! [`run_check`] is the whole of a socket check but its judgement of the document: the
+//! options `-S`/`--window`, the `-t` deadline and the failures above.
 
-use crate::plugin::State;
+use crate::plugin::{self, Outcome, PluginArgs, State};
+use crate::rate::{parse_window, MissingWindow};
 use replayer_status::{StatusDocument, SCHEMA_VERSION};
 use std::io::Read;
 use std::os::unix::net::UnixStream;
@@ -131,6 +135,51 @@ pub fn parse(bytes: &[u8]) -> Result<StatusDocument, DocError> {
         None => return Err(DocError::NoSchema),
     }
     serde_json::from_value(value).map_err(DocError::Shape)
+}
+
+/// `-S` and `--window`, shared by the socket checks.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SocketArgs {
+    /// The daemon's status socket.
+    #[arg(short = 'S', long = "socket", value_name = "PATH", allow_hyphen_values = true,
+          default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+
+    /// Window in seconds: 60, 300 or 900.
+    #[arg(long = "window", value_name = "SECONDS", allow_hyphen_values = true,
+          default_value = "300", value_parser = parse_window)]
+    pub window: u64,
+}
+
+/// Implemented by the socket checks' options types.
+pub trait SocketPlugin: PluginArgs {
+    fn socket_args(&self) -> &SocketArgs;
+}
+
+/// Runs a socket check: fetches the document within `-t` (CRITICAL if the daemon is absent
+/// or silent, UNKNOWN if the document is unreadable) and lets `evaluate` judge it.
+pub fn run_check<A, E>(label: &'static str, evaluate: E) -> !
+where
+    A: SocketPlugin,
+    E: FnOnce(&A, &StatusDocument) -> Result<Outcome, MissingWindow>,
+{
+    plugin::run::<A, _, _>(
+        label,
+        |args| {
+            let silent = FetchError::Silent {
+                path: args.socket_args().socket.clone(),
+                secs: args.common().timeout,
+            };
+            Outcome::new(silent.state(), silent.to_string())
+        },
+        |args, _context| {
+            let timeout = Duration::from_secs(args.common().timeout);
+            match fetch(&args.socket_args().socket, timeout) {
+                Ok(doc) => Ok(evaluate(args, &doc)?),
+                Err(e) => Ok(Outcome::new(e.state(), e.to_string())),
+            }
+        },
+    )
 }
 
 #[cfg(test)]

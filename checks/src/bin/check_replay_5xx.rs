@@ -3,11 +3,8 @@
 
 use clap::Parser;
 use replayer_checks::five_xx::FiveXxCheck;
-use replayer_checks::rate::parse_window;
-use replayer_checks::status_client::{self, DEFAULT_SOCKET};
-use replayer_checks::{parse_threshold, plugin, Common, Outcome, PluginArgs, State, ThresholdArg};
-use std::path::PathBuf;
-use std::time::Duration;
+use replayer_checks::status_client::{run_check, SocketArgs, SocketPlugin};
+use replayer_checks::{parse_threshold, Common, PluginArgs, ThresholdArg};
 
 /// Checks staging's health as replayed traffic sees it: 5xx responses.
 #[derive(Debug, Parser)]
@@ -18,13 +15,8 @@ use std::time::Duration;
     after_help = "Ranges are [@]start:end (alert outside, endpoints OK; @ alerts inside): 0.05 alerts above a 5xx ratio of 0.05.\nWhile the sync flag says a data sync is running, WARNING and CRITICAL become OK with the truth in the text."
 )]
 struct Args {
-    /// The daemon's status socket.
-    #[arg(short = 'S', long = "socket", value_name = "PATH", allow_hyphen_values = true, default_value = DEFAULT_SOCKET)]
-    socket: PathBuf,
-
-    /// Window in seconds: 60, 300 or 900.
-    #[arg(long = "window", value_name = "SECONDS", allow_hyphen_values = true, default_value = "300", value_parser = parse_window)]
-    window: u64,
+    #[command(flatten)]
+    socket: SocketArgs,
 
     /// Warning range for the 5xx ratio (or 5xx/s with --per-second).
     #[arg(short = 'w', long = "warning", value_name = "RANGE", allow_hyphen_values = true, default_value = "0.05",
@@ -59,36 +51,22 @@ impl PluginArgs for Args {
     }
 }
 
+impl SocketPlugin for Args {
+    fn socket_args(&self) -> &SocketArgs {
+        &self.socket
+    }
+}
+
 fn main() {
-    plugin::run::<Args, _, _>(
-        "REPLAY 5XX",
-        |args| {
-            Outcome::new(
-                State::Critical,
-                format!(
-                    "status socket {} did not answer within {} s",
-                    args.socket.display(),
-                    args.common.timeout
-                ),
-            )
-        },
-        |args, _ctx| {
-            let doc = match status_client::fetch(
-                &args.socket,
-                Duration::from_secs(args.common.timeout),
-            ) {
-                Ok(doc) => doc,
-                Err(e) => return Ok(Outcome::new(e.state(), e.to_string())),
-            };
-            let check = FiveXxCheck {
-                window: args.window,
-                warn: args.warning.range,
-                crit: args.critical.range,
-                min_responses: args.min_responses,
-                per_second: args.per_second,
-                verbose: args.common.verbose,
-            };
-            Ok(check.evaluate(&doc)?)
-        },
-    )
+    run_check::<Args, _>("REPLAY 5XX", |args, doc| {
+        let check = FiveXxCheck {
+            window: args.socket.window,
+            warn: args.warning.range,
+            crit: args.critical.range,
+            min_responses: args.min_responses,
+            per_second: args.per_second,
+            verbose: args.common.verbose,
+        };
+        check.evaluate(doc)
+    })
 }

@@ -2,11 +2,9 @@
 //! status socket, naming the cause when it is low.
 
 use clap::Parser;
-use replayer_checks::rate::{parse_window, RateCheck};
-use replayer_checks::status_client::{self, DEFAULT_SOCKET};
-use replayer_checks::{parse_threshold, plugin, Common, Outcome, PluginArgs, State, ThresholdArg};
-use std::path::PathBuf;
-use std::time::Duration;
+use replayer_checks::rate::RateCheck;
+use replayer_checks::status_client::{run_check, SocketArgs, SocketPlugin};
+use replayer_checks::{parse_threshold, Common, PluginArgs, ThresholdArg};
 
 /// Checks that the replayer is replaying: requests per second sent to staging.
 #[derive(Debug, Parser)]
@@ -17,13 +15,8 @@ use std::time::Duration;
     after_help = "Ranges are [@]start:end (alert outside, endpoints OK; @ alerts inside): 0.1: alerts below 0.1 requests/s.\nWhile the sync flag says a data sync is running, WARNING and CRITICAL become OK with the truth in the text."
 )]
 struct Args {
-    /// The daemon's status socket.
-    #[arg(short = 'S', long = "socket", value_name = "PATH", allow_hyphen_values = true, default_value = DEFAULT_SOCKET)]
-    socket: PathBuf,
-
-    /// Window in seconds: 60, 300 or 900.
-    #[arg(long = "window", value_name = "SECONDS", allow_hyphen_values = true, default_value = "300", value_parser = parse_window)]
-    window: u64,
+    #[command(flatten)]
+    socket: SocketArgs,
 
     /// Warning range for replayed requests per second.
     #[arg(short = 'w', long = "warning", value_name = "RANGE", allow_hyphen_values = true, default_value = "0.1:",
@@ -45,34 +38,20 @@ impl PluginArgs for Args {
     }
 }
 
+impl SocketPlugin for Args {
+    fn socket_args(&self) -> &SocketArgs {
+        &self.socket
+    }
+}
+
 fn main() {
-    plugin::run::<Args, _, _>(
-        "REPLAY RATE",
-        |args| {
-            Outcome::new(
-                State::Critical,
-                format!(
-                    "status socket {} did not answer within {} s",
-                    args.socket.display(),
-                    args.common.timeout
-                ),
-            )
-        },
-        |args, _ctx| {
-            let doc = match status_client::fetch(
-                &args.socket,
-                Duration::from_secs(args.common.timeout),
-            ) {
-                Ok(doc) => doc,
-                Err(e) => return Ok(Outcome::new(e.state(), e.to_string())),
-            };
-            let check = RateCheck {
-                window: args.window,
-                warn: args.warning.range,
-                crit: args.critical.range,
-                verbose: args.common.verbose,
-            };
-            Ok(check.evaluate(&doc)?)
-        },
-    )
+    run_check::<Args, _>("REPLAY RATE", |args, doc| {
+        let check = RateCheck {
+            window: args.socket.window,
+            warn: args.warning.range,
+            crit: args.critical.range,
+            verbose: args.common.verbose,
+        };
+        check.evaluate(doc)
+    })
 }
