@@ -356,3 +356,42 @@ fn bad_parameters_are_refused_naming_the_parameter() {
         );
     }
 }
+
+/// The catalog for a real host (no `root`): users, service and the real paths, compiled and
+/// evaluated with `--noop` (nothing on this machine changes).
+#[test]
+fn a_real_hosts_catalog_evaluates_in_noop() {
+    let scratch = Scratch::new("puppet-noop");
+    let manifest = "class { 'replayer': input => '127.0.0.1:7999', \
+         targets => ['https://www-origin.staging.example'], goreplay_compat => true }\n\
+         class { 'replayer::icinga::objects': notify_service => 'icinga2' }\n\
+         service { 'icinga2': }\n\
+         replayer::icinga { 'cache-1.example': address => '192.0.2.10' }\n\
+         class { 'replayer::nrpe': }\n";
+    let path = scratch.join("noop.pp");
+    std::fs::write(&path, manifest).unwrap();
+    let modulepath = workspace_root().join("icinga/puppet");
+    let out = puppet(&[
+        "apply",
+        "--noop",
+        "--modulepath",
+        modulepath.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    for resource in [
+        "User[replayer]",
+        "Group[replayer]",
+        "Service[replayer]",
+        "File[/etc/replayer/replayer.toml]",
+        "File[/etc/systemd/system/replayer.service.d/puppet.conf]",
+        "File[/usr/bin/goreplay]",
+        "File[/etc/icinga2/conf.d/replayer/commands.conf]",
+        "File[/etc/icinga2/conf.d/replayer/hosts/cache-1.example.conf]",
+        "File[/etc/nagios/nrpe.d/replayer.cfg]",
+    ] {
+        assert!(output.contains(resource), "{resource} not in:\n{output}");
+    }
+    assert!(output.contains("(noop)"), "{output}");
+}

@@ -47,7 +47,8 @@
 #   Its mode (octal string).
 # @param status_socket_group
 #   Its group: the user the checks run as (nagios for NRPE and the Icinga 2 agent on Debian).
-#   The daemon is given this supplementary group so that it may hand the socket over.
+#   The daemon is given this supplementary group so that it may hand the socket over; the
+#   group must exist (the NRPE and Icinga 2 packages create nagios).
 # @param sync_flag
 #   The data-sync flag file: while its first line is set (not empty, false, 0 or no) replay pauses.
 # @param sync_max_age
