@@ -233,6 +233,13 @@ fn arguments_users_and_option_spellings() {
         vec!["-C", &name, "-c", "1:", "-v"],
         vec!["-C", &name, "-c1:", "-w5"],
         vec!["-C", &name, "-w", "-5:-1", "-c", "~:-1"],
+        // Repeated options: the first -C and -a count, every -u is described and the last
+        // filters, the last -w/-c wins.
+        vec!["-C", &name, "-C", "sh", "-c", "1:"],
+        vec!["-C", &name, "-a", "3600", "-a", "zz", "-c", "1:"],
+        vec!["-u", "root", "-C", &name, "-u", "0", "-c", "1:"],
+        vec!["-u", "65534", "-C", &name, "-u", "root", "-c", "1:"],
+        vec!["-C", &name, "-c", "5", "-c", "1:", "-w", "1", "-w", "9"],
     ] {
         same(&args);
     }

@@ -11,6 +11,7 @@ use replayer_checks::{parse_threshold, Common, PluginArgs, ThresholdArg};
 #[command(
     name = "check_replay_5xx",
     version,
+    args_override_self = true,
     override_usage = "check_replay_5xx [-S socket] [--window 60|300|900] [-w range] [-c range] [--min-responses N] [--per-second] [-t timeout] [-v] [--sync-flag path] [--sync-max-age duration] [--sync-window HH:MM-HH:MM]",
     after_help = "Ranges are [@]start:end (alert outside, endpoints OK; @ alerts inside): 0.05 alerts above a 5xx ratio of 0.05.\nWhile the sync flag says a data sync is running, WARNING and CRITICAL become OK with the truth in the text."
 )]

@@ -11,6 +11,7 @@ use replayer_checks::{parse_threshold, Common, PluginArgs, ThresholdArg};
 #[command(
     name = "check_replay_rate",
     version,
+    args_override_self = true,
     override_usage = "check_replay_rate [-S socket] [--window 60|300|900] [-w range] [-c range] [-t timeout] [-v] [--sync-flag path] [--sync-max-age duration] [--sync-window HH:MM-HH:MM]",
     after_help = "Ranges are [@]start:end (alert outside, endpoints OK; @ alerts inside): 0.1: alerts below 0.1 requests/s.\nWhile the sync flag says a data sync is running, WARNING and CRITICAL become OK with the truth in the text."
 )]

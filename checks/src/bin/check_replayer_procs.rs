@@ -3,7 +3,7 @@
 //! code; stricter only where `check_procs` is wrong (an unparsable range is UNKNOWN, not 0).
 
 use clap::parser::ValueSource;
-use clap::Parser;
+use clap::{ArgAction, Parser};
 use replayer_checks::perfdata::{Perfdata, Threshold};
 use replayer_checks::procs::{self, Filter};
 use replayer_checks::{parse_threshold, plugin, Common, Outcome, PluginArgs, State, ThresholdArg};
@@ -13,37 +13,25 @@ use replayer_checks::{parse_threshold, plugin, Common, Outcome, PluginArgs, Stat
 #[command(
     name = "check_replayer_procs",
     version,
+    args_override_self = true,
     override_usage = "check_replayer_procs [-C command] [-a argument-array] [-u user] [-w range] [-c range] [-t timeout] [-v] [--sync-flag path] [--sync-max-age duration] [--sync-window HH:MM-HH:MM]",
     after_help = "Ranges are [@]start:end (alert outside, endpoints OK; @ alerts inside), e.g. 1: (at least one), @0 (none is bad).\nWhile the sync flag says a data sync is running, WARNING and CRITICAL become OK with the truth in the text."
 )]
 struct Args {
     /// Process name to count, as check_procs -C sees it (at most 15 characters).
-    #[arg(
-        short = 'C',
-        long = "command",
-        value_name = "NAME",
-        allow_hyphen_values = true,
-        default_value = "replayer"
-    )]
-    command: String,
+    #[arg(short = 'C', long = "command", value_name = "NAME", allow_hyphen_values = true,
+          default_value = "replayer", action = ArgAction::Append)]
+    command: Vec<String>,
 
     /// Count only processes whose arguments contain STRING.
-    #[arg(
-        short = 'a',
-        long = "argument-array",
-        value_name = "STRING",
-        allow_hyphen_values = true
-    )]
-    args: Option<String>,
+    #[arg(short = 'a', long = "argument-array", value_name = "STRING",
+          allow_hyphen_values = true, action = ArgAction::Append)]
+    args: Vec<String>,
 
     /// Count only processes running as USER (name or UID).
-    #[arg(
-        short = 'u',
-        long = "user",
-        value_name = "USER",
-        allow_hyphen_values = true
-    )]
-    user: Option<String>,
+    #[arg(short = 'u', long = "user", value_name = "USER", allow_hyphen_values = true,
+          action = ArgAction::Append)]
+    user: Vec<String>,
 
     /// Warning range for the process count.
     #[arg(short = 'w', long = "warning", value_name = "RANGE", allow_hyphen_values = true, value_parser = parse_threshold)]
@@ -74,36 +62,39 @@ fn main() {
             )
         },
         |args, ctx| {
+            // Repeated options mean what they mean to check_procs: the first -C and -a
+            // count, every -u is described but the last one filters, and (for every option
+            // of the three plugins) the last -w/-c wins.
+            let command = args.command.first().cloned().unwrap_or_default();
             let mut filter = Filter {
-                command: Some(args.command.clone()),
-                args: args.args.clone(),
+                command: Some(command.clone()),
+                args: args.args.first().cloned(),
                 uid: None,
             };
             // check_procs describes the filters in the order they were given; our default
             // `-C replayer` counts as given last, as in `check_procs ... -C replayer`.
-            let position = |id: &str| match ctx.matches.value_source(id) {
-                Some(ValueSource::CommandLine) => ctx.matches.index_of(id),
-                _ => None,
+            let positions = |id: &str| -> Vec<usize> {
+                match ctx.matches.value_source(id) {
+                    Some(ValueSource::CommandLine) => ctx
+                        .matches
+                        .indices_of(id)
+                        .map(|i| i.collect())
+                        .unwrap_or_default(),
+                    _ => vec![usize::MAX],
+                }
             };
             let mut described: Vec<(usize, String)> = Vec::new();
-            if let Some(user) = &args.user {
+            for (user, at) in args.user.iter().zip(positions("user")) {
                 let (uid, name) = procs::resolve_user(user)?;
                 filter.uid = Some(uid);
-                described.push((
-                    position("user").unwrap_or(usize::MAX),
-                    format!("UID = {uid} ({name})"),
-                ));
+                described.push((at, format!("UID = {uid} ({name})")));
             }
-            if let Some(a) = &args.args {
-                described.push((
-                    position("args").unwrap_or(usize::MAX),
-                    format!("args '{a}'"),
-                ));
+            if let (Some(a), Some(&at)) = (&filter.args, positions("args").first()) {
+                described.push((at, format!("args '{a}'")));
             }
-            described.push((
-                position("command").unwrap_or(usize::MAX),
-                format!("command name '{}'", args.command),
-            ));
+            if let Some(&at) = positions("command").first() {
+                described.push((at, format!("command name '{command}'")));
+            }
             described.sort_by_key(|(i, _)| *i);
 
             let verbose = args.common.verbose;
