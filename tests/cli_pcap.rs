@@ -242,3 +242,44 @@ fn null_output_and_damaged_files() {
     assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
     assert!(stderr.starts_with("replayer: "), "{stderr:?}");
 }
+
+/// `-stats` ends the run with the counters by cause (what the status document reports).
+#[test]
+fn stats_line_counts_every_request_by_cause() {
+    let summary = |name: &str, port: u16, extra: &[&str]| {
+        let input = format!("{}:{port}", capture(name).display());
+        let out = run_with_timeout(
+            Command::new(bin("replayer"))
+                .args(["-input-raw", &input, "-output-null", "-stats"])
+                .args(extra),
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.status.code(), Some(0));
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("requests seen"))
+            .unwrap_or_else(|| panic!("no summary in {stderr:?}"))
+            .to_string();
+        line[line.find("requests seen").unwrap()..].to_string()
+    };
+    let all = expected_safe("http-protocol-nodup__input.expected.tsv").len();
+    assert_eq!(
+        summary("http-protocol-nodup__input.pcap", 80, &[]),
+        format!("requests seen {all} filtered 0 sampled_out 0 written {all}")
+    );
+    assert_eq!(
+        summary("http-post-file__input.pcap", 8065, &[]),
+        "requests seen 3 filtered 3 sampled_out 0 written 0"
+    );
+    // A 0% header limiter samples out every request carrying the header (all of them here).
+    let sampled = summary(
+        "http-protocol-nodup__input.pcap",
+        80,
+        &["-http-header-limiter", "User-Agent: 0%"],
+    );
+    assert_eq!(
+        sampled,
+        format!("requests seen {all} filtered 0 sampled_out {all} written 0")
+    );
+}
