@@ -486,3 +486,105 @@ fn the_nrpe_commands_run_with_the_real_plugins() {
         }
     }
 }
+
+/// The unit gives the daemon an unprivileged user and exactly two capabilities. Run the real
+/// daemon that way (setpriv: user nobody, the unit's capabilities as ambient, inheritable and
+/// bounding set, no new privileges): it captures and replays. Without them it refuses with a
+/// one-line error, so the two are needed as well as enough.
+#[test]
+fn as_an_unprivileged_user_the_units_two_capabilities_are_enough_to_replay() {
+    assert!(
+        is_root(),
+        "setpriv to another user needs root (CI runs as root)"
+    );
+    let settings = unit_settings(&systemd_dir().join("replayer.service"));
+    let caps = settings
+        .iter()
+        .find(|(s, k, _)| s == "Service" && k == "AmbientCapabilities")
+        .map(|(_, _, v)| v.clone())
+        .expect("AmbientCapabilities");
+    // CAP_NET_RAW CAP_NET_ADMIN → +net_raw,+net_admin
+    let setpriv_caps: Vec<String> = caps
+        .split_whitespace()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
+        .collect();
+    let caps_arg = format!("-all,{}", setpriv_caps.join(","));
+
+    let scratch = Scratch::new("capabilities");
+    let run = scratch.join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    // The daemon's own runtime directory, as RuntimeDirectory= would give it.
+    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let production = Nginx::start(&scratch.join("production"), "");
+    let staging = Nginx::start(&scratch.join("staging"), "");
+    let socket = run.join("status.sock");
+    let daemon = |caps: &str| {
+        let mut cmd = Command::new(require_tool("setpriv"));
+        cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(format!("--inh-caps={caps}"))
+            .arg(format!("--ambient-caps={caps}"))
+            .arg(format!("--bounding-set={caps}"))
+            .arg("--no-new-privs")
+            .arg(bin("replayer"))
+            .arg(format!("-input-raw=lo:{}", production.port))
+            .arg(format!("-output-http={}", staging.url()))
+            .arg("--status-socket")
+            .arg(&socket)
+            .arg("--sync-flag")
+            .arg(run.join("no-sync-flag"));
+        cmd
+    };
+
+    let out = run_with_timeout(&mut daemon("-all"), Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("Operation not permitted"), "{stderr}");
+
+    let child = daemon(&caps_arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("setpriv replayer");
+    let mut guard = Guard(child);
+    let status = |guard: &mut Guard| {
+        if let Ok(Some(exit)) = guard.0.try_wait() {
+            panic!("replayer exited: {exit}");
+        }
+        read_status_document(&socket)
+    };
+    let start = Instant::now();
+    while !status(&mut guard).is_some_and(|d| d.state.as_str() == "replaying") {
+        assert!(start.elapsed() < Duration::from_secs(10), "never replaying");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = status(&mut guard).unwrap().pid;
+    let proc_status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    // CAP_NET_ADMIN is bit 12, CAP_NET_RAW bit 13: 0x3000, and nothing else.
+    assert!(
+        proc_status.contains("\nCapEff:\t0000000000003000\n"),
+        "{proc_status}"
+    );
+    assert!(
+        proc_status.contains("\nCapBnd:\t0000000000003000\n"),
+        "{proc_status}"
+    );
+    let uid_line = proc_status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(!uid_line.contains("\t0\t"), "{uid_line}");
+
+    let out = run_with_timeout(
+        Command::new(require_tool("curl")).args([
+            "-s",
+            "-o",
+            "/dev/null",
+            &format!("http://127.0.0.1:{}/page[1-10]", production.port),
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success());
+    let log = staging.wait_for_log(10, Duration::from_secs(10));
+    assert_eq!(log.len(), 10, "{log:?}");
+    assert!(log.iter().all(|l| l.x_replayed_by == "replayer"), "{log:?}");
+}
