@@ -303,6 +303,73 @@ fn five_xx_every_state() {
     );
 }
 
+/// Fills the listen backlog of the socket at `path` with connections nobody accepts, so that
+/// the next blocking connect hangs: a daemon too stuck even to accept. Returns the fds.
+fn fill_backlog(path: &std::path::Path) -> Vec<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: all-zero is a valid sockaddr_un; the family and path are filled in below.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, src) in addr.sun_path.iter_mut().zip(path.as_os_str().as_bytes()) {
+        *dst = *src as libc::c_char;
+    }
+    let mut fds = Vec::new();
+    for _ in 0..10_000 {
+        // SAFETY: plain socket calls on a fresh descriptor we own; `addr` is initialised.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0) };
+        assert!(fd >= 0);
+        // SAFETY: fd is a new, valid descriptor owned by nobody else.
+        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        // SAFETY: `addr` is a valid sockaddr_un of the size given.
+        let rc = unsafe {
+            libc::connect(
+                fd,
+                &addr as *const libc::sockaddr_un as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "{err}");
+            return fds;
+        }
+        fds.push(owned);
+    }
+    panic!("the backlog never filled");
+}
+
+#[test]
+fn a_daemon_too_stuck_to_accept_trips_the_timeout() {
+    // The plugin's connect itself hangs here, so only the -t watchdog can end it.
+    let scratch = Scratch::new("sock-stuck");
+    let path = scratch.join("stuck.sock");
+    let _listener = UnixListener::bind(&path).unwrap();
+    let _held = fill_backlog(&path);
+    for (plugin, label) in [
+        ("check_replay_rate", "REPLAY RATE"),
+        ("check_replay_5xx", "REPLAY 5XX"),
+    ] {
+        let started = Instant::now();
+        let (out, code) = run(plugin, &scratch, &["-S", path.to_str().unwrap(), "-t", "1"]);
+        let took = started.elapsed();
+        assert_eq!(
+            (out, code),
+            (
+                format!(
+                    "{label} CRITICAL: status socket {} did not answer within 1 s\n",
+                    path.display()
+                ),
+                2
+            )
+        );
+        assert!(
+            took >= Duration::from_millis(950) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
+    }
+}
+
 #[test]
 fn daemon_absent_or_silent_is_critical() {
     let scratch = Scratch::new("sock-fail");
