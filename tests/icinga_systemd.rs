@@ -555,7 +555,10 @@ fn as_an_unprivileged_user_the_units_two_capabilities_are_enough_to_replay() {
         read_status_document(&socket)
     };
     let start = Instant::now();
-    while !status(&mut guard).is_some_and(|d| d.state.as_str() == "replaying") {
+    loop {
+        if status(&mut guard).is_some_and(|d| d.state.as_str() == "replaying") {
+            break;
+        }
         assert!(start.elapsed() < Duration::from_secs(10), "never replaying");
         std::thread::sleep(Duration::from_millis(20));
     }
