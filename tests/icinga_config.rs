@@ -81,7 +81,7 @@ fn validates_with_itl_and_plugins_and_builds_the_example_host() {
             "* check_interval = 300".into(),
             "* retry_interval = 60".into(),
             "* max_check_attempts = 4".into(),
-            "* notes_url = \"https://docs.example.invalid/replayer/runbook.html#$service.name$\""
+            "* notes_url = \"https://example.invalid/replayer/icinga/README.md#$service.name$\""
                 .into(),
             "* command_endpoint = \"\"".into(),
         ] {
