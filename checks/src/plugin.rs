@@ -233,11 +233,14 @@ fn finish(label: &str, outcome: &Outcome) -> ! {
 }
 
 /// Exits 3 for `--help`, `--version` and bad options, as monitoring-plugins do.
-fn parse_or_exit<A: PluginArgs>(label: &str) -> (A, ArgMatches) {
+fn parse_or_exit<A: PluginArgs>(
+    label: &str,
+    argv: impl IntoIterator<Item = std::ffi::OsString>,
+) -> (A, ArgMatches) {
     let mut cmd = A::command().color(clap::ColorChoice::Never);
     let usage = cmd.render_usage().to_string();
     let parsed = cmd
-        .try_get_matches()
+        .try_get_matches_from(argv)
         .and_then(|m| A::from_arg_matches(&m).map(|a| (a, m)));
     match parsed {
         Ok(parsed) => parsed,
@@ -282,6 +285,21 @@ where
     T: FnOnce(&A) -> Outcome,
     C: FnOnce(&A, &Context) -> Result<Outcome, Box<dyn std::error::Error>>,
 {
+    run_with_args(label, std::env::args_os(), on_timeout, check)
+}
+
+/// [`run`] with the command line given (program name first), for tests of the guard.
+pub fn run_with_args<A, T, C>(
+    label: &'static str,
+    argv: impl IntoIterator<Item = std::ffi::OsString>,
+    on_timeout: T,
+    check: C,
+) -> !
+where
+    A: PluginArgs,
+    T: FnOnce(&A) -> Outcome,
+    C: FnOnce(&A, &Context) -> Result<Outcome, Box<dyn std::error::Error>>,
+{
     std::panic::set_hook(Box::new(move |info| {
         let what = info
             .payload()
@@ -299,7 +317,7 @@ where
         );
     }));
 
-    let (args, matches) = parse_or_exit::<A>(label);
+    let (args, matches) = parse_or_exit::<A>(label, argv);
     let config = args.common().sync_config();
     let now = SystemTime::now();
     let reading = read_sync(&config, now);
