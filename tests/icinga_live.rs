@@ -13,7 +13,8 @@
 //!
 //! Phase 1, replaying: `replayer-procs`, `replayer-rate` and `replayer-5xx` OK for the healthy
 //! one; `replayer-5xx` WARNING (ratio 0.08 > 0.05) and CRITICAL (1.0 > 0.1) for the others;
-//! a sync flag set 13 hours ago (stale) turns OK into WARNING.
+//! a sync flag set 13 hours ago (stale) turns OK into WARNING; a hung daemon (a socket that
+//! never answers) is CRITICAL from the plugin's own timeout, before Icinga's.
 //! Phase 2, the healthy daemon stopped (SIGTERM): `replayer-procs` CRITICAL; with the sync
 //! flag set, OK with the sync text ("would be CRITICAL"); with the stale flag, CRITICAL and
 //! saying why it did not downgrade.
@@ -416,6 +417,15 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
         .set_modified(SystemTime::now() - Duration::from_secs(13 * 3600))
         .unwrap();
     let no_flag = scratch.join("sync-none");
+    let hung = scratch.join("hung.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&hung).unwrap();
+    // Holds every connection open, answering nothing, until the test ends.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in listener.incoming() {
+            held.push(connection);
+        }
+    });
 
     let host = |name: &str, daemon: &Replayer, flag: &Path| {
         format!(
@@ -443,12 +453,27 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
         host("sync-stale", &up, &stale_flag),
         // Watches the same flag file as the daemon it checks, as on a real host.
         host("staging-warn-syncing", &warn, &warn.flag),
+        // A hung daemon: its socket accepts and never answers. The plugin's own timeout
+        // (1 s here) fires well before Icinga's, so the result is CRITICAL, not UNKNOWN.
+        format!(
+            r#"object Host "hung" {{
+  check_command = "dummy"
+  enable_active_checks = false
+  vars.replayer = true
+  vars.replayer_socket = "{}"
+  vars.replayer_sync_flag = "{}"
+  vars.replayer_timeout = 1
+}}
+"#,
+            hung.display(),
+            no_flag.display()
+        ),
     ]
     .concat();
     let icinga = Icinga::start(&scratch.join("icinga"), &hosts);
 
     // Phase 1: replaying.
-    let results = icinga.check_all_now(18);
+    let results = icinga.check_all_now(21);
     let token = up.token();
     let procs_ok = format!("PROCS OK: 1 process with command name 'replayer', args '{token}'");
     assert_result(
@@ -528,6 +553,20 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
         },
     );
 
+    assert_result(
+        &results,
+        "hung!replayer-rate",
+        Expect {
+            state: 2,
+            output_starts: &format!(
+                "REPLAY RATE CRITICAL: status socket {} did not answer within 1 s",
+                hung.display()
+            ),
+            output_contains: &[],
+            perfdata: &[],
+        },
+    );
+
     // The command line Icinga built from the shipped CheckCommand: --command first, every
     // default passed, a boolean passed when true and left out while false (--per-second),
     // options unset (--user) or set to "" (--sync-window) absent.
@@ -578,7 +617,7 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
     unsafe { libc::kill(up.process.0.id() as i32, libc::SIGTERM) };
     let exit = up.process.0.wait().expect("wait for replayer");
     assert!(exit.success(), "replayer exit on SIGTERM: {exit}");
-    let results = icinga.check_all_now(18);
+    let results = icinga.check_all_now(21);
     let procs_critical =
         format!("PROCS CRITICAL: 0 processes with command name 'replayer', args '{token}'");
     assert_result(
@@ -630,7 +669,7 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
     warn.wait_for("paused", |d| {
         d.state.as_str() == "paused" && d.sync.in_progress
     });
-    let results = icinga.check_all_now(18);
+    let results = icinga.check_all_now(21);
     assert_result(
         &results,
         "staging-warn-syncing!replayer-5xx",
