@@ -146,7 +146,7 @@ impl Source {
     }
 
     /// Reads the next packet.
-    pub fn next(&mut self) -> Result<Next<'_>, CaptureError> {
+    pub fn next_packet(&mut self) -> Result<Next<'_>, CaptureError> {
         let unit = self.ts_unit_ns;
         if std::mem::take(&mut self.wait_before_read) {
             if let Handle::Live(c) = &self.handle {

@@ -5,14 +5,13 @@
 //! Network: IPv4 (the payload ends where the header's total length says, so Ethernet trailer
 //! padding never enters the stream; a total length of 0, as TSO leaves it, falls back to the
 //! captured length) and IPv6 with extension headers. IPv4 fragments are put back together by a
-//! small bounded [`Defragmenter`]. Parsing is `etherparse`'s lax mode, which also accepts frames
-//! cut short by the snap length: the missing tail then shows up downstream as a stream gap.
+//! small bounded [`Defragmenter`]. IP and TCP are parsed with `etherparse` (its lax IP mode also
+//! accepts packets cut short by the snap length: the missing tail then shows up downstream as a
+//! stream gap); the link layers, a few fixed offsets, by hand.
 //!
 //! Nothing here allocates for an ordinary frame.
 
-use etherparse::{
-    EtherType, IpNumber, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice,
-};
+use etherparse::{EtherType, IpNumber, LaxIpSlice, TcpSlice, UdpSlice};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -82,6 +81,8 @@ pub enum Decoded<'a> {
 const VXLAN_PORT: u16 = 4789;
 /// EtherType of a PPPoE session (RFC 2516); the payload is a 6-byte PPPoE and 2-byte PPP header.
 const PPPOE_SESSION: EtherType = EtherType(0x8864);
+/// 802.1Q, 802.1ad (QinQ) and the older QinQ tag EtherTypes.
+const VLAN_TAGS: [EtherType; 3] = [EtherType(0x8100), EtherType(0x88a8), EtherType(0x9100)];
 
 /// Decodes frames of one link type. Holds the IPv4 defragmenter, hence `&mut self`.
 #[derive(Debug)]
@@ -104,135 +105,129 @@ impl Decoder {
 
     /// Decodes one frame captured at `ts_ns`.
     pub fn decode<'a>(&'a mut self, frame: &'a [u8], ts_ns: u64) -> Decoded<'a> {
-        let parsed = match self.link {
-            LinkType::Ethernet => LaxSlicedPacket::from_ethernet(frame).ok(),
-            LinkType::Null | LinkType::Loop => match frame.get(4..) {
-                // The family value tells IPv4 from IPv6, but so does the IP version nibble,
-                // and the family's byte order depends on the capturing host: trust the nibble.
-                Some(ip) => LaxSlicedPacket::from_ip(ip).ok(),
-                None => None,
-            },
-            LinkType::Raw => LaxSlicedPacket::from_ip(frame).ok(),
+        // The link layers are a few fixed offsets, walked here by hand: building etherparse's
+        // whole-packet view for every frame costs more than everything else in decoding.
+        let network = match self.link {
+            LinkType::Ethernet => return self.ethernet(frame, ts_ns, 0),
+            // The family value tells IPv4 from IPv6, but so does the IP version nibble,
+            // and the family's byte order depends on the capturing host: trust the nibble.
+            LinkType::Null | LinkType::Loop => frame.get(4..).map(|ip| (None, ip)),
+            LinkType::Raw => Some((None, frame)),
             // SLL: 16-byte header, protocol (an EtherType for IP) in its last two bytes.
             LinkType::LinuxSll => match (frame.get(14..16), frame.get(16..)) {
-                (Some(p), Some(rest)) => Some(LaxSlicedPacket::from_ether_type(
-                    EtherType(u16::from_be_bytes([p[0], p[1]])),
-                    rest,
-                )),
+                (Some(p), Some(rest)) => Some((Some(u16::from_be_bytes([p[0], p[1]])), rest)),
                 _ => None,
             },
             // SLL2: 20-byte header, protocol in its first two bytes.
             LinkType::LinuxSll2 => match (frame.get(0..2), frame.get(20..)) {
-                (Some(p), Some(rest)) => Some(LaxSlicedPacket::from_ether_type(
-                    EtherType(u16::from_be_bytes([p[0], p[1]])),
-                    rest,
-                )),
+                (Some(p), Some(rest)) => Some((Some(u16::from_be_bytes([p[0], p[1]])), rest)),
                 _ => None,
             },
         };
-        match parsed {
-            Some(packet) => self.from_packet(packet, ts_ns, 0),
+        match network {
+            Some((None, ip)) => self.ip(ip, ts_ns, 0),
+            Some((Some(ether_type), rest)) => self.ether_payload(ether_type, rest, ts_ns, 0),
             None => Decoded::Malformed,
         }
     }
 
-    fn from_packet<'a>(
-        &'a mut self,
-        packet: LaxSlicedPacket<'a>,
-        ts_ns: u64,
-        depth: u8,
-    ) -> Decoded<'a> {
-        let (src_ip, dst_ip, ip_payload): (IpAddr, IpAddr, &LaxIpPayloadSlice<'a>) =
-            match &packet.net {
-                Some(LaxNetSlice::Ipv4(v4)) => {
-                    let h = v4.header();
-                    (
-                        h.source_addr().into(),
-                        h.destination_addr().into(),
-                        v4.payload(),
-                    )
-                }
-                Some(LaxNetSlice::Ipv6(v6)) => {
-                    let h = v6.header();
-                    (
-                        h.source_addr().into(),
-                        h.destination_addr().into(),
-                        v6.payload(),
-                    )
-                }
-                Some(LaxNetSlice::Arp(_)) => return Decoded::Other,
-                None => return self.tunnel_or_other(&packet, ts_ns, depth),
-            };
-        match &packet.transport {
-            Some(TransportSlice::Tcp(tcp)) => Decoded::Tcp(segment(src_ip, dst_ip, tcp)),
-            Some(TransportSlice::Udp(udp))
-                if udp.destination_port() == VXLAN_PORT && depth == 0 =>
-            {
-                match udp.payload().get(8..) {
-                    Some(inner) => match LaxSlicedPacket::from_ethernet(inner) {
-                        Ok(p) => self.from_packet(p, ts_ns, depth + 1),
-                        Err(_) => Decoded::Malformed,
-                    },
-                    None => Decoded::Malformed,
-                }
+    /// An Ethernet II frame: 14-byte header, then any VLAN tags.
+    fn ethernet<'a>(&'a mut self, frame: &'a [u8], ts_ns: u64, depth: u8) -> Decoded<'a> {
+        match (frame.get(12..14), frame.get(14..)) {
+            (Some(t), Some(rest)) => {
+                self.ether_payload(u16::from_be_bytes([t[0], t[1]]), rest, ts_ns, depth)
             }
-            Some(_) => Decoded::Other,
-            None if ip_payload.fragmented && ip_payload.ip_number == IpNumber::TCP => {
-                let Some(LaxNetSlice::Ipv4(v4)) = &packet.net else {
-                    // IPv6 fragments are vanishingly rare for TCP (PMTU discovery avoids them).
-                    return Decoded::Other;
-                };
-                let h = v4.header();
-                let key = FragmentKey {
-                    src: h.source_addr().into(),
-                    dst: h.destination_addr().into(),
-                    id: h.identification(),
-                };
-                let offset = h.fragments_offset().byte_offset() as usize;
-                match self
-                    .defrag
-                    .add(key, offset, h.more_fragments(), ip_payload.payload, ts_ns)
-                {
-                    Some(datagram) => match TcpSlice::from_slice(datagram) {
-                        Ok(tcp) => Decoded::Tcp(segment(src_ip, dst_ip, &tcp)),
-                        Err(_) => Decoded::Malformed,
-                    },
-                    None => Decoded::Fragment,
-                }
-            }
-            None if ip_payload.ip_number == IpNumber::TCP => Decoded::Malformed,
-            None => Decoded::Other,
+            _ => Decoded::Malformed,
         }
     }
 
-    /// Frames whose network layer etherparse does not know: PPPoE sessions carry IP behind
-    /// 8 more bytes; everything else is not ours.
-    fn tunnel_or_other<'a>(
+    /// What follows an EtherType: VLAN tags (802.1Q, QinQ) are peeled, PPPoE sessions opened.
+    fn ether_payload<'a>(
         &'a mut self,
-        packet: &LaxSlicedPacket<'a>,
+        mut ether_type: u16,
+        mut rest: &'a [u8],
         ts_ns: u64,
         depth: u8,
     ) -> Decoded<'a> {
-        match packet.ether_payload() {
-            Some(p) if p.ether_type == PPPOE_SESSION && depth == 0 => {
-                // PPP protocol 0x0021 is IPv4, 0x0057 IPv6.
-                match (p.payload.get(6..8), p.payload.get(8..)) {
-                    (Some([0x00, 0x21]) | Some([0x00, 0x57]), Some(ip)) => {
-                        match LaxSlicedPacket::from_ip(ip) {
-                            Ok(inner) => self.from_packet(inner, ts_ns, depth + 1),
-                            Err(_) => Decoded::Malformed,
-                        }
-                    }
-                    _ => Decoded::Other,
+        let mut tags = 0;
+        while VLAN_TAGS.contains(&EtherType(ether_type)) {
+            tags += 1;
+            match (rest.get(2..4), rest.get(4..)) {
+                (Some(t), Some(inner)) if tags <= 3 => {
+                    ether_type = u16::from_be_bytes([t[0], t[1]]);
+                    rest = inner;
                 }
+                _ => return Decoded::Malformed,
             }
-            _ => {
-                if packet.stop_err.is_some() {
-                    Decoded::Malformed
-                } else {
-                    Decoded::Other
+        }
+        match EtherType(ether_type) {
+            EtherType::IPV4 | EtherType::IPV6 => self.ip(rest, ts_ns, depth),
+            // PPPoE session: 6-byte PPPoE header, 2-byte PPP protocol: 0x0021 IPv4, 0x0057 IPv6.
+            PPPOE_SESSION if depth == 0 => match (rest.get(6..8), rest.get(8..)) {
+                (Some([0x00, 0x21]) | Some([0x00, 0x57]), Some(ip)) => {
+                    self.ip(ip, ts_ns, depth + 1)
                 }
-            }
+                (Some(_), Some(_)) => Decoded::Other,
+                _ => Decoded::Malformed,
+            },
+            _ => Decoded::Other,
+        }
+    }
+
+    /// An IPv4 or IPv6 packet (the version nibble says which) and the TCP segment inside.
+    fn ip<'a>(&'a mut self, packet: &'a [u8], ts_ns: u64, depth: u8) -> Decoded<'a> {
+        let Ok((ip, _)) = LaxIpSlice::from_slice(packet) else {
+            return Decoded::Malformed;
+        };
+        let (src_ip, dst_ip) = (ip.source_addr(), ip.destination_addr());
+        let payload = ip.payload();
+        if payload.fragmented {
+            return self.fragment(&ip, ts_ns);
+        }
+        match payload.ip_number {
+            IpNumber::TCP => match TcpSlice::from_slice(payload.payload) {
+                Ok(tcp) => Decoded::Tcp(segment(src_ip, dst_ip, &tcp)),
+                Err(_) => Decoded::Malformed,
+            },
+            IpNumber::UDP if depth == 0 => match UdpSlice::from_slice(payload.payload) {
+                // VXLAN: an 8-byte VXLAN header, then a whole Ethernet frame.
+                Ok(udp) if udp.destination_port() == VXLAN_PORT => match udp.payload().get(8..) {
+                    Some(inner) => self.ethernet(inner, ts_ns, depth + 1),
+                    None => Decoded::Malformed,
+                },
+                Ok(_) => Decoded::Other,
+                Err(_) => Decoded::Malformed,
+            },
+            _ => Decoded::Other,
+        }
+    }
+
+    /// An IPv4 fragment: kept until its datagram is whole. (IPv6 fragments are vanishingly
+    /// rare for TCP, which path MTU discovery keeps from fragmenting.)
+    fn fragment<'a>(&'a mut self, ip: &LaxIpSlice<'a>, ts_ns: u64) -> Decoded<'a> {
+        let LaxIpSlice::Ipv4(v4) = ip else {
+            return Decoded::Other;
+        };
+        if v4.payload().ip_number != IpNumber::TCP {
+            return Decoded::Other;
+        }
+        let h = v4.header();
+        let key = FragmentKey {
+            src: h.source_addr().into(),
+            dst: h.destination_addr().into(),
+            id: h.identification(),
+        };
+        let offset = h.fragments_offset().byte_offset() as usize;
+        let (src_ip, dst_ip) = (key.src, key.dst);
+        match self
+            .defrag
+            .add(key, offset, h.more_fragments(), v4.payload().payload, ts_ns)
+        {
+            Some(datagram) => match TcpSlice::from_slice(datagram) {
+                Ok(tcp) => Decoded::Tcp(segment(src_ip, dst_ip, &tcp)),
+                Err(_) => Decoded::Malformed,
+            },
+            None => Decoded::Fragment,
         }
     }
 }

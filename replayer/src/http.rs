@@ -481,7 +481,7 @@ fn head_of(request: &httparse::Request<'_, '_>) -> Option<(Head, Framing)> {
     for h in request.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             match parse_length(h.value) {
-                Some(value) if length.map_or(true, |l| l == value) => length = Some(value),
+                Some(value) if length.is_none_or(|l| l == value) => length = Some(value),
                 _ => unusable = true,
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
@@ -552,7 +552,7 @@ fn find_request_line(input: &[u8]) -> Result<usize, usize> {
             }
             None => {
                 let may_start_one = rest.len() <= MAX_RESYNC_LINE
-                    && rest.first().map_or(true, u8::is_ascii_uppercase);
+                    && rest.first().is_none_or(u8::is_ascii_uppercase);
                 return Err(if may_start_one {
                     line_start
                 } else {

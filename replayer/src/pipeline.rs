@@ -148,7 +148,7 @@ pub fn run(
     let (mut packets, mut bytes, mut unpublished) = (0u64, 0u64, 0u32);
     let mut outcome = Ok(());
     while !stop.load(Relaxed) {
-        match source.next() {
+        match source.next_packet() {
             Ok(Next::Packet(packet)) => {
                 packets += 1;
                 bytes += u64::from(packet.wire_len);

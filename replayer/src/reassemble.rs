@@ -20,6 +20,7 @@
 use crate::decode::TcpSegment;
 use crate::pipeline::{CaptureStats, ReassemblyLimits};
 use crate::request::Connection;
+use foldhash::fast::RandomState;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -61,13 +62,17 @@ struct Shared<'s> {
     stats: &'s CaptureStats,
     /// Bytes held across all streams: out-of-order segments plus consumer buffers.
     buffered_total: usize,
+    /// Of which out-of-order segments (waiting behind a hole).
+    pending_total: usize,
 }
 
 /// The reassembler for one capture: all streams towards `server_port`.
 pub struct Reassembler<'s, C> {
     server_port: u16,
     expire_ns: u64,
-    streams: HashMap<Connection, Stream<C>>,
+    /// foldhash: several times faster than SipHash on these 4-tuples, and seeded per process,
+    /// so crafted addresses cannot aim at collisions.
+    streams: HashMap<Connection, Stream<C>, RandomState>,
     shared: Shared<'s>,
     open_streams: u64,
     last_sweep_ns: u64,
@@ -110,11 +115,12 @@ impl<'s, C> Reassembler<'s, C> {
         Reassembler {
             server_port,
             expire_ns: expire_ns.max(1),
-            streams: HashMap::new(),
+            streams: HashMap::with_hasher(RandomState::default()),
             shared: Shared {
                 limits,
                 stats,
                 buffered_total: 0,
+                pending_total: 0,
             },
             open_streams: 0,
             last_sweep_ns: 0,
@@ -185,6 +191,11 @@ impl<'s, C> Reassembler<'s, C> {
     where
         C: Consumer<X>,
     {
+        // The server's ACKs only matter while some stream waits behind a hole; skipping them
+        // otherwise saves a lookup for half the packets of a capture.
+        if !seg.flags.syn && !seg.flags.rst && self.shared.pending_total == 0 {
+            return;
+        }
         let conn = Connection {
             client: seg.dst,
             server: seg.src,
@@ -440,6 +451,7 @@ impl<C> Stream<C> {
         let freed = replaced.map_or(0, |p| p.data.len());
         self.pending_bytes = self.pending_bytes + data.len() - freed;
         shared.buffered_total = shared.buffered_total + data.len() - freed;
+        shared.pending_total = shared.pending_total + data.len() - freed;
     }
 
     /// Hands in-order bytes to the consumer and advances the delivery point.
@@ -483,6 +495,7 @@ impl<C> Stream<C> {
             let segment = entry.remove();
             self.pending_bytes -= segment.data.len();
             shared.buffered_total -= segment.data.len();
+            shared.pending_total -= segment.data.len();
             let end = start + segment.data.len() as u64;
             if end > self.next_abs {
                 let skip = (self.next_abs - start) as usize;
@@ -564,6 +577,7 @@ impl<C> Stream<C> {
     /// Returns everything this stream holds to the total-memory account.
     fn release(&mut self, shared: &mut Shared<'_>) {
         shared.buffered_total -= self.pending_bytes + self.consumer_buffered;
+        shared.pending_total -= self.pending_bytes;
         self.pending.clear();
         self.pending_bytes = 0;
         self.consumer_buffered = 0;

@@ -1,0 +1,46 @@
+//! The capture pipeline alone (libpcap file read → decode → reassemble → HTTP framing), on one
+//! thread, on a capture file: `cargo bench -p replayer --bench capture -- FILE PORT`.
+//! Prints one line of figures; `bench/capture.sh` makes the capture and the comparisons.
+
+use replayer::pipeline::{run, CaptureConfig, CaptureStats, Input};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Instant;
+
+fn main() {
+    // cargo passes `--bench`; the rest are ours.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let [file, port] = args.as_slice() else {
+        eprintln!("usage: cargo bench -p replayer --bench capture -- FILE PORT");
+        std::process::exit(2);
+    };
+    let port: u16 = port.parse().expect("PORT");
+    let config = CaptureConfig::new(Input::File {
+        path: file.into(),
+        port,
+    });
+    let stats = CaptureStats::default();
+    let (mut requests, mut request_bytes) = (0u64, 0u64);
+    let start = Instant::now();
+    let result = run(&config, &AtomicBool::new(false), &stats, &mut |r| {
+        requests += 1;
+        request_bytes += (r.target.len() + r.body.len()) as u64;
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    if let Err(e) = result {
+        eprintln!("capture: {e}");
+        std::process::exit(1);
+    }
+    let file_bytes = std::fs::metadata(file).map_or(0, |m| m.len());
+    println!(
+        "requests={requests} packets={} file_bytes={file_bytes} seconds={seconds:.3} \
+         requests_per_s={:.0} bytes_per_s={:.0} gaps={} cut={} target_and_body_bytes={request_bytes}",
+        stats.packets.load(Relaxed),
+        requests as f64 / seconds,
+        file_bytes as f64 / seconds,
+        stats.reassembly_gaps.load(Relaxed),
+        stats.requests_cut.load(Relaxed),
+    );
+}
