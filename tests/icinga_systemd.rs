@@ -346,7 +346,7 @@ impl Drop for Guard {
 
 /// Starts the real replayer from `program` (the binary or a symlink to it) with its status
 /// socket in `dir`, and waits for the socket.
-fn start_replayer(program: &Path, dir: &Path) -> (Guard, PathBuf) {
+fn start_replayer(program: &Path, dir: &Path, extra: &[&str]) -> (Guard, PathBuf) {
     let socket = dir.join("status.sock");
     let child = Command::new(program)
         .arg(format!("-input-raw=127.0.0.1:{}", free_port()))
@@ -355,6 +355,7 @@ fn start_replayer(program: &Path, dir: &Path) -> (Guard, PathBuf) {
         .arg(&socket)
         .arg("--sync-flag")
         .arg(dir.join("no-sync-flag"))
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -386,7 +387,7 @@ fn through_the_goreplay_symlink_check_procs_counts_a_goreplay_process() {
     let scratch = Scratch::new("goreplay-name");
     let goreplay = scratch.join("goreplay");
     symlink(bin("replayer"), &goreplay).unwrap();
-    let (mut daemon, socket) = start_replayer(&goreplay, scratch.path());
+    let (mut daemon, socket) = start_replayer(&goreplay, scratch.path(), &[]);
     let token = socket.display().to_string();
 
     // GOV.UK's check as it was (monitoring-plugins' check_procs) and ours, to the byte.
@@ -412,8 +413,11 @@ fn through_the_goreplay_symlink_check_procs_counts_a_goreplay_process() {
     assert_eq!(check_procs(&ours), (2, stopped));
 }
 
+/// The NRPE commands as a real NRPE daemon runs them (foreground, its own port, as the
+/// unprivileged user it insists on), asked by the real `check_nrpe`, with the real plugins
+/// reading a real daemon's socket, handed to NRPE's group as the unit hands it to nagios.
 #[test]
-fn the_nrpe_commands_run_with_the_real_plugins() {
+fn the_nrpe_commands_answer_through_a_real_nrpe() {
     assert!(is_root(), "live capture needs root (CI runs as root)");
     let cfg = std::fs::read_to_string(workspace_root().join("icinga/nrpe/replayer.cfg")).unwrap();
     let commands: Vec<(&str, &str)> = cfg
@@ -434,46 +438,92 @@ fn the_nrpe_commands_run_with_the_real_plugins() {
             "check_replay_5xx"
         ]
     );
+    for (name, line) in &commands {
+        // NRPE runs a line without a shell and takes nothing from the network.
+        assert!(!line.contains(['\'', '"', '$', '`', '!']), "{name}: {line}");
+    }
 
     let scratch = Scratch::new("nrpe");
-    let (_daemon, socket) = start_replayer(&bin("replayer"), scratch.path());
+    let (_daemon, socket) = start_replayer(
+        &bin("replayer"),
+        scratch.path(),
+        &["--status-socket-group", "nogroup"],
+    );
     let flag = scratch.join("sync-flag");
-    for (name, line) in commands {
-        // The paths of a real host, pointed at this test's plugins, socket and flag file.
-        let line = line
-            .replace(
-                "/usr/lib/nagios/plugins/",
-                &format!("{}/", bin_dir().display()),
-            )
-            .replace("/run/replayer/status.sock", &socket.display().to_string())
-            .replace(
-                "/etc/govuk/env.d/FACTER_data_sync_in_progress",
-                &flag.display().to_string(),
-            );
-        // NRPE runs the line without a shell: split on spaces.
-        let words: Vec<&str> = line.split(' ').collect();
-        assert!(!line.contains(['\'', '"', '$', '`']), "{name}: {line}");
-        let (code, output) = plugin_output(Command::new(words[0]).args(&words[1..]));
+    // The paths of a real host, pointed at this test's plugins, socket and flag file.
+    let included = cfg
+        .replace(
+            "/usr/lib/nagios/plugins/",
+            &format!("{}/", bin_dir().display()),
+        )
+        .replace("/run/replayer/status.sock", &socket.display().to_string())
+        .replace(
+            "/etc/govuk/env.d/FACTER_data_sync_in_progress",
+            &flag.display().to_string(),
+        );
+    std::fs::write(scratch.join("replayer.cfg"), included).unwrap();
+    let port = free_port();
+    let nrpe_cfg = scratch.join("nrpe.cfg");
+    std::fs::write(
+        &nrpe_cfg,
+        format!(
+            "server_address=127.0.0.1\nserver_port={port}\nallowed_hosts=127.0.0.1\n\
+             nrpe_user=nobody\nnrpe_group=nogroup\ndont_blame_nrpe=0\ncommand_timeout=20\n\
+             pid_file={dir}/nrpe.pid\nlog_file={dir}/nrpe.log\ninclude={dir}/replayer.cfg\n",
+            dir = scratch.path().display()
+        ),
+    )
+    .unwrap();
+    let nrpe = Guard(
+        Command::new(require_tool("nrpe"))
+            .arg("-c")
+            .arg(&nrpe_cfg)
+            .args(["-d", "-f"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nrpe"),
+    );
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "nrpe did not listen: {}",
+            std::fs::read_to_string(scratch.join("nrpe.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let check_nrpe = require_tool("/usr/lib/nagios/plugins/check_nrpe");
+    for (name, _) in commands {
+        let (code, output) = plugin_output(
+            Command::new(&check_nrpe)
+                .args(["-H", "127.0.0.1", "-t", "20", "-p"])
+                .arg(port.to_string())
+                .args(["-c", name]),
+        );
         let first = output.lines().next().unwrap_or_default();
         match name {
-            // Other replayer processes may run on this machine: 0 or more.
+            // Other replayer processes may run on this machine: 1 or more, at least ours.
             "check_replayer_procs" => {
+                assert_eq!(code, 0, "{output}");
                 assert!(
-                    (code == 0 && first.starts_with("PROCS OK: "))
-                        || (code == 2 && first.starts_with("PROCS CRITICAL: 0 processes")),
-                    "{name}: {code} {output}"
+                    first.starts_with("PROCS OK: ")
+                        && first.contains(" with command name 'replayer' | procs="),
+                    "{output}"
                 );
-                assert!(first.contains("command name 'replayer'"), "{output}");
             }
             "check_goreplay_procs" => {
-                assert!(first.contains("command name 'goreplay'"), "{output}");
                 assert!([0, 2].contains(&code), "{name}: {code} {output}");
+                assert!(first.contains("command name 'goreplay'"), "{output}");
             }
             // A daemon that captured nothing: CRITICAL, naming the cause.
             "check_replay_rate" => {
                 assert_eq!(code, 2, "{output}");
                 assert!(
-                    first.starts_with("REPLAY RATE CRITICAL: 0 requests/s"),
+                    first.starts_with("REPLAY RATE CRITICAL: 0 requests/s")
+                        && first.contains("no traffic captured"),
                     "{output}"
                 );
             }
@@ -485,6 +535,7 @@ fn the_nrpe_commands_run_with_the_real_plugins() {
             _ => unreachable!(),
         }
     }
+    drop(nrpe);
 }
 
 /// The unit gives the daemon an unprivileged user and exactly two capabilities. Run the real
