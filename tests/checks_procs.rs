@@ -11,6 +11,18 @@ use std::time::{Duration, Instant, SystemTime};
 const CHECK_PROCS: &str = "/usr/lib/nagios/plugins/check_procs";
 const LIMIT: Duration = Duration::from_secs(20);
 
+/// Every test runs check_procs, whose `ps` child is visible to the others: the test that
+/// counts `ps` processes runs alone (write), all the others together (read).
+static PS_LOCK: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    PS_LOCK.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    PS_LOCK.write().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs a plugin; returns (stdout, exit code).
 fn run(program: &Path, args: &[&str]) -> (String, i32) {
     let out = run_with_timeout(Command::new(program).args(args), LIMIT);
@@ -162,6 +174,7 @@ fn ranges_for(name: &str) -> usize {
 
 #[test]
 fn absent_single_and_several_over_every_range() {
+    let _lock = shared();
     let scratch = Scratch::new("procs-ranges");
     let (one, three) = (unique("one"), unique("three"));
     let _p1 = start(&scratch, &one, None, &["3600"], 1);
@@ -191,6 +204,7 @@ fn absent_single_and_several_over_every_range() {
 
 #[test]
 fn arguments_users_and_option_spellings() {
+    let _lock = shared();
     let scratch = Scratch::new("procs-options");
     let name = unique("args");
     let marker = format!("mark{}", std::process::id());
@@ -278,6 +292,7 @@ fn arguments_users_and_option_spellings() {
 
 #[test]
 fn names_as_check_procs_reads_them() {
+    let _lock = shared();
     let scratch = Scratch::new("procs-names");
     // The kernel keeps 15 bytes of a name; check_procs cuts a name at its first space.
     let long = format!("{}-a-rather-long-name", unique("l"));
@@ -297,6 +312,7 @@ fn names_as_check_procs_reads_them() {
 
 #[test]
 fn zombies_count() {
+    let _lock = shared();
     let scratch = Scratch::new("procs-zombie");
     let name = unique("zomb");
     let exe = sleeper(&scratch, &name);
@@ -323,6 +339,7 @@ fn zombies_count() {
 
 #[test]
 fn never_counts_itself_nor_its_parent() {
+    let _lock = shared();
     // The parent of both plugins is this test process: neither counts it.
     let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
     let me = comm.trim();
@@ -351,6 +368,7 @@ fn never_counts_itself_nor_its_parent() {
 
 #[test]
 fn defaults_are_check_procs_c_1_with_command_replayer() {
+    let _lock = shared();
     // `replayer` processes belong to other tests and may come and go between the two runs:
     // the two must agree on one of a few consecutive tries.
     let agree = |ours_args: &[&str], theirs_args: &[&str]| {
@@ -382,9 +400,72 @@ fn defaults_are_check_procs_c_1_with_command_replayer() {
     );
 }
 
+/// Runs both until they agree, a few times at most: for processes that are not ours, which
+/// may start or stop between the two runs. Returns the line they agreed on.
+fn agree(args: &[&str]) -> String {
+    let mut last = None;
+    for _ in 0..5 {
+        let theirs = run(&require_tool(CHECK_PROCS), args);
+        let ours = run(&bin("check_replayer_procs"), args);
+        if (first_line(&ours.0), ours.1) == (first_line(&theirs.0), theirs.1) {
+            return first_line(&ours.0).to_string();
+        }
+        last = Some((ours, theirs));
+    }
+    panic!("{args:?}: ours and check_procs never agreed (ours, theirs): {last:?}");
+}
+
+#[test]
+fn every_name_on_this_machine_including_kernel_threads() {
+    let _lock = shared();
+    // Names as the kernel has them (kernel threads' can be longer than 15 characters and
+    // hold slashes), cut to 15 as ps shows them, and after the last slash as check_procs
+    // compares them.
+    let out = run_with_timeout(
+        Command::new(require_tool("ps")).args(["-eo", "comm="]),
+        LIMIT,
+    );
+    let mut names: Vec<String> = Vec::new();
+    for full in String::from_utf8_lossy(&out.stdout).lines() {
+        let cut: String = full.chars().take(15).collect();
+        let base = cut.rsplit('/').next().unwrap_or("").to_string();
+        names.extend([full.to_string(), cut, base]);
+    }
+    names.retain(|n| !n.is_empty() && !n.contains(' '));
+    names.sort();
+    names.dedup();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in &names {
+        agree(&["-C", name, "-c", "1:"]);
+    }
+    // A kernel thread every Linux has.
+    assert_eq!(
+        agree(&["-C", "kthreadd", "-c", "1:"]),
+        "PROCS OK: 1 process with command name 'kthreadd' | procs=1;;1:;0;"
+    );
+}
+
+#[test]
+fn check_procs_counts_its_own_ps_and_so_do_we() {
+    let _lock = alone();
+    // check_procs excludes itself and its parent, not the `ps` it starts: `-C ps` finds one.
+    assert_eq!(
+        agree(&["-C", "ps", "-c", "1:"]),
+        "PROCS OK: 1 process with command name 'ps' | procs=1;;1:;0;"
+    );
+    assert_eq!(
+        agree(&["-C", "ps", "-a", "axwwo stat", "-c", "1:"]),
+        "PROCS OK: 1 process with command name 'ps', args 'axwwo stat' | procs=1;;1:;0;"
+    );
+    agree(&["-C", "ps", "-u", "root", "-c", "1:"]);
+    agree(&["-C", "ps", "-u", "nobody", "-c", "1:"]);
+    agree(&["-C", "ps", "-a", "no such thing", "-c", "1:"]);
+}
+
 /// Where check_procs is wrong, we differ on purpose: an unreadable threshold is UNKNOWN.
 #[test]
 fn where_check_procs_is_wrong_we_exit_3_with_a_message() {
+    let _lock = shared();
     let check_procs = require_tool(CHECK_PROCS);
     let ours = bin("check_replayer_procs");
     // check_procs reads `abc` as 0 (strtod), so `-c abc` means "alert unless exactly 0": a
@@ -443,6 +524,7 @@ fn where_check_procs_is_wrong_we_exit_3_with_a_message() {
 
 #[test]
 fn help_version_and_bad_options_exit_3() {
+    let _lock = shared();
     let ours = bin("check_replayer_procs");
     let (out, code) = run(&ours, &["--help"]);
     assert_eq!(code, 3);
@@ -511,6 +593,7 @@ fn window_around_now(include: bool) -> String {
 
 #[test]
 fn sync_flag_downgrades_and_a_stale_flag_shows() {
+    let _lock = shared();
     let scratch = Scratch::new("procs-sync");
     let flag = scratch.join("FACTER_data_sync_in_progress");
     let flag_s = flag.to_str().unwrap();
@@ -572,6 +655,7 @@ fn sync_flag_downgrades_and_a_stale_flag_shows() {
 
 #[test]
 fn sync_window_counts_as_a_sync() {
+    let _lock = shared();
     let scratch = Scratch::new("procs-window");
     let absent = unique("win");
     let ours = bin("check_replayer_procs");

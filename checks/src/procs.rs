@@ -14,7 +14,9 @@
 //! - the user is the effective UID.
 //!
 //! Like `check_procs` it never counts itself nor any other process running the same
-//! executable, its parent (the shell, NRPE or Icinga that started it) or its own children.
+//! executable, nor its parent (the shell, NRPE or Icinga that started it). And like
+//! `check_procs` it counts the `ps` that `check_procs` would have started, when the filters
+//! match that `ps` (`-C ps`, `-a axwwo`, ...): see [`check_procs_own_ps`].
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -51,7 +53,6 @@ pub enum Excluded {
     Myself,
     SameExecutable,
     Parent,
-    OwnChild,
 }
 
 impl Excluded {
@@ -60,7 +61,6 @@ impl Excluded {
             Excluded::Myself => "this plugin",
             Excluded::SameExecutable => "runs this plugin's executable",
             Excluded::Parent => "this plugin's parent",
-            Excluded::OwnChild => "this plugin's child",
         }
     }
 }
@@ -154,8 +154,6 @@ fn scan_root(root: &Path, filter: &Filter, want_args: bool) -> std::io::Result<S
             Some(Excluded::Myself)
         } else if pid == parent {
             Some(Excluded::Parent)
-        } else if process.ppid == me {
-            Some(Excluded::OwnChild)
         } else if my_exe.is_some()
             && std::fs::metadata(dir.join("exe"))
                 .ok()
@@ -172,7 +170,32 @@ fn scan_root(root: &Path, filter: &Filter, want_args: bool) -> std::io::Result<S
         }
     }
     result.matched.sort_by_key(|p| p.pid);
+    if let Some(ps) = check_procs_own_ps(filter) {
+        result.matched.push(ps);
+    }
     Ok(result)
+}
+
+/// What `check_procs` runs to list processes, as it then sees it among them.
+const PS_ARGS: &str = "/bin/ps axwwo stat uid pid ppid vsz rss pcpu etime comm args";
+
+/// `check_procs` counts the `ps` it starts itself whenever the filters match it (its
+/// exclusions cover only itself and its parent), so `check_procs -C ps` always finds one
+/// more than is running. A drop-in must count that `ps` too; it is listed with pid 0.
+fn check_procs_own_ps(filter: &Filter) -> Option<Process> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let matches = filter.command.as_deref().is_none_or(|c| c == "ps")
+        && filter.args.as_deref().is_none_or(|a| PS_ARGS.contains(a))
+        && filter.uid.is_none_or(|u| u == euid);
+    matches.then(|| Process {
+        pid: 0,
+        ppid: std::process::id(),
+        state: 'R',
+        prog: "ps".to_string(),
+        args: Some(PS_ARGS.to_string()),
+        uid: Some(euid),
+    })
 }
 
 struct Stat {
@@ -202,9 +225,15 @@ fn read_small<'a>(path: &Path, buf: &'a mut [u8]) -> Option<&'a [u8]> {
 /// A cheap test that rules out most names without building `check_procs`' view of them: a
 /// plain name (printable ASCII, no space or slash) is its own view.
 fn name_may_match(comm: &[u8], want: &str) -> bool {
-    let plain = comm.iter().all(|&b| (0x21..0x7f).contains(&b) && b != b'/');
-    !plain || comm == want.as_bytes()
+    let shown = &comm[..comm.len().min(COMM_COLUMN)];
+    let plain = shown
+        .iter()
+        .all(|&b| (0x21..0x7f).contains(&b) && b != b'/');
+    !plain || shown == want.as_bytes()
 }
+
+/// The width of `ps`'s `comm` column.
+const COMM_COLUMN: usize = 15;
 
 /// `/proc/PID/stat`: `pid (comm) state ppid ...`; comm may hold spaces and parentheses, so
 /// it runs to the *last* `)`.
@@ -264,8 +293,10 @@ fn ps_args(cmdline: &[u8], comm: &[u8], state: char) -> String {
 /// first blank-delimited word (then `base_name`), and whatever of the column is left after
 /// the blanks starts the arguments (non-empty only for names with a space).
 fn ps_name_and_head(comm: &[u8]) -> (String, String) {
-    // ps pads the column to 15 characters and adds one separating space.
-    let column = format!("{:<15} ", ps_escape(comm));
+    // ps cuts the column to 15 characters (kernel threads have longer names in
+    // /proc/PID/comm), pads it to 15 and adds one separating space.
+    let escaped: String = ps_escape(comm).chars().take(COMM_COLUMN).collect();
+    let column = format!("{escaped:<15} ");
     let line = column.trim_start_matches(is_c_space);
     let word_end = line.find(is_c_space).unwrap_or(line.len());
     let name = base_name(&line[..word_end]).to_string();
@@ -414,6 +445,51 @@ mod tests {
             "nginx: master process"
         );
         assert_eq!(check_procs_args("server    ", "tmux"), "server    tmux");
+    }
+
+    #[test]
+    fn long_kernel_thread_names_are_cut_to_the_column() {
+        assert_eq!(
+            ps_name_and_head(b"pool_workqueue_release"),
+            ("pool_workqueue_".into(), "".into())
+        );
+        assert_eq!(
+            ps_name_and_head(b"kworker/R-rcu_gp"),
+            ("R-rcu_g".into(), "".into())
+        );
+        assert!(name_may_match(b"pool_workqueue_release", "pool_workqueue_"));
+        assert!(!name_may_match(
+            b"pool_workqueue_release",
+            "pool_workqueue_release"
+        ));
+        assert!(!name_may_match(b"sleep", "sleepy"));
+        // Not plain: decided by the full emulation.
+        assert!(name_may_match(b"kworker/0:1", "anything"));
+        // The brackets keep the whole name.
+        assert_eq!(
+            ps_args(b"", b"pool_workqueue_release", 'I'),
+            "[pool_workqueue_release]"
+        );
+    }
+
+    #[test]
+    fn counts_the_ps_check_procs_would_start() {
+        let only = |command: Option<&str>, args: Option<&str>, uid: Option<u32>| {
+            check_procs_own_ps(&Filter {
+                command: command.map(String::from),
+                args: args.map(String::from),
+                uid,
+            })
+            .is_some()
+        };
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        assert!(only(Some("ps"), None, None));
+        assert!(only(Some("ps"), Some("axwwo stat"), Some(me)));
+        assert!(only(None, Some("/bin/ps"), None));
+        assert!(!only(Some("replayer"), None, None));
+        assert!(!only(Some("ps"), Some("replayer"), None));
+        assert!(!only(Some("ps"), None, Some(me + 1)));
     }
 
     #[test]
