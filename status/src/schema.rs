@@ -143,3 +143,79 @@ pub struct TargetStatus {
     pub in_flight: u64,
     pub responses: ResponseClasses,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// A document as DESIGN.md §2 writes it, with only the fields schema 1 started with.
+    fn original_shape() -> Value {
+        let w = json!({ "seen": 10, "replayed": 9, "failed": 1, "responses": 9, "5xx": 1,
+                        "replayed_per_s": 0.15, "ratio_5xx": 0.111, "latency_ms": { "p50": 4.0, "p99": 9.5 } });
+        json!({
+            "schema": 1, "version": "0.1.0", "pid": 1234,
+            "started_at": "2026-11-24T14:00:00Z", "now": "2026-11-24T14:22:10Z",
+            "state": "replaying",
+            "sync": { "in_progress": false, "flag": "/etc/govuk/env.d/FACTER_data_sync_in_progress",
+                      "since": null, "stale": false },
+            "capture": { "source": "lo:7999", "packets": 1, "bytes": 2, "kernel_dropped": 0,
+                         "if_dropped": 0, "reassembly_gaps": 0, "streams": 1 },
+            "requests": { "seen": 10, "filtered": 0, "sampled_out": 0, "paused_sync": 0,
+                          "queued": 0, "replayed": 9, "dropped_queue_full": 0, "failed": 1 },
+            "responses": { "1xx": 0, "2xx": 8, "3xx": 0, "4xx": 0, "5xx": 1 },
+            "windows": { "60": w.clone(), "300": w.clone(), "900": w },
+            "targets": [ { "url": "http://staging.example", "replayed": 9, "failed": 1,
+                           "in_flight": 0,
+                           "responses": { "1xx": 0, "2xx": 8, "3xx": 0, "4xx": 0, "5xx": 1 } } ]
+        })
+    }
+
+    #[test]
+    fn reads_the_documented_shape_and_defaults_the_added_window_fields() {
+        let doc: StatusDocument = serde_json::from_value(original_shape()).unwrap();
+        assert_eq!(doc.state, DaemonState::Replaying);
+        assert_eq!(doc.responses.c5xx, 1);
+        let w = &doc.windows["300"];
+        assert_eq!(
+            (w.c5xx, w.ratio_5xx, w.latency_ms.p99),
+            (1, Some(0.111), 9.5)
+        );
+        assert_eq!(
+            (w.packets, w.filtered, w.paused_sync, w.dropped_queue_full),
+            (0, 0, 0, 0)
+        );
+        assert_eq!(doc.targets[0].responses.c2xx, 8);
+    }
+
+    #[test]
+    fn writes_the_documented_field_names() {
+        let doc: StatusDocument = serde_json::from_value(original_shape()).unwrap();
+        let v = serde_json::to_value(&doc).unwrap();
+        assert_eq!(v["state"], "replaying");
+        assert_eq!(v["responses"]["5xx"], 1);
+        assert_eq!(v["responses"]["1xx"], 0);
+        assert_eq!(v["windows"]["300"]["5xx"], 1);
+        assert_eq!(v["windows"]["60"]["ratio_5xx"], 0.111);
+        assert_eq!(v["sync"]["since"], Value::Null);
+        assert_eq!(v["targets"][0]["responses"]["4xx"], 0);
+        for key in WINDOWS {
+            assert!(v["windows"].get(key.to_string()).is_some(), "window {key}");
+        }
+        // Round trip.
+        assert_eq!(serde_json::from_value::<StatusDocument>(v).unwrap(), doc);
+    }
+
+    #[test]
+    fn a_newer_daemon_s_extra_fields_are_ignored_and_states_are_lowercase() {
+        let mut v = original_shape();
+        v["something_new"] = json!({ "a": 1 });
+        v["windows"]["300"]["p999"] = json!(3);
+        v["state"] = json!("paused");
+        let doc: StatusDocument = serde_json::from_value(v).unwrap();
+        assert_eq!(doc.state.as_str(), "paused");
+        let mut v = original_shape();
+        v["state"] = json!("Paused");
+        assert!(serde_json::from_value::<StatusDocument>(v).is_err());
+    }
+}
