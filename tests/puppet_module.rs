@@ -329,8 +329,7 @@ fn a_socket_outside_run_replayer_is_made_writable_and_compat_off_removes_the_ali
 
 #[test]
 fn bad_parameters_are_refused_naming_the_parameter() {
-    let scratch = Scratch::new("puppet-bad");
-    for (params, name) in [
+    let cases = [
         ("targets => []", "targets"),
         ("targets => ['x'], sync_window => 'tonight'", "sync_window"),
         (
@@ -341,20 +340,27 @@ fn bad_parameters_are_refused_naming_the_parameter() {
             "targets => ['x'], status_socket_mode => '999'",
             "status_socket_mode",
         ),
-    ] {
-        let (code, out) = apply(
-            &scratch,
-            &format!(
-                "class {{ 'replayer': {params}, root => '{}' }}\n",
-                scratch.path().display()
-            ),
-        );
-        assert_eq!(code, 1, "{params}: {out}");
-        assert!(
-            out.contains(&format!("parameter '{name}'")),
-            "{params}: {out}"
-        );
-    }
+    ];
+    // One Puppet each, side by side: each run is mostly Puppet starting up.
+    std::thread::scope(|threads| {
+        for (params, name) in cases {
+            threads.spawn(move || {
+                let scratch = Scratch::new("puppet-bad");
+                let (code, out) = apply(
+                    &scratch,
+                    &format!(
+                        "class {{ 'replayer': {params}, root => '{}' }}\n",
+                        scratch.path().display()
+                    ),
+                );
+                assert_eq!(code, 1, "{params}: {out}");
+                assert!(
+                    out.contains(&format!("parameter '{name}'")),
+                    "{params}: {out}"
+                );
+            });
+        }
+    });
 }
 
 /// The catalog for a real host (no `root`): users, service and the real paths, compiled and
