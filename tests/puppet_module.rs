@@ -281,7 +281,7 @@ fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
 }
 
 #[test]
-fn a_socket_outside_run_replayer_is_made_writable_and_compat_off_removes_the_aliases() {
+fn a_socket_outside_run_replayer_is_made_writable_and_no_goreplay_names_without_compat() {
     let scratch = Scratch::new("puppet-socket");
     let root = scratch.join("root");
     std::fs::create_dir_all(&root).unwrap();

@@ -60,7 +60,8 @@
 #   Any other configuration keys, written as they are (e.g. `{ 'output-http-timeout' => '5s' }`).
 # @param goreplay_compat
 #   Run the daemon through a `goreplay` symlink (process named goreplay, as GoReplay was) and
-#   alias the unit as goreplay.service.
+#   alias the unit as goreplay.service. Turning it off again leaves the two symlinks (remove
+#   them by hand): Puppet never deletes files named goreplay, which may be GoReplay's own.
 # @param binary
 #   The replayer binary.
 # @param config_file
@@ -208,18 +209,18 @@ class replayer (
     }),
   }
 
-  $compat_ensure = $goreplay_compat ? {
-    true    => link,
-    default => absent,
-  }
-  file { "${root}${bin_dir}/goreplay":
-    ensure => $compat_ensure,
-    target => $bin_name,
-  }
-  # An alias: `service goreplay start` and `systemctl status goreplay` act on replayer.service.
-  file { "${unit_dir}/goreplay.service":
-    ensure => $compat_ensure,
-    target => 'replayer.service',
+  # Only ever created, never removed: without goreplay_compat a host may still have GoReplay
+  # itself under these names, which is not ours to delete.
+  if $goreplay_compat {
+    file { "${root}${bin_dir}/goreplay":
+      ensure => link,
+      target => $bin_name,
+    }
+    # An alias: `service goreplay start` and `systemctl status goreplay` act on replayer.service.
+    file { "${unit_dir}/goreplay.service":
+      ensure => link,
+      target => 'replayer.service',
+    }
   }
 
   if $manage_service {
