@@ -340,6 +340,10 @@ fn bad_parameters_are_refused_naming_the_parameter() {
             "targets => ['x'], status_socket_mode => '999'",
             "status_socket_mode",
         ),
+        (
+            "targets => ['x'], extra_options => { 'sync-flag' => '/x' }",
+            "extra_options sync-flag",
+        ),
     ];
     // One Puppet each, side by side: each run is mostly Puppet starting up.
     std::thread::scope(|threads| {
@@ -355,7 +359,8 @@ fn bad_parameters_are_refused_naming_the_parameter() {
                 );
                 assert_eq!(code, 1, "{params}: {out}");
                 assert!(
-                    out.contains(&format!("parameter '{name}'")),
+                    out.contains(&format!("parameter '{name}'"))
+                        || out.contains(&format!("replayer: {name}: ")),
                     "{params}: {out}"
                 );
             });

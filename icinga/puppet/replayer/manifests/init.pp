@@ -112,6 +112,18 @@ class replayer (
   Boolean $service_enable = true,
   Optional[String[1]] $package_name = undef,
 ) {
+  # A key twice in the file would be refused by the daemon: say so here, naming it.
+  $managed_keys = [
+    'input-raw', 'output-http', 'http-allow-method', 'http-allow-url', 'http-disallow-url',
+    'http-set-header', 'input-raw-bpf-filter', 'allow-unsafe-methods', 'keep-credentials',
+    'status-socket', 'status-socket-mode', 'status-socket-group', 'sync-flag',
+    'sync-max-age', 'sync-window',
+  ]
+  $clashes = $extra_options.keys.filter |$key| { $key in $managed_keys }
+  unless $clashes.empty {
+    fail("replayer: extra_options ${clashes.join(', ')}: set through the class parameters instead")
+  }
+
   $unit_dir = "${root}/etc/systemd/system"
   $config_dir = "${root}${config_file.regsubst(/\/[^\/]*\z/, '')}"
   $bin_dir = $binary.regsubst(/\/[^\/]*\z/, '')
