@@ -1,0 +1,160 @@
+//! The live path on frames that are not addressed to us: a veth pair (MTU 65535) made by the
+//! test, `replayer -input-raw VETH_B:80` capturing on one end, and `tcpreplay` putting a pcap of
+//! foreign traffic (documentation addresses, plain and 802.1Q-tagged) onto the other end.
+//! The capture must not filter on the interface's own addresses, and the BPF filter must let
+//! VLAN-tagged frames through. Needs root; the frames never leave the veth pair.
+
+use replayer_tests::tcp_flags::{ACK, SYN};
+use replayer_tests::*;
+use std::io::Read;
+use std::net::SocketAddrV4;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A veth pair, deleted when dropped.
+struct Veth {
+    a: String,
+    b: String,
+}
+
+impl Veth {
+    fn create() -> Veth {
+        let n = std::process::id() % 100_000;
+        let veth = Veth {
+            a: format!("rpa{n}"),
+            b: format!("rpb{n}"),
+        };
+        let ip = require_tool("ip");
+        let _ = Command::new(&ip).args(["link", "del", &veth.a]).output();
+        for args in [
+            vec![
+                "link", "add", &veth.a, "type", "veth", "peer", "name", &veth.b,
+            ],
+            vec!["link", "set", &veth.a, "mtu", "65535", "up"],
+            vec!["link", "set", &veth.b, "mtu", "65535", "up"],
+        ] {
+            let out = Command::new(&ip).args(&args).output().expect("ip");
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        veth
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.a]).output();
+    }
+}
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: shop.example\r\n\r\n").into_bytes()
+}
+
+/// Inserts an 802.1Q tag (VLAN 42) after the MAC addresses.
+fn tagged(frame: Vec<u8>) -> Vec<u8> {
+    [&frame[..12], &[0x81, 0x00, 0x00, 42], &frame[12..]].concat()
+}
+
+#[test]
+fn live_capture_sees_foreign_and_vlan_tagged_traffic_on_a_veth() {
+    assert!(
+        is_root(),
+        "creating a veth pair and capturing on it needs root"
+    );
+    let tcpreplay = require_tool("tcpreplay");
+    let dir = Scratch::new("veth");
+    let veth = Veth::create();
+
+    let client: SocketAddrV4 = "192.0.2.10:51000".parse().unwrap();
+    let vlan_client: SocketAddrV4 = "192.0.2.11:51001".parse().unwrap();
+    let server: SocketAddrV4 = "198.51.100.20:80".parse().unwrap();
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client, server, 10, 0, SYN, b""));
+    let stream = [get("/plain/1"), get("/plain/2"), get("/plain/3")].concat();
+    // Out of order on purpose: the second half first.
+    let half = stream.len() / 2;
+    pcap.frame(&eth_ipv4_tcp(
+        client,
+        server,
+        11 + half as u32,
+        1,
+        ACK,
+        &stream[half..],
+    ));
+    pcap.frame(&eth_ipv4_tcp(client, server, 11, 1, ACK, &stream[..half]));
+    pcap.frame(&tagged(eth_ipv4_tcp(vlan_client, server, 500, 0, SYN, b"")));
+    pcap.frame(&tagged(eth_ipv4_tcp(
+        vlan_client,
+        server,
+        501,
+        1,
+        ACK,
+        &get("/vlan/1"),
+    )));
+    let file = dir.join("foreign.pcap");
+    pcap.write(&file);
+
+    let mut replayer = Command::new(bin("replayer"))
+        .arg("-input-raw")
+        .arg(format!("{}:80", veth.b))
+        .arg("-output-stdout")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn replayer");
+    std::thread::sleep(Duration::from_millis(800));
+    let out = run_with_timeout(
+        Command::new(&tcpreplay).arg("-i").arg(&veth.a).arg(&file),
+        Duration::from_secs(20),
+    );
+    assert!(
+        out.status.success(),
+        "tcpreplay: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child by pid.
+    unsafe { libc::kill(replayer.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while replayer.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "replayer did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut stdout = Vec::new();
+    replayer
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    let mut stderr = String::new();
+    replayer
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let mut got: Vec<String> = goreplay_records(&stdout)
+        .iter()
+        .map(Record::request_line)
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "GET /plain/1",
+            "GET /plain/2",
+            "GET /plain/3",
+            "GET /vlan/1"
+        ],
+        "stderr: {stderr}"
+    );
+}
