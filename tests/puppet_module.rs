@@ -1,8 +1,10 @@
 //! The Puppet module (`icinga/puppet/replayer/`) with the real Puppet: every manifest,
-//! function and template validates; `puppet apply` of GOV.UK's setup into a scratch root
-//! renders a configuration, a unit with its drop-in and goreplay alias, and Icinga 2 objects
-//! that `icinga2 daemon -C` and `systemd-analyze verify` accept; a second apply changes
-//! nothing; bad parameters are refused with the parameter's name.
+//! function and template validates; `puppet apply` of the module's own example (GOV.UK's
+//! setup, `examples/scratch.pp`) into a scratch root renders a configuration the daemon
+//! reads, a unit with its drop-in and goreplay alias that `systemd-analyze verify` accepts,
+//! Icinga 2 objects that `icinga2 daemon -C` accepts and the NRPE commands; a second apply
+//! changes nothing; a real host's catalog evaluates in `--noop`; bad parameters are refused
+//! with the parameter's name.
 
 use replayer_tests::*;
 use std::path::{Path, PathBuf};
@@ -43,15 +45,26 @@ fn text(out: &Output) -> String {
 fn apply(scratch: &Scratch, manifest: &str) -> (i32, String) {
     let path = scratch.join("test.pp");
     std::fs::write(&path, manifest).unwrap();
+    apply_file(&path, None)
+}
+
+/// `puppet apply` of a manifest file, with the fact `replayer_root` when given.
+fn apply_file(path: &Path, root: Option<&Path>) -> (i32, String) {
     let modulepath = workspace_root().join("icinga/puppet");
-    let out = puppet(&[
-        "apply",
-        "--detailed-exitcodes",
-        "--modulepath",
-        modulepath.to_str().unwrap(),
-        path.to_str().unwrap(),
-    ]);
+    let mut cmd = Command::new(require_tool("puppet"));
+    cmd.args(["apply", "--detailed-exitcodes", "--modulepath"])
+        .arg(&modulepath)
+        .arg(path);
+    if let Some(root) = root {
+        cmd.env("FACTER_replayer_root", root);
+    }
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(120));
     (out.status.code().unwrap_or(-1), text(&out))
+}
+
+/// The module's documented example (GOV.UK's setup), applied under `root`.
+fn apply_example(root: &Path) -> (i32, String) {
+    apply_file(&module_dir().join("examples/scratch.pp"), Some(root))
 }
 
 #[test]
@@ -113,46 +126,12 @@ fn print_config(file: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// GOV.UK's setup, as documented in class replayer, rendered under `root`.
-fn govuk_manifest(root: &Path) -> String {
-    format!(
-        r#"
-class {{ 'replayer':
-  root            => '{root}',
-  input           => '127.0.0.1:7999',
-  targets         => ['https://www-origin.staging.example'],
-  allow_methods   => ['GET', 'HEAD', 'OPTIONS'],
-  disallow_urls   => ['apply-for-a-licence/payment', 'sign-in/callback'],
-  set_headers     => ['X-Forwarded-Host:'],
-  goreplay_compat => true,
-}}
-class {{ 'replayer::icinga::objects':
-  root => '{root}',
-}}
-class {{ 'replayer::nrpe':
-  root => '{root}',
-}}
-replayer::icinga {{ 'cache-1.example':
-  address       => '192.0.2.10',
-  procs_command => 'goreplay',
-  sync_downtime => true,
-  vars          => {{ 'replayer_5xx_per_second' => true, 'replayer_5xx_warning' => '0.3', 'replayer_5xx_critical' => '0.9' }},
-}}
-replayer::icinga {{ 'cache-2.example':
-  address     => '192.0.2.11',
-  sync_window => '22:00-08:00',
-}}
-"#,
-        root = root.display()
-    )
-}
-
 #[test]
 fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
     let scratch = Scratch::new("puppet-apply");
     let root = scratch.join("root");
     std::fs::create_dir_all(&root).unwrap();
-    let (code, out) = apply(&scratch, &govuk_manifest(&root));
+    let (code, out) = apply_example(&root);
     assert_eq!(code, 2, "first apply must make changes and succeed:\n{out}");
 
     // The daemon's configuration: GOV.UK's flags, by their long names.
@@ -276,7 +255,7 @@ fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
     );
 
     // A second run finds everything in place.
-    let (code, out) = apply(&scratch, &govuk_manifest(&root));
+    let (code, out) = apply_example(&root);
     assert_eq!(code, 0, "second apply must change nothing:\n{out}");
 }
 
