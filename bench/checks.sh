@@ -8,7 +8,7 @@
 # replaces that section in the file (between its markers) so the figures and the command
 # that made them stay together.
 #
-#   bench/checks.sh [--write] [RUNS]     (default 300 runs per command)
+#   bench/checks.sh [--write] [RUNS]     (default 300 runs per command, in 6 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,14 +42,24 @@ for _ in $(seq 100); do [ -S "$tmp/status.sock" ] && break; sleep 0.05; done
 # The process both count is the status server (named serve_status): one match, exit 0.
 procs_opts="-c 1: -C serve_status"
 no_flag="--sync-flag $tmp/no-flag"
-hyperfine -N --warmup 20 --runs "$runs" --export-csv "$tmp/results.csv" \
-  -n check_procs "$check_procs $procs_opts" \
-  -n check_replayer_procs "$bin/check_replayer_procs $procs_opts $no_flag" \
-  -n check_replay_rate "$bin/check_replay_rate -S $tmp/status.sock $no_flag" \
-  -n check_replay_5xx "$bin/check_replay_5xx -S $tmp/status.sock $no_flag" >&2
+# The machine is shared: load that comes and goes would favour whichever command ran while
+# it was quiet. So the runs are split into rounds, each round runs all four commands, and the
+# figure for a command is the median of its per-round medians.
+rounds=6
+per_round=$(((runs + rounds - 1) / rounds))
+for r in $(seq "$rounds"); do
+  hyperfine -N --warmup 10 --runs "$per_round" --export-csv "$tmp/round$r.csv" \
+    -n check_procs "$check_procs $procs_opts" \
+    -n check_replayer_procs "$bin/check_replayer_procs $procs_opts $no_flag" \
+    -n check_replay_rate "$bin/check_replay_rate -S $tmp/status.sock $no_flag" \
+    -n check_replay_5xx "$bin/check_replay_5xx -S $tmp/status.sock $no_flag" >&2
+done
 
 # CSV: command,mean,stddev,median,user,system,min,max (seconds).
-median_ms() { awk -F, -v n="$1" '$1 == n { printf "%.3f", $4 * 1000 }' "$tmp/results.csv"; }
+median_ms() {
+  awk -F, -v n="$1" '$1 == n { print $4 * 1000 }' "$tmp"/round*.csv | sort -g |
+    awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m }'
+}
 cp_ms="$(median_ms check_procs)"
 ours_ms="$(median_ms check_replayer_procs)"
 rate_ms="$(median_ms check_replay_rate)"
@@ -64,7 +74,8 @@ section="$(cat <<EOF
 
 \`bench/checks.sh --write $runs\` ($(date -u +%Y-%m-%d), $(nproc) cores shared with other work,
 load $(cut -d' ' -f1 /proc/loadavg), about $procs_count processes; release build; hyperfine
-\`-N --warmup 20 --runs $runs\`, all four commands in the same run):
+\`-N --warmup 10 --runs $per_round\` in $rounds rounds, each round running all four commands;
+a figure is the median of the command's $rounds per-round medians):
 
 | command | median wall time |
 |---|---|
