@@ -16,7 +16,7 @@
 //! Like `check_procs` it never counts itself nor any other process running the same
 //! executable, nor its parent (the shell, NRPE or Icinga that started it). And like
 //! `check_procs` it counts the `ps` that `check_procs` would have started, when the filters
-//! match that `ps` (`-C ps`, `-a axwwo`, ...): see [`check_procs_own_ps`].
+//! match that `ps` (`-C ps`, `-a axwwo`, ...): see `check_procs_own_ps`.
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
