@@ -260,6 +260,8 @@ impl ReplayOutput {
             let target = Arc::new(Target {
                 index,
                 prefix: base.as_str().trim_end_matches('/').to_string(),
+                base: base.clone(),
+                base_path: base.path().trim_end_matches('/').to_string(),
                 original_host: config.original_host,
                 client,
             });
@@ -332,8 +334,12 @@ impl Output for ReplayOutput {
 /// What a worker needs to know about its target.
 struct Target {
     index: usize,
-    /// The target URL without a trailing slash; the request-target is appended to it.
+    /// The target URL as given, for messages.
     prefix: String,
+    /// The target URL, cloned for each request (so its host is parsed once, not per request).
+    base: Url,
+    /// The target's path prefix without its trailing slash (usually empty).
+    base_path: String,
     original_host: bool,
     client: reqwest::Client,
 }
@@ -407,18 +413,26 @@ const CONNECTION_HEADERS: [&str; 9] = [
 fn build(target: &Target, captured: &Request) -> Result<reqwest::Request, SendError> {
     let method = reqwest::Method::from_bytes(captured.method.as_bytes())
         .map_err(|_| SendError::Unsendable(format!("method {:?}", captured.method)))?;
-    let url = Url::parse(&format!(
-        "{}{}",
-        target.prefix,
-        origin_form(&captured.target)?
-    ))
-    .map_err(|e| SendError::Unsendable(format!("target {:?}: {e}", captured.target)))?;
+    let wire_target = origin_form(&captured.target)?;
+    let (path, query) = match wire_target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (wire_target, None),
+    };
+    let mut url = target.base.clone();
+    if target.base_path.is_empty() {
+        url.set_path(path);
+    } else {
+        url.set_path(&format!("{}{path}", target.base_path));
+    }
+    url.set_query(query);
     let mut request = reqwest::Request::new(method, url);
     let headers: &mut HeaderMap = request.headers_mut();
     for header in &captured.headers {
-        let lower = header.name.to_ascii_lowercase();
-        if CONNECTION_HEADERS.contains(&lower.as_str())
-            || (lower == "host" && !target.original_host)
+        let name = header.name.as_str();
+        if CONNECTION_HEADERS
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(name))
+            || (!target.original_host && name.eq_ignore_ascii_case("host"))
         {
             continue;
         }
