@@ -76,6 +76,7 @@ pub struct Reassembler<'s, C> {
     shared: Shared<'s>,
     open_streams: u64,
     last_sweep_ns: u64,
+    last_evict_ns: u64,
 }
 
 struct Pending {
@@ -124,6 +125,7 @@ impl<'s, C> Reassembler<'s, C> {
             },
             open_streams: 0,
             last_sweep_ns: 0,
+            last_evict_ns: 0,
         }
     }
 
@@ -162,29 +164,44 @@ impl<'s, C> Reassembler<'s, C> {
             client: seg.src,
             server: seg.dst,
         };
-        if !self.streams.contains_key(&conn) {
-            // Pure ACKs, FINs and RSTs of connections we never saw carry nothing to start on.
-            if seg.payload.is_empty() && !seg.flags.syn {
-                return;
+        if let Some(stream) = self.streams.get_mut(&conn) {
+            let was_open = stream.open;
+            stream.client_segment(seg, ts_ns, cx, &mut self.shared);
+            let now_open = stream.open;
+            if was_open != now_open {
+                self.count_transition(now_open);
             }
-            if !self.make_room(ts_ns, cx) {
-                return;
-            }
-            let mut stream: Stream<C> = Stream::new(conn, seg.seq, ts_ns);
-            if !seg.flags.syn {
-                // Mid-connection start: the consumer must find the next message boundary.
-                stream.consumer.gap(cx, None);
-            }
-            self.streams.insert(conn, stream);
-            self.open_streams += 1;
-            self.shared.stats.streams.store(self.open_streams, Relaxed);
+            return;
         }
-        let stream = self.streams.get_mut(&conn).expect("inserted above");
-        let was_open = stream.open;
+        // Pure ACKs, FINs and RSTs of connections we never saw carry nothing to start on.
+        if seg.payload.is_empty() && !seg.flags.syn {
+            return;
+        }
+        if !self.make_room(ts_ns, cx) {
+            return;
+        }
+        let mut stream: Stream<C> = Stream::new(conn, seg.seq, ts_ns);
+        if !seg.flags.syn {
+            // Mid-connection start: the consumer must find the next message boundary.
+            stream.consumer.gap(cx, None);
+        }
         stream.client_segment(seg, ts_ns, cx, &mut self.shared);
-        if was_open != stream.open {
-            self.publish_stream_count();
+        let open = stream.open;
+        self.streams.insert(conn, stream);
+        if open {
+            self.count_transition(true);
         }
+    }
+
+    /// Keeps the open-stream count (and its published copy) in step when a stream opens or
+    /// closes, without walking the map.
+    fn count_transition(&mut self, now_open: bool) {
+        if now_open {
+            self.open_streams += 1;
+        } else {
+            self.open_streams = self.open_streams.saturating_sub(1);
+        }
+        self.shared.stats.streams.store(self.open_streams, Relaxed);
     }
 
     fn server_segment<X: ?Sized>(&mut self, seg: &TcpSegment<'_>, ts_ns: u64, cx: &mut X)
@@ -206,7 +223,7 @@ impl<'s, C> Reassembler<'s, C> {
                 if seg.flags.rst {
                     // The server dropped the connection: nothing more the client sends counts.
                     stream.finish(cx, &mut self.shared);
-                    self.publish_stream_count();
+                    self.count_transition(false);
                 } else if seg.flags.ack {
                     stream.server_ack(seg.ack, ts_ns, cx, &mut self.shared);
                 }
@@ -220,8 +237,7 @@ impl<'s, C> Reassembler<'s, C> {
                 let mut stream = Stream::new(conn, seg.ack, ts_ns);
                 stream.isn = Some(seg.ack.wrapping_sub(1));
                 self.streams.insert(conn, stream);
-                self.open_streams += 1;
-                self.shared.stats.streams.store(self.open_streams, Relaxed);
+                self.count_transition(true);
             }
             None => {}
         }
@@ -237,10 +253,15 @@ impl<'s, C> Reassembler<'s, C> {
         if self.streams.len() < max {
             return true;
         }
-        self.streams.retain(|_, s| s.open);
-        self.sweep(now_ns, cx);
-        if self.streams.len() < max {
-            return true;
+        // Walking every stream is costly: under a flood of new connections at the cap, do it
+        // at most ten times a second (capture time), and refuse the rest.
+        if now_ns >= self.last_evict_ns + SWEEP_INTERVAL_NS / 10 || now_ns < self.last_evict_ns {
+            self.last_evict_ns = now_ns;
+            self.streams.retain(|_, s| s.open);
+            self.sweep(now_ns, cx);
+            if self.streams.len() < max {
+                return true;
+            }
         }
         self.shared.stats.dropped_over_cap.fetch_add(1, Relaxed);
         false

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Capture-pipeline benchmark on real loopback traffic.
+#
+# Records wrk talking to nginx on 127.0.0.1 with tcpdump (at least MIN_REQUESTS requests,
+# written under bench/out/, which git ignores), then measures on that one file, in the same run:
+#   - the I/O floor: `cat FILE > /dev/null`;
+#   - the capture library path alone (libpcap read, decode, reassembly, HTTP framing), one core:
+#     `cargo bench -p replayer --bench capture -- FILE PORT`;
+#   - the binary: `replayer -input-raw FILE:PORT -input-raw-engine pcap_file -output-null`,
+#     one core, with its peak RSS from `/usr/bin/time -v`;
+#   - tshark dissecting the same file's HTTP requests, as the careful-analyser reference.
+# Prints a Markdown table (also left in bench/out/capture/result.md); with --write, puts it in
+# the "Capture pipeline" section of docs/benchmarks.md.
+#
+# Usage: bench/capture.sh [--write]   (env: MIN_REQUESTS=200000 DURATION=8 CONNECTIONS=32 CPU=1)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WRITE=${1:-}
+OUT=bench/out/capture
+MIN_REQUESTS=${MIN_REQUESTS:-200000}
+DURATION=${DURATION:-8}
+CONNECTIONS=${CONNECTIONS:-32}
+CPU=${CPU:-1}
+mkdir -p "$OUT"
+for tool in nginx tcpdump wrk tshark hyperfine taskset python3; do
+    command -v "$tool" >/dev/null || { echo "bench/capture.sh: $tool is missing (scripts/install-deps installs it)" >&2; exit 1; }
+done
+[ -x /usr/bin/time ] || { echo "bench/capture.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
+
+echo "== building (release)"
+cargo build --release -p replayer --bins 2>&1 | tail -1
+BENCH_BIN=$(cargo bench -p replayer --bench capture --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))/\1/p' | tail -1)
+REPLAYER=target/release/replayer
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PCAP="$OUT/loopback.pcap"
+NGX="$OUT/nginx"
+mkdir -p "$NGX/tmp"
+cat > "$NGX/nginx.conf" <<CONF
+daemon off; master_process off; worker_processes 1; pid $PWD/$NGX/nginx.pid;
+error_log $PWD/$NGX/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 1000000;
+  client_body_temp_path $PWD/$NGX/tmp/body; proxy_temp_path $PWD/$NGX/tmp/proxy;
+  fastcgi_temp_path $PWD/$NGX/tmp/fastcgi; uwsgi_temp_path $PWD/$NGX/tmp/uwsgi; scgi_temp_path $PWD/$NGX/tmp/scgi;
+  server { listen 127.0.0.1:$PORT; location / { return 200 "ok\n"; } }
+}
+CONF
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+nginx -p "$PWD/$NGX" -c "$PWD/$NGX/nginx.conf" -e "$PWD/$NGX/error.log" &
+PIDS+=($!)
+for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+
+echo "== recording wrk -c$CONNECTIONS -d${DURATION}s against nginx on 127.0.0.1:$PORT"
+rm -f "$PCAP"
+tcpdump -i lo -n -s 65535 -B 524288 -w "$PCAP" "tcp port $PORT" 2> "$OUT/tcpdump.log" &
+TCPDUMP=$!
+PIDS+=($TCPDUMP)
+for _ in $(seq 100); do grep -q "listening on" "$OUT/tcpdump.log" && break; sleep 0.05; done
+# Browser-like headers, so requests have a realistic size (~400 bytes).
+wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" \
+    -H "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0" \
+    -H "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8" \
+    -H "Accept-Language: en-GB,en;q=0.5" -H "Accept-Encoding: gzip, deflate, br" \
+    -H "Cookie: _ga=GA1.3.123456789.1700000000; cookies_policy=%7B%22essential%22%3Atrue%7D" \
+    "http://127.0.0.1:$PORT/government/publications/some-report?page=2" > "$OUT/wrk.txt"
+sleep 2
+kill -INT $TCPDUMP; wait $TCPDUMP || true
+cat "$OUT/tcpdump.log" | grep -E "captured|dropped" || true
+WRK_REQUESTS=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
+SIZE=$(stat -c %s "$PCAP")
+echo "wrk sent $WRK_REQUESTS requests; capture is $SIZE bytes"
+
+LIB_LINE=$(taskset -c "$CPU" "$BENCH_BIN" "$PCAP" "$PORT")
+echo "library: $LIB_LINE"
+REQUESTS=$(sed -n 's/.*requests=\([0-9]*\) .*/\1/p' <<<"$LIB_LINE")
+if [ "$REQUESTS" -lt "$MIN_REQUESTS" ]; then
+    echo "bench/capture.sh: only $REQUESTS requests recorded (< $MIN_REQUESTS); raise DURATION" >&2
+    exit 1
+fi
+
+echo "== timing (page cache warm; one core for the replayer: taskset -c $CPU)"
+cat "$PCAP" > /dev/null
+hyperfine --warmup 1 --runs 5 --export-json "$OUT/hyperfine.json" \
+    -n cat "cat $PCAP > /dev/null" \
+    -n library "taskset -c $CPU $BENCH_BIN $PCAP $PORT" \
+    -n replayer "taskset -c $CPU $REPLAYER -input-raw $PCAP:$PORT -input-raw-engine pcap_file -output-null" \
+    > "$OUT/hyperfine.txt"
+/usr/bin/time -v taskset -c "$CPU" "$REPLAYER" -input-raw "$PCAP:$PORT" -input-raw-engine pcap_file -output-null 2> "$OUT/time.txt"
+RSS_KB=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$OUT/time.txt")
+echo "== tshark on the same file (one run)"
+TSHARK_START=$(date +%s.%N)
+TSHARK_REQUESTS=$(tshark -r "$PCAP" -n -o tcp.reassemble_out_of_order:TRUE -Y http.request -T fields -e http.request.method 2>/dev/null | wc -l)
+TSHARK_S=$(python3 -c "import time; print(time.time() - $TSHARK_START)")
+
+LOAD=$(cut -d' ' -f1 /proc/loadavg)
+python3 - "$OUT" "$SIZE" "$REQUESTS" "$RSS_KB" "$TSHARK_S" "$TSHARK_REQUESTS" "$WRK_REQUESTS" "$WRITE" "$LOAD" "$DURATION" "$CONNECTIONS" "$CPU" <<'PY'
+import datetime, json, re, sys
+out, size, requests, rss_kb, tshark_s, tshark_requests, wrk_requests, write, load, duration, conns, cpu = sys.argv[1:]
+size, requests, rss_kb = int(size), int(requests), int(rss_kb)
+tshark_s, tshark_requests = float(tshark_s), int(tshark_requests)
+runs = {r["command"]: r for r in json.load(open(f"{out}/hyperfine.json"))["results"]}
+# The machine may be shared: the best of 5 runs is the least disturbed; CPU time (user + system)
+# is what the work itself costs.
+def figures(name):
+    r = runs[name]
+    return r["mean"], min(r["times"]), r["user"] + r["system"]
+cat = figures("cat")
+rows = [
+    ("`cat FILE > /dev/null` (I/O floor)", *cat, None),
+    ("capture library, one core (`cargo bench --bench capture`)", *figures("library"), requests),
+    ("`replayer ... -output-null`, one core", *figures("replayer"), requests),
+    ("`tshark -Y http.request` (reference, one run)", tshark_s, tshark_s, None, tshark_requests),
+]
+md = [f"Capture: {size / 1e6:.1f} MB, {requests:,} requests recovered (wrk sent {int(wrk_requests):,}; tshark finds {tshark_requests:,}).", "",
+      "| what | mean s | best s | CPU s | MB/s (best) | × I/O floor | requests/s (best) | requests/s (CPU) |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|"]
+for name, mean, best, cpu, reqs in rows:
+    per_best = "" if reqs is None else f"{reqs / best:,.0f}"
+    per_cpu = "" if reqs is None or cpu is None else f"{reqs / cpu:,.0f}"
+    cpu_s = "" if cpu is None else f"{cpu:.3f}"
+    md.append(f"| {name} | {mean:.3f} | {best:.3f} | {cpu_s} | {size / best / 1e6:,.0f} | {cat[1] / best:.2f} | {per_best} | {per_cpu} |")
+md += ["", f"Peak RSS of `replayer ... -output-null`: {rss_kb / 1024:.1f} MB (`/usr/bin/time -v`).",
+       f"`replayer` vs tshark on the same file: {tshark_s / runs['replayer']['mean']:.0f}× faster."]
+text = "\n".join(md)
+open(f"{out}/result.md", "w").write(text + "\n")
+print(text)
+if write == "--write":
+    lib_best = min(runs["library"]["times"])
+    lib_cpu = runs["library"]["user"] + runs["library"]["system"]
+    goals = (f"Goals: ≥ 1,000,000 requests/s on one core: {requests / lib_best:,.0f} (best wall time), "
+             f"{requests / lib_cpu:,.0f} (CPU time); ≥ 0.25 × the I/O floor's bytes/s: "
+             f"{min(runs['cat']['times']) / lib_best:.2f}; RSS < 64 MB: {rss_kb / 1024:.1f} MB.")
+    section = "\n".join([
+        "<!-- capture:begin -->",
+        "## Capture pipeline",
+        "",
+        f"`bench/capture.sh --write` ({datetime.date.today()}, 2 cores shared with other work, load {load}; "
+        f"release build; the capture is `wrk -t2 -c{conns} -d{duration}s` with browser-like headers against nginx "
+        f"on 127.0.0.1, recorded by `tcpdump -i lo`; every figure below is on that one file, in the same run; "
+        f"the replayer pinned to one core with `taskset -c {cpu}`; hyperfine `--warmup 1 --runs 5`):",
+        "",
+        text,
+        "",
+        goals,
+        "Wall times on this shared machine swing with the other work (see mean against best); CPU time is "
+        "what the pipeline itself costs. tshark is the reference for what a careful analyser recovers "
+        f"({tshark_requests:,} requests here, against {requests:,} for the replayer).",
+        "<!-- capture:end -->",
+    ])
+    doc_path = "docs/benchmarks.md"
+    try:
+        doc = open(doc_path).read()
+    except FileNotFoundError:
+        doc = "# Benchmarks\n\nEach section is written by the script it names, with the exact command, and compares\nagainst a baseline measured in the same run.\n"
+    if "<!-- capture:begin -->" in doc:
+        doc = re.sub(r"<!-- capture:begin -->.*?<!-- capture:end -->", lambda _: section, doc, flags=re.S)
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + section + "\n"
+    open(doc_path, "w").write(doc)
+    print(f"wrote the Capture pipeline section of {doc_path}")
+PY
