@@ -76,6 +76,7 @@ pub struct Scan {
 /// matching process's arguments even when no `-a` filter needs them (for `-vv`).
 pub fn scan(filter: &Filter, want_args: bool) -> std::io::Result<Scan> {
     scan_root(Path::new("/proc"), filter, want_args)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot list processes in /proc: {e}")))
 }
 
 fn scan_root(root: &Path, filter: &Filter, want_args: bool) -> std::io::Result<Scan> {
