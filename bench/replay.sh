@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Daemon benchmark: live shadowing on this machine, everything on loopback, one run.
+#
+#   production: nginx on 127.0.0.1:P (wrk is its client, keep-alive)
+#   replayer:   release build capturing lo:P, replaying to staging, status on a socket
+#   staging:    nginx on 127.0.0.1:S, counting what arrives in its access log
+#
+# Measured in the same run:
+#   - the machine's limit: wrk straight at staging (requests/s), the baseline;
+#   - for each offered rate (wrk with a per-connection delay, so the rate is what it is):
+#     requests production served, requests staging received, the share delivered,
+#     the replayer's CPU time per replayed request (utime+stime from /proc), its peak RSS;
+#   - a staging outage at the highest rate: staging stopped, RSS and the drop counters.
+# Prints a Markdown table (also left in bench/out/replay/result.md) for docs/benchmarks.md.
+#
+# Usage: bench/replay.sh [--write]   (env: DURATION=5 RATES="2000 5000 10000 15000 0";
+#        0 = as fast as wrk can). --write puts the table into docs/benchmarks.md, between
+#        the <!-- daemon:begin --> and <!-- daemon:end --> markers (appended the first time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=bench/out/replay
+DURATION=${DURATION:-5}
+RATES=${RATES:-"2000 5000 10000 15000 0"}
+# Paced runs use many connections and a long per-connection delay: wrk's delay is in whole
+# milliseconds, so few connections cannot express high rates.
+CONNECTIONS=${CONNECTIONS:-100}
+WRITE=0
+[ "${1:-}" = --write ] && WRITE=1
+mkdir -p "$OUT"
+for tool in nginx wrk curl python3; do
+    command -v "$tool" >/dev/null || { echo "bench/replay.sh: $tool is missing (scripts/install-deps installs it)" >&2; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "bench/replay.sh: live capture needs root" >&2; exit 1; }
+
+echo "== building (release)"
+cargo build --release -p replayer --bins 2>&1 | tail -1
+REPLAYER=$PWD/target/release/replayer
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+P=$(free_port); S=$(free_port)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+start_nginx() { # start_nginx NAME PORT LOG(on|off) -> pid in NGINX_PID
+    local dir=$PWD/$OUT/$1
+    mkdir -p "$dir/tmp"
+    local log="access_log off;"
+    [ "$3" = on ] && log="access_log $dir/access.log;"
+    cat > "$dir/nginx.conf" <<CONF
+daemon off; master_process off; worker_processes 1; pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  $log keepalive_requests 1000000;
+  client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi; uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
+  server { listen 127.0.0.1:$2; location / { return 200 "ok\n"; } }
+}
+CONF
+    nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$2") 2>/dev/null && return; sleep 0.05; done
+    echo "nginx $1 did not start" >&2; exit 1
+}
+
+status() { # status -> the status document on stdout
+    python3 - "$OUT/status.sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); d = b""
+while True:
+    b = s.recv(65536)
+    if not b: break
+    d += b
+print(d.decode())
+PY
+}
+field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+TICK=$(getconf CLK_TCK)
+
+# A wrk script: each connection waits DELAY ms between requests, so C connections offer
+# about C*1000/DELAY requests/s. Browser-like headers (~400 bytes).
+cat > "$OUT/paced.lua" <<'LUA'
+local delay_ms = tonumber(os.getenv("DELAY_MS") or "0")
+function delay() return delay_ms end
+LUA
+HEADERS=(-H "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+         -H "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+         -H "Accept-Language: en-GB,en;q=0.5")
+wrk_rate() { # wrk_rate URL RATE -> prints requests sent
+    local delay=0
+    [ "$2" != 0 ] && delay=$(( CONNECTIONS * 1000 / $2 ))
+    DELAY_MS=$delay wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$OUT/paced.lua" "${HEADERS[@]}" "$1" > "$OUT/wrk.txt"
+    awk '/requests in/ {print $1}' "$OUT/wrk.txt"
+}
+
+start_nginx staging "$S" on; STAGING_PID=$NGINX_PID
+start_nginx production "$P" on
+
+echo "== baseline: wrk straight at staging (the machine's limit)"
+BASE=$(wrk_rate "http://127.0.0.1:$S/government/publications/some-report?page=2" 0)
+BASE_RPS=$(( BASE / DURATION ))
+echo "staging alone: $BASE_RPS requests/s"
+: > "$OUT/staging/access.log"
+
+rm -f "$OUT/status.sock"
+"$REPLAYER" -input-raw "lo:$P" -output-http "http://127.0.0.1:$S" \
+    -output-http-workers 16 -output-http-queue-len 4096 \
+    --status-socket "$OUT/status.sock" --sync-flag "$OUT/no-flag" 2> "$OUT/replayer.log" &
+RPID=$!
+PIDS+=("$RPID")
+for _ in $(seq 100); do [ -S "$OUT/status.sock" ] && break; sleep 0.05; done
+sleep 0.5
+
+ROWS=()
+for rate in $RATES; do
+    before_lines=$(wc -l < "$OUT/staging/access.log")
+    before_prod=$(wc -l < "$OUT/production/access.log")
+    before_cpu=$(cpu_ticks "$RPID")
+    before_replayed=$(status | field 'd["requests"]["replayed"]')
+    wrk_rate "http://127.0.0.1:$P/government/publications/some-report?page=2" "$rate" > /dev/null
+    sleep 2 # let the queues drain
+    after_cpu=$(cpu_ticks "$RPID")
+    doc=$(status)
+    replayed=$(( $(field 'd["requests"]["replayed"]' <<<"$doc") - before_replayed ))
+    received=$(( $(wc -l < "$OUT/staging/access.log") - before_lines ))
+    # What production served (its access log), not what wrk saw finish: requests still on
+    # the wire when wrk stops were served, captured and replayed too.
+    sent=$(( $(wc -l < "$OUT/production/access.log") - before_prod ))
+    kdrop=$(field 'd["capture"]["kernel_dropped"]' <<<"$doc")
+    qdrop=$(field 'd["requests"]["dropped_queue_full"]' <<<"$doc")
+    cpu_us=$(python3 -c "print(round(($after_cpu-$before_cpu)/$TICK*1e6/max($replayed,1), 1))")
+    pct=$(python3 -c "print(round(100*$received/max($sent,1), 2))")
+    offered=$(( sent / DURATION ))
+    label=$rate; [ "$rate" = 0 ] && label="max"
+    echo "offered $label: production $sent ($offered/s), staging received $received ($pct %), CPU ${cpu_us} µs/request, kernel drops $kdrop, queue drops $qdrop, RSS peak $(hwm_kb "$RPID") kB"
+    ROWS+=("| $label | $offered | $sent | $received | $pct % | $cpu_us | $(( $(hwm_kb "$RPID") / 1024 )) | $kdrop / $qdrop |")
+done
+
+echo "== staging outage, wrk as fast as it goes"
+kill "$STAGING_PID"; wait "$STAGING_PID" 2>/dev/null || true
+before_failed=$(status | field 'd["requests"]["failed"]')
+sent=$(wrk_rate "http://127.0.0.1:$P/outage" 0)
+sleep 1
+doc=$(status)
+failed=$(( $(field 'd["requests"]["failed"]' <<<"$doc") - before_failed ))
+qdrop=$(field 'd["requests"]["dropped_queue_full"]' <<<"$doc")
+OUT_RSS=$(( $(rss_kb "$RPID") / 1024 )); OUT_HWM=$(( $(hwm_kb "$RPID") / 1024 ))
+echo "outage: production $sent, failed $failed, queue drops (total) $qdrop, RSS $OUT_RSS MB (peak $OUT_HWM MB)"
+
+kill -TERM "$RPID"; wait "$RPID" || true
+
+{
+    echo "Run on $(date -u +%Y-%m-%d) with \`bench/replay.sh\` (DURATION=$DURATION s per rate, wrk -t1 -c$CONNECTIONS paced by a per-connection delay, keep-alive; production and staging nginx log every request; replayer release build, -output-http-workers 16)."
+    echo
+    echo "Baseline (the machine's limit): wrk straight at staging nginx: **$BASE_RPS requests/s**."
+    echo
+    echo "| offered | production req/s | production requests | staging received | delivered | replayer CPU µs/request | peak RSS MB | kernel / queue drops |"
+    echo "|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${ROWS[@]}"
+    echo
+    echo "Staging outage (staging nginx killed, wrk as fast as it goes, $sent production requests): $failed counted as failed, $qdrop dropped on full queues in total; RSS $OUT_RSS MB, peak $OUT_HWM MB."
+} > "$OUT/result.md"
+echo; cat "$OUT/result.md"
+
+if ((WRITE)); then
+    python3 - "$OUT/result.md" docs/benchmarks.md <<'PY'
+import re, sys
+result, doc_path = open(sys.argv[1]).read().strip(), sys.argv[2]
+section = ("<!-- daemon:begin -->\n## Daemon: live replay to staging\n\n" + result + "\n\n"
+           + open("bench/replay-notes.md").read().strip() + "\n<!-- daemon:end -->")
+doc = open(doc_path).read()
+pattern = re.compile(r"<!-- daemon:begin -->.*?<!-- daemon:end -->", re.S)
+doc = pattern.sub(lambda _: section, doc) if pattern.search(doc) else doc.rstrip() + "\n\n" + section + "\n"
+open(doc_path, "w").write(doc)
+PY
+    echo "docs/benchmarks.md: Daemon section written"
+fi
