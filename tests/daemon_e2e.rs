@@ -539,3 +539,42 @@ fn staging_resetting_or_silent_is_counted_as_failed_and_never_crashes() {
     assert_eq!(exit.code(), Some(0), "{}", daemon.stderr_text());
     drop(silent);
 }
+
+#[test]
+fn a_capture_file_is_replayed_and_written_to_every_output_then_the_daemon_exits() {
+    let scratch = Scratch::new("e2e-file");
+    let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
+    let pcap = workspace_root().join("demo/production.pcap");
+    let record = scratch.join("requests.gor");
+    let out = run_with_timeout(
+        Command::new(bin("replayer"))
+            .arg(format!("-input-raw={}:7999", pcap.display()))
+            .arg(format!("-output-http={}", staging.url()))
+            .arg(format!("-output-file={}", record.display()))
+            .arg("--status-socket")
+            .arg(scratch.join("status.sock"))
+            .arg("--sync-flag")
+            .arg(scratch.join("no-flag")),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // demo/production.pcap: 77 requests, 71 of them GET/HEAD/OPTIONS, 2 to /fail/.
+    let log = staging.wait_for_log(71, Duration::from_secs(5));
+    assert_eq!(log.len(), 71);
+    assert_eq!(log.iter().filter(|l| l.status == 500).count(), 2);
+    let text = std::fs::read(&record).unwrap();
+    let records = String::from_utf8_lossy(&text).matches("\n🐵🙈🙉\n").count();
+    assert_eq!(
+        records, 71,
+        "the file output gets the same filtered requests"
+    );
+    assert!(
+        !scratch.join("status.sock").exists(),
+        "socket removed at exit"
+    );
+}

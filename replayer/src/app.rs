@@ -60,9 +60,9 @@ impl std::fmt::Display for Summary {
 }
 
 /// One output with its own limit.
-struct Sink {
-    output: Box<dyn Output>,
-    limiter: Option<Limiter>,
+pub(crate) struct Sink {
+    pub(crate) output: Box<dyn Output>,
+    pub(crate) limiter: Option<Limiter>,
 }
 
 /// Runs the flow for `config`'s stdout/file/null outputs until the input ends or a stop.
@@ -130,7 +130,7 @@ pub fn run(config: &Config) -> Result<Summary, AppError> {
     }
 }
 
-fn open_outputs(config: &Config) -> Result<Vec<Sink>, OutputError> {
+pub(crate) fn open_outputs(config: &Config) -> Result<Vec<Sink>, OutputError> {
     let mut sinks = Vec::new();
     if config.outputs.stdout {
         sinks.push(Sink {

@@ -10,9 +10,11 @@
 //! (socket path, capture permission, interface) come back as one [`DaemonError`] line before
 //! anything is replayed; `main` prints it and exits non-zero.
 
+use crate::app::{self, Sink};
 use crate::config::Config;
 use crate::limit::Limiter;
 use crate::metrics;
+use crate::output::OutputError;
 use crate::pipeline::{self, CaptureError, CaptureStats, Input};
 use crate::replay::{ReplayConfig, ReplayError, ReplayOutput};
 use crate::request::Request;
@@ -49,6 +51,8 @@ pub enum DaemonError {
     Capture(#[from] CaptureError),
     #[error("{0}")]
     Replay(#[from] ReplayError),
+    #[error("{0}")]
+    Output(#[from] OutputError),
     #[error("{what}: {source}")]
     Io {
         what: &'static str,
@@ -148,6 +152,9 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
         runtime.spawn(log_stats(status.clone(), shutdown.wait()));
     }
 
+    // -output-stdout / -output-file / -output-null next to -output-http: every output gets
+    // every request (these are written on the capture thread, as GoReplay does).
+    let sinks = app::open_outputs(config)?;
     let drainer = replay.drainer();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     {
@@ -163,10 +170,11 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
         std::thread::Builder::new()
             .name("replayer-capture".into())
             .spawn(move || {
-                let mut flow = Flow::new(&config, status, stats, replay);
+                let mut flow = Flow::new(&config, status, stats, replay, sinks);
                 let result = pipeline::run(&config.capture, &stop, &capture_stats, &mut |r| {
                     flow.request(r)
                 });
+                flow.finish_sinks();
                 let _ = done_tx.send(result);
             })
             .map_err(|source| DaemonError::Io {
@@ -270,6 +278,8 @@ struct Flow {
     status: Arc<DaemonStatus>,
     stats: Arc<Stats>,
     replay: ReplayOutput,
+    /// Other outputs given with `-output-http`; one that fails is logged and dropped.
+    sinks: Vec<Sink>,
 }
 
 impl Flow {
@@ -278,6 +288,7 @@ impl Flow {
         status: Arc<DaemonStatus>,
         stats: Arc<Stats>,
         replay: ReplayOutput,
+        sinks: Vec<Sink>,
     ) -> Flow {
         let flow_stats = Arc::new(FlowStats::default());
         Flow {
@@ -292,6 +303,30 @@ impl Flow {
             status,
             stats,
             replay,
+            sinks,
+        }
+    }
+
+    fn emit_to_sinks(&mut self, request: &Request) {
+        self.sinks.retain_mut(|sink| {
+            if sink.limiter.as_mut().is_some_and(|l| !l.allow(request)) {
+                return true;
+            }
+            match sink.output.emit(request) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!("output failed, no longer written: {e}");
+                    false
+                }
+            }
+        });
+    }
+
+    fn finish_sinks(&mut self) {
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.output.finish() {
+                tracing::error!("output failed at the end: {e}");
+            }
         }
     }
 
@@ -307,6 +342,9 @@ impl Flow {
             self.stats.count(event);
             return;
         };
+        if !self.sinks.is_empty() {
+            self.emit_to_sinks(&request);
+        }
         if self.status.state() == DaemonState::Paused {
             self.stats.count(Event::PausedSync);
             return;
