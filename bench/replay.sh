@@ -122,7 +122,25 @@ for rate in $RATES; do
     before_prod=$(wc -l < "$OUT/production/access.log")
     before_cpu=$(cpu_ticks "$RPID")
     before_replayed=$(status | field 'd["requests"]["replayed"]')
-    wrk_rate "http://127.0.0.1:$P/government/publications/some-report?page=2" "$rate" > /dev/null
+    wrk_rate "http://127.0.0.1:$P/government/publications/some-report?page=2" "$rate" > /dev/null &
+    WRK=$!
+    sleep 1
+    # The status socket under this load: 500 reads, one at a time, each timed from connect
+    # to the end of the document.
+    SOCKET_TIMES=$(python3 - "$OUT/status.sock" <<'PY'
+import socket, sys, time
+times = []
+for _ in range(500):
+    t = time.perf_counter()
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+    while s.recv(65536): pass
+    s.close()
+    times.append((time.perf_counter() - t) * 1000)
+times.sort()
+print(f"{times[len(times)//2]:.3f} {times[int(len(times)*0.99)]:.3f}")
+PY
+)
+    wait "$WRK"
     sleep 2 # let the queues drain
     after_cpu=$(cpu_ticks "$RPID")
     doc=$(status)
@@ -138,7 +156,7 @@ for rate in $RATES; do
     offered=$(( sent / DURATION ))
     label=$rate; [ "$rate" = 0 ] && label="max"
     echo "offered $label: production $sent ($offered/s), staging received $received ($pct %), CPU ${cpu_us} µs/request, kernel drops $kdrop, queue drops $qdrop, RSS peak $(hwm_kb "$RPID") kB"
-    ROWS+=("| $label | $offered | $sent | $received | $pct % | $cpu_us | $(( $(hwm_kb "$RPID") / 1024 )) | $kdrop / $qdrop |")
+    ROWS+=("| $label | $offered | $sent | $received | $pct % | $cpu_us | $(( $(hwm_kb "$RPID") / 1024 )) | $kdrop / $qdrop | ${SOCKET_TIMES% *} / ${SOCKET_TIMES#* } |")
 done
 
 echo "== staging outage, wrk as fast as it goes"
@@ -159,8 +177,8 @@ kill -TERM "$RPID"; wait "$RPID" || true
     echo
     echo "Baseline (the machine's limit): wrk straight at staging nginx: **$BASE_RPS requests/s**."
     echo
-    echo "| offered | production req/s | production requests | staging received | delivered | replayer CPU µs/request | peak RSS MB | kernel / queue drops |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| offered | production req/s | production requests | staging received | delivered | replayer CPU µs/request | peak RSS MB | kernel / queue drops | status socket ms p50 / p99 |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${ROWS[@]}"
     echo
     echo "Staging outage (staging nginx killed, wrk as fast as it goes, $sent production requests): $failed counted as failed, $qdrop dropped on full queues in total; RSS $OUT_RSS MB, peak $OUT_HWM MB."
