@@ -465,3 +465,117 @@ fn origin_form(target: &str) -> Result<&str, SendError> {
     }
     Err(SendError::Unsendable(format!("request-target {target:?}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{Connection, Header};
+
+    fn target(url: &str, original_host: bool) -> Target {
+        install_crypto_provider();
+        let base = parse_target(url).unwrap();
+        Target {
+            index: 0,
+            prefix: base.as_str().trim_end_matches('/').to_string(),
+            base_path: base.path().trim_end_matches('/').to_string(),
+            base,
+            original_host,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn captured(method: &str, target: &str, headers: &[(&str, &str)]) -> Request {
+        Request {
+            id: 1,
+            captured_at_ns: 0,
+            connection: Connection {
+                client: "10.0.0.1:1000".parse().unwrap(),
+                server: "10.0.0.2:80".parse().unwrap(),
+            },
+            method: method.into(),
+            target: target.into(),
+            version_minor: 1,
+            headers: headers
+                .iter()
+                .map(|(n, v)| Header {
+                    name: n.to_string(),
+                    value: v.as_bytes().to_vec(),
+                })
+                .collect(),
+            body: bytes::Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn request_target_and_headers_as_captured_minus_the_connection_ones() {
+        let t = target("https://staging.example:8443/", false);
+        let req = build(
+            &t,
+            &captured(
+                "GET",
+                "/a/b?x=1&y=%2F",
+                &[
+                    ("Host", "www.example.org"),
+                    ("Connection", "keep-alive"),
+                    ("transfer-encoding", "chunked"),
+                    ("X-Custom", "1"),
+                    ("x-custom", "2"),
+                    ("Expect", "100-continue"),
+                ],
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            req.url().as_str(),
+            "https://staging.example:8443/a/b?x=1&y=%2F"
+        );
+        let h = req.headers();
+        assert!(h.get("host").is_none(), "Host comes from the target");
+        assert!(h.get("connection").is_none() && h.get("transfer-encoding").is_none());
+        assert!(h.get("expect").is_none());
+        let custom: Vec<_> = h.get_all("x-custom").iter().collect();
+        assert_eq!(custom, ["1", "2"]);
+
+        let keep = target("http://staging.example", true);
+        let req = build(
+            &keep,
+            &captured("HEAD", "/", &[("Host", "www.example.org")]),
+        )
+        .unwrap();
+        assert_eq!(req.headers()["host"], "www.example.org");
+        assert_eq!(req.method(), reqwest::Method::HEAD);
+    }
+
+    #[test]
+    fn prefixes_absolute_form_and_unsendable_targets() {
+        let t = target("http://staging.example/shadow/", false);
+        let url =
+            |target: &str| build(&t, &captured("GET", target, &[])).map(|r| r.url().to_string());
+        assert_eq!(url("/p?q").unwrap(), "http://staging.example/shadow/p?q");
+        assert_eq!(
+            url("http://www.example.org/abs?q=1").unwrap(),
+            "http://staging.example/shadow/abs?q=1"
+        );
+        assert!(matches!(url("*"), Err(SendError::Unsendable(_))));
+        let bad_method = build(&t, &captured("GE T", "/", &[]));
+        assert!(matches!(bad_method, Err(SendError::Unsendable(_))));
+    }
+
+    #[test]
+    fn dns_answers_are_cached() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let resolver = CachingResolver::default();
+        let name: Name = "localhost".parse().unwrap();
+        let first: Vec<SocketAddr> = rt.block_on(resolver.resolve(name)).unwrap().collect();
+        assert!(first.iter().any(|a| a.ip().is_loopback()), "{first:?}");
+        let cached_at = resolver.cache.lock().unwrap()["localhost"].1;
+        let name: Name = "localhost".parse().unwrap();
+        let second: Vec<SocketAddr> = rt.block_on(resolver.resolve(name)).unwrap().collect();
+        assert_eq!(first, second);
+        assert_eq!(
+            resolver.cache.lock().unwrap()["localhost"].1,
+            cached_at,
+            "not looked up again"
+        );
+    }
+}
