@@ -8,6 +8,7 @@
 #     `cargo bench -p replayer --bench capture -- FILE PORT`;
 #   - the binary: `replayer -input-raw FILE:PORT -input-raw-engine pcap_file -output-null`,
 #     one core, with its peak RSS from `/usr/bin/time -v`;
+#   - libpcap reading alone (tcpdump -r with a filter that keeps nothing): the ceiling;
 #   - tshark dissecting the same file's HTTP requests, as the careful-analyser reference.
 # Prints a Markdown table (also left in bench/out/capture/result.md); with --write, puts it in
 # the "Capture pipeline" section of docs/benchmarks.md.
@@ -86,6 +87,7 @@ echo "== timing (page cache warm; one core for the replayer: taskset -c $CPU)"
 cat "$PCAP" > /dev/null
 hyperfine --warmup 1 --runs 5 --export-json "$OUT/hyperfine.json" \
     -n cat "cat $PCAP > /dev/null" \
+    -n libpcap "taskset -c $CPU tcpdump -r $PCAP -w /dev/null 'tcp port 1'" \
     -n library "taskset -c $CPU $BENCH_BIN $PCAP $PORT" \
     -n replayer "taskset -c $CPU $REPLAYER -input-raw $PCAP:$PORT -input-raw-engine pcap_file -output-null" \
     > "$OUT/hyperfine.txt"
@@ -111,6 +113,7 @@ def figures(name):
 cat = figures("cat")
 rows = [
     ("`cat FILE > /dev/null` (I/O floor)", *cat, None),
+    ("libpcap reading alone (`tcpdump -r FILE -w /dev/null 'tcp port 1'`)", *figures("libpcap"), None),
     ("capture library, one core (`cargo bench --bench capture`)", *figures("library"), requests),
     ("`replayer ... -output-null`, one core", *figures("replayer"), requests),
     ("`tshark -Y http.request` (reference, one run)", tshark_s, tshark_s, None, tshark_requests),
@@ -118,10 +121,10 @@ rows = [
 md = [f"Capture: {size / 1e6:.1f} MB, {requests:,} requests recovered (wrk sent {int(wrk_requests):,}; tshark finds {tshark_requests:,}).", "",
       "| what | mean s | best s | CPU s | MB/s (best) | × I/O floor | requests/s (best) | requests/s (CPU) |",
       "|---|---:|---:|---:|---:|---:|---:|---:|"]
-for name, mean, best, cpu, reqs in rows:
+for name, mean, best, cpu_time, reqs in rows:
     per_best = "" if reqs is None else f"{reqs / best:,.0f}"
-    per_cpu = "" if reqs is None or cpu is None else f"{reqs / cpu:,.0f}"
-    cpu_s = "" if cpu is None else f"{cpu:.3f}"
+    per_cpu = "" if reqs is None or cpu_time is None else f"{reqs / cpu_time:,.0f}"
+    cpu_s = "" if cpu_time is None else f"{cpu_time:.3f}"
     md.append(f"| {name} | {mean:.3f} | {best:.3f} | {cpu_s} | {size / best / 1e6:,.0f} | {cat[1] / best:.2f} | {per_best} | {per_cpu} |")
 md += ["", f"Peak RSS of `replayer ... -output-null`: {rss_kb / 1024:.1f} MB (`/usr/bin/time -v`).",
        f"`replayer` vs tshark on the same file: {tshark_s / runs['replayer']['mean']:.0f}× faster."]
@@ -131,9 +134,13 @@ print(text)
 if write == "--write":
     lib_best = min(runs["library"]["times"])
     lib_cpu = runs["library"]["user"] + runs["library"]["system"]
+    def verdict(ok):
+        return "met" if ok else "**not met**"
+    floor_ratio = min(runs['cat']['times']) / lib_best
     goals = (f"Goals: ≥ 1,000,000 requests/s on one core: {requests / lib_best:,.0f} (best wall time), "
-             f"{requests / lib_cpu:,.0f} (CPU time); ≥ 0.25 × the I/O floor's bytes/s: "
-             f"{min(runs['cat']['times']) / lib_best:.2f}; RSS < 64 MB: {rss_kb / 1024:.1f} MB.")
+             f"{requests / lib_cpu:,.0f} (CPU time), {verdict(requests / lib_best >= 1e6)}; "
+             f"≥ 0.25 × the I/O floor's bytes/s: {floor_ratio:.2f}, {verdict(floor_ratio >= 0.25)}; "
+             f"RSS < 64 MB: {rss_kb / 1024:.1f} MB, {verdict(rss_kb < 64 * 1024)}.")
     section = "\n".join([
         "<!-- capture:begin -->",
         "## Capture pipeline",
@@ -146,6 +153,9 @@ if write == "--write":
         text,
         "",
         goals,
+        "libpcap's own reading (the second row) is the ceiling of any pipeline on it; the rest of the "
+        "replayer's time is decoding, reassembly, httparse and building each `Request` (owned strings "
+        "for the method, target and every header, as the `request.rs` contract has them).",
         "Wall times on this shared machine swing with the other work (see mean against best); CPU time is "
         "what the pipeline itself costs. tshark is the reference for what a careful analyser recovers "
         f"({tshark_requests:,} requests here, against {requests:,} for the replayer).",
