@@ -6,10 +6,9 @@
 
 use replayer_tests::tcp_flags::{ACK, SYN};
 use replayer_tests::*;
-use std::io::Read;
 use std::net::SocketAddrV4;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// A veth pair, deleted when dropped.
 struct Veth {
@@ -98,16 +97,7 @@ fn live_capture_sees_foreign_and_vlan_tagged_traffic_on_a_veth() {
     let file = dir.join("foreign.pcap");
     pcap.write(&file);
 
-    let mut replayer = Command::new(bin("replayer"))
-        .arg("-input-raw")
-        .arg(format!("{}:80", veth.b))
-        .arg("-output-stdout")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn replayer");
-    std::thread::sleep(Duration::from_millis(800));
+    let replayer = LiveReplayer::start(&format!("{}:80", veth.b));
     let out = run_with_timeout(
         Command::new(&tcpreplay).arg("-i").arg(&veth.a).arg(&file),
         Duration::from_secs(20),
@@ -117,35 +107,8 @@ fn live_capture_sees_foreign_and_vlan_tagged_traffic_on_a_veth() {
         "tcpreplay: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::thread::sleep(Duration::from_millis(500));
-    // SAFETY: signalling our own child by pid.
-    unsafe { libc::kill(replayer.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while replayer.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "replayer did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut stdout = Vec::new();
-    replayer
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    let mut stderr = String::new();
-    replayer
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let mut got: Vec<String> = goreplay_records(&stdout)
-        .iter()
-        .map(Record::request_line)
-        .collect();
+    let (records, stderr) = replayer.stop();
+    let mut got: Vec<String> = records.iter().map(Record::request_line).collect();
     got.sort();
     assert_eq!(
         got,

@@ -104,23 +104,6 @@ impl Drop for Tcpdump {
     }
 }
 
-fn replay_file(file: &Path, port: u16, extra: &[&str]) -> Vec<Record> {
-    let out = run_with_timeout(
-        Command::new(bin("replayer"))
-            .arg("-input-raw")
-            .arg(format!("{}:{port}", file.display()))
-            .args(["-input-raw-engine", "pcap_file", "-output-stdout"])
-            .args(extra),
-        Duration::from_secs(60),
-    );
-    assert!(
-        out.status.success(),
-        "replayer: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    goreplay_records(&out.stdout)
-}
-
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -242,7 +225,7 @@ fn curl_and_raw_socket_traffic_is_recovered_exactly() {
     let safe = logged(&nginx, expected_total, &["GET", "HEAD", "OPTIONS"]);
     let all = logged(&nginx, expected_total, &[]);
 
-    let records = replay_file(&file, port, &[]);
+    let records = replay_pcap_file(&file, port, &[]);
     let got: Vec<String> = records.iter().map(Record::request_line).collect();
     assert_eq!(sorted(got), sorted(safe.clone()));
     let long_record = records
@@ -254,7 +237,7 @@ fn curl_and_raw_socket_traffic_is_recovered_exactly() {
         "the 6000-byte header survived whole"
     );
 
-    let everything = replay_file(&file, port, ALL_METHODS);
+    let everything = replay_pcap_file(&file, port, ALL_METHODS);
     let got: Vec<String> = everything.iter().map(Record::request_line).collect();
     assert_eq!(sorted(got), sorted(all));
     let chunked = everything
@@ -289,7 +272,7 @@ fn wrk_traffic_every_request_recovered() {
     let file = tcpdump.stop();
     let log = nginx.log();
     assert!(log.len() > 1000, "wrk made only {} requests", log.len());
-    let records = replay_file(&file, nginx.port, &[]);
+    let records = replay_pcap_file(&file, nginx.port, &[]);
     assert_eq!(
         records.len(),
         log.len(),
@@ -305,50 +288,13 @@ fn live_capture_on_loopback_prints_requests_as_they_happen() {
     assert!(is_root(), "live capture needs root");
     let dir = Scratch::new("loopback-live");
     let nginx = Nginx::start(&dir.join("nginx"), "");
-    let mut replayer = Command::new(bin("replayer"))
-        .arg("-input-raw")
-        .arg(format!("127.0.0.1:{}", nginx.port))
-        .arg("-output-stdout")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn replayer");
-    // Give libpcap a moment to open; then send until the replayer has seen traffic.
-    std::thread::sleep(Duration::from_millis(700));
+    let replayer = LiveReplayer::start(&format!("127.0.0.1:{}", nginx.port));
     let base = nginx.url();
     curl(&[&format!("{base}/live/1"), &format!("{base}/live/2")]);
     curl(&["-d", "x=1", &format!("{base}/live/post")]);
     curl(&["-X", "OPTIONS", &format!("{base}/live/3")]);
-    std::thread::sleep(Duration::from_millis(500));
-    // SAFETY: signalling our own child by pid.
-    unsafe { libc::kill(replayer.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while replayer.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "replayer did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut stdout = Vec::new();
-    replayer
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    let mut stderr = String::new();
-    replayer
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let got: Vec<String> = goreplay_records(&stdout)
-        .iter()
-        .map(Record::request_line)
-        .collect();
+    let (records, stderr) = replayer.stop();
+    let got: Vec<String> = records.iter().map(Record::request_line).collect();
     assert_eq!(
         got,
         ["GET /live/1", "GET /live/2", "OPTIONS /live/3"],

@@ -125,7 +125,7 @@ fn random_frames_of_every_link_type_are_survived() {
             let len = (rng.next() % 300) as usize;
             let mut frame = rng.bytes(len);
             // Make many of them plausible up to TCP so the deeper layers get exercised too.
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 let payload_len = (rng.next() % 200) as usize;
                 let payload = rng.bytes(payload_len);
                 let seq = (rng.next() % 5000) as u32;

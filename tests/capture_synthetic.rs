@@ -5,8 +5,6 @@
 use replayer_tests::tcp_flags::{ACK, FIN, PSH, SYN};
 use replayer_tests::*;
 use std::net::SocketAddrV4;
-use std::process::Command;
-use std::time::Duration;
 
 const CLIENT: &str = "10.0.0.1:40000";
 const SERVER: &str = "10.0.0.2:80";
@@ -32,21 +30,17 @@ fn replay(pcap: &PcapBuilder, extra: &[&str]) -> Vec<Record> {
     let dir = Scratch::new("synthetic");
     let file = dir.join("case.pcap");
     pcap.write(&file);
-    let out = run_with_timeout(
-        Command::new(bin("replayer"))
-            .arg("-input-raw")
-            .arg(format!("{}:80", file.display()))
-            .args(["-input-raw-engine", "pcap_file", "-output-stdout"])
-            .args(extra),
-        Duration::from_secs(20),
-    );
-    assert!(
-        out.status.success(),
-        "replayer failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    goreplay_records(&out.stdout)
+    replay_pcap_file(&file, 80, extra)
 }
+
+/// Flags that let POST through as well, to see the bodies the framer kept.
+const WITH_POST: &[&str] = &[
+    "-http-allow-method",
+    "POST",
+    "-http-allow-method",
+    "GET",
+    "--allow-unsafe-methods",
+];
 
 fn lines(records: &[Record]) -> Vec<String> {
     records.iter().map(Record::request_line).collect()
@@ -151,16 +145,7 @@ fn expect_100_continue_body_is_framed_not_mistaken_for_a_request() {
     seq += body.len() as u32;
     pcap.frame(&c(seq, &after));
     assert_eq!(lines(&replay(&pcap, &[])), ["GET /after"]);
-    let records = replay(
-        &pcap,
-        &[
-            "-http-allow-method",
-            "POST",
-            "-http-allow-method",
-            "GET",
-            "--allow-unsafe-methods",
-        ],
-    );
+    let records = replay(&pcap, WITH_POST);
     assert_eq!(lines(&records), ["POST /upload", "GET /after"]);
     assert!(
         records[0].payload.ends_with(body)
@@ -182,16 +167,7 @@ fn chunked_upload_is_decoded_and_the_next_request_found() {
         pcap.frame(&c(1 + at as u32, &piece));
     }
     assert_eq!(lines(&replay(&pcap, &[])), ["GET /next"]);
-    let records = replay(
-        &pcap,
-        &[
-            "-http-allow-method",
-            "POST",
-            "-http-allow-method",
-            "GET",
-            "--allow-unsafe-methods",
-        ],
-    );
+    let records = replay(&pcap, WITH_POST);
     assert_eq!(lines(&records), ["POST /chunked", "GET /next"]);
     let payload = String::from_utf8_lossy(&records[0].payload);
     assert!(

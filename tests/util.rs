@@ -428,7 +428,12 @@ pub fn goreplay_records(out: &[u8]) -> Vec<Record> {
         let end = rest
             .windows(SEPARATOR.len())
             .position(|w| w == SEPARATOR)
-            .unwrap_or_else(|| panic!("record without separator: {:?}", String::from_utf8_lossy(rest)));
+            .unwrap_or_else(|| {
+                panic!(
+                    "record without separator: {:?}",
+                    String::from_utf8_lossy(rest)
+                )
+            });
         let record = &rest[..end];
         let nl = record.iter().position(|&b| b == b'\n').expect("meta line");
         let meta = String::from_utf8_lossy(&record[..nl]).into_owned();
@@ -480,8 +485,10 @@ impl PcapBuilder {
         let (sec, usec) = (self.ts_us / 1_000_000, self.ts_us % 1_000_000);
         self.bytes.extend_from_slice(&(sec as u32).to_le_bytes());
         self.bytes.extend_from_slice(&(usec as u32).to_le_bytes());
-        self.bytes.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        self.bytes.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
         self.bytes.extend_from_slice(frame);
         self
     }
@@ -539,4 +546,71 @@ pub fn set_mtime(path: &Path, time: std::time::SystemTime) {
         .open(path)
         .and_then(|f| f.set_modified(time))
         .unwrap_or_else(|e| panic!("set mtime of {}: {e}", path.display()));
+}
+
+/// `replayer -input-raw FILE:PORT -input-raw-engine pcap_file -output-stdout EXTRA...`, which
+/// must succeed within a minute; returns the records it printed.
+pub fn replay_pcap_file(file: &Path, port: u16, extra: &[&str]) -> Vec<Record> {
+    let out = run_with_timeout(
+        Command::new(bin("replayer"))
+            .arg("-input-raw")
+            .arg(format!("{}:{port}", file.display()))
+            .args(["-input-raw-engine", "pcap_file", "-output-stdout"])
+            .args(extra),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "replayer on {} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    goreplay_records(&out.stdout)
+}
+
+/// A live `replayer -input-raw INPUT -output-stdout`, killed if the test panics.
+pub struct LiveReplayer(std::process::Child);
+
+impl LiveReplayer {
+    /// Starts it and gives libpcap a moment to open the capture.
+    pub fn start(input: &str) -> LiveReplayer {
+        let child = Command::new(bin("replayer"))
+            .args(["-input-raw", input, "-output-stdout"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn replayer");
+        std::thread::sleep(Duration::from_millis(800));
+        LiveReplayer(child)
+    }
+
+    /// Lets in-flight packets arrive, stops it with SIGTERM (it must exit within 10 s) and
+    /// returns what it printed: the records and stderr.
+    pub fn stop(mut self) -> (Vec<Record>, String) {
+        use std::io::Read;
+        std::thread::sleep(Duration::from_millis(500));
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.0.try_wait().expect("try_wait").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "replayer did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut stdout = Vec::new();
+        let mut stderr = String::new();
+        let _ = self.0.stdout.take().unwrap().read_to_end(&mut stdout);
+        let _ = self.0.stderr.take().unwrap().read_to_string(&mut stderr);
+        (goreplay_records(&stdout), stderr)
+    }
+}
+
+impl Drop for LiveReplayer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
