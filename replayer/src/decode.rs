@@ -401,6 +401,99 @@ mod tests {
         ));
     }
 
+    /// The payload of the single TCP segment `frame` decodes to, on `link`.
+    fn payload_of(link: LinkType, frame: &[u8]) -> Option<Vec<u8>> {
+        match Decoder::new(link).decode(frame, 0) {
+            Decoded::Tcp(seg) => Some(seg.payload.to_vec()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn qinq_pppoe_and_vxlan_are_unwrapped() {
+        let eth = tcp_frame(b"GET /x");
+        let (macs, ip) = (&eth[..12], &eth[14..]);
+        // QinQ: an 802.1ad tag, then an 802.1Q tag, then IPv4.
+        let qinq = [macs, &[0x88, 0xa8, 0, 7, 0x81, 0x00, 0, 42, 0x08, 0x00], ip].concat();
+        assert_eq!(
+            payload_of(LinkType::Ethernet, &qinq).as_deref(),
+            Some(&b"GET /x"[..])
+        );
+        // PPPoE session: version/type, code, session id, length, then PPP protocol 0x0021.
+        let pppoe = [macs, &[0x88, 0x64, 0x11, 0, 0, 1, 0, 0, 0x00, 0x21], ip].concat();
+        assert_eq!(
+            payload_of(LinkType::Ethernet, &pppoe).as_deref(),
+            Some(&b"GET /x"[..])
+        );
+        // VXLAN: an outer Ethernet/IPv4/UDP to port 4789, an 8-byte VXLAN header, the frame.
+        let mut outer = Vec::new();
+        PacketBuilder::ethernet2([3; 6], [4; 6])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .udp(50000, VXLAN_PORT)
+            .write(
+                &mut outer,
+                &[&[0x08, 0, 0, 0, 0, 0, 1, 0][..], &eth].concat(),
+            )
+            .unwrap();
+        match Decoder::new(LinkType::Ethernet).decode(&outer, 0) {
+            Decoded::Tcp(seg) => {
+                assert_eq!(seg.payload, b"GET /x");
+                assert_eq!(seg.dst, "10.0.0.2:80".parse().unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ipv6_extension_headers_are_skipped() {
+        let tcp = {
+            let mut frame = Vec::new();
+            PacketBuilder::ipv6([1; 16], [2; 16], 64)
+                .tcp(40000, 80, 1, 64000)
+                .write(&mut frame, b"GET /6")
+                .unwrap();
+            frame[40..].to_vec()
+        };
+        // IPv6 with next header 0 (hop-by-hop options: 8 bytes of PadN), then TCP (6).
+        let mut packet = vec![0x60, 0, 0, 0];
+        packet.extend_from_slice(&((8 + tcp.len()) as u16).to_be_bytes());
+        packet.extend_from_slice(&[0, 64]);
+        packet.extend_from_slice(&[1; 16]);
+        packet.extend_from_slice(&[2; 16]);
+        packet.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]);
+        packet.extend_from_slice(&tcp);
+        assert_eq!(
+            payload_of(LinkType::Raw, &packet).as_deref(),
+            Some(&b"GET /6"[..])
+        );
+    }
+
+    #[test]
+    fn ipv4_fragments_are_put_back_together_in_any_order() {
+        let eth = tcp_frame(b"GET /fragmented HTTP/1.1\r\n\r\n");
+        let (header, payload) = (&eth[14..34], &eth[34..]);
+        // Three fragments of 16 bytes (offsets in 8-byte units), sent last first.
+        let fragment = |offset: usize, last: bool| {
+            let end = (offset + 16).min(payload.len());
+            let mut h = header.to_vec();
+            h[2..4].copy_from_slice(&((20 + end - offset) as u16).to_be_bytes());
+            let flags_offset = ((offset / 8) as u16) | if last { 0 } else { 0x2000 };
+            h[6..8].copy_from_slice(&flags_offset.to_be_bytes());
+            [&eth[..14], &h, &payload[offset..end]].concat()
+        };
+        let count = payload.len().div_ceil(16);
+        let mut decoder = Decoder::new(LinkType::Ethernet);
+        for i in (1..count).rev() {
+            let frame = fragment(i * 16, i == count - 1);
+            assert_eq!(decoder.decode(&frame, 0), Decoded::Fragment);
+        }
+        let first = fragment(0, false);
+        match decoder.decode(&first, 0) {
+            Decoded::Tcp(seg) => assert_eq!(seg.payload, b"GET /fragmented HTTP/1.1\r\n\r\n"),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn garbage_is_malformed_not_a_panic() {
         let mut decoder = Decoder::new(LinkType::Ethernet);
