@@ -331,3 +331,19 @@ fn bad_targets_are_one_clear_line() {
         "http://staging.example:8080/"
     );
 }
+
+#[test]
+fn redirects_are_recorded_not_followed() {
+    let scratch = Scratch::new("replay-redirect");
+    let staging = Nginx::start(
+        &scratch.join("staging"),
+        "location / { return 200 \"ok\\n\"; } location /moved { return 301 /elsewhere; }",
+    );
+    let mut r = replay(&[staging.url()], |_| {});
+    r.output.emit(&request("GET", "/moved", &[], b"")).unwrap();
+    r.output.finish().unwrap();
+    let log = staging.wait_for_log(1, Duration::from_secs(5));
+    let uris: Vec<&str> = log.iter().map(|l| l.uri.as_str()).collect();
+    assert_eq!(uris, ["/moved"], "the redirect was followed");
+    assert_eq!(r.stats.responses().c3xx, 1);
+}
