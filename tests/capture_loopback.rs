@@ -35,10 +35,16 @@ impl Tcpdump {
     /// `snaplen`: whole packets for mixed traffic; small for floods of small packets, since
     /// in immediate mode each slot of the kernel ring is snaplen bytes.
     fn start(dir: &Path, port: u16, snaplen: u32) -> Tcpdump {
+        Tcpdump::start_on(dir, port, snaplen, &["-i", "lo"])
+    }
+
+    /// `interface`: tcpdump's `-i` (and `-y` link type) arguments.
+    fn start_on(dir: &Path, port: u16, snaplen: u32, interface: &[&str]) -> Tcpdump {
         assert!(is_root(), "capturing on loopback needs root");
         let file = dir.join("capture.pcap");
         let mut child = Command::new(require_tool("tcpdump"))
-            .args(["-i", "lo", "--immediate-mode", "-n", "-B", "65536", "-s"])
+            .args(interface)
+            .args(["--immediate-mode", "-n", "-B", "65536", "-s"])
             .arg(snaplen.to_string())
             .arg("-w")
             .arg(&file)
@@ -48,10 +54,17 @@ impl Tcpdump {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn tcpdump");
-        // tcpdump says "listening on lo" once the capture is open.
+        // tcpdump says "listening on" once the capture is open (after a line naming the
+        // link type, when one is asked for).
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
-        stderr.read_line(&mut line).expect("tcpdump stderr");
+        for _ in 0..5 {
+            line.clear();
+            stderr.read_line(&mut line).expect("tcpdump stderr");
+            if line.contains("listening on") || line.is_empty() {
+                break;
+            }
+        }
         assert!(line.contains("listening on"), "tcpdump: {line}");
         let summary = std::thread::spawn(move || {
             let mut rest = String::new();
@@ -300,4 +313,30 @@ fn live_capture_on_loopback_prints_requests_as_they_happen() {
         ["GET /live/1", "GET /live/2", "OPTIONS /live/3"],
         "stderr: {stderr}"
     );
+}
+
+#[test]
+fn linux_cooked_captures_of_any_interface_sll_and_sll2() {
+    let dir = Scratch::new("loopback-any");
+    let nginx = Nginx::start(&dir.join("nginx"), "");
+    let base = nginx.url();
+    for (round, link) in ["LINUX_SLL", "LINUX_SLL2"].iter().enumerate() {
+        std::fs::create_dir_all(dir.join(link)).unwrap();
+        let tcpdump = Tcpdump::start_on(
+            &dir.join(link),
+            nginx.port,
+            65535,
+            &["-i", "any", "-y", link],
+        );
+        curl(&[&format!("{base}/{link}/1"), &format!("{base}/{link}/2")]);
+        curl(&["-X", "PUT", "-d", "x", &format!("{base}/{link}/put")]);
+        let file = tcpdump.stop();
+        let safe = logged(&nginx, 3 * (round + 1), &["GET"]);
+        let want: Vec<String> = safe.into_iter().filter(|l| l.contains(link)).collect();
+        let got: Vec<String> = replay_pcap_file(&file, nginx.port, &[])
+            .iter()
+            .map(Record::request_line)
+            .collect();
+        assert_eq!(got, want, "{link}");
+    }
 }

@@ -221,3 +221,37 @@ fn the_last_requests_of_a_file_are_never_lost() {
     let want: Vec<String> = (0..50).map(|i| format!("GET /tail/{i}")).collect();
     assert_eq!(lines(&replay(&pcap, &[])), want);
 }
+
+#[test]
+fn pcapng_and_nanosecond_pcap_files_read_the_same() {
+    let editcap = require_tool("editcap");
+    let dir = Scratch::new("formats");
+    let stream: Vec<u8> = (0..5).flat_map(|i| get(&format!("/format/{i}"))).collect();
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), 0, 0, SYN, b""));
+    for (at, piece) in pieces(&stream, &[40, 100, 101]) {
+        pcap.frame(&c(1 + at as u32, &piece));
+    }
+    let classic = dir.join("classic.pcap");
+    pcap.write(&classic);
+    let want: Vec<String> = (0..5).map(|i| format!("GET /format/{i}")).collect();
+    for format in ["pcapng", "nsecpcap"] {
+        let converted = dir.join(format!("converted.{format}"));
+        let out = std::process::Command::new(&editcap)
+            .args(["-F", format])
+            .arg(&classic)
+            .arg(&converted)
+            .output()
+            .expect("editcap");
+        assert!(
+            out.status.success(),
+            "editcap: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            lines(&replay_pcap_file(&converted, 80, &[])),
+            want,
+            "{format}"
+        );
+    }
+}
