@@ -369,7 +369,7 @@ impl RequestParser {
                     Some(used)
                 }
                 Ok(httparse::Status::Partial) if input.len() <= MAX_CHUNK_LINE => None,
-                _ => Some(self.abandon(cx, input)),
+                _ => Some(self.abandon(cx)),
             },
             Chunk::Data { remaining } => {
                 let take = remaining.min(input.len() as u64) as usize;
@@ -393,7 +393,7 @@ impl RequestParser {
                     Some(2)
                 }
                 [b'\r'] => None,
-                _ => Some(self.abandon(cx, input)),
+                _ => Some(self.abandon(cx)),
             },
             Chunk::Trailer => match memchr::memchr(b'\n', input) {
                 Some(nl) => {
@@ -404,14 +404,14 @@ impl RequestParser {
                     Some(nl + 1)
                 }
                 None if input.len() <= MAX_CHUNK_LINE => None,
-                None => Some(self.abandon(cx, input)),
+                None => Some(self.abandon(cx)),
             },
         }
     }
 
     /// Gives up on a request whose body is malformed; returns bytes to skip (none: the
     /// resynchronisation looks at them).
-    fn abandon(&mut self, cx: &mut Emitter<'_>, _input: &[u8]) -> usize {
+    fn abandon(&mut self, cx: &mut Emitter<'_>) -> usize {
         cx.cut();
         self.drop_request();
         self.state = State::Resync;
