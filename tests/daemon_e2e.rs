@@ -414,6 +414,35 @@ fn startup_errors_are_one_line_and_non_zero() {
             "status socket",
         ),
     ];
+    // No permission to capture: the same command as an unprivileged user (nobody).
+    let open_dir = scratch.join("open");
+    std::fs::create_dir_all(&open_dir).unwrap();
+    std::fs::set_permissions(
+        &open_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let out = run_with_timeout(
+        std::os::unix::process::CommandExt::uid(
+            Command::new(bin("replayer"))
+                .args(["-input-raw=lo:80", "-output-http=http://127.0.0.1:9"])
+                .arg("--status-socket")
+                .arg(open_dir.join("status.sock"))
+                .arg("--sync-flag")
+                .arg(open_dir.join("flag")),
+            65534,
+        ),
+        Duration::from_secs(10),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("replayer: cannot capture on lo: ") && stderr.contains("not permitted"),
+        "{stderr}"
+    );
+    assert!(!open_dir.join("status.sock").exists(), "socket left behind");
+
     for (args, needle) in cases {
         let out = run_with_timeout(
             Command::new(bin("replayer")).args(&args),
