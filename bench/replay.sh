@@ -13,7 +13,7 @@
 #   - a staging outage at the highest rate: staging stopped, RSS and the drop counters.
 # Prints a Markdown table (also left in bench/out/replay/result.md) for docs/benchmarks.md.
 #
-# Usage: bench/replay.sh [--write]   (env: DURATION=5 RATES="2000 5000 10000 15000 0";
+# Usage: bench/replay.sh [--write]   (env: DURATION=5 WORKERS=16 RATES="2000 5000 10000 15000 0";
 #        0 = as fast as wrk can). --write puts the table into docs/benchmarks.md, between
 #        the <!-- daemon:begin --> and <!-- daemon:end --> markers (appended the first time).
 set -euo pipefail
@@ -109,7 +109,7 @@ echo "staging alone: $BASE_RPS requests/s"
 
 rm -f "$OUT/status.sock"
 "$REPLAYER" -input-raw "lo:$P" -output-http "http://127.0.0.1:$S" \
-    -output-http-workers 16 -output-http-queue-len 4096 \
+    -output-http-workers "${WORKERS:-16}" -output-http-queue-len 4096 \
     --status-socket "$OUT/status.sock" --sync-flag "$OUT/no-flag" 2> "$OUT/replayer.log" &
 RPID=$!
 PIDS+=("$RPID")
@@ -173,7 +173,7 @@ echo "outage: production $sent, failed $failed, queue drops (total) $qdrop, RSS 
 kill -TERM "$RPID"; wait "$RPID" || true
 
 {
-    echo "Run on $(date -u +%Y-%m-%d) with \`bench/replay.sh\` (DURATION=$DURATION s per rate, wrk -t1 -c$CONNECTIONS paced by a per-connection delay, keep-alive; production and staging nginx log every request; replayer release build, -output-http-workers 16)."
+    echo "Run on $(date -u +%Y-%m-%d) with \`bench/replay.sh\` (DURATION=$DURATION s per rate, wrk -t1 -c$CONNECTIONS paced by a per-connection delay, keep-alive; production and staging nginx log every request; replayer release build, -output-http-workers ${WORKERS:-16})."
     echo
     echo "Baseline (the machine's limit): wrk straight at staging nginx: **$BASE_RPS requests/s**."
     echo
