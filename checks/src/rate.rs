@@ -43,9 +43,11 @@ pub struct RateCheck {
 impl RateCheck {
     pub fn evaluate(&self, doc: &StatusDocument) -> Result<Outcome, MissingWindow> {
         let w = window(doc, self.window)?;
-        // Computed from the count rather than trusting `replayed_per_s`: the count is what
-        // the window is made of, and this keeps the two from ever disagreeing in an alert.
-        let rate = w.replayed as f64 / self.window as f64;
+        // The daemon's own figure: it divides by the time the window actually covers, so a
+        // daemon started two minutes ago is not reported at 2/5 of its true rate in the 5-minute
+        // window. One definition, in `replayer::stats`, shared by the check, `replayer status`
+        // and the metrics.
+        let rate = w.replayed_per_s;
         let state = State::from_thresholds(rate, self.warn.as_ref(), self.crit.as_ref());
         let mut text = format!(
             "{} requests/s replayed over {}",
