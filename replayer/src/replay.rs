@@ -1,34 +1,38 @@
 //! The HTTP output: every request goes to every `-output-http` target, in real time.
 //!
-//! Per target: a bounded queue and a fixed pool of worker tasks on tokio sharing one
-//! `reqwest` client (pooled keep-alive connections, HTTP/1.1, no redirects, no proxies from
-//! the environment, a total timeout per request). [`ReplayOutput::emit`] only does a
+//! Per target: a bounded multi-consumer queue and a fixed number of worker tasks on tokio.
+//! Each worker owns one keep-alive connection to its target (plain TCP or TLS), opens it
+//! when it first needs it and again after a failure, and takes the next request from the
+//! queue as soon as the last one is answered. [`ReplayOutput::emit`] only does a
 //! non-blocking `try_send` per target: when a queue is full the request is dropped and
 //! counted, so capture never waits and a slow or dead staging costs drops, never memory.
 //!
-//! What goes out is what was captured (after `filter` → `rewrite` → `limit`): method,
-//! request-target, headers and body. Connection-level headers (`Connection`, `Keep-Alive`,
-//! `Transfer-Encoding`, `Content-Length`, `Expect`, ...) are the client's business and are
-//! set again by the HTTP client; `Host` becomes the target's host unless
-//! `-http-original-host`. Known differences from the wire: the request-target is parsed as a
-//! URL, so dot segments are resolved and characters a URL may not hold are percent-encoded,
-//! and `Accept: */*` is added when the request had no `Accept` (reqwest always does).
+//! What goes out is what was captured (after `filter` → `rewrite` → `limit`), byte for
+//! byte where HTTP allows: see [`wire`] for the request head (method, request-target,
+//! version, header case and order; `Host` becomes the target's unless
+//! `-http-original-host`; the de-chunked body goes with a `Content-Length`).
 //!
 //! Each response's status and latency (to the end of the body, which is read and thrown
-//! away so the connection goes back to the pool) are recorded in [`Stats`].
+//! away so the connection carries the next request) are recorded in [`Stats`]. Redirects are
+//! recorded, not followed, unless `-output-http-redirects N`; even then only to the target
+//! itself, since nothing may be sent anywhere but the configured targets.
+
+mod wire;
 
 use crate::output::{Output, OutputError};
 use crate::request::Request;
 use crate::stats::Stats;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::Url;
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use rustls::pki_types::ServerName;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
+use url::Url;
+use wire::{ExchangeError, HeadRule, Unsendable};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_WORKERS: usize = 32;
@@ -41,7 +45,7 @@ pub const DNS_REFRESH: Duration = Duration::from_secs(30);
 pub struct ReplayConfig {
     /// Base URLs, as parsed by [`parse_target`].
     pub targets: Vec<Url>,
-    /// Concurrent requests per target.
+    /// Concurrent requests (and connections) per target.
     pub workers: usize,
     /// Requests waiting per target before new ones are dropped.
     pub queue: usize,
@@ -50,8 +54,8 @@ pub struct ReplayConfig {
     pub skip_verify: bool,
     /// Keep the captured `Host` header (`-http-original-host`).
     pub original_host: bool,
-    /// Redirects followed (`-output-http-redirects`); 0, the default, follows none and
-    /// records the 3xx.
+    /// Redirects followed within the target (`-output-http-redirects`); 0, the default,
+    /// follows none and records the 3xx.
     pub redirects: u32,
 }
 
@@ -73,8 +77,8 @@ impl ReplayConfig {
 pub enum ReplayError {
     #[error("bad -output-http target `{target}`: {reason}")]
     BadTarget { target: String, reason: String },
-    #[error("HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+    #[error("TLS setup: {0}")]
+    Tls(String),
 }
 
 /// Parses an `-output-http` value (without its `|limit`): no scheme means `http://`; only
@@ -112,84 +116,134 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Builds the client shared by one target's workers.
-fn client(
-    config: &ReplayConfig,
-    resolver: Arc<CachingResolver>,
-) -> Result<reqwest::Client, ReplayError> {
+/// The TLS client configuration shared by every https target: the system's CA store
+/// (`/etc/ssl/certs`), or no certificate check at all with `-output-http-skip-verify`.
+fn tls_config(skip_verify: bool) -> Result<Arc<rustls::ClientConfig>, ReplayError> {
     install_crypto_provider();
-    Ok(reqwest::Client::builder()
-        .http1_only()
-        .redirect(match config.redirects {
-            0 => reqwest::redirect::Policy::none(),
-            n => reqwest::redirect::Policy::limited(n as usize),
-        })
-        .no_proxy()
-        .timeout(config.timeout)
-        .connect_timeout(config.timeout)
-        .pool_max_idle_per_host(config.workers)
-        .pool_idle_timeout(Duration::from_secs(60))
-        .tcp_nodelay(true)
-        .tls_danger_accept_invalid_certs(config.skip_verify)
-        .dns_resolver(resolver)
-        .build()?)
+    let builder = rustls::ClientConfig::builder();
+    let mut config = if skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate))
+            .with_no_client_auth()
+    } else {
+        let found = rustls_native_certs::load_native_certs();
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, _) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            return Err(ReplayError::Tls(format!(
+                "no CA certificate found in the system store ({} errors); \
+                 install ca-certificates or use -output-http-skip-verify",
+                found.errors.len()
+            )));
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
-/// A DNS cache: a staging name is resolved once, then again at most every [`DNS_REFRESH`]
-/// when a new connection needs it (pooled connections need no lookup at all). When a
-/// refresh fails the last good answer is kept, so a DNS blip does not take replay down.
-#[derive(Default)]
+/// `-output-http-skip-verify`: any certificate, any name. The handshake signatures are
+/// still checked (so the session keys are the server's), only trust is skipped.
+#[derive(Debug)]
+struct AnyCertificate;
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &algorithms())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &algorithms())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        algorithms().supported_schemes()
+    }
+}
+
+fn algorithms() -> rustls::crypto::WebPkiSupportedAlgorithms {
+    rustls::crypto::ring::default_provider().signature_verification_algorithms
+}
+
+/// A DNS cache for one target's host: resolved once, then again at most every
+/// [`DNS_REFRESH`] when a new connection needs it (a worker's open connection needs no
+/// lookup at all). When a refresh fails the last good answer is kept, so a DNS blip does
+/// not take replay down. IP addresses need no lookup.
 struct CachingResolver {
-    cache: Arc<Mutex<HashMap<String, Resolved>>>,
+    host: String,
+    port: u16,
+    literal: Option<IpAddr>,
+    cache: Mutex<Option<(Vec<SocketAddr>, Instant)>>,
 }
 
-/// Addresses found for a name, and when.
-type Resolved = (Vec<SocketAddr>, Instant);
+impl CachingResolver {
+    fn new(host: &str, port: u16) -> CachingResolver {
+        // url keeps IPv6 literals in brackets.
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        CachingResolver {
+            host: host.to_string(),
+            port,
+            literal: bare.parse().ok(),
+            cache: Mutex::new(None),
+        }
+    }
 
-impl Resolve for CachingResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_string();
-        let cached = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&host)
-            .cloned();
+    async fn resolve(&self) -> std::io::Result<Vec<SocketAddr>> {
+        if let Some(ip) = self.literal {
+            return Ok(vec![SocketAddr::new(ip, self.port)]);
+        }
+        let cached = self.cache.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some((addrs, at)) = &cached {
             if at.elapsed() < DNS_REFRESH {
-                let addrs: Addrs = Box::new(addrs.clone().into_iter());
-                return Box::pin(std::future::ready(Ok(addrs)));
+                return Ok(addrs.clone());
             }
         }
-        let cache = self.cache.clone();
-        Box::pin(async move {
-            let found = tokio::net::lookup_host((host.clone(), 0)).await;
-            match found {
-                Ok(found) => {
-                    let addrs: Vec<SocketAddr> = found.collect();
-                    cache
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(host, (addrs.clone(), Instant::now()));
-                    Ok(Box::new(addrs.into_iter()) as Addrs)
-                }
-                Err(e) => match cached {
-                    Some((addrs, _)) => {
-                        tracing::warn!(
-                            "DNS refresh of {host} failed ({e}); keeping the last answer"
-                        );
-                        Ok(Box::new(addrs.into_iter()) as Addrs)
-                    }
-                    None => Err(e.into()),
-                },
+        match tokio::net::lookup_host((self.host.as_str(), self.port)).await {
+            Ok(found) => {
+                let addrs: Vec<SocketAddr> = found.collect();
+                *self.cache.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((addrs.clone(), Instant::now()));
+                Ok(addrs)
             }
-        })
+            Err(e) => match cached {
+                Some((addrs, _)) => {
+                    tracing::warn!(
+                        "DNS refresh of {} failed ({e}); keeping the last answer",
+                        self.host
+                    );
+                    Ok(addrs)
+                }
+                None => Err(e),
+            },
+        }
     }
 }
 
 /// The replay output: one queue and worker pool per target.
 pub struct ReplayOutput {
-    queues: Vec<mpsc::Sender<Arc<Request>>>,
+    queues: Vec<async_channel::Sender<Arc<Request>>>,
     stats: Arc<Stats>,
     drain: Drainer,
 }
@@ -199,7 +253,8 @@ pub struct ReplayOutput {
 /// main thread, so that stopping never depends on the capture thread coming back.
 #[derive(Clone)]
 pub struct Drainer {
-    closing: watch::Sender<bool>,
+    closing: Arc<AtomicBool>,
+    queues: Vec<async_channel::Sender<Arc<Request>>>,
     workers: Arc<Mutex<Vec<JoinHandle<()>>>>,
     runtime: tokio::runtime::Handle,
     drain_timeout: Duration,
@@ -210,7 +265,11 @@ impl Drainer {
     /// left then is abandoned). Blocks; call it from a plain thread, not the runtime.
     /// Returns whether everything finished in time.
     pub fn drain(&self) -> bool {
-        self.closing.send_replace(true);
+        self.closing.store(true, Ordering::Relaxed);
+        // A closed queue still hands out what it holds, then ends each worker's loop.
+        self.queues.iter().for_each(|q| {
+            q.close();
+        });
         let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
         let aborts: Vec<_> = workers.iter().map(JoinHandle::abort_handle).collect();
         let (runtime, drain_timeout) = (self.runtime.clone(), self.drain_timeout);
@@ -237,7 +296,7 @@ impl Drainer {
     }
 
     fn is_closing(&self) -> bool {
-        *self.closing.borrow()
+        self.closing.load(Ordering::Relaxed)
     }
 }
 
@@ -250,33 +309,28 @@ impl ReplayOutput {
         runtime: tokio::runtime::Handle,
         drain_timeout: Duration,
     ) -> Result<ReplayOutput, ReplayError> {
-        let closing = watch::Sender::new(false);
+        let tls = if config.targets.iter().any(|t| t.scheme() == "https") {
+            Some(TlsConnector::from(tls_config(config.skip_verify)?))
+        } else {
+            None
+        };
         let mut queues = Vec::new();
         let mut workers = Vec::new();
         for (index, base) in config.targets.iter().enumerate() {
-            let client = client(config, Arc::new(CachingResolver::default()))?;
-            let (tx, rx) = mpsc::channel::<Arc<Request>>(config.queue.max(1));
-            let rx = Arc::new(tokio::sync::Mutex::new(rx));
-            let target = Arc::new(Target {
-                index,
-                prefix: base.as_str().trim_end_matches('/').to_string(),
-                base: base.clone(),
-                base_path: base.path().trim_end_matches('/').to_string(),
-                original_host: config.original_host,
-                client,
-            });
+            let target = Arc::new(Target::new(index, base, config, tls.clone())?);
+            let (tx, rx) = async_channel::bounded::<Arc<Request>>(config.queue.max(1));
             for _ in 0..config.workers.max(1) {
-                let (rx, target, stats) = (rx.clone(), target.clone(), stats.clone());
-                let closing = closing.subscribe();
-                workers.push(runtime.spawn(worker(rx, target, stats, closing)));
+                let worker = Worker::new(target.clone(), stats.clone());
+                workers.push(runtime.spawn(worker.run(rx.clone())));
             }
             queues.push(tx);
         }
         Ok(ReplayOutput {
-            queues,
+            queues: queues.clone(),
             stats,
             drain: Drainer {
-                closing,
+                closing: Arc::new(AtomicBool::new(false)),
+                queues,
                 workers: Arc::new(Mutex::new(workers)),
                 runtime,
                 drain_timeout,
@@ -301,7 +355,8 @@ impl ReplayOutput {
         };
         match queue.try_send(request) {
             Ok(()) => self.stats.queued(target),
-            Err(_) => self.stats.dropped_queue_full(target),
+            Err(async_channel::TrySendError::Full(_)) => self.stats.dropped_queue_full(target),
+            Err(async_channel::TrySendError::Closed(_)) => {}
         }
     }
 
@@ -331,249 +386,312 @@ impl Output for ReplayOutput {
     }
 }
 
-/// What a worker needs to know about its target.
+/// One target, worked out once from its URL so that nothing is parsed per request.
 struct Target {
     index: usize,
     /// The target URL as given, for messages.
-    prefix: String,
-    /// The target URL, cloned for each request (so its host is parsed once, not per request).
-    base: Url,
+    name: String,
+    /// `https`: the connector and the name the certificate must carry.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    resolver: CachingResolver,
+    /// `host[:port]` as written in the URL (port left out when it is the scheme's default).
+    authority: String,
+    /// `scheme://authority`, to recognise an absolute `Location` on the target itself.
+    origin: String,
     /// The target's path prefix without its trailing slash (usually empty).
     base_path: String,
     original_host: bool,
-    client: reqwest::Client,
+    timeout: Duration,
+    redirects: u32,
 }
 
-async fn worker(
-    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Arc<Request>>>>,
-    target: Arc<Target>,
-    stats: Arc<Stats>,
-    mut closing: watch::Receiver<bool>,
-) {
-    loop {
-        // Only one idle worker waits on the queue at a time; the lock is released as soon
-        // as it has a request, so the others go on sending. Once draining, take what is
-        // left without waiting, then stop.
-        let next = {
-            let mut queue = queue.lock().await;
-            if *closing.borrow() {
-                queue.try_recv().ok()
-            } else {
-                tokio::select! {
-                    next = queue.recv() => next,
-                    _ = closing.wait_for(|closing| *closing) => queue.try_recv().ok(),
-                }
-            }
+impl Target {
+    fn new(
+        index: usize,
+        base: &Url,
+        config: &ReplayConfig,
+        tls: Option<TlsConnector>,
+    ) -> Result<Target, ReplayError> {
+        let bad = |reason: &str| ReplayError::BadTarget {
+            target: base.to_string(),
+            reason: reason.to_string(),
         };
-        let Some(request) = next else { return };
-        let started = Instant::now();
-        match send(&target, &request).await {
-            Ok(status) => stats.response(target.index, status, started.elapsed()),
-            Err(e) => {
-                tracing::debug!(target = %target.prefix, "replay failed: {e}");
-                stats.failed(target.index);
+        let host = base.host_str().ok_or_else(|| bad("no host"))?;
+        let port = base.port_or_known_default().ok_or_else(|| bad("no port"))?;
+        let authority = match base.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
+        let tls = match (base.scheme(), tls) {
+            ("https", Some(connector)) => {
+                let bare = host.trim_start_matches('[').trim_end_matches(']');
+                let name = ServerName::try_from(bare.to_string())
+                    .map_err(|e| bad(&format!("not a TLS server name: {e}")))?;
+                Some((connector, name))
+            }
+            _ => None,
+        };
+        Ok(Target {
+            index,
+            name: base.as_str().trim_end_matches('/').to_string(),
+            tls,
+            resolver: CachingResolver::new(host, port),
+            origin: format!("{}://{authority}", base.scheme()),
+            authority,
+            base_path: base.path().trim_end_matches('/').to_string(),
+            original_host: config.original_host,
+            timeout: config.timeout,
+            redirects: config.redirects,
+        })
+    }
+
+    fn rule(&self) -> HeadRule<'_> {
+        HeadRule {
+            authority: &self.authority,
+            original_host: self.original_host,
+        }
+    }
+
+    /// A new connection: the cached addresses tried in turn, then TLS if https.
+    async fn connect(&self) -> Result<Box<dyn Stream>, SendError> {
+        let mut last = None;
+        for addr in self.resolver.resolve().await? {
+            match TcpStream::connect(addr).await {
+                Ok(tcp) => {
+                    // Requests are written whole; do not hold them back for more.
+                    tcp.set_nodelay(true)?;
+                    return Ok(match &self.tls {
+                        None => Box::new(tcp),
+                        Some((connector, name)) => {
+                            Box::new(connector.connect(name.clone(), tcp).await?)
+                        }
+                    });
+                }
+                Err(e) => last = Some(e),
             }
         }
+        Err(last
+            .unwrap_or_else(|| std::io::Error::other("the name resolved to no address"))
+            .into())
+    }
+
+    /// The path of a `Location` that stays on this target (relative, or absolute with the
+    /// target's own scheme and authority); `None` for anywhere else, which is not followed.
+    fn same_target_path<'a>(&self, location: &'a str) -> Option<&'a str> {
+        if location.starts_with('/') && !location.starts_with("//") {
+            return Some(location);
+        }
+        let rest = location.strip_prefix(self.origin.as_str())?;
+        (rest.is_empty() || rest.starts_with(['/', '?'])).then_some(rest)
     }
 }
 
-/// Sends one request, reads and discards the body, returns the status.
-async fn send(target: &Target, captured: &Request) -> Result<u16, SendError> {
-    let request = build(target, captured)?;
-    let mut response = target.client.execute(request).await?;
-    let status = response.status().as_u16();
-    // Drain so the connection is reused; a body cut short still leaves a status to count.
-    while let Ok(Some(_)) = response.chunk().await {}
-    Ok(status)
-}
+/// A connection to staging, plain or TLS.
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 
 #[derive(Debug, thiserror::Error)]
 enum SendError {
     #[error("{0}")]
-    Http(#[from] reqwest::Error),
-    #[error("cannot express the request: {0}")]
-    Unsendable(String),
+    Unsendable(#[from] Unsendable),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Exchange(#[from] ExchangeError),
+    #[error("no answer within the timeout")]
+    Timeout,
 }
 
-/// Headers that describe the captured connection rather than the request: the client sets
-/// its own.
-const CONNECTION_HEADERS: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-    "content-length",
-    "expect",
-];
-
-/// The captured request as a `reqwest::Request` to this target.
-fn build(target: &Target, captured: &Request) -> Result<reqwest::Request, SendError> {
-    let method = reqwest::Method::from_bytes(captured.method.as_bytes())
-        .map_err(|_| SendError::Unsendable(format!("method {:?}", captured.method)))?;
-    let wire_target = origin_form(&captured.target)?;
-    let (path, query) = match wire_target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (wire_target, None),
-    };
-    let mut url = target.base.clone();
-    if target.base_path.is_empty() {
-        url.set_path(path);
-    } else {
-        url.set_path(&format!("{}{path}", target.base_path));
-    }
-    url.set_query(query);
-    let mut request = reqwest::Request::new(method, url);
-    let headers: &mut HeaderMap = request.headers_mut();
-    for header in &captured.headers {
-        let name = header.name.as_str();
-        if CONNECTION_HEADERS
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(name))
-            || (!target.original_host && name.eq_ignore_ascii_case("host"))
-        {
-            continue;
-        }
-        // A header the HTTP library cannot carry (bad bytes) is left out, not fatal.
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(header.name.as_bytes()),
-            HeaderValue::from_bytes(&header.value),
-        ) {
-            headers.append(name, value);
-        }
-    }
-    if !captured.body.is_empty() {
-        *request.body_mut() = Some(captured.body.clone().into());
-    }
-    Ok(request)
+/// One worker: its connection (opened on demand, dropped on any failure) and its buffers,
+/// reused from request to request.
+struct Worker {
+    target: Arc<Target>,
+    stats: Arc<Stats>,
+    connection: Option<Box<dyn Stream>>,
+    /// Whether `connection` has already carried a request (so the server may have closed
+    /// it meanwhile).
+    reused: bool,
+    /// The request as written: head and body.
+    message: Vec<u8>,
+    /// The connection's read buffer.
+    buf: Vec<u8>,
 }
 
-/// The path-and-query of a request-target: origin form as is, absolute form stripped of its
-/// scheme and authority. `*` (server-wide OPTIONS) cannot be sent by an HTTP client library.
-fn origin_form(target: &str) -> Result<&str, SendError> {
-    if target.starts_with('/') {
-        return Ok(target);
+impl Worker {
+    fn new(target: Arc<Target>, stats: Arc<Stats>) -> Worker {
+        Worker {
+            target,
+            stats,
+            connection: None,
+            reused: false,
+            message: Vec::with_capacity(2048),
+            buf: Vec::new(),
+        }
     }
-    if let Some(rest) = target
-        .strip_prefix("http://")
-        .or_else(|| target.strip_prefix("https://"))
-    {
-        // `http://host?q` has an empty path: the client sends `/?q` for it.
-        return Ok(rest.find(['/', '?']).map_or("", |at| &rest[at..]));
+
+    /// Takes requests until the queue is closed and empty.
+    async fn run(mut self, queue: async_channel::Receiver<Arc<Request>>) {
+        while let Ok(request) = queue.recv().await {
+            let started = Instant::now();
+            let outcome = tokio::time::timeout(self.target.timeout, self.send(&request))
+                .await
+                .unwrap_or(Err(SendError::Timeout));
+            match outcome {
+                Ok(status) => self
+                    .stats
+                    .response(self.target.index, status, started.elapsed()),
+                Err(e) => {
+                    // Whatever state the connection is in, it cannot be trusted now.
+                    self.connection = None;
+                    tracing::debug!(target = %self.target.name, "replay failed: {e}");
+                    self.stats.failed(self.target.index);
+                }
+            }
+        }
     }
-    Err(SendError::Unsendable(format!("request-target {target:?}")))
+
+    /// Sends one request (following redirects within the target when configured) and
+    /// returns the final status.
+    async fn send(&mut self, request: &Request) -> Result<u16, SendError> {
+        let target = self.target.clone();
+        let mut method: &str = &request.method;
+        let mut body: &[u8] = &request.body;
+        self.message.clear();
+        wire::write_head(
+            &mut self.message,
+            &target.rule(),
+            request,
+            method,
+            &request.target,
+            &target.base_path,
+            body.len(),
+        )?;
+        self.message.extend_from_slice(body);
+        let mut redirects = target.redirects;
+        loop {
+            let response = self.exchange(method == "HEAD", redirects > 0).await?;
+            let next = response
+                .location
+                .as_deref()
+                .filter(|_| (300..400).contains(&response.status) && redirects > 0)
+                .and_then(|l| target.same_target_path(l));
+            let Some(path) = next else {
+                return Ok(response.status);
+            };
+            redirects -= 1;
+            if response.status == 303 {
+                (method, body) = ("GET", &[]);
+            }
+            self.message.clear();
+            wire::write_head(
+                &mut self.message,
+                &target.rule(),
+                request,
+                method,
+                path,
+                "",
+                body.len(),
+            )?;
+            self.message.extend_from_slice(body);
+        }
+    }
+
+    /// Writes `self.message` and reads the answer, on the open connection or a new one.
+    /// A kept-alive connection that the server had closed (idle timeout, request limit)
+    /// is replaced once, since the request never reached it.
+    async fn exchange(
+        &mut self,
+        head_request: bool,
+        want_location: bool,
+    ) -> Result<wire::Response, SendError> {
+        loop {
+            if self.connection.is_none() {
+                self.connection = Some(self.target.connect().await?);
+                self.reused = false;
+            }
+            let Some(io) = self.connection.as_mut() else {
+                unreachable!("connected above")
+            };
+            let result = wire::exchange(
+                io,
+                &mut self.buf,
+                &self.message,
+                head_request,
+                want_location,
+            )
+            .await;
+            match result {
+                Ok(response) => {
+                    if response.reusable {
+                        self.reused = true;
+                    } else {
+                        self.connection = None;
+                    }
+                    return Ok(response);
+                }
+                Err(e) => {
+                    self.connection = None;
+                    if !(self.reused && e.is_stale_connection()) {
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{Connection, Header};
 
-    fn target(url: &str, original_host: bool) -> Target {
-        install_crypto_provider();
-        let base = parse_target(url).unwrap();
-        Target {
-            index: 0,
-            prefix: base.as_str().trim_end_matches('/').to_string(),
-            base_path: base.path().trim_end_matches('/').to_string(),
-            base,
-            original_host,
-            client: reqwest::Client::new(),
-        }
-    }
-
-    fn captured(method: &str, target: &str, headers: &[(&str, &str)]) -> Request {
-        Request {
-            id: 1,
-            captured_at_ns: 0,
-            connection: Connection {
-                client: "10.0.0.1:1000".parse().unwrap(),
-                server: "10.0.0.2:80".parse().unwrap(),
-            },
-            method: method.into(),
-            target: target.into(),
-            version_minor: 1,
-            headers: headers
-                .iter()
-                .map(|(n, v)| Header {
-                    name: n.to_string(),
-                    value: v.as_bytes().to_vec(),
-                })
-                .collect(),
-            body: bytes::Bytes::new(),
-        }
+    fn target(url: &str) -> Target {
+        let mut config = ReplayConfig::new(vec![]);
+        config.redirects = 1;
+        let tls = Some(TlsConnector::from(tls_config(true).unwrap()));
+        Target::new(0, &parse_target(url).unwrap(), &config, tls).unwrap()
     }
 
     #[test]
-    fn request_target_and_headers_as_captured_minus_the_connection_ones() {
-        let t = target("https://staging.example:8443/", false);
-        let req = build(
-            &t,
-            &captured(
-                "GET",
-                "/a/b?x=1&y=%2F",
-                &[
-                    ("Host", "www.example.org"),
-                    ("Connection", "keep-alive"),
-                    ("transfer-encoding", "chunked"),
-                    ("X-Custom", "1"),
-                    ("x-custom", "2"),
-                    ("Expect", "100-continue"),
-                ],
-            ),
-        )
-        .unwrap();
-        assert_eq!(
-            req.url().as_str(),
-            "https://staging.example:8443/a/b?x=1&y=%2F"
-        );
-        let h = req.headers();
-        assert!(h.get("host").is_none(), "Host comes from the target");
-        assert!(h.get("connection").is_none() && h.get("transfer-encoding").is_none());
-        assert!(h.get("expect").is_none());
-        let custom: Vec<_> = h.get_all("x-custom").iter().collect();
-        assert_eq!(custom, ["1", "2"]);
-
-        let keep = target("http://staging.example", true);
-        let req = build(
-            &keep,
-            &captured("HEAD", "/", &[("Host", "www.example.org")]),
-        )
-        .unwrap();
-        assert_eq!(req.headers()["host"], "www.example.org");
-        assert_eq!(req.method(), reqwest::Method::HEAD);
+    fn targets_are_worked_out_once() {
+        let t = target("https://staging.example:8443/shadow/");
+        assert_eq!(t.authority, "staging.example:8443");
+        assert_eq!(t.base_path, "/shadow");
+        assert_eq!(t.name, "https://staging.example:8443/shadow");
+        assert!(t.tls.is_some());
+        let t = target("http://[::1]:80");
+        assert_eq!((t.authority.as_str(), t.base_path.as_str()), ("[::1]", ""));
+        assert!(t.tls.is_none());
+        assert_eq!(t.resolver.literal, Some("::1".parse().unwrap()));
     }
 
     #[test]
-    fn prefixes_absolute_form_and_unsendable_targets() {
-        let t = target("http://staging.example/shadow/", false);
-        let url =
-            |target: &str| build(&t, &captured("GET", target, &[])).map(|r| r.url().to_string());
-        assert_eq!(url("/p?q").unwrap(), "http://staging.example/shadow/p?q");
+    fn only_redirects_to_the_target_itself_are_followed() {
+        let t = target("http://staging.example:8080");
+        assert_eq!(t.same_target_path("/a?b"), Some("/a?b"));
         assert_eq!(
-            url("http://www.example.org/abs?q=1").unwrap(),
-            "http://staging.example/shadow/abs?q=1"
+            t.same_target_path("http://staging.example:8080/x"),
+            Some("/x")
         );
-        assert!(matches!(url("*"), Err(SendError::Unsendable(_))));
-        let bad_method = build(&t, &captured("GE T", "/", &[]));
-        assert!(matches!(bad_method, Err(SendError::Unsendable(_))));
+        assert_eq!(t.same_target_path("//elsewhere.example/x"), None);
+        assert_eq!(
+            t.same_target_path("http://staging.example:8080.evil/x"),
+            None
+        );
+        assert_eq!(t.same_target_path("https://staging.example:8080/x"), None);
+        assert_eq!(t.same_target_path("http://www.example.org/x"), None);
     }
 
     #[test]
     fn dns_answers_are_cached() {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let resolver = CachingResolver::default();
-        let name: Name = "localhost".parse().unwrap();
-        let first: Vec<SocketAddr> = rt.block_on(resolver.resolve(name)).unwrap().collect();
+        let resolver = CachingResolver::new("localhost", 80);
+        let first = rt.block_on(resolver.resolve()).unwrap();
         assert!(first.iter().any(|a| a.ip().is_loopback()), "{first:?}");
-        let cached_at = resolver.cache.lock().unwrap()["localhost"].1;
-        let name: Name = "localhost".parse().unwrap();
-        let second: Vec<SocketAddr> = rt.block_on(resolver.resolve(name)).unwrap().collect();
+        let cached_at = resolver.cache.lock().unwrap().as_ref().unwrap().1;
+        let second = rt.block_on(resolver.resolve()).unwrap();
         assert_eq!(first, second);
         assert_eq!(
-            resolver.cache.lock().unwrap()["localhost"].1,
+            resolver.cache.lock().unwrap().as_ref().unwrap().1,
             cached_at,
             "not looked up again"
         );
