@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 
 /// A staging stand-in: records each request head (no bodies are expected) with the
 /// number of the connection it came on, and answers `200` with a small body.
-fn raw_staging() -> (u16, Arc<Mutex<Vec<(usize, String)>>>) {
+/// Request heads as received, each with the number of the connection it came on.
+type Heads = Arc<Mutex<Vec<(usize, String)>>>;
+
+fn raw_staging() -> (u16, Heads) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let heads = Arc::new(Mutex::new(Vec::new()));
