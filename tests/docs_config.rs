@@ -1,0 +1,259 @@
+//! The configuration reference stays true to the code: every flag `replayer --help` lists is
+//! in the table of `docs/configuration.md` and every flag the table lists is in `--help`;
+//! every flag written anywhere in that page exists; every flag is a key of the config file;
+//! and the shipped example config (`icinga/systemd/replayer.toml`, installed as
+//! `/etc/replayer/replayer.toml`) holds only valid keys, its commented-out ones included.
+
+use replayer_tests::*;
+use std::collections::BTreeSet;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn replayer(args: &[&str]) -> Output {
+    run_with_timeout(
+        Command::new(bin("replayer")).args(args),
+        Duration::from_secs(30),
+    )
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A flag name (`input-raw` of `--input-raw=...`) at the start of `word`, if it starts with
+/// one or two dashes.
+fn flag_name(word: &str) -> Option<String> {
+    let name = word.strip_prefix("--").or_else(|| word.strip_prefix('-'))?;
+    let name: String = name
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    (!name.is_empty() && name.starts_with(|c: char| c.is_ascii_alphabetic())).then_some(name)
+}
+
+/// The flags `replayer --help` lists (long names and the aliases it mentions as "also -x").
+fn help_flags() -> BTreeSet<String> {
+    let out = replayer(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = stdout(&out);
+    let mut flags = BTreeSet::new();
+    for line in help.lines() {
+        let entry = line.trim_start();
+        // "  -h, --help", "      --input-raw <[HOST]:PORT>": an option's first line.
+        if line.starts_with("  ") && entry.starts_with('-') {
+            // "-h, --help": the long name after the short one.
+            let entry = match entry.as_bytes() {
+                [b'-', short, b',', b' ', ..] if short.is_ascii_alphabetic() => &entry[4..],
+                _ => entry,
+            };
+            if let Some(name) = entry.strip_prefix("--").and_then(|_| flag_name(entry)) {
+                flags.insert(name);
+            }
+        }
+    }
+    // Aliases are named in the descriptions, which may wrap: look in the words, not lines.
+    let words: Vec<&str> = help.split_whitespace().collect();
+    for pair in words.windows(2) {
+        if matches!(pair[0], "also" | "(also") {
+            if let Some(alias) = flag_name(pair[1]) {
+                flags.insert(alias);
+            }
+        }
+    }
+    assert!(
+        flags.len() > 40,
+        "too few flags parsed from --help: {flags:?}"
+    );
+    flags
+}
+
+fn configuration_md() -> String {
+    std::fs::read_to_string(workspace_root().join("docs/configuration.md")).unwrap()
+}
+
+/// The code spans (text between backticks) of a Markdown page.
+fn code_spans(markdown: &str) -> Vec<String> {
+    markdown
+        .lines()
+        .flat_map(|line| {
+            line.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn the_reference_table_lists_exactly_the_flags_of_help() {
+    let page = configuration_md();
+    let section = page
+        .split("\n## Every flag\n")
+        .nth(1)
+        .expect("docs/configuration.md has a '## Every flag' section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut documented = BTreeSet::new();
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let first_cell = row[2..].split(" | ").next().unwrap();
+        for span in code_spans(first_cell) {
+            for word in span.split([' ', ',']) {
+                if let Some(name) = flag_name(word) {
+                    documented.insert(name);
+                }
+            }
+        }
+    }
+    // -h and -V are the short forms of help and version.
+    documented.remove("h");
+    documented.remove("V");
+    let help = help_flags();
+    let undocumented: Vec<_> = help.difference(&documented).collect();
+    let unknown: Vec<_> = documented.difference(&help).collect();
+    assert!(
+        undocumented.is_empty() && unknown.is_empty(),
+        "in --help but not in docs/configuration.md's table: {undocumented:?}; \
+         in the table but not in --help: {unknown:?}"
+    );
+}
+
+#[test]
+fn every_flag_written_in_the_page_exists() {
+    let help = help_flags();
+    // Words that look like flags but are not ours: the page's placeholder for "any flag",
+    // GoReplay's own reading flag, the short help/version options, and a value starting
+    // with a dash (`-http-disallow-url -admin`).
+    let not_flags = ["flag", "input-file", "h", "V", "admin"];
+    let mut unknown = BTreeSet::new();
+    for span in code_spans(&configuration_md()) {
+        for word in span.split_whitespace() {
+            if let Some(name) = flag_name(word) {
+                if !help.contains(&name) && !not_flags.contains(&name.as_str()) {
+                    unknown.insert(name);
+                }
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "docs/configuration.md names flags replayer does not have: {unknown:?}"
+    );
+}
+
+/// Keys (`name = ...`) of a TOML settings file, commented-out ones (`# name = ...`) apart.
+fn config_keys(text: &str) -> (Vec<String>, Vec<String>) {
+    let key = |line: &str| {
+        let (name, _) = line.split_once(" = ")?;
+        (!name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+            .then(|| name.to_string())
+    };
+    let set = text.lines().filter_map(key).collect();
+    let commented = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter_map(key)
+        .collect();
+    (set, commented)
+}
+
+#[test]
+fn the_example_config_holds_only_valid_keys() {
+    let scratch = Scratch::new("docs-config");
+    let example = workspace_root().join("icinga/systemd/replayer.toml");
+    let text = std::fs::read_to_string(&example).unwrap();
+    let (keys, commented) = config_keys(&text);
+    assert!(keys.len() >= 10, "{keys:?}");
+    assert_eq!(commented, ["sync-window"], "commented-out example keys");
+
+    // Uncommented, the optional keys are valid too.
+    let mut full = text.clone();
+    for key in &commented {
+        full = full.replace(&format!("\n# {key} = "), &format!("\n{key} = "));
+    }
+    let path = scratch.join("replayer.toml");
+    std::fs::write(&path, &full).unwrap();
+    let out = replayer(&["--config", path.to_str().unwrap(), "--print-config"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (resolved, _) = config_keys(&stdout(&out));
+    let help = help_flags();
+    for key in keys.iter().chain(&commented) {
+        assert!(resolved.contains(key), "{key} not in --print-config");
+        assert!(help.contains(key), "{key} is not a flag");
+    }
+    for key in &resolved {
+        assert!(help.contains(key), "--print-config key {key} is not a flag");
+    }
+}
+
+#[test]
+fn every_flag_is_a_config_key_and_unknown_keys_are_refused() {
+    let scratch = Scratch::new("docs-config-keys");
+    // A value for each flag --print-config leaves out when unset; the others take theirs
+    // from --print-config's own output.
+    let optional = [
+        ("input-raw-bpf-filter", "\"tcp port 80\""),
+        ("input-raw-override-snaplen", "true"),
+        ("output-file", "\"/dev/null\""),
+        ("metrics-listen", "\"127.0.0.1:9464\""),
+        ("sync-window", "\"22:00-08:00\""),
+        ("exit-after", "\"30s\""),
+        ("status-socket-group", "\"nagios\""),
+    ];
+    let defaults = stdout(&replayer(&[
+        "--input-raw",
+        "127.0.0.1:80",
+        "--output-http",
+        "http://127.0.0.1:1",
+        "--print-config",
+    ]));
+    let mut config = defaults.clone();
+    for (key, value) in optional {
+        config.push_str(&format!("{key} = {value}\n"));
+    }
+    let path = scratch.join("all.toml");
+    std::fs::write(&path, &config).unwrap();
+    let out = replayer(&["--config", path.to_str().unwrap(), "--print-config"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{config}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (resolved, _) = config_keys(&stdout(&out));
+    let resolved: BTreeSet<String> = resolved.into_iter().collect();
+    // The file above holding every key was accepted (an unknown key is an error, below).
+    // Not printed back: the flags about the command itself, the aliases (their flag is the
+    // key) and input-raw-override-snaplen (accepted for GoReplay, no effect).
+    let not_keys = [
+        "input-raw-override-snaplen",
+        "config",
+        "print-config",
+        "help",
+        "version",
+        "output-http-insecure",
+        "output-http-method",
+        "output-http-header",
+    ];
+    let flags: BTreeSet<String> = help_flags()
+        .into_iter()
+        .filter(|f| !not_keys.contains(&f.as_str()))
+        .collect();
+    assert_eq!(resolved, flags, "config keys against --help's flags");
+
+    std::fs::write(&path, "input-raw = \":80\"\nno-such-key = 1\n").unwrap();
+    let out = replayer(&["--config", path.to_str().unwrap(), "--print-config"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("replayer: ") && stderr.contains("no-such-key"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
