@@ -331,6 +331,28 @@ fn the_package_builds_installs_runs_and_purges() {
         );
     }
 
+    // The Icinga 2 objects, installed on a config master as README.md says, load into a
+    // real Icinga 2 and give a marked host its three services.
+    let icinga = scratch.join("icinga2");
+    let objects = icinga.join("conf/replayer");
+    std::fs::create_dir_all(&objects).unwrap();
+    let examples = Path::new("/usr/share/doc/replayer/examples/icinga2");
+    for file in ICINGA_LIBRARY_FILES {
+        std::fs::copy(examples.join(file), objects.join(file)).unwrap();
+    }
+    let main_conf = icinga.join("conf/icinga2.conf");
+    std::fs::write(
+        &main_conf,
+        "const PluginDir = \"/usr/lib/nagios/plugins\"\n\
+         const NodeName = \"cache-1\"\n\
+         include <itl>\ninclude <plugins>\ninclude \"replayer/*.conf\"\n\
+         object Host \"cache-1\" {\n  check_command = \"hostalive\"\n  \
+         address = \"127.0.0.1\"\n  vars.replayer = true\n}\n",
+    )
+    .unwrap();
+    let log = assert_icinga2_ok(&icinga2_validate(&icinga, &main_conf));
+    assert!(log.contains("Instantiated 3 Services."), "{log}");
+
     // Purge: everything goes, the conffiles included.
     let purge = run(Command::new("dpkg").args(["--purge", "replayer"]));
     assert!(purge.status.success(), "dpkg --purge: {}", text(&purge));
