@@ -67,6 +67,30 @@ fn help_flags() -> BTreeSet<String> {
     flags
 }
 
+/// `(flag, default)` for every option whose `--help` entry says `[default: VALUE]` (up to a
+/// comma: `[default: 65535, so ...]` is 65535). Entries may wrap over several lines.
+fn help_defaults() -> Vec<(String, String)> {
+    let help = stdout(&replayer(&["--help"]));
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for line in help.lines() {
+        let entry = line.trim_start();
+        if line.starts_with("  ") && entry.starts_with("--") {
+            entries.push((flag_name(entry).unwrap(), entry.to_string()));
+        } else if let Some((_, text)) = entries.last_mut().filter(|_| line.starts_with("  ")) {
+            text.push(' ');
+            text.push_str(entry);
+        }
+    }
+    entries
+        .into_iter()
+        .filter_map(|(flag, text)| {
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let value = text.split_once("[default: ")?.1.split([']', ',']).next()?;
+            Some((flag, value.to_string()))
+        })
+        .collect()
+}
+
 fn configuration_md() -> String {
     std::fs::read_to_string(workspace_root().join("docs/configuration.md")).unwrap()
 }
@@ -117,6 +141,25 @@ fn the_reference_table_lists_exactly_the_flags_of_help() {
         "in --help but not in docs/configuration.md's table: {undocumented:?}; \
          in the table but not in --help: {unknown:?}"
     );
+
+    // Each default --help states is the one in the table's default column.
+    let defaults = help_defaults();
+    assert!(defaults.len() >= 12, "{defaults:?}");
+    for (flag, value) in defaults {
+        let row = section
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("| `--{flag} "))
+                    || l.starts_with(&format!("| `--{flag}`"))
+                    || l.starts_with(&format!("| `--{flag}["))
+            })
+            .unwrap_or_else(|| panic!("no table row for --{flag}"));
+        let default_cell = row[2..].split(" | ").nth(1).unwrap();
+        assert!(
+            default_cell.contains(&format!("`{value}`")),
+            "--{flag}: --help says default {value}, docs/configuration.md says {default_cell}"
+        );
+    }
 }
 
 #[test]
