@@ -55,6 +55,9 @@ fn init_logging(verbose: u8, stats: bool) {
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (stderr closed: `2>&1 | head`, a restarted
+        // journal) is lost, not reported with eprintln!, which panics on a closed stderr.
+        .log_internal_errors(false)
         .with_ansi(colour)
         .with_env_filter(filter)
         .init();
