@@ -25,8 +25,8 @@ fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) ->
         headers: headers
             .iter()
             .map(|(n, v)| Header {
-                name: n.to_string(),
-                value: v.as_bytes().to_vec(),
+                name: (*n).into(),
+                value: v.as_bytes().to_vec().into(),
             })
             .collect(),
         body: bytes::Bytes::copy_from_slice(body),

@@ -156,7 +156,7 @@ impl FilterConfig {
 
     /// The checks GoReplay makes before `-http-set-header`: loop marker, method, override.
     pub fn check_method(&self, request: &Request) -> Result<(), Reason> {
-        if !self.methods.contains(&request.method) {
+        if !self.methods.iter().any(|m| m == &*request.method) {
             return Err(Reason::Method);
         }
         for header in &request.headers {

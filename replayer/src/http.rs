@@ -15,7 +15,7 @@
 
 use crate::pipeline::CaptureStats;
 use crate::reassemble::{Buffered, Consumer};
-use crate::request::{Connection, Header, Request};
+use crate::request::{ByteStr, Connection, Header, Request};
 use bytes::Bytes;
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::Relaxed;
@@ -109,8 +109,8 @@ enum Chunk {
 /// The part of a request known once its head is parsed.
 #[derive(Debug)]
 struct Head {
-    method: String,
-    target: String,
+    method: ByteStr,
+    target: ByteStr,
     version_minor: u8,
     headers: Vec<Header>,
 }
@@ -301,13 +301,13 @@ impl RequestParser {
             .parse_request_with_uninit_headers(&mut request, input, &mut headers);
         match parsed {
             Ok(httparse::Status::Complete(len)) => {
-                let Some((head, framing)) = head_of(&request) else {
+                let Some((head, framing)) = head_of(&request, &input[..len]) else {
                     cx.cut();
                     self.state = State::Resync;
                     self.head_started = false;
                     return Some(len);
                 };
-                let bodyless = BODYLESS_METHODS.contains(&head.method.as_str());
+                let bodyless = BODYLESS_METHODS.contains(&&*head.method);
                 self.head = Some(head);
                 match framing {
                     Framing::None | Framing::Length(0) => self.complete(cx, conn),
@@ -471,9 +471,20 @@ impl RequestParser {
     }
 }
 
-/// Turns a parsed head into owned parts and decides how its body is framed; `None` only if
+/// Turns a parsed head into a [`Head`] and decides how its body is framed; `None` only if
 /// httparse left a part of the request line unset.
-fn head_of(request: &httparse::Request<'_, '_>) -> Option<(Head, Framing)> {
+///
+/// `raw` is the head's bytes, which `request` points into: they are copied once into a shared
+/// buffer, and every part of the head becomes a slice of that copy.
+fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Framing)> {
+    let shared = Bytes::copy_from_slice(raw);
+    // The same bytes in the copy as `part` in `raw`.
+    let slice = |part: &[u8]| {
+        let start = part.as_ptr() as usize - raw.as_ptr() as usize;
+        shared.slice(start..start + part.len())
+    };
+    // SAFETY: `part` is a `str` httparse returned, so its exact copy is UTF-8 too.
+    let text = |part: &str| unsafe { ByteStr::from_utf8_unchecked(slice(part.as_bytes())) };
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut unusable = false;
@@ -494,8 +505,8 @@ fn head_of(request: &httparse::Request<'_, '_>) -> Option<(Head, Framing)> {
             }
         }
         headers.push(Header {
-            name: h.name.to_owned(),
-            value: h.value.to_vec(),
+            name: text(h.name),
+            value: slice(h.value),
         });
     }
     let framing = match (unusable, chunked, length) {
@@ -505,8 +516,8 @@ fn head_of(request: &httparse::Request<'_, '_>) -> Option<(Head, Framing)> {
         (false, false, None) => Framing::None,
     };
     let head = Head {
-        method: request.method?.to_owned(),
-        target: request.path?.to_owned(),
+        method: text(request.method?),
+        target: text(request.path?),
         version_minor: request.version?,
         headers,
     };

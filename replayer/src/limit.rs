@@ -251,7 +251,7 @@ mod tests {
         // fnv1a32("a") % 100 = 3826002220 % 100 = 20 → kept at 50% and 21%, dropped at 20%.
         request.headers.push(crate::request::Header {
             name: "x-user-id".into(),
-            value: b"a".to_vec(),
+            value: b"a".to_vec().into(),
         });
         assert!(limiter.allow(&request));
         assert!(!HeaderLimiter::parse("X-User-Id: 20%")

@@ -17,7 +17,8 @@
 //! production's), see [`set_header`].
 
 use crate::filter::{compile_regex, MARKER_HEADER, MARKER_VALUE};
-use crate::request::{Header, Request};
+use crate::request::{ByteStr, Header, Request};
+use bytes::Bytes;
 use regex::Regex;
 
 /// Headers that carry a user's identity; never sent to staging by default.
@@ -135,7 +136,7 @@ impl RewriteConfig {
     /// `-http-set-param`, in the order given.
     pub fn set_params(&self, request: &mut Request) {
         for param in &self.set_params {
-            request.target = with_query_param(&request.target, &param.name, &param.value);
+            request.target = with_query_param(&request.target, &param.name, &param.value).into();
         }
     }
 
@@ -150,7 +151,7 @@ impl RewriteConfig {
                 .pattern
                 .replace_all(&request.target, rule.replacement.as_str())
                 .into_owned();
-            request.target = rewritten;
+            request.target = rewritten.into();
         }
     }
 
@@ -168,8 +169,8 @@ impl RewriteConfig {
             });
         }
         request.headers.push(Header {
-            name: MARKER_HEADER.to_string(),
-            value: MARKER_VALUE.as_bytes().to_vec(),
+            name: ByteStr::from_static(MARKER_HEADER),
+            value: Bytes::from_static(MARKER_VALUE.as_bytes()),
         });
     }
 }
@@ -186,15 +187,15 @@ pub fn set_header(request: &mut Request, name: &str, value: &[u8]) {
             return false;
         }
         found = true;
-        h.value = value.to_vec();
+        h.value = Bytes::copy_from_slice(value);
         true
     });
     if !found {
         request.headers.insert(
             0,
             Header {
-                name: name.to_string(),
-                value: value.to_vec(),
+                name: name.into(),
+                value: Bytes::copy_from_slice(value),
             },
         );
     }

@@ -126,8 +126,8 @@ pub(crate) mod test_support {
                 client: "192.0.2.10:50000".parse().unwrap(),
                 server: "192.0.2.1:80".parse().unwrap(),
             },
-            method: method.to_string(),
-            target: target.to_string(),
+            method: method.into(),
+            target: target.into(),
             version_minor: 1,
             headers: Vec::new(),
             body: bytes::Bytes::new(),
@@ -136,8 +136,8 @@ pub(crate) mod test_support {
 
     pub fn with_header(mut request: Request, name: &str, value: &str) -> Request {
         request.headers.push(Header {
-            name: name.to_string(),
-            value: value.as_bytes().to_vec(),
+            name: name.into(),
+            value: value.as_bytes().to_vec().into(),
         });
         request
     }
@@ -275,8 +275,8 @@ mod properties {
                 req.headers = headers
                     .into_iter()
                     .map(|(n, v)| Header {
-                        name: NAMES[n].to_string(),
-                        value: VALUES[v].as_bytes().to_vec(),
+                        name: NAMES[n].into(),
+                        value: VALUES[v].as_bytes().to_vec().into(),
                     })
                     .collect();
                 req
@@ -307,7 +307,7 @@ mod properties {
                 }
                 let markers = out.headers.iter().filter(|h| h.name == "X-Replayed-By").count();
                 prop_assert_eq!(markers, 1);
-                prop_assert_eq!(out.headers.last().map(|h| h.value.as_slice()), Some(&b"replayer"[..]));
+                prop_assert_eq!(out.headers.last().map(|h| &h.value[..]), Some(&b"replayer"[..]));
             }
             let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
             prop_assert_eq!(load(&stats.seen), total);

@@ -68,7 +68,7 @@ fn recover(path: &Path, port: u16) -> (Vec<Request>, CaptureStats) {
 /// Checks `got` against `want`: the same requests (as a multiset), and each connection's
 /// requests in an order found in `want`.
 fn conforms(got: &[Request], want: &[(String, String)]) -> Result<(), String> {
-    let key = |r: &Request| (r.method.clone(), r.target.clone());
+    let key = |r: &Request| (r.method.to_string(), r.target.to_string());
     let mut got_sorted: Vec<_> = got.iter().map(key).collect();
     let mut want_sorted = want.to_vec();
     got_sorted.sort();

@@ -170,7 +170,7 @@ proptest! {
         let (got, stats) = reassemble(&stream, &m);
         let got_summary: Vec<(String, String, Vec<u8>)> = got
             .iter()
-            .map(|r| (r.method.clone(), r.target.clone(), r.body.to_vec()))
+            .map(|r| (r.method.to_string(), r.target.to_string(), r.body.to_vec()))
             .collect();
         let want: Vec<(String, String, Vec<u8>)> = originals
             .iter()
