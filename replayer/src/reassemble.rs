@@ -374,8 +374,11 @@ impl<C> Stream<C> {
                     self.restart(seg.seq, ts_ns, shared);
                 }
             }
-        } else if !self.open {
-            return; // a late retransmission on a closed stream
+        }
+        if !self.open {
+            // A late retransmission on a closed stream, its SYN included: what it carries
+            // was delivered (or given up on) before the stream closed.
+            return;
         }
         if seg.flags.rst {
             self.finish(cx, shared);
