@@ -1,0 +1,26 @@
+//! The GoReplay flag parser: any argument list through `cli::parse` (clap plus the
+//! Go-style pre-pass). What it accepts must print (`--print-config`) as a TOML file that
+//! reads back to the same settings, as docs/configuration.md promises.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use replayer::cli::{parse, Invocation};
+use replayer::config::{Config, Settings};
+
+fuzz_target!(|args: Vec<String>| {
+    // `--config FILE` reads a file: no fuzz input may name one (the TOML is its own target).
+    if args.iter().any(|a| a.contains("conf")) {
+        return;
+    }
+    let argv = std::iter::once("replayer".to_string()).chain(args);
+    let Ok(Invocation::Run(config)) = parse(argv) else {
+        return;
+    };
+    let settings = config.to_settings();
+    let toml = settings.to_toml();
+    let read = Settings::from_toml(&toml)
+        .unwrap_or_else(|e| panic!("--print-config output does not read back: {e}\n{toml}"));
+    let again = Config::resolve(&read)
+        .unwrap_or_else(|e| panic!("--print-config output does not resolve: {e}\n{toml}"));
+    assert_eq!(again.to_settings(), settings, "{toml}");
+});
