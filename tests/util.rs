@@ -618,3 +618,258 @@ impl Drop for LiveReplayer {
         let _ = self.0.wait();
     }
 }
+
+// ---- The daemon as a process, its memory and capabilities (abuse_*, faults_*, security_*) ----
+
+/// A `replayer` daemon run by a test: its status socket and stderr live in a scratch
+/// directory; killed when dropped.
+pub struct DaemonProcess {
+    pub child: std::process::Child,
+    pub socket: PathBuf,
+    pub stderr: PathBuf,
+}
+
+impl DaemonProcess {
+    /// Starts `replayer ARGS --status-socket DIR/status.sock --sync-flag DIR/no-sync-flag`,
+    /// stderr to `DIR/replayer.stderr`. Returns at once; see [`DaemonProcess::wait_for`].
+    pub fn spawn(dir: &Path, args: &[&str]) -> DaemonProcess {
+        std::fs::create_dir_all(dir).expect("create the daemon's directory");
+        let socket = dir.join("status.sock");
+        let stderr = dir.join("replayer.stderr");
+        let child = Command::new(bin("replayer"))
+            .args(args)
+            .arg("--status-socket")
+            .arg(&socket)
+            .arg("--sync-flag")
+            .arg(dir.join("no-sync-flag"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).expect("create stderr file"))
+            .spawn()
+            .expect("spawn replayer");
+        DaemonProcess {
+            child,
+            socket,
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The status document, `None` while nothing answers; panics if the daemon has exited.
+    pub fn status(&mut self) -> Option<replayer_status::StatusDocument> {
+        if let Some(exit) = self.child.try_wait().expect("try_wait") {
+            panic!("replayer exited ({exit}): {}", self.stderr_text());
+        }
+        read_status_document(&self.socket)
+    }
+
+    /// Polls the status document until `done` holds; panics with the last one otherwise.
+    pub fn wait_for(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&replayer_status::StatusDocument) -> bool,
+    ) -> replayer_status::StatusDocument {
+        let start = Instant::now();
+        let mut last = None;
+        while start.elapsed() < limit {
+            if let Some(doc) = self.status() {
+                if done(&doc) {
+                    return doc;
+                }
+                last = Some(doc);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "status never showed {what} within {limit:?}; last document: {last:#?}; stderr: {}",
+            self.stderr_text()
+        );
+    }
+
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits for the daemon to exit by itself (within `limit`) and returns its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "replayer did not exit within {limit:?}: {}",
+                self.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGTERM, then waits (at most 15 s) and returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.wait_exit(Duration::from_secs(15))
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One `Name:` line of `/proc/PID/status` (or `/proc/PID/task/TID/status`), trimmed.
+pub fn proc_status_field(status_file: &Path, name: &str) -> String {
+    let text = std::fs::read_to_string(status_file)
+        .unwrap_or_else(|e| panic!("read {}: {e}", status_file.display()));
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {name} in {}", status_file.display()))
+        .trim()
+        .to_string()
+}
+
+/// A process's `VmHWM` (peak resident memory) or `VmRSS`, in bytes.
+pub fn proc_memory_bytes(pid: u32, field: &str) -> u64 {
+    let value = proc_status_field(&PathBuf::from(format!("/proc/{pid}/status")), field);
+    let kb: u64 = value
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{field} {value:?}: {e}"));
+    kb * 1024
+}
+
+/// A TCP server that answers every request head with a 200 (keep-alive, empty body) and
+/// records each head as received, for tests that must see every header staging got.
+pub struct RecordingServer {
+    pub port: u16,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl RecordingServer {
+    pub fn start() -> RecordingServer {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = heads.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let recorded = recorded.clone();
+                std::thread::spawn(move || {
+                    let mut stream = stream;
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    loop {
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head: Vec<u8> = buf.drain(..end + 4).collect();
+                            recorded
+                                .lock()
+                                .unwrap()
+                                .push(String::from_utf8_lossy(&head).into_owned());
+                            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                            if stream.write_all(answer).is_err() {
+                                return;
+                            }
+                        }
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                });
+            }
+        });
+        RecordingServer { port, heads }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The request heads received so far.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+/// One TCP connection in a synthetic capture: SYN on creation, then requests, each one
+/// segment (or several for big payloads), with the sequence numbers kept.
+pub struct SyntheticConnection {
+    pub client: std::net::SocketAddrV4,
+    pub server: std::net::SocketAddrV4,
+    seq: u32,
+}
+
+impl SyntheticConnection {
+    /// Appends the client's SYN to `pcap`.
+    pub fn open(
+        pcap: &mut PcapBuilder,
+        client: std::net::SocketAddrV4,
+        server: std::net::SocketAddrV4,
+    ) -> SyntheticConnection {
+        pcap.frame(&eth_ipv4_tcp(client, server, 1000, 0, tcp_flags::SYN, b""));
+        SyntheticConnection {
+            client,
+            server,
+            seq: 1001,
+        }
+    }
+
+    /// Appends `data` from the client in segments of at most `mss` bytes.
+    pub fn send(&mut self, pcap: &mut PcapBuilder, data: &[u8], mss: usize) {
+        for piece in data.chunks(mss.max(1)) {
+            let flags = tcp_flags::ACK | tcp_flags::PSH;
+            pcap.frame(&eth_ipv4_tcp(
+                self.client,
+                self.server,
+                self.seq,
+                1,
+                flags,
+                piece,
+            ));
+            self.seq = self.seq.wrapping_add(piece.len() as u32);
+        }
+    }
+
+    /// Appends the client's FIN.
+    pub fn close(self, pcap: &mut PcapBuilder) {
+        let flags = tcp_flags::FIN | tcp_flags::ACK;
+        pcap.frame(&eth_ipv4_tcp(
+            self.client,
+            self.server,
+            self.seq,
+            1,
+            flags,
+            b"",
+        ));
+    }
+}
+
+impl PcapBuilder {
+    /// Moves the capture clock on by `us` microseconds (the next frame comes 1 ms after that).
+    pub fn skip_time(&mut self, us: u64) -> &mut Self {
+        self.ts_us += us;
+        self
+    }
+
+    /// Frames appended so far.
+    pub fn frame_count(&self) -> u64 {
+        let mut count = 0;
+        let mut at = 24;
+        while at + 16 <= self.bytes.len() {
+            let len = u32::from_le_bytes(self.bytes[at + 8..at + 12].try_into().unwrap());
+            at += 16 + len as usize;
+            count += 1;
+        }
+        count
+    }
+}

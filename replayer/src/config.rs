@@ -160,6 +160,16 @@ pub struct Settings {
     /// Put the interface in promiscuous mode (to see frames addressed to other hosts)
     #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
     pub input_raw_promisc: Option<bool>,
+    /// Connections reassembled at once; beyond it new ones are dropped and counted [default: 65536]
+    #[arg(long, value_name = "N", help_heading = "Input")]
+    pub max_streams: Option<usize>,
+    /// Bytes one connection may hold (out of order, or an unfinished request), e.g. 1mb;
+    /// a request that outgrows it is cut and counted [default: 4mb]
+    #[arg(long, value_name = "SIZE", help_heading = "Input")]
+    pub max_stream_bytes: Option<String>,
+    /// Bytes all connections together may hold [default: 32mb]
+    #[arg(long, value_name = "SIZE", help_heading = "Input")]
+    pub max_buffered_bytes: Option<String>,
 
     // ---- Output ----
     /// Replay to this staging URL (repeatable; each gets every request). `URL|N` caps it at
@@ -326,7 +336,8 @@ impl Settings {
         overlay!(base, over;
             scalars: input_raw, input_raw_engine, input_raw_bpf_filter, input_raw_expire,
                 input_raw_buffer_size, input_raw_snaplen, input_raw_override_snaplen,
-                input_raw_promisc, output_http_workers, output_http_queue_len,
+                input_raw_promisc, max_streams, max_stream_bytes, max_buffered_bytes,
+                output_http_workers, output_http_queue_len,
                 output_http_timeout, output_http_redirects, output_http_skip_verify,
                 output_http_stats, http_original_host, output_stdout, output_null, output_file,
                 allow_unsafe_methods, keep_credentials, status_socket, status_socket_mode,
@@ -422,6 +433,34 @@ impl Config {
             capture.buffer_size = Some(i32::try_from(bytes).map_err(|_| {
                 invalid("input-raw-buffer-size")(format!("'{size}' is more than 2 GiB"))
             })?);
+        }
+        if let Some(n) = s.max_streams {
+            if n == 0 {
+                return Err(invalid("max-streams")("must be at least 1".into()));
+            }
+            capture.limits.max_streams = n;
+        }
+        for (flag, text, field) in [
+            (
+                "max-stream-bytes",
+                &s.max_stream_bytes,
+                &mut capture.limits.max_stream_bytes,
+            ),
+            (
+                "max-buffered-bytes",
+                &s.max_buffered_bytes,
+                &mut capture.limits.max_total_bytes,
+            ),
+        ] {
+            if let Some(text) = text {
+                *field = parse_size(text)
+                    .ok()
+                    .and_then(|b| usize::try_from(b).ok())
+                    .filter(|&b| b >= 1024)
+                    .ok_or_else(|| {
+                        invalid(flag)(format!("'{text}' is not a size of 1kb or more"))
+                    })?;
+            }
         }
         if let Some(size) = &s.input_raw_snaplen {
             let bytes = parse_size(size).map_err(invalid("input-raw-snaplen"))?;
@@ -526,6 +565,12 @@ impl Config {
         }
         if let Some(mode) = &s.status_socket_mode {
             status.mode = parse_mode(mode).map_err(invalid("status-socket-mode"))?;
+            if status.mode & 0o002 != 0 {
+                return Err(invalid("status-socket-mode")(format!(
+                    "'{mode}' lets every user write to the socket; give readers a group \
+                     (--status-socket-group) instead"
+                )));
+            }
         }
         status.group = s
             .status_socket_group
@@ -615,6 +660,9 @@ impl Config {
             input_raw_snaplen: Some(format_size(self.capture.snaplen as u64)),
             input_raw_override_snaplen: None,
             input_raw_promisc: Some(self.capture.promisc),
+            max_streams: Some(self.capture.limits.max_streams),
+            max_stream_bytes: Some(format_size(self.capture.limits.max_stream_bytes as u64)),
+            max_buffered_bytes: Some(format_size(self.capture.limits.max_total_bytes as u64)),
             output_http: self
                 .outputs
                 .http
@@ -768,22 +816,41 @@ pub fn parse_input_raw(text: &str, engine: Option<Engine>) -> Result<(Input, Str
 pub fn parse_http_target(text: &str) -> Result<HttpTarget, String> {
     let (address, limit) = Limit::split(text.trim())?;
     let address = address.trim();
+    // Error messages end up in logs: never with a password in them.
+    let shown = redact_userinfo(address);
     let with_scheme = if address.contains("://") {
         address.to_string()
     } else {
         format!("http://{address}")
     };
-    let url =
-        url::Url::parse(&with_scheme).map_err(|e| format!("'{address}' is not a URL: {e}"))?;
+    let url = url::Url::parse(&with_scheme).map_err(|e| format!("'{shown}' is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
-            "'{address}': only http:// and https:// targets are supported"
+            "'{shown}': only http:// and https:// targets are supported"
         ));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("'{address}' has no host"));
+        return Err(format!("'{shown}' has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "'{shown}': credentials in a target URL are not supported (they would be logged \
+             and shown in the status document); set a header with -http-set-header instead"
+        ));
     }
     Ok(HttpTarget { url, limit })
+}
+
+/// `scheme://user:password@host/...` with the user part shown as `***`, for messages.
+fn redact_userinfo(address: &str) -> String {
+    let start = address.find("://").map_or(0, |i| i + 3);
+    let authority_end = address[start..]
+        .find(['/', '?', '#'])
+        .map_or(address.len(), |i| start + i);
+    match address[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &address[..start], &address[start + at..]),
+        None => address.to_string(),
+    }
 }
 
 /// `-output-file PATH[|N or |N%]`.
@@ -1354,5 +1421,61 @@ sync-window = "22:00-08:00"
             printed.contains("status-socket-mode = \"0640\""),
             "{printed}"
         );
+    }
+
+    #[test]
+    fn target_credentials_are_refused_and_never_echoed() {
+        for target in [
+            "http://user:hunter2@staging.example",
+            "https://hunter2@staging.example:8443/prefix",
+            "user:hunter2@staging.example",
+        ] {
+            let err = parse_http_target(target).unwrap_err();
+            assert!(err.contains("credentials"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        let err = parse_http_target("http://u:hunter2@host:99999").unwrap_err();
+        assert!(
+            !err.contains("hunter2") && err.contains("***@host"),
+            "{err}"
+        );
+        assert_eq!(redact_userinfo("http://host/a@b"), "http://host/a@b");
+    }
+
+    #[test]
+    fn caps_and_socket_mode_are_checked() {
+        let c = Config::resolve(&Settings {
+            max_streams: Some(10),
+            max_stream_bytes: Some("64kb".into()),
+            max_buffered_bytes: Some("1mb".into()),
+            ..settings(":80")
+        })
+        .unwrap();
+        let limits = c.capture.limits;
+        assert_eq!(
+            (
+                limits.max_streams,
+                limits.max_stream_bytes,
+                limits.max_total_bytes
+            ),
+            (10, 64 << 10, 1 << 20)
+        );
+        let printed = c.to_settings();
+        assert_eq!(printed.max_stream_bytes.as_deref(), Some("64kb"));
+        assert!(resolve_err(Settings {
+            max_streams: Some(0),
+            ..settings(":80")
+        })
+        .contains("max-streams"));
+        assert!(resolve_err(Settings {
+            max_buffered_bytes: Some("12".into()),
+            ..settings(":80")
+        })
+        .contains("max-buffered-bytes"));
+        assert!(resolve_err(Settings {
+            status_socket_mode: Some("0666".into()),
+            ..settings(":80")
+        })
+        .contains("every user"));
     }
 }

@@ -11,11 +11,13 @@
 //! anything is replayed; `main` prints it and exits non-zero.
 
 use crate::app::{self, Sink};
+use crate::capture::Source;
 use crate::config::Config;
 use crate::limit::Limiter;
 use crate::metrics;
 use crate::output::OutputError;
 use crate::pipeline::{self, CaptureError, CaptureStats, Input};
+use crate::privileges;
 use crate::replay::{ReplayConfig, ReplayError, ReplayOutput};
 use crate::request::Request;
 use crate::shutdown::{self, Shutdown};
@@ -27,10 +29,6 @@ use replayer_status::schema::DaemonState;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How long capture gets to fail at opening (permissions, unknown interface, bad filter)
-/// before the daemon calls itself started.
-const STARTUP_GRACE: Duration = Duration::from_millis(500);
 
 /// How long a stopping daemon waits for the capture thread to notice (libpcap may sit in
 /// the kernel until the next packet); the process exit ends it anyway.
@@ -63,6 +61,26 @@ pub enum DaemonError {
 /// Runs until the input ends (a file), a signal, or `-exit-after`. `Ok` is exit 0.
 pub fn run(config: &Config) -> Result<(), DaemonError> {
     raise_open_files_limit();
+    // The privileged part, while this is the only thread: the status socket (chgrp may need
+    // CAP_CHOWN), the capture (CAP_NET_RAW, CAP_NET_ADMIN) and the other outputs; then every
+    // capability goes, for this thread and every thread started after (`privileges`).
+    let (listener, socket_file) = status_server::bind(&config.status)?;
+    let mut capture_config = config.capture.clone();
+    // libpcap's 2 MB default ring holds only ~32 packets on `lo` (64 KB MTU, so 64 KB
+    // slots): a busy second and the kernel drops. Production capture is on `lo`.
+    capture_config
+        .buffer_size
+        .get_or_insert(DEFAULT_CAPTURE_BUFFER);
+    let source = Source::open(&capture_config)?;
+    let sinks = app::open_outputs(config)?;
+    let dropped = privileges::drop_all().map_err(|source| DaemonError::Io {
+        what: "giving up capabilities",
+        source,
+    })?;
+    tracing::debug!(
+        bounding_set = dropped.bounding_set,
+        "capture open; every capability dropped"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("replayer-io")
@@ -89,17 +107,14 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
     let shutdown = Shutdown::new();
 
     // Everything that can fail at startup, before anything is captured.
-    let (listener, socket_file, signals) = {
+    let signals = {
         let _guard = runtime.enter();
-        let (listener, file) = status_server::bind(&config.status)?;
-        let signals =
-            shutdown::watch_signals(shutdown.clone(), config.exit_after).map_err(|source| {
-                DaemonError::Io {
-                    what: "installing signal handlers",
-                    source,
-                }
-            })?;
-        (listener, file, signals)
+        shutdown::watch_signals(shutdown.clone(), config.exit_after).map_err(|source| {
+            DaemonError::Io {
+                what: "installing signal handlers",
+                source,
+            }
+        })?
     };
     let metrics = match config.metrics_listen {
         Some(addr) => {
@@ -152,28 +167,26 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
         runtime.spawn(log_stats(status.clone(), shutdown.wait()));
     }
 
-    // -output-stdout / -output-file / -output-null next to -output-http: every output gets
-    // every request (these are written on the capture thread, as GoReplay does).
-    let sinks = app::open_outputs(config)?;
+    // -output-stdout / -output-file / -output-null next to -output-http (opened above) get
+    // every request too: they are written on the capture thread, as GoReplay does.
     let drainer = replay.drainer();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     {
         let mut config = config.clone();
-        // libpcap's 2 MB default ring holds only ~32 packets on `lo` (64 KB MTU, so 64 KB
-        // slots): a busy second and the kernel drops. Production capture is on `lo`.
-        config
-            .capture
-            .buffer_size
-            .get_or_insert(DEFAULT_CAPTURE_BUFFER);
+        config.capture = capture_config;
         let (status, stats, capture_stats) = (status.clone(), stats.clone(), capture_stats);
         let stop = shutdown.capture_flag();
         std::thread::Builder::new()
             .name("replayer-capture".into())
             .spawn(move || {
                 let mut flow = Flow::new(&config, status, stats, replay, sinks);
-                let result = pipeline::run(&config.capture, &stop, &capture_stats, &mut |r| {
-                    flow.request(r)
-                });
+                let result = pipeline::run_opened(
+                    source,
+                    &config.capture,
+                    &stop,
+                    &capture_stats,
+                    &mut |r| flow.request(r),
+                );
                 flow.finish_sinks();
                 let _ = done_tx.send(result);
             })
@@ -182,19 +195,11 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
                 source,
             })?;
     }
-    let result = match done_rx.recv_timeout(STARTUP_GRACE) {
-        // Capture ended at once: an error opening it, or a small file already read.
-        Ok(Err(e)) => {
-            shutdown.trigger("capture failed");
-            drop(socket_file);
-            return Err(e.into());
-        }
-        Ok(Ok(())) => Ok(()),
-        Err(_) => {
-            tracing::info!(source = %config.source, targets = ?urls, "replaying");
-            wait_for_capture(&done_rx, &shutdown)
-        }
-    };
+    // The capture is open (above), so whatever the capture thread ends with (the end of a
+    // file, a file damaged part-way) comes after requests that deserve their replay: the
+    // drain below runs in every case, and an error is reported after it.
+    tracing::info!(source = %config.source, targets = ?urls, "replaying");
+    let result = wait_for_capture(&done_rx, &shutdown);
     // Capture is over (or stuck in the kernel): queued and in-flight requests get up to
     // the drain timeout, whatever the capture thread does.
     if !drainer.drain() {

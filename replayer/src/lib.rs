@@ -29,3 +29,4 @@ pub mod app;
 pub mod shutdown;
 pub mod daemon;
 pub mod metrics;
+pub mod privileges;

@@ -124,7 +124,18 @@ pub fn run(
     stats: &CaptureStats,
     on_request: &mut dyn FnMut(Request),
 ) -> Result<(), CaptureError> {
-    let mut source = Source::open(config)?;
+    run_opened(Source::open(config)?, config, stop, stats, on_request)
+}
+
+/// [`run`] on a source opened beforehand (the daemon opens it before giving up its
+/// capabilities, see `privileges`).
+pub fn run_opened(
+    mut source: Source,
+    config: &CaptureConfig,
+    stop: &AtomicBool,
+    stats: &CaptureStats,
+    on_request: &mut dyn FnMut(Request),
+) -> Result<(), CaptureError> {
     let dlt = source.datalink();
     let link = LinkType::from_dlt(dlt).ok_or_else(|| {
         CaptureError::Open(format!(

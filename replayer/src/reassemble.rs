@@ -177,7 +177,7 @@ impl<'s, C> Reassembler<'s, C> {
         if seg.payload.is_empty() && !seg.flags.syn {
             return;
         }
-        if !self.make_room(ts_ns, cx) {
+        if !self.make_room(ts_ns, !seg.payload.is_empty(), cx) {
             return;
         }
         let mut stream: Stream<C> = Stream::new(conn, seg.seq, ts_ns);
@@ -231,7 +231,7 @@ impl<'s, C> Reassembler<'s, C> {
             Some(_) => {}
             None if seg.flags.syn && seg.flags.ack => {
                 // We missed the client's SYN, but the SYN-ACK says where its stream starts.
-                if !self.make_room(ts_ns, cx) {
+                if !self.make_room(ts_ns, false, cx) {
                     return;
                 }
                 let mut stream = Stream::new(conn, seg.ack, ts_ns);
@@ -245,11 +245,21 @@ impl<'s, C> Reassembler<'s, C> {
 
     /// Makes room for one more stream; false (and counted) when the cap is reached even after
     /// forgetting closed and idle streams.
-    fn make_room<X: ?Sized>(&mut self, now_ns: u64, cx: &mut X) -> bool
+    ///
+    /// A stream opened by a bare handshake (`carries_data` false) may not take the last
+    /// quarter of the table: a flood of SYNs from many sources that never send a byte must
+    /// leave room for connections that do (one whose SYN was refused still gets a stream at
+    /// its first data segment, and the framer finds the request line there).
+    fn make_room<X: ?Sized>(&mut self, now_ns: u64, carries_data: bool, cx: &mut X) -> bool
     where
         C: Consumer<X>,
     {
-        let max = self.shared.limits.max_streams.max(1);
+        let table = self.shared.limits.max_streams.max(1);
+        let max = if carries_data {
+            table
+        } else {
+            table - table / 4
+        };
         if self.streams.len() < max {
             return true;
         }

@@ -150,6 +150,8 @@ impl DaemonStatus {
                 if_dropped: c.if_dropped.load(Relaxed),
                 reassembly_gaps: c.reassembly_gaps.load(Relaxed),
                 streams: c.streams.load(Relaxed),
+                requests_cut: c.requests_cut.load(Relaxed),
+                dropped_over_cap: c.dropped_over_cap.load(Relaxed),
             },
             requests: self.stats.requests(),
             responses: self.stats.responses(),
@@ -183,9 +185,12 @@ impl Drop for SocketFile {
     }
 }
 
-/// Binds the socket (replacing a stale one), sets its mode and group. Must be called within
-/// a tokio runtime.
-pub fn bind(options: &SocketOptions) -> Result<(UnixListener, SocketFile), SocketError> {
+/// Binds the socket (replacing a stale one), sets its mode and group. Needs no runtime: the
+/// daemon binds before it gives up its capabilities and starts threads; [`serve`] takes it
+/// over.
+pub fn bind(
+    options: &SocketOptions,
+) -> Result<(std::os::unix::net::UnixListener, SocketFile), SocketError> {
     let path = &options.path;
     let io_err = |what: &'static str| {
         move |source: io::Error| SocketError::Io {
@@ -219,7 +224,10 @@ pub fn bind(options: &SocketOptions) -> Result<(UnixListener, SocketFile), Socke
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io_err("creating its directory"))?;
     }
-    let listener = UnixListener::bind(path).map_err(io_err("bind"))?;
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(io_err("bind"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(io_err("set_nonblocking"))?;
     let inode = std::fs::symlink_metadata(path)
         .map_err(io_err("stat after bind"))?
         .ino();
@@ -260,10 +268,17 @@ fn group_id(group: &str) -> Option<u32> {
 
 /// Serves documents until `stop` resolves. Each client is answered on its own task.
 pub async fn serve(
-    listener: UnixListener,
+    listener: std::os::unix::net::UnixListener,
     status: Arc<DaemonStatus>,
     stop: impl std::future::Future<Output = ()>,
 ) {
+    let listener = match UnixListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!("status socket: cannot serve: {e}");
+            return;
+        }
+    };
     tokio::pin!(stop);
     loop {
         tokio::select! {

@@ -71,6 +71,14 @@ pub struct CaptureCounters {
     pub if_dropped: u64,
     pub reassembly_gaps: u64,
     pub streams: u64,
+    // Added to schema 1 for the memory caps; absent in older documents, hence the defaults.
+    /// Requests framed but never emitted: cut by a gap, unparseable, or over the per-stream cap.
+    #[serde(default)]
+    pub requests_cut: u64,
+    /// Segments, streams or requests dropped because a reassembly cap (`--max-streams`,
+    /// `--max-stream-bytes`, `--max-buffered-bytes`) was reached.
+    #[serde(default)]
+    pub dropped_over_cap: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
