@@ -136,23 +136,28 @@ fn the_status_socket_is_0660_for_its_group_and_clients_can_only_read() {
     assert_eq!(after.targets, before.targets);
 
     // Another user, outside the group, cannot even connect; a member of the group reads.
+    // The client is the check plugin Icinga runs (as its own user, e.g. nagios).
     let as_user = |uid: u32, gid: u32| {
-        let mut cmd = Command::new(require_tool("curl"));
-        cmd.args(["-s", "--http0.9", "--max-time", "5", "--unix-socket"])
+        let mut cmd = Command::new(bin("check_replay_5xx"));
+        cmd.arg("-S")
             .arg(&daemon.socket)
-            .arg("http://replayer/")
+            .arg("--sync-flag")
+            .arg(scratch.join("no-sync-flag"))
             .uid(uid)
             .gid(gid);
         // std drops the supplementary groups when a root parent sets the uid.
-        run_with_timeout(&mut cmd, Duration::from_secs(10))
+        let out = run_with_timeout(&mut cmd, Duration::from_secs(10));
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     };
-    let outsider = as_user(65534, 65534);
-    assert_eq!(outsider.status.code(), Some(7), "curl: couldn't connect");
-    assert!(outsider.stdout.is_empty());
-    let member = as_user(65534, 1);
-    assert_eq!(member.status.code(), Some(0), "{member:?}");
-    let doc: replayer_status::StatusDocument = serde_json::from_slice(&member.stdout).unwrap();
-    assert_eq!(doc.requests.replayed, 1);
+    let (code, outsider) = as_user(65534, 65534);
+    assert_eq!(code, Some(2), "{outsider}");
+    assert!(outsider.contains("Permission denied"), "{outsider}");
+    let (code, member) = as_user(65534, 1);
+    assert_eq!(code, Some(0), "{member}");
+    assert!(member.starts_with("REPLAY 5XX OK"), "{member}");
     assert_eq!(daemon.terminate(), Some(0));
 
     // A world-writable mode is refused before anything starts.
