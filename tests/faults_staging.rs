@@ -7,8 +7,9 @@
 //! After each phase: the status document counts exactly what happened (failed, 5xx,
 //! responses), nothing stays in flight, and at the end every request of the healthy phase
 //! reached staging (recovery without restart) with the daemon's peak memory bounded.
-//! (Refused connections, resets at accept and silent servers are in `daemon_e2e.rs`;
-//! certificate checks in `daemon_replay.rs`.)
+//! A second daemon meets TLS failures (a self-signed certificate, one of a trusted CA for
+//! the wrong name) and recovers when staging gets a good certificate. (Refused connections,
+//! resets at accept and silent servers are in `daemon_e2e.rs`.)
 
 use replayer_status::schema::DaemonState;
 use replayer_status::StatusDocument;
@@ -263,6 +264,171 @@ fn black_hole_slow_reset_and_5xx_storm_are_counted_then_staging_recovers_without
         rss >> 10,
         peak >> 10
     );
+    assert!(peak < 64 << 20, "peak RSS {} MB", peak >> 20);
+    assert_eq!(daemon.terminate(), Some(0), "{}", daemon.stderr_text());
+}
+
+/// `openssl ARGS` in `dir`, which must succeed.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = run_with_timeout(
+        Command::new(require_tool("openssl"))
+            .args(args)
+            .current_dir(dir),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+/// A certificate for `san` (e.g. `IP:127.0.0.1`) signed by the test CA in `dir`:
+/// `NAME.pem` and `NAME.key`.
+fn leaf(dir: &std::path::Path, name: &str, san: &str) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let (key, csr, pem, ext) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.ext"),
+    );
+    let mut req = vec!["req"];
+    req.extend(ec);
+    req.extend(["-subj", "/CN=staging", "-keyout", &key, "-out", &csr]);
+    openssl(dir, &req);
+    std::fs::write(dir.join(&ext), format!("subjectAltName={san}\n")).unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+            "-out",
+            &pem,
+        ],
+    );
+}
+
+/// nginx answering 200 over TLS on `tls_port` with `DIR/NAME.pem` (and plain HTTP on
+/// `tls_port - 1`, the harness's own listener).
+fn tls_staging(
+    scratch: &Scratch,
+    phase: &str,
+    tls_port: u16,
+    certs: &std::path::Path,
+    name: &str,
+) -> Nginx {
+    Nginx::start_on(
+        &scratch.join(phase),
+        tls_port - 1,
+        &format!(
+            "listen 127.0.0.1:{tls_port} ssl; ssl_certificate {d}/{name}.pem; \
+             ssl_certificate_key {d}/{name}.key;\n location / {{ return 200 \"ok\\n\"; }}",
+            d = certs.display()
+        ),
+    )
+}
+
+#[test]
+fn tls_failures_are_counted_and_a_good_certificate_recovers_without_restart() {
+    assert!(is_root(), "live capture on lo needs root (CI runs as root)");
+    let scratch = Scratch::new("faults-tls");
+    let certs = scratch.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    // A CA the daemon trusts (SSL_CERT_FILE replaces the system's store), a self-signed
+    // certificate it does not, one of the CA's for the wrong name, one for the right name.
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=replayer test CA",
+    ];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
+    openssl(&certs, &ca);
+    let mut own = vec!["req", "-x509", "-days", "1", "-subj", "/CN=127.0.0.1"];
+    own.extend(ec);
+    own.extend([
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        "self.key",
+        "-out",
+        "self.pem",
+    ]);
+    openssl(&certs, &own);
+    leaf(&certs, "wrong", "DNS:staging.example");
+    leaf(&certs, "good", "IP:127.0.0.1");
+
+    let production = Nginx::start(&scratch.join("production"), "");
+    let tls_port = free_port() + 1;
+    let mut staging = tls_staging(&scratch, "self", tls_port, &certs, "self");
+    let mut daemon = {
+        // SSL_CERT_FILE is read by the daemon at start; set only for its process.
+        let socket_dir = scratch.join("daemon");
+        std::fs::create_dir_all(&socket_dir).unwrap();
+        let mut d = DaemonProcess::spawn_with_env(
+            &socket_dir,
+            &[
+                &format!("-input-raw=lo:{}", production.port),
+                &format!("-output-http=https://127.0.0.1:{tls_port}"),
+                "-output-http-timeout=2s",
+            ],
+            &[("SSL_CERT_FILE", certs.join("ca.pem").to_str().unwrap())],
+        );
+        d.wait_for(Duration::from_secs(10), "replaying", |d| {
+            d.state == DaemonState::Replaying
+        });
+        d
+    };
+    std::thread::sleep(Duration::from_millis(200));
+
+    requests(production.port, "self-signed", 5);
+    let doc = settled(&mut daemon, 5);
+    assert_eq!((doc.requests.replayed, doc.requests.failed), (0, 5));
+
+    staging.stop();
+    staging = tls_staging(&scratch, "wrong", tls_port, &certs, "wrong");
+    requests(production.port, "wrong-name", 5);
+    let doc = settled(&mut daemon, 10);
+    assert_eq!((doc.requests.replayed, doc.requests.failed), (0, 10));
+
+    staging.stop();
+    let staging = tls_staging(&scratch, "good", tls_port, &certs, "good");
+    requests(production.port, "good", 5);
+    let doc = settled(&mut daemon, 15);
+    assert_eq!(
+        (doc.requests.replayed, doc.requests.failed),
+        (5, 10),
+        "{doc:#?}"
+    );
+    assert_eq!(doc.responses.c2xx, 5);
+    let log = staging.wait_for_log(5, Duration::from_secs(5));
+    assert_eq!(log.len(), 5);
+    assert!(log.iter().all(|l| l.uri.starts_with("/good/")));
+    let peak = proc_memory_bytes(daemon.pid(), "VmHWM");
     assert!(peak < 64 << 20, "peak RSS {} MB", peak >> 20);
     assert_eq!(daemon.terminate(), Some(0), "{}", daemon.stderr_text());
 }

@@ -633,6 +633,11 @@ impl DaemonProcess {
     /// Starts `replayer ARGS --status-socket DIR/status.sock --sync-flag DIR/no-sync-flag`,
     /// stderr to `DIR/replayer.stderr`. Returns at once; see [`DaemonProcess::wait_for`].
     pub fn spawn(dir: &Path, args: &[&str]) -> DaemonProcess {
+        DaemonProcess::spawn_with_env(dir, args, &[])
+    }
+
+    /// [`DaemonProcess::spawn`] with extra environment variables.
+    pub fn spawn_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> DaemonProcess {
         std::fs::create_dir_all(dir).expect("create the daemon's directory");
         let socket = dir.join("status.sock");
         let stderr = dir.join("replayer.stderr");
@@ -642,6 +647,7 @@ impl DaemonProcess {
             .arg(&socket)
             .arg("--sync-flag")
             .arg(dir.join("no-sync-flag"))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).expect("create stderr file"))
