@@ -8,8 +8,11 @@
 //! - [`status_client`]: reading the daemon's status document from its Unix socket;
 //! - [`rate`] and [`five_xx`]: what the two socket checks make of that document.
 //!
+//! - [`cli`]: each plugin's options (clap), also the source of the man pages.
+//!
 //! The binaries in `src/bin/` are thin: options in, one call to [`plugin::run`].
 
+pub mod cli;
 pub mod five_xx;
 pub mod perfdata;
 pub mod plugin;

@@ -3,54 +3,10 @@
 //! code; stricter only where `check_procs` is wrong (an unparsable range is UNKNOWN, not 0).
 
 use clap::parser::ValueSource;
-use clap::{ArgAction, Parser};
+use replayer_checks::cli::ProcsArgs as Args;
 use replayer_checks::perfdata::{Perfdata, Threshold};
 use replayer_checks::procs::{self, Filter};
-use replayer_checks::{parse_threshold, plugin, Common, Outcome, PluginArgs, State, ThresholdArg};
-
-/// Counts processes by name, arguments and user, like check_procs.
-#[derive(Debug, Parser)]
-#[command(
-    name = "check_replayer_procs",
-    version,
-    args_override_self = true,
-    override_usage = "check_replayer_procs [-C command] [-a argument-array] [-u user] [-w range] [-c range] [-t timeout] [-v] [--sync-flag path] [--sync-max-age duration] [--sync-window HH:MM-HH:MM]",
-    after_help = "Ranges are [@]start:end (alert outside, endpoints OK; @ alerts inside), e.g. 1: (at least one), @0 (none is bad).\nWhile the sync flag says a data sync is running, WARNING and CRITICAL become OK with the truth in the text."
-)]
-struct Args {
-    /// Process name to count, as check_procs -C sees it (at most 15 characters).
-    #[arg(short = 'C', long = "command", value_name = "NAME", allow_hyphen_values = true,
-          default_value = "replayer", action = ArgAction::Append)]
-    command: Vec<String>,
-
-    /// Count only processes whose arguments contain STRING.
-    #[arg(short = 'a', long = "argument-array", value_name = "STRING",
-          allow_hyphen_values = true, action = ArgAction::Append)]
-    args: Vec<String>,
-
-    /// Count only processes running as USER (name or UID).
-    #[arg(short = 'u', long = "user", value_name = "USER", allow_hyphen_values = true,
-          action = ArgAction::Append)]
-    user: Vec<String>,
-
-    /// Warning range for the process count.
-    #[arg(short = 'w', long = "warning", value_name = "RANGE", allow_hyphen_values = true, value_parser = parse_threshold)]
-    warning: Option<ThresholdArg>,
-
-    /// Critical range for the process count.
-    #[arg(short = 'c', long = "critical", value_name = "RANGE", allow_hyphen_values = true, default_value = "1:",
-          value_parser = parse_threshold)]
-    critical: ThresholdArg,
-
-    #[command(flatten)]
-    common: Common,
-}
-
-impl PluginArgs for Args {
-    fn common(&self) -> &Common {
-        &self.common
-    }
-}
+use replayer_checks::{plugin, Outcome, State};
 
 fn main() {
     plugin::run::<Args, _, _>(
