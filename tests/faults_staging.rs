@@ -432,3 +432,88 @@ fn tls_failures_are_counted_and_a_good_certificate_recovers_without_restart() {
     assert!(peak < 64 << 20, "peak RSS {} MB", peak >> 20);
     assert_eq!(daemon.terminate(), Some(0), "{}", daemon.stderr_text());
 }
+
+#[test]
+fn a_staging_name_that_stops_or_starts_resolving_is_counted_and_followed_without_restart() {
+    assert!(is_root(), "mount namespaces and live capture need root");
+    let scratch = Scratch::new("faults-dns");
+    let production = Nginx::start(&scratch.join("production"), "");
+    let staging = Nginx::start(&scratch.join("staging"), "");
+    // The daemon gets its own /etc/hosts and /etc/resolv.conf (bind mounts in a mount
+    // namespace of its own): the name is not there at first, and DNS is a refused port,
+    // so a lookup fails at once instead of waiting on a real resolver.
+    let hosts = scratch.join("hosts");
+    let resolv = scratch.join("resolv.conf");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+    )
+    .unwrap();
+    let mut launcher = Command::new(require_tool("unshare"));
+    launcher
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mount --bind {h} /etc/hosts && mount --bind {r} /etc/resolv.conf && exec \"$0\" \"$@\"",
+            h = hosts.display(),
+            r = resolv.display()
+        ))
+        .arg(bin("replayer"));
+    let mut daemon = DaemonProcess::spawn_via(
+        &scratch.join("daemon"),
+        launcher,
+        &[
+            &format!("-input-raw=lo:{}", production.port),
+            &format!("-output-http=http://staging.replayer-test:{}", staging.port),
+            "-output-http-timeout=2s",
+        ],
+        &[],
+    );
+    daemon.wait_for(Duration::from_secs(10), "replaying", |d| {
+        d.state == DaemonState::Replaying
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !std::fs::read_to_string("/etc/hosts")
+            .unwrap()
+            .contains("replayer-test"),
+        "the test's own /etc/hosts is untouched"
+    );
+
+    // 1. The name does not resolve: counted as failed.
+    requests(production.port, "unresolved", 5);
+    let doc = settled(&mut daemon, 5);
+    assert_eq!((doc.requests.replayed, doc.requests.failed), (0, 5));
+
+    // 2. The name appears (written in place: the bind mount shows the same file).
+    std::fs::write(&hosts, "127.0.0.1 localhost staging.replayer-test\n").unwrap();
+    requests(production.port, "resolved", 5);
+    let doc = settled(&mut daemon, 10);
+    assert_eq!(
+        (doc.requests.replayed, doc.requests.failed),
+        (5, 5),
+        "{doc:#?}"
+    );
+
+    // 3. DNS goes away again: the last good answer is kept, replay goes on.
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    requests(production.port, "dns-gone", 5);
+    let doc = settled(&mut daemon, 15);
+    assert_eq!(
+        (doc.requests.replayed, doc.requests.failed),
+        (10, 5),
+        "{doc:#?}"
+    );
+    let log = staging.wait_for_log(10, Duration::from_secs(5));
+    let mut uris: Vec<&str> = log.iter().map(|l| l.uri.as_str()).collect();
+    uris.sort();
+    let mut want: Vec<String> = (0..5)
+        .flat_map(|i| [format!("/resolved/{i}"), format!("/dns-gone/{i}")])
+        .collect();
+    want.sort();
+    assert_eq!(uris, want);
+    assert!(log
+        .iter()
+        .all(|l| l.host.starts_with("staging.replayer-test")));
+    assert_eq!(daemon.terminate(), Some(0), "{}", daemon.stderr_text());
+}

@@ -638,10 +638,22 @@ impl DaemonProcess {
 
     /// [`DaemonProcess::spawn`] with extra environment variables.
     pub fn spawn_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> DaemonProcess {
+        DaemonProcess::spawn_via(dir, Command::new(bin("replayer")), args, env)
+    }
+
+    /// [`DaemonProcess::spawn`] through a launcher that ends by exec'ing its arguments'
+    /// `replayer` (e.g. `unshare -m sh -c '...; exec "$0" "$@"' replayer ...`), so the pid
+    /// stays the daemon's.
+    pub fn spawn_via(
+        dir: &Path,
+        mut launcher: Command,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> DaemonProcess {
         std::fs::create_dir_all(dir).expect("create the daemon's directory");
         let socket = dir.join("status.sock");
         let stderr = dir.join("replayer.stderr");
-        let child = Command::new(bin("replayer"))
+        let child = launcher
             .args(args)
             .arg("--status-socket")
             .arg(&socket)
