@@ -13,7 +13,7 @@
 #   - a staging outage at the highest rate: staging stopped, RSS and the drop counters.
 # Prints a Markdown table (also left in bench/out/replay/result.md) for docs/benchmarks.md.
 #
-# Usage: bench/replay.sh [--write]   (env: DURATION=5 WORKERS=16 RATES="2000 5000 10000 15000 0";
+# Usage: bench/replay.sh [--write]   (env: DURATION=5 WORKERS=16 PACE_MS=10 RATES="2000 5000 10000 15000 0";
 #        0 = as fast as wrk can). --write puts the table into docs/benchmarks.md, between
 #        the <!-- daemon:begin --> and <!-- daemon:end --> markers (appended the first time).
 set -euo pipefail
@@ -21,8 +21,9 @@ cd "$(dirname "$0")/.."
 OUT=bench/out/replay
 DURATION=${DURATION:-5}
 RATES=${RATES:-"2000 5000 10000 15000 0"}
-# Paced runs use many connections and a long per-connection delay: wrk's delay is in whole
-# milliseconds, so few connections cannot express high rates.
+# Connections for the unpaced ("max") step and the outage; paced steps choose their own
+# (pace_connections below): wrk's delay is in whole milliseconds, so a rate is a number of
+# connections each waiting a fixed delay.
 CONNECTIONS=${CONNECTIONS:-100}
 WRITE=0
 [ "${1:-}" = --write ] && WRITE=1
@@ -91,11 +92,28 @@ LUA
 HEADERS=(-H "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
          -H "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
          -H "Accept-Language: en-GB,en;q=0.5")
-wrk_rate() { # wrk_rate URL RATE -> prints requests sent
-    local delay=0
-    [ "$2" != 0 ] && delay=$(( CONNECTIONS * 1000 / $2 ))
-    DELAY_MS=$delay wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$OUT/paced.lua" "${HEADERS[@]}" "$1" > "$OUT/wrk.txt"
+wrk_run() { # wrk_run URL CONNECTIONS DELAY_MS SECONDS -> prints requests sent
+    DELAY_MS=$3 wrk -t1 -c"$2" -d"$4s" -s "$OUT/paced.lua" "${HEADERS[@]}" "$1" > "$OUT/wrk.txt"
     awk '/requests in/ {print $1}' "$OUT/wrk.txt"
+}
+# Paced steps: each connection waits PACE_MS between requests. wrk's timers fire late (about
+# 1.8 ms here, more on a busy machine), so C connections offer C*1000/(PACE_MS+lag) per
+# second, not C*1000/PACE_MS. pace_connections finds C for a rate: a first guess with a
+# 1.8 ms lag, then one 2 s probe at that URL and a proportional correction.
+PACE_MS=${PACE_MS:-10}
+pace_connections() { # pace_connections URL RATE -> connection count
+    local c=$(( ($2 * (PACE_MS * 10 + 18) + 5000) / 10000 ))
+    local got
+    got=$(wrk_run "$1" "$c" "$PACE_MS" 2)
+    (( got > 0 )) && c=$(( (c * $2 * 2 + got / 2) / got ))
+    echo $(( c > 0 ? c : 1 ))
+}
+wrk_rate() { # wrk_rate URL RATE [CONNECTIONS] -> prints requests sent; RATE 0 = no delay
+    if [ "$2" = 0 ]; then
+        wrk_run "$1" "$CONNECTIONS" 0 "$DURATION"
+    else
+        wrk_run "$1" "${3:-$CONNECTIONS}" "$PACE_MS" "$DURATION"
+    fi
 }
 
 start_nginx staging "$S" on; STAGING_PID=$NGINX_PID
@@ -118,11 +136,16 @@ sleep 0.5
 
 ROWS=()
 for rate in $RATES; do
+    conns=$CONNECTIONS
+    if [ "$rate" != 0 ]; then
+        conns=$(pace_connections "http://127.0.0.1:$P/calibrate" "$rate")
+        sleep 1 # the probe's requests are replayed before the step's counters are read
+    fi
     before_lines=$(wc -l < "$OUT/staging/access.log")
     before_prod=$(wc -l < "$OUT/production/access.log")
     before_cpu=$(cpu_ticks "$RPID")
     before_replayed=$(status | field 'd["requests"]["replayed"]')
-    wrk_rate "http://127.0.0.1:$P/government/publications/some-report?page=2" "$rate" > /dev/null &
+    wrk_rate "http://127.0.0.1:$P/government/publications/some-report?page=2" "$rate" "$conns" > /dev/null &
     WRK=$!
     sleep 1
     # The status socket under this load: 500 reads, one at a time, each timed from connect
@@ -155,6 +178,7 @@ PY
     pct=$(python3 -c "print(round(100*$received/max($sent,1), 2))")
     offered=$(( sent / DURATION ))
     label=$rate; [ "$rate" = 0 ] && label="max"
+    [ "$rate" != 0 ] && label="$rate (wrk -c$conns)"
     echo "offered $label: production $sent ($offered/s), staging received $received ($pct %), CPU ${cpu_us} µs/request, kernel drops $kdrop, queue drops $qdrop, RSS peak $(hwm_kb "$RPID") kB"
     ROWS+=("| $label | $offered | $sent | $received | $pct % | $cpu_us | $(( $(hwm_kb "$RPID") / 1024 )) | $kdrop / $qdrop | ${SOCKET_TIMES% *} / ${SOCKET_TIMES#* } |")
 done
@@ -173,7 +197,7 @@ echo "outage: production $sent, failed $failed, queue drops (total) $qdrop, RSS 
 kill -TERM "$RPID"; wait "$RPID" || true
 
 {
-    echo "Run on $(date -u +%Y-%m-%d) with \`bench/replay.sh\` (DURATION=$DURATION s per rate, wrk -t1 -c$CONNECTIONS paced by a per-connection delay, keep-alive; production and staging nginx log every request; replayer release build, -output-http-workers ${WORKERS:-16})."
+    echo "Run on $(date -u +%Y-%m-%d) with \`bench/replay.sh\` (DURATION=$DURATION s per rate, wrk -t1 keep-alive, paced steps: PACE_MS=$PACE_MS ms between a connection's requests and the connection count calibrated by a 2 s probe, "max": -c$CONNECTIONS and no delay; production and staging nginx log every request; replayer release build, -output-http-workers ${WORKERS:-16})."
     echo
     echo "Baseline (the machine's limit): wrk straight at staging nginx: **$BASE_RPS requests/s**."
     echo

@@ -348,3 +348,24 @@ fn redirects_are_recorded_not_followed() {
     assert_eq!(uris, ["/moved"], "the redirect was followed");
     assert_eq!(r.stats.responses().c3xx, 1);
 }
+
+#[test]
+fn redirects_are_followed_only_within_the_target_when_asked() {
+    let scratch = Scratch::new("replay-redirect-follow");
+    let staging = Nginx::start(
+        &scratch.join("staging"),
+        "location / { return 200 \"ok\\n\"; } location /moved { return 301 /elsewhere; }\n\
+         location /away { return 302 http://www.example.org/x; }",
+    );
+    let mut r = replay(&[staging.url()], |c| c.redirects = 1);
+    r.output.emit(&request("GET", "/moved", &[], b"")).unwrap();
+    r.output.emit(&request("GET", "/away", &[], b"")).unwrap();
+    r.output.finish().unwrap();
+    let log = staging.wait_for_log(3, Duration::from_secs(5));
+    let mut uris: Vec<&str> = log.iter().map(|l| l.uri.as_str()).collect();
+    uris.sort();
+    // /moved was followed to /elsewhere on the target; /away pointed elsewhere: recorded.
+    assert_eq!(uris, ["/away", "/elsewhere", "/moved"]);
+    let classes = r.stats.responses();
+    assert_eq!((classes.c2xx, classes.c3xx), (1, 1));
+}

@@ -430,8 +430,6 @@ mod tests {
     use super::*;
     use crate::request::{Connection, Header};
 
-    // `.into()` on the value: the field's type is changing (Vec<u8> → Bytes) in request.rs.
-    #[allow(clippy::useless_conversion)]
     pub(crate) fn captured(
         method: &str,
         target: &str,
