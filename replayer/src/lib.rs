@@ -30,3 +30,4 @@ pub mod shutdown;
 pub mod daemon;
 pub mod metrics;
 pub mod privileges;
+pub mod status_cmd;

@@ -2,6 +2,8 @@
 //!
 //! `cli` parses (GoReplay flags, `--config`), then either the daemon runs (when there is an
 //! `-output-http` target) or `app` runs the capture into stdout, file or null outputs.
+//! `replayer status ...` (a leading `status` word, which no GoReplay command line has) asks a
+//! running daemon instead (`status_cmd`).
 
 use replayer::cli::{self, Invocation};
 
@@ -10,6 +12,12 @@ fn main() {
 }
 
 fn run() -> i32 {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|word| word == "status")
+    {
+        return replayer::status_cmd::run(std::env::args_os().skip(1));
+    }
     let config = match cli::parse(std::env::args_os()) {
         Ok(Invocation::Print(text)) => {
             print!("{text}");
