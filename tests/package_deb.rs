@@ -198,12 +198,32 @@ fn package_status() -> Option<String> {
         .filter(|s| !s.ends_with("not-installed"))
 }
 
-/// Purges the package when dropped, so that a failed assertion leaves the machine clean.
-struct Installed;
+fn exists(database: &str, name: &str) -> bool {
+    Command::new("getent")
+        .args([database, name])
+        .output()
+        .expect("getent")
+        .status
+        .success()
+}
+
+/// Purges the package when dropped, so that a failed assertion leaves the machine clean;
+/// also removes the `replayer` user and group the postinst created (a purge keeps them, as
+/// Debian packages do, but other tests, e.g. puppet_module, expect a machine without them).
+struct Installed {
+    user_existed: bool,
+    group_existed: bool,
+}
 
 impl Drop for Installed {
     fn drop(&mut self) {
         let _ = Command::new("dpkg").args(["--purge", "replayer"]).output();
+        if !self.user_existed && exists("passwd", "replayer") {
+            let _ = Command::new("userdel").arg("replayer").output();
+        }
+        if !self.group_existed && exists("group", "replayer") {
+            let _ = Command::new("groupdel").arg("replayer").output();
+        }
     }
 }
 
@@ -221,8 +241,11 @@ fn the_package_builds_installs_runs_and_purges() {
         "a replayer package is already installed here; this test installs and purges its own \
          (remove it first: dpkg --purge replayer)"
     );
+    let installed = Installed {
+        user_existed: exists("passwd", "replayer"),
+        group_existed: exists("group", "replayer"),
+    };
     let install = run(Command::new("dpkg").arg("-i").arg(&deb));
-    let _installed = Installed;
     assert!(install.status.success(), "dpkg -i: {}", text(&install));
     assert_eq!(package_status().as_deref(), Some("install ok installed"));
 
@@ -370,4 +393,9 @@ fn the_package_builds_installs_runs_and_purges() {
             "{path} left after purge"
         );
     }
+    // The purge keeps the system user; the guard removes it when this test created it.
+    assert!(installed.user_existed || exists("passwd", "replayer"));
+    let user_existed = installed.user_existed;
+    drop(installed);
+    assert_eq!(exists("passwd", "replayer"), user_existed);
 }
