@@ -181,6 +181,25 @@ fn settled(daemon: &mut DaemonProcess, queued: u64) -> StatusDocument {
     })
 }
 
+/// One phase: `n` requests to production under `/NAME/`, then the totals since start must
+/// be `(replayed, failed)` with nothing in flight.
+fn phase(
+    daemon: &mut DaemonProcess,
+    production: u16,
+    name: &str,
+    n: usize,
+    totals: (u64, u64),
+) -> StatusDocument {
+    requests(production, name, n);
+    let doc = settled(daemon, totals.0 + totals.1);
+    assert_eq!(
+        (doc.requests.replayed, doc.requests.failed),
+        totals,
+        "after {name}: {doc:#?}"
+    );
+    doc
+}
+
 #[test]
 fn black_hole_slow_reset_and_5xx_storm_are_counted_then_staging_recovers_without_restart() {
     assert!(is_root(), "live capture on lo needs root (CI runs as root)");
@@ -204,23 +223,17 @@ fn black_hole_slow_reset_and_5xx_storm_are_counted_then_staging_recovers_without
 
     // 1. Black hole: SYNs dropped, every request times out.
     let hole = black_hole(staging_port);
-    requests(production.port, "hole", 8);
-    let doc = settled(&mut daemon, 8);
-    assert_eq!((doc.requests.replayed, doc.requests.failed), (0, 8));
+    phase(&mut daemon, production.port, "hole", 8, (0, 8));
     drop(hole);
 
     // 2. Slower than the timeout.
     let slow = FaultyServer::start(staging_port, Misbehaviour::Slow(Duration::from_secs(2)));
-    requests(production.port, "slow", 8);
-    let doc = settled(&mut daemon, 16);
-    assert_eq!((doc.requests.replayed, doc.requests.failed), (0, 16));
+    phase(&mut daemon, production.port, "slow", 8, (0, 16));
     drop(slow);
 
     // 3. Reset in the middle of the response body.
     let reset = FaultyServer::start(staging_port, Misbehaviour::ResetMidResponse);
-    requests(production.port, "reset", 8);
-    let doc = settled(&mut daemon, 24);
-    assert_eq!((doc.requests.replayed, doc.requests.failed), (0, 24));
+    phase(&mut daemon, production.port, "reset", 8, (0, 24));
     drop(reset);
 
     // 4. A storm of 503s from a real nginx: answers, counted by class.
@@ -229,9 +242,7 @@ fn black_hole_slow_reset_and_5xx_storm_are_counted_then_staging_recovers_without
         staging_port,
         "location / { return 503; }",
     );
-    requests(production.port, "storm", 200);
-    let doc = settled(&mut daemon, 224);
-    assert_eq!((doc.requests.replayed, doc.requests.failed), (200, 24));
+    let doc = phase(&mut daemon, production.port, "storm", 200, (200, 24));
     assert_eq!(doc.responses.c5xx, 200);
     assert_eq!(doc.windows["60"].c5xx, 200);
     assert_eq!(doc.windows["60"].ratio_5xx, Some(1.0));
@@ -240,13 +251,7 @@ fn black_hole_slow_reset_and_5xx_storm_are_counted_then_staging_recovers_without
 
     // 5. Healthy again, same daemon: every request arrives.
     let healthy = Nginx::start_on(&scratch.join("healthy"), staging_port, "");
-    requests(production.port, "healthy", 20);
-    let doc = settled(&mut daemon, 244);
-    assert_eq!(
-        (doc.requests.replayed, doc.requests.failed),
-        (220, 24),
-        "{doc:#?}"
-    );
+    let doc = phase(&mut daemon, production.port, "healthy", 20, (220, 24));
     assert_eq!((doc.responses.c2xx, doc.responses.c5xx), (20, 200));
     assert_eq!(doc.targets[0].failed, 24);
     assert_eq!(doc.state, DaemonState::Replaying);
@@ -405,25 +410,15 @@ fn tls_failures_are_counted_and_a_good_certificate_recovers_without_restart() {
     };
     std::thread::sleep(Duration::from_millis(200));
 
-    requests(production.port, "self-signed", 5);
-    let doc = settled(&mut daemon, 5);
-    assert_eq!((doc.requests.replayed, doc.requests.failed), (0, 5));
+    phase(&mut daemon, production.port, "self-signed", 5, (0, 5));
 
     staging.stop();
     staging = tls_staging(&scratch, "wrong", tls_port, &certs, "wrong");
-    requests(production.port, "wrong-name", 5);
-    let doc = settled(&mut daemon, 10);
-    assert_eq!((doc.requests.replayed, doc.requests.failed), (0, 10));
+    phase(&mut daemon, production.port, "wrong-name", 5, (0, 10));
 
     staging.stop();
     let staging = tls_staging(&scratch, "good", tls_port, &certs, "good");
-    requests(production.port, "good", 5);
-    let doc = settled(&mut daemon, 15);
-    assert_eq!(
-        (doc.requests.replayed, doc.requests.failed),
-        (5, 10),
-        "{doc:#?}"
-    );
+    let doc = phase(&mut daemon, production.port, "good", 5, (5, 10));
     assert_eq!(doc.responses.c2xx, 5);
     let log = staging.wait_for_log(5, Duration::from_secs(5));
     assert_eq!(log.len(), 5);
@@ -481,29 +476,15 @@ fn a_staging_name_that_stops_or_starts_resolving_is_counted_and_followed_without
     );
 
     // 1. The name does not resolve: counted as failed.
-    requests(production.port, "unresolved", 5);
-    let doc = settled(&mut daemon, 5);
-    assert_eq!((doc.requests.replayed, doc.requests.failed), (0, 5));
+    phase(&mut daemon, production.port, "unresolved", 5, (0, 5));
 
     // 2. The name appears (written in place: the bind mount shows the same file).
     std::fs::write(&hosts, "127.0.0.1 localhost staging.replayer-test\n").unwrap();
-    requests(production.port, "resolved", 5);
-    let doc = settled(&mut daemon, 10);
-    assert_eq!(
-        (doc.requests.replayed, doc.requests.failed),
-        (5, 5),
-        "{doc:#?}"
-    );
+    phase(&mut daemon, production.port, "resolved", 5, (5, 5));
 
     // 3. DNS goes away again: the last good answer is kept, replay goes on.
     std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
-    requests(production.port, "dns-gone", 5);
-    let doc = settled(&mut daemon, 15);
-    assert_eq!(
-        (doc.requests.replayed, doc.requests.failed),
-        (10, 5),
-        "{doc:#?}"
-    );
+    phase(&mut daemon, production.port, "dns-gone", 5, (10, 5));
     let log = staging.wait_for_log(10, Duration::from_secs(5));
     let mut uris: Vec<&str> = log.iter().map(|l| l.uri.as_str()).collect();
     uris.sort();
