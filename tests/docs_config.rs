@@ -33,7 +33,12 @@ fn flag_name(word: &str) -> Option<String> {
 
 /// The flags `replayer --help` lists (long names and the aliases it mentions as "also -x").
 fn help_flags() -> BTreeSet<String> {
-    let out = replayer(&["--help"]);
+    flags_of(&["--help"], 40)
+}
+
+/// The flags a `--help` text lists; at least `min` of them, or the parsing broke.
+fn flags_of(help_args: &[&str], min: usize) -> BTreeSet<String> {
+    let out = replayer(help_args);
     assert_eq!(out.status.code(), Some(0));
     let help = stdout(&out);
     let mut flags = BTreeSet::new();
@@ -61,7 +66,7 @@ fn help_flags() -> BTreeSet<String> {
         }
     }
     assert!(
-        flags.len() > 40,
+        flags.len() >= min,
         "too few flags parsed from --help: {flags:?}"
     );
     flags
@@ -109,16 +114,16 @@ fn code_spans(markdown: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn the_reference_table_lists_exactly_the_flags_of_help() {
-    let page = configuration_md();
+/// The flags named in the first column of the table under the `## TITLE` heading.
+fn table_flags(page: &str, title: &str) -> (String, BTreeSet<String>) {
     let section = page
-        .split("\n## Every flag\n")
+        .split(&format!("\n## {title}\n"))
         .nth(1)
-        .expect("docs/configuration.md has a '## Every flag' section")
+        .unwrap_or_else(|| panic!("docs/configuration.md has a '## {title}' section"))
         .split("\n## ")
         .next()
-        .unwrap();
+        .unwrap()
+        .to_string();
     let mut documented = BTreeSet::new();
     for row in section.lines().filter(|l| l.starts_with("| `")) {
         let first_cell = row[2..].split(" | ").next().unwrap();
@@ -130,9 +135,26 @@ fn the_reference_table_lists_exactly_the_flags_of_help() {
             }
         }
     }
-    // -h and -V are the short forms of help and version.
-    documented.remove("h");
-    documented.remove("V");
+    // -h and -V are the short forms of help and version; -S and -t of status's options.
+    for short in ["h", "V", "S", "t"] {
+        documented.remove(short);
+    }
+    (section, documented)
+}
+
+#[test]
+fn the_status_commands_table_lists_exactly_its_flags() {
+    let (_, documented) = table_flags(&configuration_md(), "`replayer status`");
+    let help = flags_of(&["status", "--help"], 5);
+    assert_eq!(
+        documented, help,
+        "docs/configuration.md against replayer status --help"
+    );
+}
+
+#[test]
+fn the_reference_table_lists_exactly_the_flags_of_help() {
+    let (section, documented) = table_flags(&configuration_md(), "Every flag");
     let help = help_flags();
     let undocumented: Vec<_> = help.difference(&documented).collect();
     let unknown: Vec<_> = documented.difference(&help).collect();
@@ -164,11 +186,13 @@ fn the_reference_table_lists_exactly_the_flags_of_help() {
 
 #[test]
 fn every_flag_written_in_the_page_exists() {
-    let help = help_flags();
+    let mut help = help_flags();
+    help.extend(flags_of(&["status", "--help"], 5));
     // Words that look like flags but are not ours: the page's placeholder for "any flag",
-    // GoReplay's own reading flag, the short help/version options, and a value starting
+    // GoReplay's own reading flag, the short options (help, version, status's socket and
+    // timeout), and a value starting
     // with a dash (`-http-disallow-url -admin`).
-    let not_flags = ["flag", "input-file", "h", "V", "admin"];
+    let not_flags = ["flag", "input-file", "h", "V", "S", "t", "admin"];
     let mut unknown = BTreeSet::new();
     for span in code_spans(&configuration_md()) {
         for word in span.split_whitespace() {
