@@ -259,7 +259,11 @@ fn staging_gets_exactly_the_safe_requests_and_status_agrees() {
     for line in [
         "replayer_requests_total{outcome=\"replayed\"} 18",
         "replayer_requests_total{outcome=\"filtered\"} 12",
-        "replayer_responses_total{class=\"5xx\"} 3",
+        format!(
+            "replayer_responses_total{{target=\"{}\",class=\"5xx\"}} 3",
+            doc.targets[0].url
+        )
+        .as_str(),
     ] {
         assert!(text.lines().any(|l| l == line), "{line} not in {text}");
     }

@@ -6,6 +6,7 @@
 //! else a 404; one response per connection. Each client has its own task and a deadline, so
 //! a slow or silent scraper stalls nothing.
 
+use crate::stats::LatencyHistogram;
 use crate::status_server::DaemonStatus;
 use replayer_status::schema::{DaemonState, ResponseClasses, StatusDocument};
 use std::fmt::Write as _;
@@ -65,7 +66,10 @@ async fn answer(mut stream: TcpStream, status: Arc<DaemonStatus>) -> std::io::Re
         || first_line.starts_with(b"GET / ")
         || first_line.starts_with(b"GET /metrics?");
     let (code, body) = if wanted {
-        ("200 OK", render(&status.document()))
+        (
+            "200 OK",
+            render(&status.document(), &status.stats.latency_histogram()),
+        )
     } else {
         (
             "404 Not Found",
@@ -81,38 +85,145 @@ async fn answer(mut stream: TcpStream, status: Arc<DaemonStatus>) -> std::io::Re
     stream.shutdown().await
 }
 
-/// Prometheus text exposition of a status document.
-pub fn render(doc: &StatusDocument) -> String {
-    let mut out = String::with_capacity(4096);
+/// Prometheus text exposition of a status document and the latency histogram since start.
+///
+/// Names and labels follow Prometheus's conventions: counters end in `_total`, base units
+/// (seconds, bytes), one metric per quantity with labels for its parts, so that `sum()` over a
+/// label is meaningful. Outcomes of `replayer_requests_total` are the document's request
+/// counters (they overlap: `seen` is every request, the others say what became of them).
+/// Windows are gauges (they are already rates over a fixed span).
+pub fn render(doc: &StatusDocument, latency: &LatencyHistogram) -> String {
+    let mut out = String::with_capacity(8192);
+    let mut m = Exposition { out: &mut out };
+
+    m.family(
+        "up",
+        "gauge",
+        "1: the daemon is running and answered this scrape.",
+    );
+    m.sample("replayer_up", "", 1u8);
+    m.family(
+        "build_info",
+        "gauge",
+        "Always 1; the version is in the label.",
+    );
+    m.sample(
+        "replayer_build_info",
+        &format!("version=\"{}\"", escape(&doc.version)),
+        1u8,
+    );
+    m.family(
+        "start_time_seconds",
+        "gauge",
+        "When the daemon started, seconds since the Unix epoch.",
+    );
+    let started = replayer_status::parse_rfc3339(&doc.started_at)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    m.sample("replayer_start_time_seconds", "", started);
+    m.family(
+        "state",
+        "gauge",
+        "1 for the daemon's current state, 0 for the others.",
+    );
+    for state in [
+        DaemonState::Starting,
+        DaemonState::Replaying,
+        DaemonState::Paused,
+        DaemonState::Stopping,
+    ] {
+        let on = u8::from(state == doc.state);
+        m.sample(
+            "replayer_state",
+            &format!("state=\"{}\"", state.as_str()),
+            on,
+        );
+    }
+    m.family(
+        "sync_in_progress",
+        "gauge",
+        "1 while a data sync is in progress (replay paused).",
+    );
+    m.sample(
+        "replayer_sync_in_progress",
+        "",
+        u8::from(doc.sync.in_progress),
+    );
+    m.family(
+        "sync_stale",
+        "gauge",
+        "1 when the sync flag has been set for longer than --sync-max-age.",
+    );
+    m.sample("replayer_sync_stale", "", u8::from(doc.sync.stale));
+
     let r = &doc.requests;
-    header(
-        &mut out,
+    m.family(
         "requests_total",
         "counter",
-        "Requests by outcome since start.",
+        "Requests by outcome since start: seen (all), filtered, sampled_out, paused_sync, \
+         replayed (answered by staging), dropped_queue_full, failed (no answer).",
     );
     for (outcome, value) in [
         ("seen", r.seen),
         ("filtered", r.filtered),
         ("sampled_out", r.sampled_out),
         ("paused_sync", r.paused_sync),
-        ("queued", r.queued),
         ("replayed", r.replayed),
         ("dropped_queue_full", r.dropped_queue_full),
         ("failed", r.failed),
     ] {
-        let _ = writeln!(
-            out,
-            "replayer_requests_total{{outcome=\"{outcome}\"}} {value}"
+        m.sample(
+            "replayer_requests_total",
+            &format!("outcome=\"{outcome}\""),
+            value,
         );
     }
-    header(
-        &mut out,
+    m.family(
+        "requests_queued_total",
+        "counter",
+        "Requests put in a target's replay queue.",
+    );
+    m.sample("replayer_requests_queued_total", "", r.queued);
+    m.family(
         "responses_total",
         "counter",
-        "Staging responses by status class.",
+        "Staging responses by target and status class.",
     );
-    classes(&mut out, "replayer_responses_total", "", &doc.responses);
+    for t in &doc.targets {
+        let target = format!("target=\"{}\"", escape(&t.url));
+        for (class, value) in classes(&t.responses) {
+            m.sample(
+                "replayer_responses_total",
+                &format!("{target},class=\"{class}\""),
+                value,
+            );
+        }
+    }
+
+    m.family(
+        "response_latency_seconds",
+        "histogram",
+        "Time from sending a request to staging's full answer, since start.",
+    );
+    for (le, count) in &latency.buckets {
+        m.sample(
+            "replayer_response_latency_seconds_bucket",
+            &format!("le=\"{le}\""),
+            *count,
+        );
+    }
+    m.sample(
+        "replayer_response_latency_seconds_bucket",
+        "le=\"+Inf\"",
+        latency.count,
+    );
+    m.sample(
+        "replayer_response_latency_seconds_sum",
+        "",
+        latency.sum_seconds,
+    );
+    m.sample("replayer_response_latency_seconds_count", "", latency.count);
 
     let c = &doc.capture;
     for (name, help, value) in [
@@ -124,7 +235,7 @@ pub fn render(doc: &StatusDocument) -> String {
         ),
         (
             "capture_kernel_dropped_total",
-            "Packets the kernel dropped for lack of buffer.",
+            "Packets the kernel dropped for lack of capture buffer.",
             c.kernel_dropped,
         ),
         (
@@ -134,168 +245,217 @@ pub fn render(doc: &StatusDocument) -> String {
         ),
         (
             "capture_reassembly_gaps_total",
-            "Stream holes never filled.",
+            "TCP stream holes never filled.",
             c.reassembly_gaps,
         ),
     ] {
-        header(&mut out, name, "counter", help);
-        let _ = writeln!(out, "replayer_{name} {value}");
+        m.family(name, "counter", help);
+        m.sample(&format!("replayer_{name}"), "", value);
     }
-    header(
-        &mut out,
-        "capture_streams",
-        "gauge",
-        "TCP streams tracked now.",
-    );
-    let _ = writeln!(out, "replayer_capture_streams {}", c.streams);
+    m.family("capture_streams", "gauge", "TCP streams tracked now.");
+    m.sample("replayer_capture_streams", "", c.streams);
 
-    header(
-        &mut out,
-        "state",
-        "gauge",
-        "1 for the daemon's current state.",
-    );
-    for state in [
-        DaemonState::Starting,
-        DaemonState::Replaying,
-        DaemonState::Paused,
-        DaemonState::Stopping,
-    ] {
-        let on = u8::from(state == doc.state);
-        let _ = writeln!(out, "replayer_state{{state=\"{}\"}} {on}", state.as_str());
-    }
-    header(
-        &mut out,
-        "sync_in_progress",
-        "gauge",
-        "1 while the data-sync flag is set.",
-    );
-    let _ = writeln!(
-        out,
-        "replayer_sync_in_progress {}",
-        u8::from(doc.sync.in_progress)
-    );
-
-    header(
-        &mut out,
-        "window_replayed_per_second",
-        "gauge",
-        "Replayed requests per second over the window.",
-    );
-    for (w, win) in &doc.windows {
-        let _ = writeln!(
-            out,
-            "replayer_window_replayed_per_second{{window=\"{w}\"}} {}",
-            win.replayed_per_s
-        );
-    }
-    header(
-        &mut out,
-        "window_ratio_5xx",
-        "gauge",
-        "5xx share of staging responses over the window (NaN without responses).",
-    );
-    for (w, win) in &doc.windows {
-        let ratio = win.ratio_5xx.map_or("NaN".to_string(), |r| r.to_string());
-        let _ = writeln!(out, "replayer_window_ratio_5xx{{window=\"{w}\"}} {ratio}");
-    }
-    header(
-        &mut out,
-        "window_latency_ms",
-        "gauge",
-        "Staging latency quantiles over the window, milliseconds.",
-    );
-    for (w, win) in &doc.windows {
-        let l = &win.latency_ms;
-        let _ = writeln!(
-            out,
-            "replayer_window_latency_ms{{window=\"{w}\",quantile=\"0.5\"}} {}",
-            l.p50
-        );
-        let _ = writeln!(
-            out,
-            "replayer_window_latency_ms{{window=\"{w}\",quantile=\"0.99\"}} {}",
-            l.p99
-        );
-    }
-
-    header(
-        &mut out,
+    m.family(
         "target_replayed_total",
         "counter",
         "Requests answered, per target.",
     );
     for t in &doc.targets {
-        let _ = writeln!(
-            out,
-            "replayer_target_replayed_total{{target=\"{}\"}} {}",
-            escape(&t.url),
-            t.replayed
+        m.sample(
+            "replayer_target_replayed_total",
+            &target_label(&t.url),
+            t.replayed,
         );
     }
-    header(
-        &mut out,
+    m.family(
         "target_failed_total",
         "counter",
         "Requests with no answer, per target.",
     );
     for t in &doc.targets {
-        let _ = writeln!(
-            out,
-            "replayer_target_failed_total{{target=\"{}\"}} {}",
-            escape(&t.url),
-            t.failed
+        m.sample(
+            "replayer_target_failed_total",
+            &target_label(&t.url),
+            t.failed,
         );
     }
-    header(
-        &mut out,
+    m.family(
         "target_in_flight",
         "gauge",
         "Requests queued or on the wire, per target.",
     );
     for t in &doc.targets {
-        let _ = writeln!(
-            out,
-            "replayer_target_in_flight{{target=\"{}\"}} {}",
-            escape(&t.url),
-            t.in_flight
+        m.sample(
+            "replayer_target_in_flight",
+            &target_label(&t.url),
+            t.in_flight,
         );
     }
-    header(
-        &mut out,
-        "target_responses_total",
-        "counter",
-        "Responses by status class, per target.",
+
+    // The windows, as the status document and the checks see them.
+    m.family(
+        "window_requests",
+        "gauge",
+        "Requests by outcome over the last `window` seconds.",
     );
-    for t in &doc.targets {
-        let label = format!("target=\"{}\",", escape(&t.url));
-        classes(
-            &mut out,
-            "replayer_target_responses_total",
-            &label,
-            &t.responses,
+    for (w, win) in &doc.windows {
+        for (outcome, value) in [
+            ("seen", win.seen),
+            ("filtered", win.filtered),
+            ("sampled_out", win.sampled_out),
+            ("paused_sync", win.paused_sync),
+            ("replayed", win.replayed),
+            ("dropped_queue_full", win.dropped_queue_full),
+            ("failed", win.failed),
+        ] {
+            m.sample(
+                "replayer_window_requests",
+                &format!("window=\"{w}\",outcome=\"{outcome}\""),
+                value,
+            );
+        }
+    }
+    m.family(
+        "window_packets",
+        "gauge",
+        "Packets captured over the window.",
+    );
+    for (w, win) in &doc.windows {
+        m.sample(
+            "replayer_window_packets",
+            &format!("window=\"{w}\""),
+            win.packets,
         );
+    }
+    m.family(
+        "window_responses",
+        "gauge",
+        "Staging responses over the window.",
+    );
+    for (w, win) in &doc.windows {
+        m.sample(
+            "replayer_window_responses",
+            &format!("window=\"{w}\""),
+            win.responses,
+        );
+    }
+    m.family(
+        "window_responses_5xx",
+        "gauge",
+        "Staging 5xx responses over the window.",
+    );
+    for (w, win) in &doc.windows {
+        m.sample(
+            "replayer_window_responses_5xx",
+            &format!("window=\"{w}\""),
+            win.c5xx,
+        );
+    }
+    m.family(
+        "window_replayed_per_second",
+        "gauge",
+        "Replayed requests per second over the window (the time it covers).",
+    );
+    for (w, win) in &doc.windows {
+        m.sample(
+            "replayer_window_replayed_per_second",
+            &format!("window=\"{w}\""),
+            win.replayed_per_s,
+        );
+    }
+    m.family(
+        "window_ratio_5xx",
+        "gauge",
+        "5xx share of staging responses over the window (NaN without responses).",
+    );
+    for (w, win) in &doc.windows {
+        m.sample(
+            "replayer_window_ratio_5xx",
+            &format!("window=\"{w}\""),
+            win.ratio_5xx.unwrap_or(f64::NAN),
+        );
+    }
+    m.family(
+        "window_latency_seconds",
+        "gauge",
+        "Staging latency percentiles (50, 99) over the window, seconds.",
+    );
+    for (w, win) in &doc.windows {
+        for (percentile, ms) in [("50", win.latency_ms.p50), ("99", win.latency_ms.p99)] {
+            m.sample(
+                "replayer_window_latency_seconds",
+                &format!("window=\"{w}\",percentile=\"{percentile}\""),
+                // The document's whole microseconds, printed without float noise.
+                (ms * 1000.0).round() / 1e6,
+            );
+        }
     }
     out
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(
-        out,
-        "# HELP replayer_{name} {help}\n# TYPE replayer_{name} {kind}"
-    );
+/// Writes families and samples into the text.
+struct Exposition<'a> {
+    out: &'a mut String,
 }
 
-fn classes(out: &mut String, metric: &str, labels: &str, c: &ResponseClasses) {
-    for (class, value) in [
+impl Exposition<'_> {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(
+            self.out,
+            "# HELP replayer_{name} {help}\n# TYPE replayer_{name} {kind}"
+        );
+    }
+
+    fn sample(&mut self, name: &str, labels: &str, value: impl Value) {
+        if labels.is_empty() {
+            let _ = writeln!(self.out, "{name} {}", value.text());
+        } else {
+            let _ = writeln!(self.out, "{name}{{{labels}}} {}", value.text());
+        }
+    }
+}
+
+/// A sample value in the text format (`NaN`, `+Inf` spelled as Prometheus spells them).
+trait Value {
+    fn text(&self) -> String;
+}
+
+impl Value for u64 {
+    fn text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Value for u8 {
+    fn text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Value for f64 {
+    fn text(&self) -> String {
+        if self.is_nan() {
+            "NaN".into()
+        } else if self.is_infinite() {
+            if *self > 0.0 { "+Inf" } else { "-Inf" }.into()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+fn target_label(url: &str) -> String {
+    format!("target=\"{}\"", escape(url))
+}
+
+fn classes(c: &ResponseClasses) -> [(&'static str, u64); 5] {
+    [
         ("1xx", c.c1xx),
         ("2xx", c.c2xx),
         ("3xx", c.c3xx),
         ("4xx", c.c4xx),
         ("5xx", c.c5xx),
-    ] {
-        let _ = writeln!(out, "{metric}{{{labels}class=\"{class}\"}} {value}");
-    }
+    ]
 }
 
 /// A label value: backslash, double quote and newline escaped.
@@ -330,15 +490,20 @@ mod tests {
 
     #[test]
     fn text_format_lines() {
-        let text = render(&status().document());
+        let status = status();
+        let text = render(&status.document(), &status.stats.latency_histogram());
         for line in [
             "# TYPE replayer_requests_total counter",
             "replayer_requests_total{outcome=\"replayed\"} 1",
-            "replayer_responses_total{class=\"5xx\"} 1",
+            "replayer_responses_total{target=\"http://a\\\"b/\",class=\"5xx\"} 1",
+            "replayer_response_latency_seconds_bucket{le=\"0.01\"} 1",
+            "replayer_response_latency_seconds_bucket{le=\"0.005\"} 0",
+            "replayer_response_latency_seconds_count 1",
+            "replayer_response_latency_seconds_sum 0.008",
+            "replayer_up 1",
             "replayer_state{state=\"replaying\"} 1",
             "replayer_state{state=\"paused\"} 0",
             "replayer_window_ratio_5xx{window=\"60\"} 1",
-            "replayer_target_responses_total{target=\"http://a\\\"b/\",class=\"5xx\"} 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -369,7 +534,7 @@ mod tests {
         };
         let ok = get("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
-        assert!(ok.contains("\r\n\r\n# HELP replayer_requests_total"));
+        assert!(ok.contains("\r\n\r\n# HELP replayer_up "));
         let missing = get("POST /other HTTP/1.1\r\n\r\n");
         assert!(
             missing.starts_with("HTTP/1.1 404 Not Found\r\n"),

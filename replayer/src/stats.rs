@@ -138,6 +138,32 @@ struct Totals {
     dropped_queue_full: AtomicU64,
     failed: AtomicU64,
     responses: Classes,
+    /// Latency of every answer since start, in [`LATENCY_BUCKETS_S`] (for Prometheus).
+    latency: LatencyTotals,
+}
+
+/// Upper bounds (seconds) of the cumulative latency histogram Prometheus gets: its
+/// conventional buckets, fixed so that dashboards can rely on them.
+pub const LATENCY_BUCKETS_S: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Answers per bucket (not cumulative; the last one is above every bound) and the sum of
+/// their latencies in microseconds.
+#[derive(Default)]
+struct LatencyTotals {
+    buckets: [AtomicU64; LATENCY_BUCKETS_S.len() + 1],
+    sum_us: AtomicU64,
+}
+
+/// The latency histogram since start, Prometheus-shaped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyHistogram {
+    /// `(le, answers with latency <= le)` for each bound of [`LATENCY_BUCKETS_S`], cumulative.
+    pub buckets: Vec<(f64, u64)>,
+    /// All answers (the `+Inf` bucket).
+    pub count: u64,
+    pub sum_seconds: f64,
 }
 
 /// All the figures of one daemon run. Shared behind an `Arc` by capture, replay and status.
@@ -236,6 +262,14 @@ impl Stats {
     fn response_at(&self, target: usize, status: u16, latency: Duration, at: Duration) {
         self.totals.replayed.fetch_add(1, Relaxed);
         self.totals.responses.count(status);
+        let seconds = latency.as_secs_f64();
+        let slot = LATENCY_BUCKETS_S
+            .iter()
+            .position(|&le| seconds <= le)
+            .unwrap_or(LATENCY_BUCKETS_S.len());
+        self.totals.latency.buckets[slot].fetch_add(1, Relaxed);
+        let micros = latency.as_micros().min(u64::MAX as u128) as u64;
+        self.totals.latency.sum_us.fetch_add(micros, Relaxed);
         let t = &self.targets[target];
         t.replayed.fetch_add(1, Relaxed);
         t.responses.count(status);
@@ -286,6 +320,24 @@ impl Stats {
 
     pub fn responses(&self) -> ResponseClasses {
         self.totals.responses.snapshot()
+    }
+
+    /// Latency of every answer since start (its count is `requests().replayed` once no
+    /// answer is being recorded concurrently).
+    pub fn latency_histogram(&self) -> LatencyHistogram {
+        let l = &self.totals.latency;
+        let mut cumulative = 0;
+        let mut buckets = Vec::with_capacity(LATENCY_BUCKETS_S.len());
+        for (le, count) in LATENCY_BUCKETS_S.iter().zip(&l.buckets) {
+            cumulative += count.load(Relaxed);
+            buckets.push((*le, cumulative));
+        }
+        let count = cumulative + l.buckets[LATENCY_BUCKETS_S.len()].load(Relaxed);
+        LatencyHistogram {
+            buckets,
+            count,
+            sum_seconds: l.sum_us.load(Relaxed) as f64 / 1e6,
+        }
     }
 
     /// Per-target counters. `in_flight` is what was queued and has neither been answered,
@@ -464,6 +516,21 @@ mod tests {
         assert_eq!((t[0].replayed, t[0].failed, t[0].in_flight), (2, 0, 0));
         assert_eq!((t[1].replayed, t[1].failed, t[1].in_flight), (0, 1, 1));
         assert_eq!(stats.in_flight(), 1);
+    }
+
+    #[test]
+    fn latency_histogram_is_cumulative_since_start() {
+        let stats = Stats::new(&["http://a".into()]);
+        for ms in [1, 2, 40, 40, 60_000] {
+            stats.response(0, 200, Duration::from_millis(ms));
+        }
+        let h = stats.latency_histogram();
+        assert_eq!(h.count, 5);
+        assert_eq!(h.buckets[0], (0.001, 1), "le is inclusive");
+        assert_eq!(h.buckets[1], (0.0025, 2));
+        assert_eq!(h.buckets[5], (0.05, 4));
+        assert_eq!(h.buckets.last(), Some(&(30.0, 4)), "60 s is only in +Inf");
+        assert!((h.sum_seconds - 60.083).abs() < 1e-9);
     }
 
     #[test]

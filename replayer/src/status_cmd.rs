@@ -352,6 +352,16 @@ mod tests {
     }
 
     #[test]
+    fn the_example_in_docs_daemon_md_is_what_it_prints() {
+        let doc = client::parse(include_bytes!("../../checks/demo/status.json")).unwrap();
+        let page = include_str!("../../docs/daemon.md");
+        let section = &page[page.find("## `replayer status`").expect("section")..];
+        let start = section.find("```\n").expect("example") + 4;
+        let end = start + section[start..].find("```").expect("end of example");
+        assert_eq!(render(&doc, false), &section[start..end]);
+    }
+
+    #[test]
     fn every_state_has_its_exit_code() {
         assert_eq!(exit_code(DaemonState::Replaying), 0);
         assert_eq!(exit_code(DaemonState::Paused), 1);

@@ -1,0 +1,376 @@
+//! The Prometheus exposition of a real daemon (nginx production and staging on `lo`, live
+//! capture): `promtool check metrics` accepts it, its values are the status document's, the
+//! latency histogram counts every answer; and the Grafana dashboard (`dashboards/replayer.json`)
+//! parses, its queries are valid PromQL (`promtool check rules`) and query only metrics the
+//! daemon exposes.
+
+use replayer_status::schema::DaemonState;
+use replayer_status::StatusDocument;
+use replayer_tests::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const STAGING_LOCATIONS: &str =
+    "location / { return 200 \"staging\\n\"; } location /fail { return 500; }";
+
+/// `name{labels}` → value, for every sample line.
+fn samples(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (key, value) = l.rsplit_once(' ').expect("sample line");
+            let value = match value {
+                "NaN" => f64::NAN,
+                "+Inf" => f64::INFINITY,
+                v => v.parse().unwrap_or_else(|e| panic!("{l}: {e}")),
+            };
+            (key.to_string(), value)
+        })
+        .collect()
+}
+
+fn scrape(port: u16) -> String {
+    let out = run_with_timeout(
+        Command::new(require_tool("curl"))
+            .args(["-sf", &format!("http://127.0.0.1:{port}/metrics")]),
+        Duration::from_secs(10),
+    );
+    assert!(out.status.success(), "scrape failed: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every sample the document determines, named as the exposition must name it.
+fn expected(doc: &StatusDocument) -> Vec<(String, f64)> {
+    let mut e: Vec<(String, f64)> = Vec::new();
+    let mut add = |k: String, v: f64| e.push((k, v));
+    let r = &doc.requests;
+    for (o, v) in [
+        ("seen", r.seen),
+        ("filtered", r.filtered),
+        ("sampled_out", r.sampled_out),
+        ("paused_sync", r.paused_sync),
+        ("replayed", r.replayed),
+        ("dropped_queue_full", r.dropped_queue_full),
+        ("failed", r.failed),
+    ] {
+        add(
+            format!("replayer_requests_total{{outcome=\"{o}\"}}"),
+            v as f64,
+        );
+    }
+    add("replayer_requests_queued_total".into(), r.queued as f64);
+    let c = &doc.capture;
+    add("replayer_capture_packets_total".into(), c.packets as f64);
+    add("replayer_capture_bytes_total".into(), c.bytes as f64);
+    add(
+        "replayer_capture_kernel_dropped_total".into(),
+        c.kernel_dropped as f64,
+    );
+    add(
+        "replayer_capture_if_dropped_total".into(),
+        c.if_dropped as f64,
+    );
+    add(
+        "replayer_capture_reassembly_gaps_total".into(),
+        c.reassembly_gaps as f64,
+    );
+    add("replayer_capture_streams".into(), c.streams as f64);
+    add("replayer_up".into(), 1.0);
+    add(
+        format!("replayer_build_info{{version=\"{}\"}}", doc.version),
+        1.0,
+    );
+    for s in ["starting", "replaying", "paused", "stopping"] {
+        let on = doc.state.as_str() == s;
+        add(
+            format!("replayer_state{{state=\"{s}\"}}"),
+            f64::from(u8::from(on)),
+        );
+    }
+    add(
+        "replayer_sync_in_progress".into(),
+        f64::from(u8::from(doc.sync.in_progress)),
+    );
+    add(
+        "replayer_sync_stale".into(),
+        f64::from(u8::from(doc.sync.stale)),
+    );
+    for t in &doc.targets {
+        let tl = format!("target=\"{}\"", t.url);
+        let rc = &t.responses;
+        for (class, v) in [
+            ("1xx", rc.c1xx),
+            ("2xx", rc.c2xx),
+            ("3xx", rc.c3xx),
+            ("4xx", rc.c4xx),
+            ("5xx", rc.c5xx),
+        ] {
+            add(
+                format!("replayer_responses_total{{{tl},class=\"{class}\"}}"),
+                v as f64,
+            );
+        }
+        add(
+            format!("replayer_target_replayed_total{{{tl}}}"),
+            t.replayed as f64,
+        );
+        add(
+            format!("replayer_target_failed_total{{{tl}}}"),
+            t.failed as f64,
+        );
+        add(
+            format!("replayer_target_in_flight{{{tl}}}"),
+            t.in_flight as f64,
+        );
+    }
+    for (w, win) in &doc.windows {
+        for (o, v) in [
+            ("seen", win.seen),
+            ("filtered", win.filtered),
+            ("sampled_out", win.sampled_out),
+            ("paused_sync", win.paused_sync),
+            ("replayed", win.replayed),
+            ("dropped_queue_full", win.dropped_queue_full),
+            ("failed", win.failed),
+        ] {
+            add(
+                format!("replayer_window_requests{{window=\"{w}\",outcome=\"{o}\"}}"),
+                v as f64,
+            );
+        }
+        let wl = format!("window=\"{w}\"");
+        add(
+            format!("replayer_window_packets{{{wl}}}"),
+            win.packets as f64,
+        );
+        add(
+            format!("replayer_window_responses{{{wl}}}"),
+            win.responses as f64,
+        );
+        add(
+            format!("replayer_window_responses_5xx{{{wl}}}"),
+            win.c5xx as f64,
+        );
+        add(
+            format!("replayer_window_ratio_5xx{{{wl}}}"),
+            win.ratio_5xx.unwrap_or(f64::NAN),
+        );
+        add(
+            format!("replayer_window_replayed_per_second{{{wl}}}"),
+            win.replayed_per_s,
+        );
+        add(
+            format!("replayer_window_latency_seconds{{{wl},percentile=\"50\"}}"),
+            win.latency_ms.p50 / 1000.0,
+        );
+        add(
+            format!("replayer_window_latency_seconds{{{wl},percentile=\"99\"}}"),
+            win.latency_ms.p99 / 1000.0,
+        );
+    }
+    e
+}
+
+/// `promtool ARGS` with `stdin`, which must succeed and say nothing on stderr.
+fn promtool(args: &[&str], stdin: &str) -> String {
+    let mut child = Command::new(require_tool("promtool"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn promtool");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.is_empty(),
+        "promtool {args:?} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    stdout
+}
+
+#[test]
+fn live_exposition_passes_promtool_and_equals_the_status_document() {
+    let scratch = Scratch::new("metrics-prom");
+    let production = Nginx::start(&scratch.join("production"), "");
+    let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
+    let metrics_port = free_port();
+    let mut daemon = LiveDaemon::start(
+        scratch.path(),
+        production.port,
+        &staging.url(),
+        &[
+            &format!("--metrics-listen=127.0.0.1:{metrics_port}"),
+            "-http-disallow-url",
+            "^/skip",
+        ],
+        |d| d.state == DaemonState::Replaying,
+    );
+    curl_get(
+        production.port,
+        &[
+            "/1", "/2", "/fail/1", "/skip/1", "/3", "/fail/2", "/skip/2", "/4",
+        ],
+    );
+    daemon.wait_for(Duration::from_secs(10), "6 replayed, 2 filtered", |d| {
+        d.requests.replayed == 6 && d.requests.filtered == 2
+    });
+    // Packet totals are published in batches or when the wire goes quiet.
+    daemon.wait_for(Duration::from_secs(3), "packets counted", |d| {
+        d.capture.packets > 0
+    });
+
+    let text = scrape(metrics_port);
+    let doc = daemon.status().expect("status document");
+    promtool(&["check", "metrics"], &text);
+
+    let got = samples(&text);
+    let want = expected(&doc);
+    for (key, value) in &want {
+        let actual = *got
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing from\n{text}"));
+        if key.starts_with("replayer_window_replayed_per_second") {
+            // A young daemon's rate divides by its age, which grew between the two reads.
+            assert!(
+                (actual - value).abs() <= value * 0.05,
+                "{key}: metrics {actual}, document {value}"
+            );
+        } else if value.is_nan() {
+            assert!(actual.is_nan(), "{key}: metrics {actual}, document NaN");
+        } else if key.starts_with("replayer_window_latency_seconds") {
+            // Milliseconds in the document, seconds here: equal but for float rounding.
+            assert!(
+                (actual - value).abs() <= value * 1e-9,
+                "{key}: metrics {actual}, document {value}"
+            );
+        } else {
+            assert_eq!(actual, *value, "{key}: metrics and document disagree");
+        }
+    }
+    // And the figures themselves, so a test of equal zeros cannot pass.
+    let t = format!("target=\"{}\"", doc.targets[0].url);
+    assert_eq!(got["replayer_requests_total{outcome=\"seen\"}"], 8.0);
+    assert_eq!(got["replayer_requests_total{outcome=\"replayed\"}"], 6.0);
+    assert_eq!(got["replayer_requests_total{outcome=\"filtered\"}"], 2.0);
+    assert_eq!(
+        got[&format!("replayer_responses_total{{{t},class=\"5xx\"}}")],
+        2.0
+    );
+    assert_eq!(
+        got[&format!("replayer_responses_total{{{t},class=\"2xx\"}}")],
+        4.0
+    );
+    assert_eq!(got["replayer_window_ratio_5xx{window=\"60\"}"], 2.0 / 6.0);
+
+    // The histogram: every answer counted once, cumulative buckets, +Inf = count.
+    assert_eq!(got["replayer_response_latency_seconds_count"], 6.0);
+    assert_eq!(
+        got["replayer_response_latency_seconds_bucket{le=\"+Inf\"}"],
+        6.0
+    );
+    let buckets: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with("replayer_response_latency_seconds_bucket{"))
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 15);
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    let sum = got["replayer_response_latency_seconds_sum"];
+    assert!(sum > 0.0 && sum < 6.0 * 5.0, "sum {sum}");
+    // Every sample belongs to a family promtool saw: nothing the document has is missing.
+    assert_eq!(
+        got.len(),
+        want.len() + 15 + 2 + 1,
+        "unexpected samples: {:?}",
+        got.keys()
+            .filter(|k| !want.iter().any(|(w, _)| w == *k))
+            .collect::<Vec<_>>()
+    );
+
+    check_dashboard(&text);
+}
+
+/// The dashboard parses, every query is valid PromQL, and every metric a query names is in
+/// the live exposition.
+fn check_dashboard(exposition: &str) {
+    let path = workspace_root().join("dashboards/replayer.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).expect("dashboard JSON");
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        assert!(panel["title"].is_string(), "{panel}");
+        for target in panel["targets"].as_array().expect("targets") {
+            exprs.push(target["expr"].as_str().expect("expr").to_string());
+        }
+    }
+    assert!(exprs.len() >= 10, "{exprs:?}");
+    for title in [
+        "Replay rate",
+        "Not replayed, by cause",
+        "Staging 5xx ratio",
+        "Staging latency",
+    ] {
+        assert!(
+            dashboard["panels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["title"] == title),
+            "no panel {title}"
+        );
+    }
+
+    // Grafana's variables as Prometheus would get them, then each query as a recording rule.
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, expr) in exprs.iter().enumerate() {
+        let expr = expr
+            .replace("$__rate_interval", "5m")
+            .replace("$instance", ".*");
+        rules.push_str(&format!(
+            "      - record: dashboard:panel_{i}\n        expr: '{}'\n",
+            expr.replace('\'', "''")
+        ));
+    }
+    let scratch = Scratch::new("dashboard-rules");
+    let file = scratch.join("rules.yml");
+    std::fs::write(&file, &rules).unwrap();
+    let out = promtool(&["check", "rules", file.to_str().unwrap()], "");
+    assert!(
+        out.contains(&format!("SUCCESS: {} rules found", exprs.len())),
+        "{out}"
+    );
+
+    let exposed: BTreeSet<&str> = exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(['{', ' ']).next().unwrap())
+        .collect();
+    let mut queried = BTreeSet::new();
+    for expr in &exprs {
+        for (i, _) in expr.match_indices("replayer_") {
+            let name: String = expr[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            queried.insert(name);
+        }
+    }
+    assert!(queried.len() >= 8, "{queried:?}");
+    for name in &queried {
+        assert!(
+            exposed.contains(name.as_str()),
+            "the dashboard queries {name}, which is not exposed"
+        );
+    }
+}
