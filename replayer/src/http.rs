@@ -16,7 +16,8 @@
 use crate::pipeline::CaptureStats;
 use crate::reassemble::{Buffered, Consumer};
 use crate::request::{ByteStr, Connection, Header, Request};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -28,6 +29,27 @@ const MAX_HEADERS: usize = 128;
 const MAX_RESYNC_LINE: usize = 8 * 1024;
 /// Longest chunk-size or trailer line accepted.
 const MAX_CHUNK_LINE: usize = 4 * 1024;
+
+/// Request heads are copied into shared chunks of this size, many heads to a chunk, so that
+/// framing a request allocates nothing for its head (a chunk is freed with its last request).
+const HEAD_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    /// The chunk heads are being copied into. One per capture thread, shared by all of its
+    /// streams: memory stays one chunk however many streams are open.
+    static HEAD_ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// A shared copy of `raw` (a complete request head).
+fn copy_head(raw: &[u8]) -> Bytes {
+    HEAD_ARENA.with_borrow_mut(|arena| {
+        if arena.capacity() - arena.len() < raw.len() {
+            *arena = BytesMut::with_capacity(HEAD_CHUNK.max(raw.len()));
+        }
+        arena.extend_from_slice(raw);
+        arena.split().freeze()
+    })
+}
 
 /// Methods accepted at a resynchronisation point. After a gap the next bytes may start
 /// mid-line, and a tail such as `ET /x HTTP/1.1` must not pass for a request: only these
@@ -477,7 +499,7 @@ impl RequestParser {
 /// `raw` is the head's bytes, which `request` points into: they are copied once into a shared
 /// buffer, and every part of the head becomes a slice of that copy.
 fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Framing)> {
-    let shared = Bytes::copy_from_slice(raw);
+    let shared = copy_head(raw);
     // The same bytes in the copy as `part` in `raw`.
     let slice = |part: &[u8]| {
         let start = part.as_ptr() as usize - raw.as_ptr() as usize;
@@ -488,7 +510,8 @@ fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Fra
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut unusable = false;
-    let mut headers = Vec::with_capacity(request.headers.len());
+    // One spare slot: the marker header `rewrite` adds to every replayed request.
+    let mut headers = Vec::with_capacity(request.headers.len() + 1);
     for h in request.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             match parse_length(h.value) {
