@@ -112,7 +112,7 @@ where
 /// The clap command, with Go's boolean syntax given to every `BOOL` flag: bare means true,
 /// and a value only after `=` (so `-output-stdout -input-raw :80` never reads `-input-raw`
 /// as the boolean's value).
-fn command() -> clap::Command {
+pub fn command() -> clap::Command {
     Cli::command().mut_args(|arg| {
         let is_bool = arg
             .get_value_names()
