@@ -279,18 +279,30 @@ fn https_certificates_are_verified_unless_skip_verify() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The TLS port is a free port of its own (not `port + 1`, which another test's nginx may
+    // hold: nginx then keeps retrying that bind while already answering on `port`).
     let port = free_port();
+    let tls = loop {
+        match free_port() {
+            p if p != port => break p,
+            _ => continue,
+        }
+    };
     let staging = Nginx::start_on(
         &scratch.join("staging"),
         port,
         &format!(
             "listen 127.0.0.1:{tls} ssl; ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;\n\
              location / {{ return 200 \"ok\\n\"; }}",
-            tls = port + 1,
             d = dir.display()
         ),
     );
-    let url = format!("https://127.0.0.1:{}", port + 1);
+    let ready = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", tls)).is_err() {
+        assert!(ready.elapsed() < Duration::from_secs(5), "nginx TLS port");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let url = format!("https://127.0.0.1:{tls}");
 
     let mut verified = replay(std::slice::from_ref(&url), |_| {});
     verified
