@@ -31,3 +31,4 @@ pub mod daemon;
 pub mod metrics;
 pub mod privileges;
 pub mod status_cmd;
+pub mod progress;

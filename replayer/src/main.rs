@@ -30,20 +30,29 @@ fn run() -> i32 {
         }
     };
     init_logging(config.verbose, config.stats);
-    if !config.outputs.http.is_empty() {
-        return match replayer::daemon::run(&config) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("replayer: {e}");
-                1
-            }
-        };
+    // Reading a capture file in a terminal: a progress bar on stderr (nothing otherwise).
+    let progress = match &config.capture.input {
+        replayer::pipeline::Input::File { path, .. } => {
+            replayer::progress::FileProgress::start(path)
+        }
+        replayer::pipeline::Input::Live { .. } => None,
+    };
+    // Errors come after the bar is finished, so they never land in the middle of it.
+    let outcome = if !config.outputs.http.is_empty() {
+        replayer::daemon::run(&config).map_err(|e| (e.to_string(), 1))
+    } else {
+        replayer::app::run(&config)
+            .map(drop)
+            .map_err(|e| (e.to_string(), e.exit_code()))
+    };
+    if let Some(progress) = progress {
+        progress.finish(outcome.is_ok());
     }
-    match replayer::app::run(&config) {
-        Ok(_) => 0,
-        Err(e) => {
-            eprintln!("replayer: {e}");
-            e.exit_code()
+    match outcome {
+        Ok(()) => 0,
+        Err((message, code)) => {
+            eprintln!("replayer: {message}");
+            code
         }
     }
 }
