@@ -76,6 +76,14 @@ fn expected(doc: &StatusDocument) -> Vec<(String, f64)> {
         "replayer_capture_reassembly_gaps_total".into(),
         c.reassembly_gaps as f64,
     );
+    add(
+        "replayer_capture_requests_cut_total".into(),
+        c.requests_cut as f64,
+    );
+    add(
+        "replayer_capture_dropped_over_cap_total".into(),
+        c.dropped_over_cap as f64,
+    );
     add("replayer_capture_streams".into(), c.streams as f64);
     add("replayer_up".into(), 1.0);
     add(

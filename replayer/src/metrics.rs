@@ -248,6 +248,16 @@ pub fn render(doc: &StatusDocument, latency: &LatencyHistogram) -> String {
             "TCP stream holes never filled.",
             c.reassembly_gaps,
         ),
+        (
+            "capture_requests_cut_total",
+            "Requests never emitted: cut by a gap, unparseable, or over a memory cap.",
+            c.requests_cut,
+        ),
+        (
+            "capture_dropped_over_cap_total",
+            "Streams, segments or requests dropped at a reassembly cap.",
+            c.dropped_over_cap,
+        ),
     ] {
         m.family(name, "counter", help);
         m.sample(&format!("replayer_{name}"), "", value);
