@@ -27,6 +27,7 @@ Examples:
   replayer -input-raw 127.0.0.1:7999 -output-http https://www-origin.staging.example
   replayer -input-raw capture.pcap:80 -output-stdout
   replayer --config /etc/replayer/replayer.toml --print-config
+  replayer status [--json] [-S SOCKET]   (the running daemon's state; see replayer status --help)
 
 Safety: only GET, HEAD and OPTIONS are replayed unless other methods are named with \
 -http-allow-method AND --allow-unsafe-methods is given; Authorization, Cookie and \
