@@ -79,17 +79,60 @@ const CONTENTS: &[(&str, &str)] = &[
         "-rw-r--r--",
         "./usr/share/doc/replayer/examples/icinga2/templates.conf",
     ),
+    ("-rw-r--r--", "./usr/share/man/man1/replayer.1"),
+    ("-rw-r--r--", "./usr/share/man/man1/replayer-status.1"),
+    ("-rw-r--r--", "./usr/share/man/man1/check_replayer_procs.1"),
+    ("-rw-r--r--", "./usr/share/man/man1/check_replay_rate.1"),
+    ("-rw-r--r--", "./usr/share/man/man1/check_replay_5xx.1"),
+    (
+        "-rw-r--r--",
+        "./usr/share/bash-completion/completions/replayer",
+    ),
+    (
+        "-rw-r--r--",
+        "./usr/share/bash-completion/completions/check_replayer_procs",
+    ),
+    (
+        "-rw-r--r--",
+        "./usr/share/bash-completion/completions/check_replay_rate",
+    ),
+    (
+        "-rw-r--r--",
+        "./usr/share/bash-completion/completions/check_replay_5xx",
+    ),
+    ("-rw-r--r--", "./usr/share/zsh/vendor-completions/_replayer"),
+    (
+        "-rw-r--r--",
+        "./usr/share/zsh/vendor-completions/_check_replayer_procs",
+    ),
+    (
+        "-rw-r--r--",
+        "./usr/share/zsh/vendor-completions/_check_replay_rate",
+    ),
+    (
+        "-rw-r--r--",
+        "./usr/share/zsh/vendor-completions/_check_replay_5xx",
+    ),
+    (
+        "-rw-r--r--",
+        "./usr/share/fish/vendor_completions.d/replayer.fish",
+    ),
+    (
+        "-rw-r--r--",
+        "./usr/share/fish/vendor_completions.d/check_replayer_procs.fish",
+    ),
+    (
+        "-rw-r--r--",
+        "./usr/share/fish/vendor_completions.d/check_replay_rate.fish",
+    ),
+    (
+        "-rw-r--r--",
+        "./usr/share/fish/vendor_completions.d/check_replay_5xx.fish",
+    ),
     ("-rw-r--r--", "./usr/share/doc/replayer/README.md"),
     ("-rw-r--r--", "./usr/share/doc/replayer/copyright"),
     ("-rw-r--r--", "./usr/share/doc/replayer/checks.md"),
     ("-rw-r--r--", "./usr/share/doc/replayer/icinga.md"),
-    ("-rw-r--r--", "./usr/share/doc/replayer/docs/benchmarks.md"),
-    (
-        "-rw-r--r--",
-        "./usr/share/doc/replayer/docs/configuration.md",
-    ),
-    ("-rw-r--r--", "./usr/share/doc/replayer/docs/daemon.md"),
-    ("-rw-r--r--", "./usr/share/doc/replayer/docs/migration.md"),
 ];
 
 /// Builds the .deb into `dir` from the already built binaries of this test's profile.
@@ -104,6 +147,13 @@ fn build_deb(dir: &Path) -> PathBuf {
     ] {
         bin(name);
     }
+    // Man pages and completions from the clap definitions, where the package metadata
+    // expects them: target/<profile>/dist (cargo-deb's `target/release/` placeholder).
+    let docs = run(Command::new(bin("xtask"))
+        .arg("docs")
+        .arg("--out")
+        .arg(bin_dir().join("dist")));
+    assert!(docs.status.success(), "xtask docs: {}", text(&docs));
     let profile = match bin_dir().file_name().and_then(|n| n.to_str()) {
         Some("debug") => "dev",
         Some("release") => "release",
@@ -148,6 +198,16 @@ fn check_contents(deb: &Path) {
         .iter()
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
+    // Every document in docs/ (the list grows; the metadata takes docs/*.md).
+    for entry in std::fs::read_dir(workspace_root().join("docs")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".md") {
+            expected.push((
+                "-rw-r--r--".into(),
+                format!("./usr/share/doc/replayer/docs/{name}"),
+            ));
+        }
+    }
     expected.sort_by(|a, b| a.1.cmp(&b.1));
     assert_eq!(entries, expected, "package contents:\n{listing}");
 
@@ -289,6 +349,35 @@ fn the_package_builds_installs_runs_and_purges() {
         ])),
         version
     );
+
+    // `man replayer` shows the page; every program has one.
+    for page in [
+        "replayer",
+        "replayer-status",
+        "check_replayer_procs",
+        "check_replay_rate",
+        "check_replay_5xx",
+    ] {
+        assert_eq!(
+            run_ok(Command::new(require_tool("man")).args(["-w", page])),
+            format!("/usr/share/man/man1/{page}.1\n")
+        );
+    }
+    let page = run(Command::new(require_tool("man"))
+        .args(["-P", "cat", "replayer"])
+        .env("MANWIDTH", "100"));
+    let page_text = String::from_utf8_lossy(&page.stdout);
+    assert!(
+        page.status.success() && page_text.contains("--input-raw") && page_text.contains("status"),
+        "man replayer: {}",
+        text(&page)
+    );
+    // The bash completion loads and completes the daemon's flags.
+    let completion = run_ok(Command::new("bash").args([
+        "-c",
+        "source /usr/share/bash-completion/completions/replayer && complete -p replayer",
+    ]));
+    assert!(completion.starts_with("complete "), "{completion}");
 
     // The installed daemon reads the installed config (the unit's ExecStart).
     let config = run_ok(Command::new("/usr/bin/replayer").args([
