@@ -199,7 +199,7 @@ fn a_healthy_daemon_in_full_exit_0() {
     );
     assert_eq!(
         l[4],
-        "Capture drops: 0 by the kernel (buffer full), 0 by the interface, 0 reassembly gaps"
+        "Capture drops: 0 by the kernel (buffer full), 0 by the interface, 0 reassembly gaps, 0 requests cut (gap, unparseable), 0 over a reassembly cap"
     );
     assert_eq!(
         l[5],

@@ -241,8 +241,9 @@ pub fn render(doc: &StatusDocument, on_terminal: bool) -> String {
         &mut out,
         "Capture drops",
         format_args!(
-            "{} by the kernel (buffer full), {} by the interface, {} reassembly gaps",
-            c.kernel_dropped, c.if_dropped, c.reassembly_gaps
+            "{} by the kernel (buffer full), {} by the interface, {} reassembly gaps, \
+             {} requests cut (gap, unparseable), {} over a reassembly cap",
+            c.kernel_dropped, c.if_dropped, c.reassembly_gaps, c.requests_cut, c.dropped_over_cap
         ),
     );
 
