@@ -212,6 +212,11 @@ fn staging_gets_exactly_the_safe_requests_and_status_agrees() {
     let unsafe_count = (prod_log.len() - safe.len()) as u64;
     assert_eq!(unsafe_count, 12);
 
+    // Capture hands packets over in ring blocks (10 ms timeout), so the last, filtered request
+    // may be framed after the replays have settled: wait for every request to be seen too.
+    daemon.wait_for(Duration::from_secs(10), "every request seen", |d| {
+        d.requests.seen >= prod_log.len() as u64
+    });
     let doc = daemon.settled(safe.len() as u64);
     let stage_log = staging.wait_for_log(safe.len(), Duration::from_secs(5));
     // Exactly the safe requests, each as often as production saw it, and nothing else.
