@@ -213,8 +213,8 @@ fn live_exposition_passes_promtool_and_equals_the_status_document() {
     let production = Nginx::start(&scratch.join("production"), "");
     let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
     let metrics_port = free_port();
-    let mut daemon = LiveDaemon::start(
-        scratch.path(),
+    let mut daemon = start_live_daemon(
+        &scratch.join("daemon"),
         production.port,
         &staging.url(),
         &[

@@ -113,9 +113,11 @@ fn a_paused_daemon_says_so_exit_1() {
     let scratch = Scratch::new("status-paused");
     let production = Nginx::start(&scratch.join("production"), "");
     let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
-    let flag = scratch.join("FACTER_data_sync_in_progress");
+    let dir = scratch.join("daemon");
+    std::fs::create_dir_all(&dir).unwrap();
+    let flag = dir.join("no-sync-flag");
     std::fs::write(&flag, "true\n").unwrap();
-    let mut daemon = LiveDaemon::start(scratch.path(), production.port, &staging.url(), &[], |d| {
+    let mut daemon = start_live_daemon(&dir, production.port, &staging.url(), &[], |d| {
         d.state == DaemonState::Paused
     });
     curl_get(production.port, &["/a", "/b", "/c"]);
@@ -156,7 +158,8 @@ fn a_healthy_daemon_in_full_exit_0() {
     let scratch = Scratch::new("status-healthy");
     let production = Nginx::start(&scratch.join("production"), "");
     let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
-    let mut daemon = LiveDaemon::start(scratch.path(), production.port, &staging.url(), &[], |d| {
+    let dir = scratch.join("daemon");
+    let mut daemon = start_live_daemon(&dir, production.port, &staging.url(), &[], |d| {
         d.state == DaemonState::Replaying
     });
     curl_get(
@@ -189,7 +192,7 @@ fn a_healthy_daemon_in_full_exit_0() {
         l[2],
         format!(
             "         Sync: no data sync in progress (flag {})",
-            daemon.flag.display()
+            dir.join("no-sync-flag").display()
         )
     );
     assert!(

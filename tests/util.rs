@@ -894,95 +894,26 @@ impl PcapBuilder {
 
 // ---- a live daemon (tests/status_cmd.rs, tests/metrics_prometheus.rs) ----
 
-/// A running `replayer` daemon capturing `lo:production_port` and replaying to `staging`,
-/// with its socket and sync flag in a scratch directory; killed when dropped.
-pub struct LiveDaemon {
-    pub child: std::process::Child,
-    pub socket: PathBuf,
-    pub flag: PathBuf,
-    pub stderr: PathBuf,
-}
-
-impl LiveDaemon {
-    /// Starts it and waits (10 s at most) until its status document satisfies `ready`.
-    pub fn start(
-        dir: &Path,
-        production_port: u16,
-        staging: &str,
-        extra: &[&str],
-        ready: impl Fn(&replayer_status::StatusDocument) -> bool,
-    ) -> LiveDaemon {
-        assert!(is_root(), "live capture on lo needs root (CI runs as root)");
-        let socket = dir.join("run/status.sock");
-        let flag = dir.join("FACTER_data_sync_in_progress");
-        let stderr = dir.join("replayer.stderr");
-        let child = Command::new(bin("replayer"))
-            .arg(format!("-input-raw=lo:{production_port}"))
-            .arg(format!("-output-http={staging}"))
-            .arg("--status-socket")
-            .arg(&socket)
-            .arg("--sync-flag")
-            .arg(&flag)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).expect("create stderr file"))
-            .spawn()
-            .expect("spawn replayer");
-        let mut daemon = LiveDaemon {
-            child,
-            socket,
-            flag,
-            stderr,
-        };
-        daemon.wait_for(Duration::from_secs(10), "ready", ready);
-        // libpcap is open once the document shows it; give the kernel filter a moment.
-        std::thread::sleep(Duration::from_millis(200));
-        daemon
-    }
-
-    /// The current document (`None` while nothing answers); panics if the daemon exited.
-    pub fn status(&mut self) -> Option<replayer_status::StatusDocument> {
-        if let Some(exit) = self.child.try_wait().expect("try_wait") {
-            panic!("replayer exited ({exit}): {}", self.stderr_text());
-        }
-        read_status_document(&self.socket)
-    }
-
-    /// Polls the document until `done` holds; panics with the last one otherwise.
-    pub fn wait_for(
-        &mut self,
-        limit: Duration,
-        what: &str,
-        done: impl Fn(&replayer_status::StatusDocument) -> bool,
-    ) -> replayer_status::StatusDocument {
-        let start = Instant::now();
-        let mut last = None;
-        while start.elapsed() < limit {
-            if let Some(doc) = self.status() {
-                if done(&doc) {
-                    return doc;
-                }
-                last = Some(doc);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "status never showed {what} within {limit:?}; last document: {last:#?}; stderr: {}",
-            self.stderr_text()
-        );
-    }
-
-    pub fn stderr_text(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-}
-
-impl Drop for LiveDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A [`DaemonProcess`] in `dir` capturing `lo:production_port` and replaying to `staging`,
+/// once its status document satisfies `ready` (10 s at most). Its sync flag is
+/// `dir/no-sync-flag`: write `true` there (before or after) to pause it.
+pub fn start_live_daemon(
+    dir: &Path,
+    production_port: u16,
+    staging: &str,
+    extra: &[&str],
+    ready: impl Fn(&replayer_status::StatusDocument) -> bool,
+) -> DaemonProcess {
+    assert!(is_root(), "live capture on lo needs root (CI runs as root)");
+    let input = format!("-input-raw=lo:{production_port}");
+    let output = format!("-output-http={staging}");
+    let mut args = vec![input.as_str(), output.as_str()];
+    args.extend_from_slice(extra);
+    let mut daemon = DaemonProcess::spawn(dir, &args);
+    daemon.wait_for(Duration::from_secs(10), "ready", ready);
+    // libpcap is open once the document shows it; give the kernel filter a moment.
+    std::thread::sleep(Duration::from_millis(200));
+    daemon
 }
 
 /// curl over one keep-alive connection: `GET http://127.0.0.1:PORT PATH` for each path.
