@@ -237,12 +237,31 @@ pub fn current_user_and_group() -> (String, String) {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound, read and released: good enough for a test).
+/// A free TCP port on 127.0.0.1 for a server the test starts itself (nginx, Icinga, ...).
+///
+/// Ports come from below the kernel's ephemeral range (32768-60999), so no client connection
+/// can take one as its source port between this call and the server's bind, and a process-wide
+/// cursor never hands the same port to two tests running in parallel. Each candidate is
+/// checked by binding it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 22_000; // 10000..32000
+    static CURSOR: AtomicU32 = AtomicU32::new(u32::MAX);
+    // Start somewhere that depends on the process, so consecutive test binaries differ.
+    let _ = CURSOR.compare_exchange(
+        u32::MAX,
+        (std::process::id().wrapping_mul(7919)) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..SPAN {
+        let port = (LOW + CURSOR.fetch_add(1, Ordering::Relaxed) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free TCP port on 127.0.0.1 in {LOW}..{}", LOW + SPAN);
 }
 
 /// The access-log format of [`Nginx`]: one request per line, tab-separated:
