@@ -22,6 +22,25 @@ pub fn window_name(secs: u64) -> String {
     replayer_status::sync::format_duration(std::time::Duration::from_secs(secs))
 }
 
+/// What the rate was measured over: the window, or the time since the daemon started when
+/// that is shorter (the daemon's `replayed_per_s` divides by the time the window covers, so
+/// the text must not claim five minutes for a daemon up for ten seconds).
+pub fn covered_name(doc: &StatusDocument, window_secs: u64) -> String {
+    use replayer_status::time::parse_rfc3339;
+    let up = match (parse_rfc3339(&doc.started_at), parse_rfc3339(&doc.now)) {
+        (Ok(start), Ok(now)) => now.duration_since(start).ok(),
+        _ => None,
+    };
+    match up {
+        Some(up) if up.as_secs() < window_secs => format!(
+            "{} (daemon up for {})",
+            window_name(window_secs),
+            window_name(up.as_secs().max(1))
+        ),
+        _ => window_name(window_secs),
+    }
+}
+
 /// The window from the document, or what is wrong.
 pub fn window(doc: &StatusDocument, secs: u64) -> Result<&Window, MissingWindow> {
     doc.windows
@@ -52,7 +71,7 @@ impl RateCheck {
         let mut text = format!(
             "{} requests/s replayed over {}",
             crate::perfdata::fmt_value(rate),
-            window_name(self.window)
+            covered_name(doc, self.window)
         );
         if state != State::Ok {
             text.push_str(": ");
@@ -179,6 +198,20 @@ mod tests {
             crit: Some(c.parse().unwrap()),
             verbose: 0,
         }
+    }
+
+    #[test]
+    fn a_young_daemon_says_how_long_it_has_been_up() {
+        let mut doc = demo();
+        doc.started_at = "2026-11-24T14:00:00Z".into();
+        doc.now = "2026-11-24T14:00:10Z".into();
+        assert_eq!(covered_name(&doc, 300), "5m (daemon up for 10s)");
+        assert_eq!(covered_name(&doc, 60), "1m (daemon up for 10s)");
+        doc.now = "2026-11-24T14:05:00Z".into();
+        assert_eq!(covered_name(&doc, 300), "5m");
+        // An unreadable time never breaks the check: the plain window is named.
+        doc.started_at = "yesterday".into();
+        assert_eq!(covered_name(&doc, 300), "5m");
     }
 
     #[test]
