@@ -14,19 +14,30 @@ use replayer_tests::*;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const STAGING_LOCATIONS: &str =
     "location / { return 200 \"staging\\n\"; } location /fail { return 500; }";
 
-/// A running `replayer` capturing `production_port` on `lo`, killed if still running when
-/// dropped.
+/// A running `replayer` capturing `production_port` on `lo` with this test's sync flag: the
+/// shared [`DaemonProcess`] (status, `wait_for`, stderr, killed when dropped) plus the flag.
 struct Daemon {
-    child: Child,
-    socket: PathBuf,
+    process: DaemonProcess,
     flag: PathBuf,
-    stderr: PathBuf,
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = DaemonProcess;
+    fn deref(&self) -> &DaemonProcess {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut DaemonProcess {
+        &mut self.process
+    }
 }
 
 impl Daemon {
@@ -50,10 +61,12 @@ impl Daemon {
             .spawn()
             .expect("spawn replayer");
         let mut daemon = Daemon {
-            child,
-            socket,
+            process: DaemonProcess {
+                child,
+                socket,
+                stderr,
+            },
             flag,
-            stderr,
         };
         daemon.wait_for(Duration::from_secs(10), "replaying", |d| {
             d.state == DaemonState::Replaying
@@ -61,43 +74,6 @@ impl Daemon {
         // libpcap is open once the state is `replaying`; give the kernel filter a moment.
         std::thread::sleep(Duration::from_millis(200));
         daemon
-    }
-
-    fn status(&mut self) -> Option<StatusDocument> {
-        if let Some(exit) = self.child.try_wait().unwrap() {
-            panic!("replayer exited ({exit}): {}", self.stderr_text());
-        }
-        let mut stream = std::os::unix::net::UnixStream::connect(&self.socket).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(2)))
-            .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).ok()?;
-        Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")))
-    }
-
-    /// Polls the status document until `done` holds; panics with the last one otherwise.
-    fn wait_for(
-        &mut self,
-        limit: Duration,
-        what: &str,
-        done: impl Fn(&StatusDocument) -> bool,
-    ) -> StatusDocument {
-        let start = Instant::now();
-        let mut last = None;
-        while start.elapsed() < limit {
-            if let Some(doc) = self.status() {
-                if done(&doc) {
-                    return doc;
-                }
-                last = Some(doc);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "status never showed {what} within {limit:?}; last document: {last:#?}; stderr: {}",
-            self.stderr_text()
-        );
     }
 
     /// Waits until every queued request has been answered or has failed.
@@ -108,10 +84,7 @@ impl Daemon {
         })
     }
 
-    fn stderr_text(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
+    /// SIGTERM; returns the exit status and how long the daemon took to exit.
     fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
@@ -127,13 +100,6 @@ impl Daemon {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
