@@ -304,6 +304,22 @@ fn five_xx_every_state() {
         ratio(1000, 271, &["--per-second", "-w", "0.3", "-c", "0.9"]).1,
         2
     );
+    // A daemon up for 10 s: five 5xx in the 10 s its window covers are 0.5/s, not 5 in 300 s.
+    let mut doc = demo();
+    doc["started_at"] = json!("2026-11-24T14:00:00Z");
+    doc["now"] = json!("2026-11-24T14:00:10Z");
+    window300(
+        &mut doc,
+        json!({ "seen": 5, "replayed": 5, "responses": 5, "5xx": 5, "covered_s": 10.0 }),
+    );
+    let young = serve(&scratch, "young.sock", &doc);
+    let (out, code) = run(
+        "check_replay_5xx",
+        &scratch,
+        &["-S", young.path(), "--per-second", "-w", "0.3", "-c", "0.9"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(first(&out).starts_with("REPLAY 5XX WARNING: 0.5 5xx responses/s from staging over 5m (daemon up for 10s) (5 of 5 responses) | ratio_5xx=1;;;0;1 rate_5xx=0.5;0.3;0.9;0;"), "{out}");
 }
 
 /// Fills the listen backlog of the socket at `path` with connections nobody accepts, so that

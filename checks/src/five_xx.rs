@@ -1,6 +1,8 @@
 //! `check_replay_5xx`: how much of what staging answered in the window was a 5xx, as a ratio
 //! of responses (default) or in 5xx responses per second (`--per-second`, as GOV.UK's site
-//! checks measured it).
+//! checks measured it). Per second means per second the window covers (`covered_s`), the
+//! daemon's own definition for `replayed_per_s`: a daemon up for 10 s with five 5xx is at
+//! 0.5/s, not at five in five minutes.
 //!
 //! With fewer than `--min-responses` responses the ratio says little (one 5xx out of three is
 //! 33 %), so the check stays OK and says why. The rate has no such floor: it is already
@@ -9,7 +11,7 @@
 use crate::perfdata::{fmt_value, Perfdata, Threshold};
 use crate::plugin::{Outcome, State};
 use crate::range::Range;
-use crate::rate::{window, window_name, MissingWindow};
+use crate::rate::{covered_name, window, window_name, MissingWindow};
 use replayer_status::schema::StatusDocument;
 
 pub struct FiveXxCheck {
@@ -26,14 +28,15 @@ impl FiveXxCheck {
         let w = window(doc, self.window)?;
         let span = window_name(self.window);
         let ratio = (w.responses > 0).then(|| w.c5xx as f64 / w.responses as f64);
-        let rate = w.c5xx as f64 / self.window as f64;
+        let rate = w.c5xx as f64 / w.seconds_covered(self.window);
         let counts = format!("{} of {} responses", w.c5xx, w.responses);
 
         let (state, text) = if self.per_second {
             let state = State::from_thresholds(rate, self.warn.as_ref(), self.crit.as_ref());
             let text = format!(
-                "{} 5xx responses/s from staging over {span} ({counts})",
-                fmt_value(rate)
+                "{} 5xx responses/s from staging over {} ({counts})",
+                fmt_value(rate),
+                covered_name(doc, self.window)
             );
             (state, text)
         } else if w.responses < self.min_responses {
@@ -205,6 +208,48 @@ mod tests {
             .unwrap()
             .state,
             State::Critical
+        );
+    }
+
+    /// A daemon up for 10 s of its 5-minute window, with five 5xx answers in that time.
+    fn young_daemon(covered_s: f64) -> StatusDocument {
+        let mut doc = with_window(5, 5);
+        doc.started_at = "2026-11-24T14:00:00Z".into();
+        doc.now = "2026-11-24T14:00:10Z".into();
+        doc.windows.get_mut("300").unwrap().covered_s = covered_s;
+        doc
+    }
+
+    #[test]
+    fn per_second_divides_by_the_time_the_window_covers() {
+        let c = FiveXxCheck {
+            per_second: true,
+            ..check("0.3", "0.9")
+        };
+        // 5 in the 10 s covered: 0.5/s, past the warning threshold (not 5/300 = 0.0167/s).
+        let o = c.evaluate(&young_daemon(10.0)).unwrap();
+        assert_eq!(o.state, State::Warning);
+        assert_eq!(
+            o.render("REPLAY 5XX").lines().next().unwrap(),
+            "REPLAY 5XX WARNING: 0.5 5xx responses/s from staging over 5m (daemon up for 10s) (5 of 5 responses) | ratio_5xx=1;;;0;1 rate_5xx=0.5;0.3;0.9;0; responses=5;;;0; 5xx_total=1846c"
+        );
+        // The ratio check's rate perfdata is the same figure.
+        let o = check("0.05", "0.1").evaluate(&young_daemon(10.0)).unwrap();
+        assert_eq!(o.perfdata[1].to_string(), "rate_5xx=0.5;;;0;");
+    }
+
+    #[test]
+    fn per_second_without_covered_seconds_divides_by_the_window() {
+        // A document from a daemon older than `covered_s`: the window's length is all there is.
+        let c = FiveXxCheck {
+            per_second: true,
+            ..check("0.3", "0.9")
+        };
+        let o = c.evaluate(&young_daemon(0.0)).unwrap();
+        assert_eq!(o.state, State::Ok);
+        assert_eq!(
+            o.text,
+            "0.016667 5xx responses/s from staging over 5m (daemon up for 10s) (5 of 5 responses)"
         );
     }
 }

@@ -23,8 +23,10 @@ pub fn window_name(secs: u64) -> String {
 }
 
 /// What the rate was measured over: the window, or the time since the daemon started when
-/// that is shorter (the daemon's `replayed_per_s` divides by the time the window covers, so
-/// the text must not claim five minutes for a daemon up for ten seconds).
+/// that is shorter (per-second figures divide by the time the window covers, the window's
+/// `covered_s`, so the text must not claim five minutes for a daemon up for ten seconds).
+/// Named from the document's times rather than `covered_s`, which an older daemon's document
+/// lacks; for a young daemon the two are the same seconds.
 pub fn covered_name(doc: &StatusDocument, window_secs: u64) -> String {
     use replayer_status::time::parse_rfc3339;
     let up = match (parse_rfc3339(&doc.started_at), parse_rfc3339(&doc.now)) {

@@ -407,8 +407,10 @@ impl Stats {
         w.responses = w.replayed;
         w.ratio_5xx = (w.responses > 0).then(|| w.c5xx as f64 / w.responses as f64);
         let covered = (seconds - 1) as f64 + now.as_secs_f64().fract();
-        let span = now.as_secs_f64().min(covered).max(1.0);
-        w.replayed_per_s = w.replayed as f64 / span;
+        // Written into the window so that every per-second figure (this one, the 5xx check's
+        // `--per-second`) divides by the same time.
+        w.covered_s = now.as_secs_f64().min(covered).max(1.0);
+        w.replayed_per_s = w.replayed as f64 / w.covered_s;
         w.latency_ms = Latency {
             p50: percentile_ms(&latency, 0.50),
             p99: percentile_ms(&latency, 0.99),
@@ -547,6 +549,7 @@ mod tests {
         assert_eq!((w60.replayed, w60.seen, w60.responses), (60, 60, 60));
         assert_eq!(w60.c5xx, 6);
         assert_eq!(w60.ratio_5xx, Some(0.1));
+        assert_eq!(w60.covered_s, 59.5);
         assert!((w60.replayed_per_s - 60.0 / 59.5).abs() < 1e-9);
         let w900 = stats.window_at(900, now);
         assert_eq!((w900.replayed, w900.c5xx), (900, 90));
@@ -564,6 +567,10 @@ mod tests {
         }
         let w = stats.window_at(300, secs(10.0));
         assert_eq!(w.replayed, 100);
+        assert_eq!(w.covered_s, 10.0);
+        assert_eq!(w.replayed_per_s, w.replayed as f64 / w.covered_s);
+        // The first second counts as a whole one: no rate from a few milliseconds.
+        assert_eq!(stats.window_at(60, secs(0.25)).covered_s, 1.0);
         assert!(
             (w.replayed_per_s - 10.0).abs() < 1e-9,
             "{}",

@@ -135,6 +135,27 @@ pub struct Window {
     pub paused_sync: u64,
     #[serde(default)]
     pub dropped_queue_full: u64,
+    // Added to schema 1 so every per-second figure of a window divides by the same time; absent
+    // in older documents, hence the default (0 = not known: see `Window::seconds_covered`).
+    /// Seconds of this window the daemon has actually covered: less than the window's length
+    /// while the daemon is younger than the window. `replayed_per_s` is `replayed / covered_s`.
+    #[serde(default)]
+    pub covered_s: f64,
+}
+
+impl Window {
+    /// The seconds a per-second figure of this window divides by: `covered_s`, or the window's
+    /// length `window_secs` when the document does not say (written before the field existed,
+    /// or carrying nonsense). Kept within 1 s and the window's length, as the daemon writes it,
+    /// so that a bad document cannot turn five 5xx into millions per second.
+    pub fn seconds_covered(&self, window_secs: u64) -> f64 {
+        let length = window_secs as f64;
+        if self.covered_s > 0.0 {
+            self.covered_s.clamp(1.0_f64.min(length), length)
+        } else {
+            length // also NaN
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -193,6 +214,9 @@ mod tests {
             (w.packets, w.filtered, w.paused_sync, w.dropped_queue_full),
             (0, 0, 0, 0)
         );
+        // Not known: per-second figures fall back to the window's length.
+        assert_eq!(w.covered_s, 0.0);
+        assert_eq!(w.seconds_covered(300), 300.0);
         assert_eq!(doc.targets[0].responses.c2xx, 8);
     }
 
@@ -207,11 +231,32 @@ mod tests {
         assert_eq!(v["windows"]["60"]["ratio_5xx"], 0.111);
         assert_eq!(v["sync"]["since"], Value::Null);
         assert_eq!(v["targets"][0]["responses"]["4xx"], 0);
+        assert_eq!(v["windows"]["300"]["covered_s"], 0.0);
         for key in WINDOWS {
             assert!(v["windows"].get(key.to_string()).is_some(), "window {key}");
         }
         // Round trip.
         assert_eq!(serde_json::from_value::<StatusDocument>(v).unwrap(), doc);
+    }
+
+    #[test]
+    fn covered_seconds_are_read_and_kept_within_the_window() {
+        let mut v = original_shape();
+        v["windows"]["300"]["covered_s"] = json!(10.0);
+        v["windows"]["60"]["covered_s"] = json!(59.25);
+        let doc: StatusDocument = serde_json::from_value(v).unwrap();
+        assert_eq!(doc.windows["300"].covered_s, 10.0);
+        assert_eq!(doc.windows["300"].seconds_covered(300), 10.0);
+        assert_eq!(doc.windows["60"].seconds_covered(60), 59.25);
+        assert_eq!(doc.windows["900"].seconds_covered(900), 900.0);
+        let w = |covered_s| Window {
+            covered_s,
+            ..Window::default()
+        };
+        assert_eq!(w(0.25).seconds_covered(300), 1.0);
+        assert_eq!(w(4000.0).seconds_covered(300), 300.0);
+        assert_eq!(w(-3.0).seconds_covered(300), 300.0);
+        assert_eq!(w(f64::NAN).seconds_covered(300), 300.0);
     }
 
     #[test]
