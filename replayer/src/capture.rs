@@ -7,12 +7,18 @@
 //! It uses the configured snap length (65535 by default, so GRO/TSO super-segments are kept
 //! whole) and kernel buffer size, and a BPF filter built from the server port and optional
 //! host. The filter never names the interface's own addresses: the daemon must also
-//! see traffic addressed elsewhere (mirrored ports, `tcpreplay` onto a veth). Files are read
-//! by libpcap too, which understands classic pcap (either byte order, micro- or nanosecond
-//! timestamps) and pcapng.
+//! see traffic addressed elsewhere (mirrored ports, `tcpreplay` onto a veth).
+//!
+//! Files: classic pcap (what `tcpdump -w` writes, either byte order, micro- or nanosecond
+//! timestamps) is read by [`pcap_reader`], three times faster than libpcap's stdio reading;
+//! a user's BPF filter is still compiled and run by libpcap (`pcap_offline_filter`). pcapng
+//! and everything else go to libpcap, which also gives the error for a file that is no capture.
+
+mod pcap_reader;
 
 use crate::pipeline::{CaptureConfig, CaptureError, Input};
-use pcap::{Active, Capture, Offline, Precision};
+use pcap::{Active, BpfProgram, Capture, Linktype, Offline, Precision};
+use pcap_reader::{PcapReader, Sniffed};
 use std::net::IpAddr;
 
 /// How long a live read waits before returning empty-handed, so the caller can look at its
@@ -45,7 +51,10 @@ pub enum Next<'a> {
 
 enum Handle {
     Live(Capture<Active>),
+    /// pcapng and other files libpcap reads.
     File(Capture<Offline>),
+    /// A classic pcap file, with the user's BPF filter if one was given.
+    Classic(PcapReader, Option<BpfProgram>),
 }
 
 /// An open packet source.
@@ -86,17 +95,40 @@ impl Source {
                         }
                     )));
                 }
-                let mut capture = Capture::from_file_with_precision(path, Precision::Nano)
-                    .map_err(|e| {
-                        CaptureError::Open(format!("cannot read capture file {shown}: {e}"))
-                    })?;
-                if let Some(filter) = &config.bpf_filter {
-                    capture.filter(filter, true).map_err(|e| {
-                        CaptureError::Open(format!("invalid BPF filter {filter:?}: {e}"))
-                    })?;
-                }
+                let cannot_read = |e: &dyn std::fmt::Display| {
+                    CaptureError::Open(format!("cannot read capture file {shown}: {e}"))
+                };
+                let bad_filter = |filter: &str, e: pcap::Error| {
+                    CaptureError::Open(format!("invalid BPF filter {filter:?}: {e}"))
+                };
+                let handle = match PcapReader::sniff(path).map_err(|e| cannot_read(&e))? {
+                    Sniffed::Classic(reader) => {
+                        let program = match &config.bpf_filter {
+                            Some(filter) => {
+                                let linktype = Linktype(reader.linktype() as i32);
+                                let dead = Capture::dead(linktype).map_err(|e| cannot_read(&e))?;
+                                Some(
+                                    dead.compile(filter, true)
+                                        .map_err(|e| bad_filter(filter, e))?,
+                                )
+                            }
+                            None => None,
+                        };
+                        Handle::Classic(reader, program)
+                    }
+                    Sniffed::Other => {
+                        let mut capture = Capture::from_file_with_precision(path, Precision::Nano)
+                            .map_err(|e| cannot_read(&e))?;
+                        if let Some(filter) = &config.bpf_filter {
+                            capture
+                                .filter(filter, true)
+                                .map_err(|e| bad_filter(filter, e))?;
+                        }
+                        Handle::File(capture)
+                    }
+                };
                 Ok(Source {
-                    handle: Handle::File(capture),
+                    handle,
                     ts_unit_ns: 1,
                     description: shown,
                     wait_before_read: false,
@@ -143,6 +175,7 @@ impl Source {
         match &self.handle {
             Handle::Live(c) => c.get_datalink().0,
             Handle::File(c) => c.get_datalink().0,
+            Handle::Classic(reader, _) => reader.linktype() as i32,
         }
     }
 
@@ -169,6 +202,9 @@ impl Source {
         let read = match &mut self.handle {
             Handle::Live(c) => c.next_packet(),
             Handle::File(c) => c.next_packet(),
+            Handle::Classic(reader, filter) => {
+                return next_classic(reader, filter.as_ref(), &self.description)
+            }
         };
         match read {
             Ok(packet) => {
@@ -198,9 +234,33 @@ impl Source {
                 .stats()
                 .ok()
                 .map(|s| (u64::from(s.dropped), u64::from(s.if_dropped))),
-            Handle::File(_) => None,
+            Handle::File(_) | Handle::Classic(..) => None,
         }
     }
+}
+
+/// The next packet of a classic pcap file that passes the filter.
+fn next_classic<'a>(
+    reader: &'a mut PcapReader,
+    filter: Option<&BpfProgram>,
+    description: &str,
+) -> Result<Next<'a>, CaptureError> {
+    let damaged = |e: pcap_reader::ReadError| CaptureError::Read(format!("{description}: {e}"));
+    loop {
+        if !reader.advance().map_err(damaged)? {
+            return Ok(Next::End);
+        }
+        let record = reader.current().expect("advance stepped onto a record");
+        if filter.is_none_or(|program| program.filter(record.data)) {
+            break;
+        }
+    }
+    let record = reader.current().expect("advance stepped onto a record");
+    Ok(Next::Packet(Packet {
+        ts_ns: record.ts_ns,
+        data: record.data,
+        wire_len: record.wire_len,
+    }))
 }
 
 #[cfg(test)]

@@ -167,7 +167,7 @@ impl FilterConfig {
                 .iter()
                 .any(|h| header.name.eq_ignore_ascii_case(h))
             {
-                let named = String::from_utf8_lossy(&header.value);
+                let named = String::from_utf8_lossy(header.value);
                 let named = named.trim();
                 if !named.is_empty() && !self.methods.iter().any(|m| m.eq_ignore_ascii_case(named))
                 {

@@ -15,7 +15,7 @@
 
 use crate::pipeline::CaptureStats;
 use crate::reassemble::{Buffered, Consumer};
-use crate::request::{ByteStr, Connection, Header, Request};
+use crate::request::{ByteStr, Connection, Headers, Request};
 use bytes::{Bytes, BytesMut};
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -134,7 +134,7 @@ struct Head {
     method: ByteStr,
     target: ByteStr,
     version_minor: u8,
-    headers: Vec<Header>,
+    headers: Headers,
 }
 
 /// How the body of a request is delimited.
@@ -497,21 +497,22 @@ impl RequestParser {
 /// httparse left a part of the request line unset.
 ///
 /// `raw` is the head's bytes, which `request` points into: they are copied once into a shared
-/// buffer, and every part of the head becomes a slice of that copy.
+/// buffer, and every part of the head becomes a slice of (or an offset into) that copy.
 fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Framing)> {
     let shared = copy_head(raw);
-    // The same bytes in the copy as `part` in `raw`.
-    let slice = |part: &[u8]| {
+    // Where `part` lies in `raw`, and so in the copy.
+    let range = |part: &[u8]| {
         let start = part.as_ptr() as usize - raw.as_ptr() as usize;
-        shared.slice(start..start + part.len())
+        start..start + part.len()
     };
     // SAFETY: `part` is a `str` httparse returned, so its exact copy is UTF-8 too.
-    let text = |part: &str| unsafe { ByteStr::from_utf8_unchecked(slice(part.as_bytes())) };
+    let text =
+        |part: &str| unsafe { ByteStr::from_utf8_unchecked(shared.slice(range(part.as_bytes()))) };
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut unusable = false;
     // One spare slot: the marker header `rewrite` adds to every replayed request.
-    let mut headers = Vec::with_capacity(request.headers.len() + 1);
+    let mut headers = Headers::captured(shared.clone(), request.headers.len() + 1);
     for h in request.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             match parse_length(h.value) {
@@ -527,10 +528,8 @@ fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Fra
                 unusable = true;
             }
         }
-        headers.push(Header {
-            name: text(h.name),
-            value: slice(h.value),
-        });
+        // SAFETY: httparse returned the name as a `str` lying in `raw`; the copy is exact.
+        unsafe { headers.push_captured(range(h.name.as_bytes()), range(h.value)) };
     }
     let framing = match (unusable, chunked, length) {
         (true, _, _) => Framing::Unusable,

@@ -45,7 +45,7 @@ pub fn write_wire(out: &mut impl Write, request: &Request) -> std::io::Result<()
     for header in &request.headers {
         out.write_all(header.name.as_bytes())?;
         out.write_all(b": ")?;
-        out.write_all(&header.value)?;
+        out.write_all(header.value)?;
         out.write_all(b"\r\n")?;
     }
     out.write_all(b"\r\n")?;

@@ -2,17 +2,18 @@
 //! `http` stage through `filter`, `rewrite` and `limit` to the outputs (`replay`, stdout, file).
 //!
 //! A captured request is zero-copy: its head is copied once out of the stream into one shared
-//! buffer, and the method, target and every header name and value are slices of it
-//! ([`ByteStr`] for text, [`Bytes`] for values). Building a `Request` costs two allocations
-//! (that buffer and the header list) instead of one per field; this is what lets the capture
-//! side keep up with the disk. Stages that change a field simply replace that slice.
+//! buffer, and the method and target are slices of it ([`ByteStr`]); the header fields are
+//! offsets into it ([`Headers`]), which costs no reference count per field. Building a
+//! `Request` costs two allocations (a share of that buffer and the field list) instead of one
+//! per field; this is what lets the capture side keep up with the disk. Stages that change a
+//! field replace it with one they own ([`Header`]).
 
 use bytes::Bytes;
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
-use std::ops::Deref;
+use std::ops::{Deref, Range};
 
 /// The connection a request came on, from the client's side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,24 +37,230 @@ pub struct Request {
     pub target: ByteStr,
     /// Minor HTTP version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub version_minor: u8,
-    pub headers: Vec<Header>,
+    pub headers: Headers,
     /// The message body with any chunked transfer coding removed.
     pub body: Bytes,
 }
 
+/// A header field a stage made (or a test built): it owns its name and value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub name: ByteStr,
     pub value: Bytes,
 }
 
+impl Header {
+    /// A header from constants, with no allocation (the marker header).
+    pub const fn from_static(name: &'static str, value: &'static str) -> Header {
+        Header {
+            name: ByteStr::from_static(name),
+            value: Bytes::from_static(value.as_bytes()),
+        }
+    }
+}
+
+/// One header field as read: borrowed from [`Headers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderRef<'a> {
+    pub name: &'a str,
+    pub value: &'a [u8],
+}
+
+/// A request's header fields, in order, names in their captured case.
+///
+/// Captured fields are offsets into the head they were read from (one shared buffer, held
+/// once here); a field a stage sets or adds owns its bytes. Reading goes through
+/// [`HeaderRef`]s, so both kinds look the same to every stage and output.
+#[derive(Clone, Default)]
+pub struct Headers {
+    /// The captured head that [`Field::Captured`] offsets point into.
+    head: Bytes,
+    fields: Vec<Field>,
+}
+
+#[derive(Clone)]
+enum Field {
+    /// `head[name.0..name.1]` (UTF-8, see [`Headers::push_captured`]) and `head[value.0..value.1]`.
+    Captured {
+        name: (u32, u32),
+        value: (u32, u32),
+    },
+    Owned(Header),
+}
+
+impl Headers {
+    /// Fields that will be slices of `head`, with room for `capacity` of them.
+    pub fn captured(head: Bytes, capacity: usize) -> Headers {
+        Headers {
+            head,
+            fields: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Adds a field whose name and value are `head[name]` and `head[value]`.
+    ///
+    /// # Safety
+    /// `head[name]` must be valid UTF-8 (the parser returned it as a `str`), and both ranges
+    /// must lie inside `head` (they are checked, in debug builds only).
+    pub unsafe fn push_captured(&mut self, name: Range<usize>, value: Range<usize>) {
+        debug_assert!(name.end <= self.head.len() && value.end <= self.head.len());
+        debug_assert!(std::str::from_utf8(&self.head[name.clone()]).is_ok());
+        // Heads are at most 64 KiB (`http::MAX_HEAD_BYTES`), far inside u32.
+        self.fields.push(Field::Captured {
+            name: (name.start as u32, name.end as u32),
+            value: (value.start as u32, value.end as u32),
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The fields in order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            head: &self.head,
+            fields: self.fields.iter(),
+        }
+    }
+
+    /// The first value of this name (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+
+    pub fn push(&mut self, header: Header) {
+        self.fields.push(Field::Owned(header));
+    }
+
+    pub fn insert(&mut self, index: usize, header: Header) {
+        self.fields.insert(index, Field::Owned(header));
+    }
+
+    /// Keeps the fields for which `keep` says so, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(HeaderRef<'_>) -> bool) {
+        let head = &self.head;
+        self.fields.retain(|field| keep(read(head, field)));
+    }
+
+    /// Sets a field: the first one of that name (any case) gets the value and keeps its
+    /// place and the name's case, later ones go; a missing one is inserted first.
+    pub fn set(&mut self, name: &str, value: &[u8]) {
+        let value = Bytes::copy_from_slice(value);
+        let mut found = false;
+        let head = &self.head;
+        self.fields.retain_mut(|field| {
+            let current = read(head, field);
+            if !current.name.eq_ignore_ascii_case(name) {
+                return true;
+            }
+            if found {
+                return false;
+            }
+            found = true;
+            *field = Field::Owned(Header {
+                name: current.name.into(),
+                value: value.clone(),
+            });
+            true
+        });
+        if !found {
+            self.insert(
+                0,
+                Header {
+                    name: name.into(),
+                    value,
+                },
+            );
+        }
+    }
+}
+
+fn read<'a>(head: &'a Bytes, field: &'a Field) -> HeaderRef<'a> {
+    match field {
+        Field::Captured { name, value } => HeaderRef {
+            // SAFETY: `push_captured`'s contract: this range of the (immutable) head is UTF-8.
+            name: unsafe { std::str::from_utf8_unchecked(&head[name.0 as usize..name.1 as usize]) },
+            value: &head[value.0 as usize..value.1 as usize],
+        },
+        Field::Owned(header) => HeaderRef {
+            name: &header.name,
+            value: &header.value,
+        },
+    }
+}
+
+/// The fields of [`Headers`], in order.
+pub struct Iter<'a> {
+    head: &'a Bytes,
+    fields: std::slice::Iter<'a, Field>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = HeaderRef<'a>;
+    fn next(&mut self) -> Option<HeaderRef<'a>> {
+        self.fields.next().map(|field| read(self.head, field))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.fields.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.fields.next_back().map(|field| read(self.head, field))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = HeaderRef<'a>;
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl FromIterator<Header> for Headers {
+    fn from_iter<I: IntoIterator<Item = Header>>(headers: I) -> Headers {
+        Headers {
+            head: Bytes::new(),
+            fields: headers.into_iter().map(Field::Owned).collect(),
+        }
+    }
+}
+
+/// Equal when the fields read the same, however they are stored.
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(
+                self.iter()
+                    .map(|h| (h.name, String::from_utf8_lossy(h.value))),
+            )
+            .finish()
+    }
+}
+
 impl Request {
     /// The first header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| &h.value[..])
+        self.headers.get(name)
     }
 }
 

@@ -17,8 +17,7 @@
 //! production's), see [`set_header`].
 
 use crate::filter::{compile_regex, MARKER_HEADER, MARKER_VALUE};
-use crate::request::{ByteStr, Header, Request};
-use bytes::Bytes;
+use crate::request::{Header, Request};
 use regex::Regex;
 
 /// Headers that carry a user's identity; never sent to staging by default.
@@ -165,40 +164,19 @@ impl RewriteConfig {
                     || self
                         .set_headers
                         .iter()
-                        .any(|s| s.name.eq_ignore_ascii_case(&h.name))
+                        .any(|s| s.name.eq_ignore_ascii_case(h.name))
             });
         }
-        request.headers.push(Header {
-            name: ByteStr::from_static(MARKER_HEADER),
-            value: Bytes::from_static(MARKER_VALUE.as_bytes()),
-        });
+        request
+            .headers
+            .push(Header::from_static(MARKER_HEADER, MARKER_VALUE));
     }
 }
 
 /// Sets a header: the first one of that name (any case) gets the value, later ones go;
 /// a missing header is inserted first, where GoReplay puts it. Also used by replay for Host.
 pub fn set_header(request: &mut Request, name: &str, value: &[u8]) {
-    let mut found = false;
-    request.headers.retain_mut(|h| {
-        if !h.name.eq_ignore_ascii_case(name) {
-            return true;
-        }
-        if found {
-            return false;
-        }
-        found = true;
-        h.value = Bytes::copy_from_slice(value);
-        true
-    });
-    if !found {
-        request.headers.insert(
-            0,
-            Header {
-                name: name.into(),
-                value: Bytes::copy_from_slice(value),
-            },
-        );
-    }
+    request.headers.set(name, value);
 }
 
 /// The request-target with `name=value` set in its query.

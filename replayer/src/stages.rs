@@ -129,7 +129,7 @@ pub(crate) mod test_support {
             method: method.into(),
             target: target.into(),
             version_minor: 1,
-            headers: Vec::new(),
+            headers: Default::default(),
             body: bytes::Bytes::new(),
         }
     }
@@ -146,7 +146,7 @@ pub(crate) mod test_support {
         request
             .headers
             .iter()
-            .map(|h| format!("{}: {}", h.name, String::from_utf8_lossy(&h.value)))
+            .map(|h| format!("{}: {}", h.name, String::from_utf8_lossy(h.value)))
             .collect()
     }
 }
@@ -301,13 +301,13 @@ mod properties {
                     let is = |names: &[&str]| names.iter().any(|n| header.name.eq_ignore_ascii_case(n));
                     prop_assert!(!is(&CREDENTIAL_HEADERS), "{} kept", header.name);
                     if is(&METHOD_OVERRIDE_HEADERS) {
-                        let named = String::from_utf8_lossy(&header.value).trim().to_ascii_uppercase();
+                        let named = String::from_utf8_lossy(header.value).trim().to_ascii_uppercase();
                         prop_assert!(named.is_empty() || SAFE_METHODS.contains(&named.as_str()));
                     }
                 }
                 let markers = out.headers.iter().filter(|h| h.name == "X-Replayed-By").count();
                 prop_assert_eq!(markers, 1);
-                prop_assert_eq!(out.headers.last().map(|h| &h.value[..]), Some(&b"replayer"[..]));
+                prop_assert_eq!(out.headers.iter().last().map(|h| h.value), Some(&b"replayer"[..]));
             }
             let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
             prop_assert_eq!(load(&stats.seen), total);

@@ -85,10 +85,10 @@ pub fn write_head(
     }
     let mut length_written = false;
     for header in &request.headers {
-        let name: &str = &header.name;
+        let name: &str = header.name;
         if name.eq_ignore_ascii_case("host") {
             if rule.original_host {
-                push_checked(out, name, &header.value[..]);
+                push_checked(out, name, header.value);
             } else {
                 push_header(out, name.as_bytes(), rule.authority.as_bytes());
             }
@@ -108,7 +108,7 @@ pub fn write_head(
             .iter()
             .any(|c| c.eq_ignore_ascii_case(name))
         {
-            push_checked(out, name, &header.value[..]);
+            push_checked(out, name, header.value);
         }
     }
     if body_len > 0 && !length_written {
