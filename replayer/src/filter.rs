@@ -21,22 +21,12 @@
 //! The stages run in GoReplay's order (see `stages`): the method checks come before
 //! `-http-set-header`, the URL and header checks after it.
 
-use crate::request::Request;
+use crate::request::{Class, Request};
+pub use crate::request::{MARKER_HEADER, MARKER_VALUE, METHOD_OVERRIDE_HEADERS};
 use regex::Regex;
 
 /// Methods replayed when none are named.
 pub const SAFE_METHODS: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
-
-/// Headers through which clients ask a server to treat a request as another method.
-pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
-    "X-HTTP-Method-Override",
-    "X-HTTP-Method",
-    "X-Method-Override",
-];
-
-/// The header `rewrite` adds to every replayed request, and that `filter` refuses to see twice.
-pub const MARKER_HEADER: &str = "X-Replayed-By";
-pub const MARKER_VALUE: &str = "replayer";
 
 /// Why a request was filtered out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,14 +149,15 @@ impl FilterConfig {
         if !self.methods.iter().any(|m| m == &*request.method) {
             return Err(Reason::Method);
         }
-        for header in &request.headers {
-            if header.name.eq_ignore_ascii_case(MARKER_HEADER) {
-                return Err(Reason::Loop);
-            }
-            if METHOD_OVERRIDE_HEADERS
-                .iter()
-                .any(|h| header.name.eq_ignore_ascii_case(h))
-            {
+        let headers = &request.headers;
+        if headers.contains(Class::MARKER) {
+            return Err(Reason::Loop);
+        }
+        if !headers.contains(Class::METHOD_OVERRIDE) {
+            return Ok(());
+        }
+        for header in headers {
+            if header.class == Class::METHOD_OVERRIDE {
                 let named = String::from_utf8_lossy(header.value);
                 let named = named.trim();
                 if !named.is_empty() && !self.methods.iter().any(|m| m.eq_ignore_ascii_case(named))

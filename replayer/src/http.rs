@@ -15,7 +15,7 @@
 
 use crate::pipeline::CaptureStats;
 use crate::reassemble::{Buffered, Consumer};
-use crate::request::{ByteStr, Connection, Headers, Request};
+use crate::request::{ByteStr, Class, Connection, Headers, Request};
 use bytes::{Bytes, BytesMut};
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -514,12 +514,14 @@ fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Fra
     // One spare slot: the marker header `rewrite` adds to every replayed request.
     let mut headers = Headers::captured(shared.clone(), request.headers.len() + 1);
     for h in request.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
+        // SAFETY: httparse returned the name as a `str` lying in `raw`; the copy is exact.
+        let class = unsafe { headers.push_captured(range(h.name.as_bytes()), range(h.value)) };
+        if class == Class::CONTENT_LENGTH {
             match parse_length(h.value) {
                 Some(value) if length.is_none_or(|l| l == value) => length = Some(value),
                 _ => unusable = true,
             }
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if class == Class::TRANSFER_ENCODING {
             // Only a final `chunked` coding delimits a request body.
             let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
             if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
@@ -528,8 +530,6 @@ fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Fra
                 unusable = true;
             }
         }
-        // SAFETY: httparse returned the name as a `str` lying in `raw`; the copy is exact.
-        unsafe { headers.push_captured(range(h.name.as_bytes()), range(h.value)) };
     }
     let framing = match (unusable, chunked, length) {
         (true, _, _) => Framing::Unusable,

@@ -64,6 +64,108 @@ impl Header {
 pub struct HeaderRef<'a> {
     pub name: &'a str,
     pub value: &'a [u8],
+    /// What the name is known as ([`Class::NONE`] for most).
+    pub class: Class,
+}
+
+/// Headers that carry a user's identity; never sent to staging by default (`rewrite`).
+pub const CREDENTIAL_HEADERS: [&str; 3] = ["Authorization", "Cookie", "Proxy-Authorization"];
+
+/// Headers through which clients ask a server to treat a request as another method (`filter`).
+pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "X-HTTP-Method-Override",
+    "X-HTTP-Method",
+    "X-Method-Override",
+];
+
+/// The header `rewrite` adds to every replayed request, and that `filter` refuses to see twice.
+pub const MARKER_HEADER: &str = "X-Replayed-By";
+pub const MARKER_VALUE: &str = "replayer";
+
+/// The header names some stage must notice on every request, as a set of bits. A field's
+/// class is found once, when it is stored, and [`Headers`] keeps the union: the stages ask
+/// [`Headers::contains`] instead of comparing every name of every request with their lists
+/// (most requests carry none of these, and then no stage looks at a single name).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Class(u8);
+
+impl Class {
+    pub const NONE: Class = Class(0);
+    /// [`CREDENTIAL_HEADERS`].
+    pub const CREDENTIAL: Class = Class(1);
+    /// [`METHOD_OVERRIDE_HEADERS`].
+    pub const METHOD_OVERRIDE: Class = Class(2);
+    /// [`MARKER_HEADER`].
+    pub const MARKER: Class = Class(4);
+    pub const CONTENT_LENGTH: Class = Class(8);
+    pub const TRANSFER_ENCODING: Class = Class(16);
+
+    /// Every known name with its class (letters and '-' only, see [`Class::among`]).
+    const NAMES: [(&'static str, Class); 9] = [
+        (CREDENTIAL_HEADERS[0], Class::CREDENTIAL),
+        (CREDENTIAL_HEADERS[1], Class::CREDENTIAL),
+        (CREDENTIAL_HEADERS[2], Class::CREDENTIAL),
+        (METHOD_OVERRIDE_HEADERS[0], Class::METHOD_OVERRIDE),
+        (METHOD_OVERRIDE_HEADERS[1], Class::METHOD_OVERRIDE),
+        (METHOD_OVERRIDE_HEADERS[2], Class::METHOD_OVERRIDE),
+        (MARKER_HEADER, Class::MARKER),
+        ("Content-Length", Class::CONTENT_LENGTH),
+        ("Transfer-Encoding", Class::TRANSFER_ENCODING),
+    ];
+
+    /// For each name length, the indices into [`Class::NAMES`] of the names that long, as
+    /// bits: most names are ruled out by their length alone, the rest by one comparison.
+    const BY_LENGTH: [u16; 64] = {
+        let mut table = [0u16; 64];
+        let mut i = 0;
+        while i < Class::NAMES.len() {
+            table[Class::NAMES[i].0.len()] |= 1 << i;
+            i += 1;
+        }
+        table
+    };
+
+    /// The class of a header name (case-insensitive).
+    #[inline]
+    pub fn of(name: &str) -> Class {
+        match Class::BY_LENGTH.get(name.len()) {
+            None | Some(0) => Class::NONE,
+            Some(&candidates) => Class::among(candidates, name.as_bytes()),
+        }
+    }
+
+    /// The class of `name` if it is one of the `candidates` (bits indexing [`Class::NAMES`]).
+    #[inline(never)]
+    fn among(mut candidates: u16, name: &[u8]) -> Class {
+        while candidates != 0 {
+            let (known, class) = Class::NAMES[candidates.trailing_zeros() as usize];
+            // The known names are letters and '-'; on those, and on every byte a header name
+            // may hold, `| 0x20` folds exactly the case (the lengths are already equal).
+            if known.bytes().zip(name).all(|(k, &n)| k | 0x20 == n | 0x20) {
+                return class;
+            }
+            candidates &= candidates - 1;
+        }
+        Class::NONE
+    }
+
+    /// Whether the two share a bit.
+    pub fn intersects(self, other: Class) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+impl std::ops::BitOr for Class {
+    type Output = Class;
+    fn bitor(self, other: Class) -> Class {
+        Class(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Class {
+    fn bitor_assign(&mut self, other: Class) {
+        self.0 |= other.0;
+    }
 }
 
 /// A request's header fields, in order, names in their captured case.
@@ -73,13 +175,21 @@ pub struct HeaderRef<'a> {
 /// [`HeaderRef`]s, so both kinds look the same to every stage and output.
 #[derive(Clone, Default)]
 pub struct Headers {
-    /// The captured head that [`Field::Captured`] offsets point into.
+    /// The captured head that [`Text::Captured`] offsets point into.
     head: Bytes,
     fields: Vec<Field>,
+    /// The union of the fields' classes.
+    classes: Class,
 }
 
 #[derive(Clone)]
-enum Field {
+struct Field {
+    class: Class,
+    text: Text,
+}
+
+#[derive(Clone)]
+enum Text {
     /// `head[name.0..name.1]` (UTF-8, see [`Headers::push_captured`]) and `head[value.0..value.1]`.
     Captured {
         name: (u32, u32),
@@ -94,22 +204,36 @@ impl Headers {
         Headers {
             head,
             fields: Vec::with_capacity(capacity),
+            classes: Class::NONE,
         }
     }
 
-    /// Adds a field whose name and value are `head[name]` and `head[value]`.
+    /// Adds a field whose name and value are `head[name]` and `head[value]`; returns the
+    /// name's class.
     ///
     /// # Safety
     /// `head[name]` must be valid UTF-8 (the parser returned it as a `str`), and both ranges
     /// must lie inside `head` (they are checked, in debug builds only).
-    pub unsafe fn push_captured(&mut self, name: Range<usize>, value: Range<usize>) {
+    pub unsafe fn push_captured(&mut self, name: Range<usize>, value: Range<usize>) -> Class {
         debug_assert!(name.end <= self.head.len() && value.end <= self.head.len());
-        debug_assert!(std::str::from_utf8(&self.head[name.clone()]).is_ok());
+        // SAFETY: the caller's promise.
+        let text = unsafe { std::str::from_utf8_unchecked(&self.head[name.clone()]) };
+        let class = Class::of(text);
+        self.classes |= class;
         // Heads are at most 64 KiB (`http::MAX_HEAD_BYTES`), far inside u32.
-        self.fields.push(Field::Captured {
-            name: (name.start as u32, name.end as u32),
-            value: (value.start as u32, value.end as u32),
+        self.fields.push(Field {
+            class,
+            text: Text::Captured {
+                name: (name.start as u32, name.end as u32),
+                value: (value.start as u32, value.end as u32),
+            },
         });
+        class
+    }
+
+    /// Whether some field is of `class` (one of them, if several bits are given).
+    pub fn contains(&self, class: Class) -> bool {
+        self.classes.intersects(class)
     }
 
     pub fn len(&self) -> usize {
@@ -136,17 +260,49 @@ impl Headers {
     }
 
     pub fn push(&mut self, header: Header) {
-        self.fields.push(Field::Owned(header));
+        let class = Class::of(&header.name);
+        self.push_classified(header, class);
+    }
+
+    /// [`Headers::push`] for a header whose class the caller knows (the marker header, on
+    /// every request).
+    pub fn push_classified(&mut self, header: Header, class: Class) {
+        debug_assert_eq!(class, Class::of(&header.name));
+        self.classes |= class;
+        self.fields.push(Field {
+            class,
+            text: Text::Owned(header),
+        });
     }
 
     pub fn insert(&mut self, index: usize, header: Header) {
-        self.fields.insert(index, Field::Owned(header));
+        let field = Field::owned(header);
+        self.classes |= field.class;
+        self.fields.insert(index, field);
     }
 
     /// Keeps the fields for which `keep` says so, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(HeaderRef<'_>) -> bool) {
         let head = &self.head;
-        self.fields.retain(|field| keep(read(head, field)));
+        let mut classes = Class::NONE;
+        self.fields.retain(|field| {
+            let kept = keep(read(head, field));
+            if kept {
+                classes |= field.class;
+            }
+            kept
+        });
+        self.classes = classes;
+    }
+
+    /// Removes the fields of `class`, except those `keep` wants; the others are not looked at.
+    pub fn remove_class(&mut self, class: Class, keep: impl Fn(HeaderRef<'_>) -> bool) {
+        if self.contains(class) {
+            let head = &self.head;
+            self.fields
+                .retain(|field| !field.class.intersects(class) || keep(read(head, field)));
+            self.classes = self.fields.iter().fold(Class::NONE, |all, f| all | f.class);
+        }
     }
 
     /// Sets a field: the first one of that name (any case) gets the value and keeps its
@@ -164,7 +320,7 @@ impl Headers {
                 return false;
             }
             found = true;
-            *field = Field::Owned(Header {
+            *field = Field::owned(Header {
                 name: current.name.into(),
                 value: value.clone(),
             });
@@ -182,16 +338,27 @@ impl Headers {
     }
 }
 
+impl Field {
+    fn owned(header: Header) -> Field {
+        Field {
+            class: Class::of(&header.name),
+            text: Text::Owned(header),
+        }
+    }
+}
+
 fn read<'a>(head: &'a Bytes, field: &'a Field) -> HeaderRef<'a> {
-    match field {
-        Field::Captured { name, value } => HeaderRef {
+    match &field.text {
+        Text::Captured { name, value } => HeaderRef {
             // SAFETY: `push_captured`'s contract: this range of the (immutable) head is UTF-8.
             name: unsafe { std::str::from_utf8_unchecked(&head[name.0 as usize..name.1 as usize]) },
             value: &head[value.0 as usize..value.1 as usize],
+            class: field.class,
         },
-        Field::Owned(header) => HeaderRef {
+        Text::Owned(header) => HeaderRef {
             name: &header.name,
             value: &header.value,
+            class: field.class,
         },
     }
 }
@@ -230,9 +397,11 @@ impl<'a> IntoIterator for &'a Headers {
 
 impl FromIterator<Header> for Headers {
     fn from_iter<I: IntoIterator<Item = Header>>(headers: I) -> Headers {
+        let fields: Vec<Field> = headers.into_iter().map(Field::owned).collect();
         Headers {
             head: Bytes::new(),
-            fields: headers.into_iter().map(Field::Owned).collect(),
+            classes: fields.iter().fold(Class::NONE, |all, f| all | f.class),
+            fields,
         }
     }
 }
@@ -407,5 +576,75 @@ mod tests {
         assert!(ByteStr::from_utf8(Bytes::from_static(b"\xff")).is_err());
         let set: std::collections::HashSet<ByteStr> = [method].into();
         assert!(set.contains("GET"), "hashes like str");
+    }
+
+    #[test]
+    fn classes_are_found_in_any_case_and_nothing_else_is_classed() {
+        for (name, class) in Class::NAMES {
+            assert!(name.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-'));
+            assert_eq!(Class::of(name), class);
+            assert_eq!(Class::of(&name.to_ascii_lowercase()), class);
+            assert_eq!(Class::of(&name.to_ascii_uppercase()), class);
+            // Same length, one byte changed anywhere: not that header.
+            for i in 0..name.len() {
+                let mut other = name.as_bytes().to_vec();
+                other[i] = if other[i] == b'-' { b'_' } else { b'-' };
+                let other = String::from_utf8(other).unwrap();
+                assert_eq!(Class::of(&other), Class::NONE, "{other}");
+            }
+        }
+        for name in [
+            "",
+            "A",
+            "Accept",
+            "Cookies",
+            "Host",
+            "X-Replayed-Byy",
+            &"x".repeat(300),
+        ] {
+            assert_eq!(Class::of(name), Class::NONE, "{name}");
+        }
+    }
+
+    #[test]
+    fn headers_read_the_same_captured_or_owned_and_keep_their_classes() {
+        let head = Bytes::from_static(b"Host: a\r\nCookie: c=1\r\nAccept: */*\r\n");
+        let mut captured = Headers::captured(head.clone(), 4);
+        for (name, value) in [(0..4, 6..7), (9..15, 17..20), (22..28, 30..33)] {
+            // SAFETY: ASCII ranges inside `head`.
+            unsafe { captured.push_captured(name, value) };
+        }
+        let owned: Headers = [("Host", "a"), ("Cookie", "c=1"), ("Accept", "*/*")]
+            .into_iter()
+            .map(|(n, v)| Header {
+                name: n.into(),
+                value: Bytes::copy_from_slice(v.as_bytes()),
+            })
+            .collect();
+        assert_eq!(captured, owned);
+        assert!(captured.contains(Class::CREDENTIAL) && owned.contains(Class::CREDENTIAL));
+        assert_eq!(captured.get("cookie"), Some(&b"c=1"[..]));
+
+        captured.remove_class(Class::CREDENTIAL, |_| false);
+        assert!(!captured.contains(Class::CREDENTIAL));
+        let names: Vec<&str> = captured.iter().map(|h| h.name).collect();
+        assert_eq!(names, ["Host", "Accept"]);
+
+        captured.set("HOST", b"b");
+        captured.set("X-New", b"1");
+        let lines: Vec<String> = captured
+            .iter()
+            .map(|h| format!("{}: {}", h.name, String::from_utf8_lossy(h.value)))
+            .collect();
+        assert_eq!(lines, ["X-New: 1", "Host: b", "Accept: */*"]);
+
+        captured.push_classified(
+            Header::from_static(MARKER_HEADER, MARKER_VALUE),
+            Class::MARKER,
+        );
+        assert!(captured.contains(Class::MARKER));
+        captured.retain(|h| h.class != Class::MARKER);
+        assert!(!captured.contains(Class::MARKER));
+        assert_eq!(captured.len(), 3);
     }
 }

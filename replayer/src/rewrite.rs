@@ -16,12 +16,10 @@
 //! Host is not touched here: each replay target sets its own (`-http-original-host` keeps
 //! production's), see [`set_header`].
 
-use crate::filter::{compile_regex, MARKER_HEADER, MARKER_VALUE};
-use crate::request::{Header, Request};
+use crate::filter::compile_regex;
+pub use crate::request::CREDENTIAL_HEADERS;
+use crate::request::{Class, Header, Request, MARKER_HEADER, MARKER_VALUE};
 use regex::Regex;
-
-/// Headers that carry a user's identity; never sent to staging by default.
-pub const CREDENTIAL_HEADERS: [&str; 3] = ["Authorization", "Cookie", "Proxy-Authorization"];
 
 /// `-http-set-header 'Name: Value'`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,19 +155,15 @@ impl RewriteConfig {
     /// The last step: credentials out (unless kept or set by the operator), marker in.
     pub fn finish(&self, request: &mut Request) {
         if !self.keep_credentials {
-            request.headers.retain(|h| {
-                !CREDENTIAL_HEADERS
+            // A credential the operator sets explicitly is theirs to send.
+            request.headers.remove_class(Class::CREDENTIAL, |h| {
+                self.set_headers
                     .iter()
-                    .any(|c| h.name.eq_ignore_ascii_case(c))
-                    || self
-                        .set_headers
-                        .iter()
-                        .any(|s| s.name.eq_ignore_ascii_case(h.name))
+                    .any(|s| s.name.eq_ignore_ascii_case(h.name))
             });
         }
-        request
-            .headers
-            .push(Header::from_static(MARKER_HEADER, MARKER_VALUE));
+        let marker = Header::from_static(MARKER_HEADER, MARKER_VALUE);
+        request.headers.push_classified(marker, Class::MARKER);
     }
 }
 
