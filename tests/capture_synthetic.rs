@@ -255,3 +255,60 @@ fn pcapng_and_nanosecond_pcap_files_read_the_same() {
         );
     }
 }
+
+#[test]
+fn a_bpf_filter_on_a_file_keeps_only_what_it_matches_in_either_format() {
+    // Two clients; the filter names one. Classic pcap is read by our reader (libpcap runs the
+    // filter on each record); pcapng by libpcap itself: both must give the same answer.
+    let other: SocketAddrV4 = "10.0.0.9:40001".parse().unwrap();
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), 0, 0, SYN, b""));
+    pcap.frame(&eth_ipv4_tcp(other, server(), 0, 0, SYN, b""));
+    let (mut seq_a, mut seq_b) = (1u32, 1u32);
+    for i in 0..4 {
+        let a = get(&format!("/kept/{i}"));
+        pcap.frame(&c(seq_a, &a));
+        seq_a += a.len() as u32;
+        let b = get(&format!("/filtered/{i}"));
+        pcap.frame(&eth_ipv4_tcp(other, server(), seq_b, 1, ACK | PSH, &b));
+        seq_b += b.len() as u32;
+    }
+    let dir = Scratch::new("bpf-file");
+    let classic = dir.join("two-clients.pcap");
+    pcap.write(&classic);
+    let want: Vec<String> = (0..4).map(|i| format!("GET /kept/{i}")).collect();
+    let filter = ["-input-raw-bpf-filter", "src host 10.0.0.1 and tcp port 80"];
+    assert_eq!(lines(&replay_pcap_file(&classic, 80, &filter)), want);
+    let unfiltered = lines(&replay_pcap_file(&classic, 80, &[]));
+    assert_eq!(unfiltered.len(), 8, "{unfiltered:?}");
+
+    let pcapng = dir.join("two-clients.pcapng");
+    let out = std::process::Command::new(require_tool("editcap"))
+        .args(["-F", "pcapng"])
+        .arg(&classic)
+        .arg(&pcapng)
+        .output()
+        .expect("editcap");
+    assert!(out.status.success());
+    assert_eq!(lines(&replay_pcap_file(&pcapng, 80, &filter)), want);
+
+    // A filter libpcap cannot compile is refused before anything is read, in one line.
+    for file in [&classic, &pcapng] {
+        let out = run_with_timeout(
+            std::process::Command::new(bin("replayer"))
+                .arg("-input-raw")
+                .arg(format!("{}:80", file.display()))
+                .args(["-input-raw-engine", "pcap_file", "-output-stdout"])
+                .args(["-input-raw-bpf-filter", "tcp port banana"]),
+            std::time::Duration::from_secs(30),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("invalid BPF filter \"tcp port banana\""),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}

@@ -83,13 +83,10 @@ pub fn run(config: &Config) -> Result<Summary, AppError> {
     }
 
     let mut failure: Option<OutputError> = None;
-    let mut on_request = |request: Request| {
-        if failure.is_some() {
+    let mut on_request = |mut request: Request| {
+        if failure.is_some() || !stages.pass(&mut request) {
             return;
         }
-        let Some(request) = stages.process(request) else {
-            return;
-        };
         for sink in sinks.iter_mut() {
             if let Some(limiter) = &mut sink.limiter {
                 if !limiter.allow(&request) {

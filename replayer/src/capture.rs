@@ -16,8 +16,9 @@
 
 mod pcap_reader;
 
+use crate::decode::{LinkType, TcpSegment};
 use crate::pipeline::{CaptureConfig, CaptureError, Input};
-use pcap::{Active, BpfProgram, Capture, Linktype, Offline, Precision};
+use pcap::{Active, Capture, Linktype, Offline, Precision};
 use pcap_reader::{PcapReader, Sniffed};
 use std::net::IpAddr;
 
@@ -43,6 +44,13 @@ pub struct Packet<'a> {
 #[derive(Debug)]
 pub enum Next<'a> {
     Packet(Packet<'a>),
+    /// A packet already decoded (classic pcap files are decoded on their reader thread):
+    /// its capture time, length on the wire, and TCP segment if it carried one.
+    Decoded {
+        ts_ns: u64,
+        wire_len: u32,
+        segment: Option<TcpSegment<'a>>,
+    },
     /// A live capture saw nothing within the read timeout.
     Idle,
     /// The file is done.
@@ -54,7 +62,7 @@ enum Handle {
     /// pcapng and other files libpcap reads.
     File(Capture<Offline>),
     /// A classic pcap file, with the user's BPF filter if one was given.
-    Classic(PcapReader, Option<BpfProgram>),
+    Classic(PcapReader),
 }
 
 /// An open packet source.
@@ -102,19 +110,23 @@ impl Source {
                     CaptureError::Open(format!("invalid BPF filter {filter:?}: {e}"))
                 };
                 let handle = match PcapReader::sniff(path).map_err(|e| cannot_read(&e))? {
-                    Sniffed::Classic(reader) => {
-                        let program = match &config.bpf_filter {
-                            Some(filter) => {
-                                let linktype = Linktype(reader.linktype() as i32);
-                                let dead = Capture::dead(linktype).map_err(|e| cannot_read(&e))?;
-                                Some(
-                                    dead.compile(filter, true)
-                                        .map_err(|e| bad_filter(filter, e))?,
-                                )
-                            }
-                            None => None,
-                        };
-                        Handle::Classic(reader, program)
+                    Sniffed::Classic(mut reader) => {
+                        // The reader thread decodes: it needs the link type now, and the
+                        // filter checked now (it compiles it again on its own thread).
+                        let linktype = reader.linktype() as i32;
+                        if let Some(filter) = &config.bpf_filter {
+                            Capture::dead(Linktype(linktype))
+                                .map_err(|e| cannot_read(&e))?
+                                .compile(filter, true)
+                                .map_err(|e| bad_filter(filter, e))?;
+                        }
+                        // An unknown link type is refused by the pipeline, before any read.
+                        if let Some(link) = LinkType::from_dlt(linktype) {
+                            reader
+                                .start(link, config.bpf_filter.clone())
+                                .map_err(|e| cannot_read(&e))?;
+                        }
+                        Handle::Classic(reader)
                     }
                     Sniffed::Other => {
                         let mut capture = Capture::from_file_with_precision(path, Precision::Nano)
@@ -175,7 +187,7 @@ impl Source {
         match &self.handle {
             Handle::Live(c) => c.get_datalink().0,
             Handle::File(c) => c.get_datalink().0,
-            Handle::Classic(reader, _) => reader.linktype() as i32,
+            Handle::Classic(reader) => reader.linktype() as i32,
         }
     }
 
@@ -202,9 +214,7 @@ impl Source {
         let read = match &mut self.handle {
             Handle::Live(c) => c.next_packet(),
             Handle::File(c) => c.next_packet(),
-            Handle::Classic(reader, filter) => {
-                return next_classic(reader, filter.as_ref(), &self.description)
-            }
+            Handle::Classic(reader) => return next_classic(reader, &self.description),
         };
         match read {
             Ok(packet) => {
@@ -242,25 +252,18 @@ impl Source {
 /// The next packet of a classic pcap file that passes the filter.
 fn next_classic<'a>(
     reader: &'a mut PcapReader,
-    filter: Option<&BpfProgram>,
     description: &str,
 ) -> Result<Next<'a>, CaptureError> {
     let damaged = |e: pcap_reader::ReadError| CaptureError::Read(format!("{description}: {e}"));
-    loop {
-        if !reader.advance().map_err(damaged)? {
-            return Ok(Next::End);
-        }
-        let record = reader.current().expect("advance stepped onto a record");
-        if filter.is_none_or(|program| program.filter(record.data)) {
-            break;
-        }
+    if !reader.advance().map_err(damaged)? {
+        return Ok(Next::End);
     }
     let record = reader.current().expect("advance stepped onto a record");
-    Ok(Next::Packet(Packet {
+    Ok(Next::Decoded {
         ts_ns: record.ts_ns,
-        data: record.data,
         wire_len: record.wire_len,
-    }))
+        segment: record.segment,
+    })
 }
 
 #[cfg(test)]

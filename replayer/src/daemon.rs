@@ -335,10 +335,10 @@ impl Flow {
         }
     }
 
-    fn request(&mut self, request: Request) {
+    fn request(&mut self, mut request: Request) {
         self.stats.count(Event::Seen);
         let filtered_before = self.flow_stats.filtered.load(Relaxed);
-        let Some(request) = self.stages.process(request) else {
+        if !self.stages.pass(&mut request) {
             let event = if self.flow_stats.filtered.load(Relaxed) != filtered_before {
                 Event::Filtered
             } else {
@@ -346,7 +346,7 @@ impl Flow {
             };
             self.stats.count(event);
             return;
-        };
+        }
         if !self.sinks.is_empty() {
             self.emit_to_sinks(&request);
         }

@@ -505,14 +505,27 @@ fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Fra
         let start = part.as_ptr() as usize - raw.as_ptr() as usize;
         start..start + part.len()
     };
-    // SAFETY: `part` is a `str` httparse returned, so its exact copy is UTF-8 too.
-    let text =
-        |part: &str| unsafe { ByteStr::from_utf8_unchecked(shared.slice(range(part.as_bytes()))) };
+    let method = request.method?;
+    // The common methods are constants: a slice of the shared copy would cost a reference
+    // count (an atomic operation) when made and again when dropped, on every request.
+    let method = match KNOWN_METHODS
+        .iter()
+        .find(|known| **known == method.as_bytes())
+    {
+        // SAFETY: every entry of KNOWN_METHODS is ASCII.
+        Some(&known) => ByteStr::from_static(unsafe { std::str::from_utf8_unchecked(known) }),
+        // SAFETY: a `str` httparse returned, so its exact copy is UTF-8 too.
+        None => unsafe { ByteStr::from_utf8_unchecked(shared.slice(range(method.as_bytes()))) },
+    };
+    // SAFETY: as above.
+    let target =
+        unsafe { ByteStr::from_utf8_unchecked(shared.slice(range(request.path?.as_bytes()))) };
+    let version_minor = request.version?;
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut unusable = false;
     // One spare slot: the marker header `rewrite` adds to every replayed request.
-    let mut headers = Headers::captured(shared.clone(), request.headers.len() + 1);
+    let mut headers = Headers::captured(shared, request.headers.len() + 1);
     for h in request.headers.iter() {
         // SAFETY: httparse returned the name as a `str` lying in `raw`; the copy is exact.
         let class = unsafe { headers.push_captured(range(h.name.as_bytes()), range(h.value)) };
@@ -538,9 +551,9 @@ fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Fra
         (false, false, None) => Framing::None,
     };
     let head = Head {
-        method: text(request.method?),
-        target: text(request.path?),
-        version_minor: request.version?,
+        method,
+        target,
+        version_minor,
         headers,
     };
     Some((head, framing))

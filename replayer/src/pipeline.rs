@@ -160,11 +160,26 @@ pub fn run_opened(
     let mut outcome = Ok(());
     while !stop.load(Relaxed) {
         match source.next_packet() {
-            Ok(Next::Packet(packet)) => {
+            Ok(next @ (Next::Packet(_) | Next::Decoded { .. })) => {
+                let (ts_ns, wire_len, segment) = match next {
+                    Next::Packet(packet) => {
+                        let segment = match decoder.decode(packet.data, packet.ts_ns) {
+                            Decoded::Tcp(segment) => Some(segment),
+                            _ => None,
+                        };
+                        (packet.ts_ns, packet.wire_len, segment)
+                    }
+                    Next::Decoded {
+                        ts_ns,
+                        wire_len,
+                        segment,
+                    } => (ts_ns, wire_len, segment),
+                    Next::Idle | Next::End => unreachable!("matched above"),
+                };
                 packets += 1;
-                bytes += u64::from(packet.wire_len);
-                if let Decoded::Tcp(segment) = decoder.decode(packet.data, packet.ts_ns) {
-                    reassembler.segment(&segment, packet.ts_ns, &mut emitter);
+                bytes += u64::from(wire_len);
+                if let Some(segment) = segment {
+                    reassembler.segment(&segment, ts_ns, &mut emitter);
                 }
                 unpublished += 1;
                 if unpublished == PUBLISH_EVERY {

@@ -191,11 +191,11 @@ struct Field {
 #[derive(Clone)]
 enum Text {
     /// `head[name.0..name.1]` (UTF-8, see [`Headers::push_captured`]) and `head[value.0..value.1]`.
-    Captured {
-        name: (u32, u32),
-        value: (u32, u32),
-    },
-    Owned(Header),
+    Captured { name: (u32, u32), value: (u32, u32) },
+    /// Boxed: most fields are captured, and a small field keeps the list compact.
+    Owned(Box<Header>),
+    /// A constant header (the marker, on every request): no allocation at all.
+    Static(&'static Header),
 }
 
 impl Headers {
@@ -214,6 +214,7 @@ impl Headers {
     /// # Safety
     /// `head[name]` must be valid UTF-8 (the parser returned it as a `str`), and both ranges
     /// must lie inside `head` (they are checked, in debug builds only).
+    #[inline]
     pub unsafe fn push_captured(&mut self, name: Range<usize>, value: Range<usize>) -> Class {
         debug_assert!(name.end <= self.head.len() && value.end <= self.head.len());
         // SAFETY: the caller's promise.
@@ -266,12 +267,21 @@ impl Headers {
 
     /// [`Headers::push`] for a header whose class the caller knows (the marker header, on
     /// every request).
-    pub fn push_classified(&mut self, header: Header, class: Class) {
+    fn push_classified(&mut self, header: Header, class: Class) {
+        self.classes |= class;
+        self.fields.push(Field {
+            class,
+            text: Text::Owned(Box::new(header)),
+        });
+    }
+
+    /// Adds a constant header of a known class (the marker, on every request).
+    pub fn push_static(&mut self, header: &'static Header, class: Class) {
         debug_assert_eq!(class, Class::of(&header.name));
         self.classes |= class;
         self.fields.push(Field {
             class,
-            text: Text::Owned(header),
+            text: Text::Static(header),
         });
     }
 
@@ -342,7 +352,7 @@ impl Field {
     fn owned(header: Header) -> Field {
         Field {
             class: Class::of(&header.name),
-            text: Text::Owned(header),
+            text: Text::Owned(Box::new(header)),
         }
     }
 }
@@ -356,6 +366,11 @@ fn read<'a>(head: &'a Bytes, field: &'a Field) -> HeaderRef<'a> {
             class: field.class,
         },
         Text::Owned(header) => HeaderRef {
+            name: &header.name,
+            value: &header.value,
+            class: field.class,
+        },
+        Text::Static(header) => HeaderRef {
             name: &header.name,
             value: &header.value,
             class: field.class,
@@ -638,10 +653,8 @@ mod tests {
             .collect();
         assert_eq!(lines, ["X-New: 1", "Host: b", "Accept: */*"]);
 
-        captured.push_classified(
-            Header::from_static(MARKER_HEADER, MARKER_VALUE),
-            Class::MARKER,
-        );
+        static MARKER: Header = Header::from_static(MARKER_HEADER, MARKER_VALUE);
+        captured.push_static(&MARKER, Class::MARKER);
         assert!(captured.contains(Class::MARKER));
         captured.retain(|h| h.class != Class::MARKER);
         assert!(!captured.contains(Class::MARKER));

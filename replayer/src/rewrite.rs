@@ -162,8 +162,8 @@ impl RewriteConfig {
                     .any(|s| s.name.eq_ignore_ascii_case(h.name))
             });
         }
-        let marker = Header::from_static(MARKER_HEADER, MARKER_VALUE);
-        request.headers.push_classified(marker, Class::MARKER);
+        static MARKER: Header = Header::from_static(MARKER_HEADER, MARKER_VALUE);
+        request.headers.push_static(&MARKER, Class::MARKER);
     }
 }
 

@@ -1,37 +1,47 @@
-//! Classic pcap files (what `tcpdump -w` writes), read in large blocks and parsed in place.
+//! Classic pcap files (what `tcpdump -w` writes): read, split into records and decoded on
+//! a thread of their own, ahead of the capture thread.
 //!
 //! libpcap reads a file through stdio: two `fread` calls per packet, each copying out of a
 //! 4 KiB stdio buffer, so a 500 MB capture costs 120,000 `read` system calls and two copies of
 //! every byte before the pipeline sees it. That was half the time of an `-output-null` run
-//! (docs/benchmarks.md, "Capture pipeline"). Here the file is read 1 MiB at a time into one
-//! buffer and each packet is handed over as a slice of it: one copy (the kernel's), 500 reads.
+//! (docs/benchmarks.md, "Capture pipeline"). Here a reader thread reads the file 1 MiB at a
+//! time, walks the records of each block, applies the user's BPF filter and decodes each
+//! frame down to its TCP segment (`decode`); the capture thread gets blocks of ready segments
+//! whose payloads are slices of the block, and spends its time on reassembly and HTTP. This
+//! is the file's counterpart of a live capture, where the kernel fills libpcap's ring while
+//! the capture thread works. Used blocks go back to the reader to be filled again.
 //!
-//! The format itself comes from the `pcap-file` crate (the file header's magic numbers, byte
-//! order and timestamp resolution; the 16-byte record header). The checks on a record's
-//! lengths are ours, because pcap-file's refuse every record whose original length exceeds
-//! the snap length, which is exactly what a capture taken with `tcpdump -s 96` holds; like
-//! libpcap, we accept any captured length up to [`MAX_RECORD_BYTES`] and call larger ones damage.
+//! The file header (magic numbers, byte order, timestamp resolution, link type) is parsed by
+//! the `pcap-file` crate. Record headers are four numbers, read here: pcap-file refuses every
+//! record whose original length exceeds the snap length, which is exactly what a capture
+//! taken with `tcpdump -s 96` holds. Like libpcap, any captured length up to
+//! [`MAX_RECORD_BYTES`] is accepted and a larger one is damage.
 //!
 //! pcapng and the rarer pcap variants stay with libpcap (see `capture`).
 
-use byteorder_slice::{BigEndian, LittleEndian};
-use pcap_file::pcap::{PcapHeader, RawPcapPacket};
-use pcap_file::{Endianness, PcapError, TsResolution};
+use crate::decode::{Decoded, Decoder, LinkType, TcpFlags, TcpSegment};
+use pcap_file::pcap::PcapHeader;
+use pcap_file::{Endianness, TsResolution};
 use std::fs::File;
 use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-/// Bytes asked of the kernel per read.
-const READ_BYTES: usize = 1 << 20;
+/// Bytes per block (one `read` asks for up to this much).
+const BLOCK_BYTES: usize = 1 << 20;
+/// Blocks read ahead of the capture thread.
+const BLOCKS_AHEAD: usize = 2;
 /// The largest captured length a record may claim, as in libpcap (its `MAXIMUM_SNAPLEN`):
-/// anything larger is a damaged file, not a packet.
+/// anything larger is a damaged file, not a packet. A block always holds at least one.
 pub const MAX_RECORD_BYTES: u32 = 262_144;
 /// Size of a record header.
 const RECORD_HEADER: usize = 16;
 /// Size of the file header.
 const FILE_HEADER: usize = 24;
 
-/// The start of a classic pcap file, or why a file is not one.
+/// What kind of file a path holds.
 pub enum Sniffed {
     /// A classic pcap file this reader takes.
     Classic(PcapReader),
@@ -39,11 +49,12 @@ pub enum Sniffed {
     Other,
 }
 
-/// One record, borrowed from the reader's buffer until the next call.
+/// One packet of the file, decoded.
 pub struct Record<'a> {
     pub ts_ns: u64,
-    pub data: &'a [u8],
     pub wire_len: u32,
+    /// The TCP segment the frame carried, if it carried one.
+    pub segment: Option<TcpSegment<'a>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,27 +78,45 @@ pub enum ReadError {
     AbsurdLength { packet: u64, offset: u64, len: u32 },
 }
 
-pub struct PcapReader {
-    file: File,
-    header: PcapHeader,
-    /// Bytes read but not consumed are `buf[start..end]`.
+/// A block of the file and its packets, decoded. Payloads are slices of `buf`, or of
+/// `side` for the few that are not in the file as such (reassembled IPv4 fragments).
+#[derive(Default)]
+struct Block {
     buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// File offset of `buf[0]`, for messages.
-    buf_offset: u64,
-    eof: bool,
-    /// Records handed over so far (the next one's number, counting from 1, minus one).
-    packets: u64,
-    /// The record [`PcapReader::advance`] last stepped onto: its bytes are `buf[data]`.
-    current: Option<Current>,
+    side: Vec<u8>,
+    items: Vec<Item>,
 }
 
-#[derive(Clone)]
-struct Current {
+struct Item {
     ts_ns: u64,
-    data: std::ops::Range<usize>,
     wire_len: u32,
+    segment: Option<SegmentAt>,
+}
+
+/// A [`TcpSegment`] with its payload as a place in its [`Block`].
+struct SegmentAt {
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    in_side: bool,
+    payload: Range<u32>,
+}
+
+pub struct PcapReader {
+    header: PcapHeader,
+    /// Blocks from the reader thread, in file order; an error comes last. `None` until
+    /// [`PcapReader::start`].
+    blocks: Option<Receiver<Result<Block, ReadError>>>,
+    /// Used blocks going back to the reader thread.
+    spare: Option<SyncSender<Block>>,
+    file: Option<File>,
+    block: Block,
+    /// The current item of `block`, plus one (0: none yet).
+    next: usize,
+    /// Set once the reader thread has nothing more to give.
+    done: bool,
 }
 
 impl PcapReader {
@@ -102,20 +131,17 @@ impl PcapReader {
                 n => got += n,
             }
         }
-        let header = match PcapHeader::from_slice(&head) {
-            Ok((_, header)) => header,
-            Err(_) => return Ok(Sniffed::Other),
+        let Ok((_, header)) = PcapHeader::from_slice(&head) else {
+            return Ok(Sniffed::Other);
         };
         Ok(Sniffed::Classic(PcapReader {
-            file,
             header,
-            buf: vec![0; READ_BYTES],
-            start: 0,
-            end: 0,
-            buf_offset: FILE_HEADER as u64,
-            eof: false,
-            packets: 0,
-            current: None,
+            blocks: None,
+            spare: None,
+            file: Some(file),
+            block: Block::default(),
+            next: 0,
+            done: false,
         }))
     }
 
@@ -125,140 +151,256 @@ impl PcapReader {
         u32::from(self.header.datalink) & 0x03FF_FFFF
     }
 
-    /// The next record, or `None` at the end of the file.
-    #[cfg(test)]
-    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, ReadError> {
-        Ok(if self.advance()? {
-            self.current()
-        } else {
-            None
-        })
+    /// Starts the reader thread, which decodes frames of `link` and keeps those that
+    /// `filter` (a BPF program, compiled by libpcap for this link type) lets through.
+    pub fn start(&mut self, link: LinkType, filter: Option<String>) -> io::Result<()> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        let (blocks_tx, blocks) = sync_channel(BLOCKS_AHEAD);
+        let (spare, spare_rx) = sync_channel(BLOCKS_AHEAD + 1);
+        let reader = ReadAhead {
+            file,
+            endianness: self.header.endianness,
+            ts_resolution: self.header.ts_resolution,
+            linktype: self.linktype(),
+            decoder: Decoder::new(link),
+            filter,
+            blocks: blocks_tx,
+            spare: spare_rx,
+        };
+        std::thread::Builder::new()
+            .name("pcap-read-ahead".into())
+            .spawn(move || reader.run())?;
+        self.blocks = Some(blocks);
+        self.spare = Some(spare);
+        Ok(())
     }
 
     /// The record the last [`PcapReader::advance`] stepped onto, if any.
     pub fn current(&self) -> Option<Record<'_>> {
-        self.current.as_ref().map(|c| Record {
-            ts_ns: c.ts_ns,
-            data: &self.buf[c.data.clone()],
-            wire_len: c.wire_len,
+        let item = self.block.items.get(self.next.checked_sub(1)?)?;
+        Some(Record {
+            ts_ns: item.ts_ns,
+            wire_len: item.wire_len,
+            segment: item.segment.as_ref().map(|s| {
+                let bytes = if s.in_side {
+                    &self.block.side
+                } else {
+                    &self.block.buf
+                };
+                TcpSegment {
+                    src: s.src,
+                    dst: s.dst,
+                    seq: s.seq,
+                    ack: s.ack,
+                    flags: s.flags,
+                    payload: &bytes[s.payload.start as usize..s.payload.end as usize],
+                }
+            }),
         })
     }
 
     /// Steps onto the next record; `false` at the end of the file. (Two steps, `advance`
-    /// then `current`, so a caller can skip records in a loop and keep the one it wants.)
+    /// then `current`, so that the record borrows the reader only as long as it is used.)
     pub fn advance(&mut self) -> Result<bool, ReadError> {
-        self.current = None;
-        loop {
-            let available = &self.buf[self.start..self.end];
-            let parsed = match self.header.endianness {
-                Endianness::Little => RawPcapPacket::from_slice::<LittleEndian>(available),
-                Endianness::Big => RawPcapPacket::from_slice::<BigEndian>(available),
+        while self.next >= self.block.items.len() {
+            let Some(blocks) = &self.blocks else {
+                return Ok(false);
             };
-            match parsed {
-                Ok((_, raw)) => {
-                    // `raw.data` borrows `self.buf`; take the numbers and re-slice below.
-                    let len = raw.incl_len;
-                    if len > MAX_RECORD_BYTES {
-                        return Err(self.absurd(len));
+            if self.done {
+                return Ok(false);
+            }
+            match blocks.recv() {
+                Ok(Ok(block)) => {
+                    let used = std::mem::replace(&mut self.block, block);
+                    if let Some(spare) = &self.spare {
+                        // The reader may be gone or have spares enough: then it is freed.
+                        let _ = spare.try_send(used);
                     }
-                    let frac = u64::from(raw.ts_frac);
-                    let ts_ns = u64::from(raw.ts_sec) * 1_000_000_000
-                        + match self.header.ts_resolution {
-                            TsResolution::MicroSecond => frac * 1_000,
-                            TsResolution::NanoSecond => frac,
-                        };
-                    let wire_len = raw.orig_len;
-                    let from = self.start + RECORD_HEADER;
-                    let to = from + len as usize;
-                    self.start = to;
-                    self.packets += 1;
-                    self.current = Some(Current {
-                        ts_ns,
-                        data: from..to,
-                        wire_len,
-                    });
-                    return Ok(true);
+                    self.next = 0;
                 }
-                Err(PcapError::IncompleteBuffer) => {
-                    // A record's length is checked before its bytes are waited for, so a
-                    // damaged length never makes the buffer grow.
-                    if available.len() >= RECORD_HEADER {
-                        let len = self.claimed_len();
-                        if len > MAX_RECORD_BYTES {
-                            return Err(self.absurd(len));
-                        }
-                    }
-                    if self.eof {
-                        return self.ended().map(|()| false);
-                    }
-                    self.refill()?;
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
                 }
-                Err(e) => return Err(ReadError::Io(io::Error::other(e.to_string()))),
+                Err(_) => {
+                    self.done = true;
+                    return Ok(false);
+                }
             }
         }
+        self.next += 1;
+        Ok(true)
     }
+}
 
-    /// The captured length the record header at `start` claims.
-    fn claimed_len(&self) -> u32 {
-        let bytes: [u8; 4] = self.buf[self.start + 8..self.start + 12]
-            .try_into()
-            .expect("4 bytes");
-        match self.header.endianness {
-            Endianness::Little => u32::from_le_bytes(bytes),
-            Endianness::Big => u32::from_be_bytes(bytes),
-        }
+fn read_u32(bytes: &[u8], at: usize, endianness: Endianness) -> u32 {
+    let word: [u8; 4] = bytes[at..at + 4].try_into().expect("4 bytes");
+    match endianness {
+        Endianness::Little => u32::from_le_bytes(word),
+        Endianness::Big => u32::from_be_bytes(word),
     }
+}
 
-    fn absurd(&self, len: u32) -> ReadError {
-        ReadError::AbsurdLength {
-            packet: self.packets + 1,
-            offset: self.buf_offset + self.start as u64,
-            len,
-        }
-    }
+/// The reader thread's side.
+struct ReadAhead {
+    file: File,
+    endianness: Endianness,
+    ts_resolution: TsResolution,
+    linktype: u32,
+    decoder: Decoder,
+    filter: Option<String>,
+    blocks: SyncSender<Result<Block, ReadError>>,
+    spare: Receiver<Block>,
+}
 
-    /// End of file: clean between records, damage inside one.
-    fn ended(&self) -> Result<(), ReadError> {
-        let left = self.end - self.start;
-        if left == 0 {
-            return Ok(());
-        }
-        let needed = if left >= RECORD_HEADER {
-            RECORD_HEADER + self.claimed_len() as usize
-        } else {
-            RECORD_HEADER
-        };
-        Err(ReadError::Truncated {
-            packet: self.packets + 1,
-            offset: self.buf_offset + self.start as u64,
-            needed,
-            left,
-        })
-    }
-
-    /// Moves the unconsumed tail to the front of the buffer and reads more after it.
-    fn refill(&mut self) -> io::Result<()> {
-        self.buf.copy_within(self.start..self.end, 0);
-        self.buf_offset += self.start as u64;
-        self.end -= self.start;
-        self.start = 0;
-        // The buffer always holds a whole record: the largest is MAX_RECORD_BYTES plus its
-        // header, well under READ_BYTES.
+impl ReadAhead {
+    /// Reads blocks until the end of the file, damage, or the capture side hanging up.
+    fn run(mut self) {
+        // libpcap's compiled programs stay on the thread that runs them; the filter was
+        // checked when the capture was opened, so it compiles here too.
+        let filter = self.filter.as_deref().and_then(|filter| {
+            pcap::Capture::dead(pcap::Linktype(self.linktype as i32))
+                .and_then(|dead| dead.compile(filter, true))
+                .ok()
+        });
+        // A record cut by the end of the last block, carried to the front of the next.
+        let mut carry: Vec<u8> = Vec::new();
+        // File offset and number (from 1) of the first record of the block being read.
+        let mut offset = FILE_HEADER as u64;
+        let mut packet = 1u64;
         loop {
-            match self.file.read(&mut self.buf[self.end..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(());
+            let mut block = self.spare.try_recv().unwrap_or_default();
+            block.items.clear();
+            block.side.clear();
+            let buf = &mut block.buf;
+            buf.resize(BLOCK_BYTES, 0);
+            buf[..carry.len()].copy_from_slice(&carry);
+            let (filled, eof) = match fill(&mut self.file, buf, carry.len()) {
+                Ok(read) => read,
+                Err(e) => {
+                    let _ = self.blocks.send(Err(e.into()));
+                    return;
                 }
-                Ok(n) => {
-                    self.end += n;
-                    return Ok(());
+            };
+            // Whole records only; the damage, if any, goes after them.
+            let mut pos = 0;
+            let mut damage = None;
+            while pos + RECORD_HEADER <= filled {
+                let word = |i: usize| read_u32(&block.buf, pos + i * 4, self.endianness);
+                let len = word(2);
+                if len > MAX_RECORD_BYTES {
+                    damage = Some(ReadError::AbsurdLength {
+                        packet,
+                        offset: offset + pos as u64,
+                        len,
+                    });
+                    break;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                let from = pos + RECORD_HEADER;
+                let end = from + len as usize;
+                if end > filled {
+                    break;
+                }
+                let frac = u64::from(word(1));
+                let ts_ns = u64::from(word(0)) * 1_000_000_000
+                    + match self.ts_resolution {
+                        TsResolution::MicroSecond => frac * 1_000,
+                        TsResolution::NanoSecond => frac,
+                    };
+                let wire_len = word(3);
+                let frame = &block.buf[from..end];
+                if filter.as_ref().is_none_or(|program| program.filter(frame)) {
+                    let segment = match self.decoder.decode(frame, ts_ns) {
+                        Decoded::Tcp(segment) => {
+                            Some(locate(&segment, frame, from, &mut block.side))
+                        }
+                        _ => None,
+                    };
+                    block.items.push(Item {
+                        ts_ns,
+                        wire_len,
+                        segment,
+                    });
+                }
+                pos = end;
+                packet += 1;
+            }
+            if damage.is_none() && eof && pos < filled {
+                let left = filled - pos;
+                let needed = if left >= RECORD_HEADER {
+                    RECORD_HEADER + read_u32(&block.buf, pos + 8, self.endianness) as usize
+                } else {
+                    RECORD_HEADER
+                };
+                damage = Some(ReadError::Truncated {
+                    packet,
+                    offset: offset + pos as u64,
+                    needed,
+                    left,
+                });
+            }
+            carry.clear();
+            carry.extend_from_slice(&block.buf[pos..filled]);
+            offset += pos as u64;
+            if !block.items.is_empty() && self.blocks.send(Ok(block)).is_err() {
+                return; // the capture side is gone
+            }
+            if let Some(damage) = damage {
+                let _ = self.blocks.send(Err(damage));
+                return;
+            }
+            if eof {
+                return;
             }
         }
     }
+}
+
+/// Where a decoded segment's payload lies: in the frame (at `frame_at` in the block), or,
+/// for a datagram the decoder put back together, copied to the end of `side`.
+fn locate(
+    segment: &TcpSegment<'_>,
+    frame: &[u8],
+    frame_at: usize,
+    side: &mut Vec<u8>,
+) -> SegmentAt {
+    let payload = segment.payload;
+    let start = payload.as_ptr() as usize;
+    let frame_start = frame.as_ptr() as usize;
+    let (in_side, at) =
+        if start >= frame_start && start + payload.len() <= frame_start + frame.len() {
+            (false, frame_at + (start - frame_start))
+        } else {
+            side.extend_from_slice(payload);
+            (true, side.len() - payload.len())
+        };
+    // A block is at most BLOCK_BYTES, and a datagram at most 64 KiB: all inside u32.
+    SegmentAt {
+        src: segment.src,
+        dst: segment.dst,
+        seq: segment.seq,
+        ack: segment.ack,
+        flags: segment.flags,
+        in_side,
+        payload: at as u32..(at + payload.len()) as u32,
+    }
+}
+
+/// Reads into `buf[from..]` until it is full or the file ends; returns the bytes now in
+/// `buf` and whether the file ended.
+fn fill(file: &mut File, buf: &mut [u8], from: usize) -> io::Result<(usize, bool)> {
+    let mut filled = from;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => return Ok((filled, true)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((filled, false))
 }
 
 #[cfg(test)]
@@ -329,9 +471,38 @@ mod tests {
 
     fn open(path: &Path) -> PcapReader {
         match PcapReader::sniff(path).unwrap() {
-            Sniffed::Classic(r) => r,
+            Sniffed::Classic(mut r) => {
+                r.start(LinkType::Ethernet, None).unwrap();
+                r
+            }
             Sniffed::Other => panic!("not taken as classic pcap"),
         }
+    }
+
+    impl PcapReader {
+        fn next_record(&mut self) -> Result<Option<Record<'_>>, ReadError> {
+            Ok(if self.advance()? {
+                self.current()
+            } else {
+                None
+            })
+        }
+    }
+
+    /// An Ethernet frame with an IPv4 TCP segment from 10.0.0.1:1000 to 10.0.0.2:80.
+    fn frame(seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(1000, 80, seq, 1000)
+            .write(&mut out, payload)
+            .unwrap();
+        out
+    }
+
+    /// The payload of a record's segment.
+    fn payload<'a>(record: &Record<'a>) -> &'a [u8] {
+        record.segment.as_ref().expect("a TCP segment").payload
     }
 
     #[test]
@@ -343,17 +514,26 @@ mod tests {
             (0xA1B2_3C4D, true, 1),
         ] {
             let mut bytes = header(magic, big);
-            // A record cut by the snap length (orig 1500 > snaplen 96) and a whole one.
-            bytes.extend(record(big, 10, 7, &[0xAB; 96], 1500));
-            bytes.extend(record(big, 11, 0, b"xyz", 3));
+            // A record cut by the snap length (orig 1500 > snaplen 96), then a whole one.
+            let long = frame(1, &[0xAB; 1446]);
+            assert_eq!(long.len(), 1500);
+            bytes.extend(record(big, 10, 7, &long[..96], 1500));
+            let short = frame(1447, b"xyz");
+            bytes.extend(record(big, 11, 0, &short, short.len() as u32));
             let (_dir, path) = file_with(&bytes);
             let mut r = open(&path);
             assert_eq!(r.linktype(), 1);
             let first = r.next_record().unwrap().unwrap();
             assert_eq!(first.ts_ns, 10_000_000_000 + 7 * scale);
-            assert_eq!((first.data.len(), first.wire_len), (96, 1500));
+            assert_eq!(first.wire_len, 1500);
+            assert_eq!(
+                payload(&first),
+                &[0xAB; 96 - 54][..],
+                "what the snap length kept"
+            );
             let second = r.next_record().unwrap().unwrap();
-            assert_eq!((second.data, second.wire_len), (&b"xyz"[..], 3));
+            assert_eq!((payload(&second), second.wire_len), (&b"xyz"[..], 57));
+            assert_eq!(second.segment.as_ref().unwrap().seq, 1447);
             assert!(r.next_record().unwrap().is_none());
         }
     }
@@ -364,10 +544,11 @@ mod tests {
         // 3 MiB of records of varied sizes, so records straddle every read boundary.
         let mut want = Vec::new();
         let mut n = 0u32;
-        while bytes.len() < 3 * READ_BYTES {
-            let len = (n * 7919) % 70_000;
+        while bytes.len() < 3 * BLOCK_BYTES {
+            let len = (n * 7919) % 65_000;
             let data: Vec<u8> = (0..len).map(|i| (i ^ n) as u8).collect();
-            bytes.extend(record(false, n, 0, &data, len));
+            let frame = frame(n, &data);
+            bytes.extend(record(false, n, 0, &frame, frame.len() as u32));
             want.push(data);
             n += 1;
         }
@@ -375,7 +556,7 @@ mod tests {
         let mut r = open(&path);
         for (i, data) in want.iter().enumerate() {
             let got = r.next_record().unwrap().unwrap();
-            assert_eq!(got.data, &data[..], "record {i}");
+            assert_eq!(payload(&got), &data[..], "record {i}");
             assert_eq!(got.ts_ns, i as u64 * 1_000_000_000);
         }
         assert!(r.next_record().unwrap().is_none());
@@ -384,17 +565,18 @@ mod tests {
     #[test]
     fn damage_is_an_error_that_says_where() {
         let mut bytes = header(0xA1B2_C3D4, false);
-        bytes.extend(record(false, 1, 0, b"whole", 5));
-        let whole = bytes.len();
+        let whole = frame(1, b"whole");
+        bytes.extend(record(false, 1, 0, &whole, whole.len() as u32));
+        let at = bytes.len();
         bytes.extend(record(false, 2, 0, b"cut short", 9));
         let (_dir, path) = file_with(&bytes[..bytes.len() - 3]);
         let mut r = open(&path);
-        assert!(r.next_record().unwrap().is_some());
+        assert_eq!(payload(&r.next_record().unwrap().unwrap()), b"whole");
         let err = r.next_record().err().unwrap().to_string();
         assert_eq!(
             err,
             format!(
-                "truncated capture file: packet 2 is cut short at byte {whole} \
+                "truncated capture file: packet 2 is cut short at byte {at} \
                  (it needs 25 bytes, the file has 22 more)"
             )
         );
