@@ -159,43 +159,39 @@ pub fn run_opened(
     let (mut packets, mut bytes, mut unpublished) = (0u64, 0u64, 0u32);
     let mut outcome = Ok(());
     while !stop.load(Relaxed) {
-        match source.next_packet() {
-            Ok(next @ (Next::Packet(_) | Next::Decoded { .. })) => {
-                let (ts_ns, wire_len, segment) = match next {
-                    Next::Packet(packet) => {
-                        let segment = match decoder.decode(packet.data, packet.ts_ns) {
-                            Decoded::Tcp(segment) => Some(segment),
-                            _ => None,
-                        };
-                        (packet.ts_ns, packet.wire_len, segment)
-                    }
-                    Next::Decoded {
-                        ts_ns,
-                        wire_len,
-                        segment,
-                    } => (ts_ns, wire_len, segment),
-                    Next::Idle | Next::End => unreachable!("matched above"),
+        let (ts_ns, wire_len, segment) = match source.next_packet() {
+            Ok(Next::Packet(packet)) => {
+                let segment = match decoder.decode(packet.data, packet.ts_ns) {
+                    Decoded::Tcp(segment) => Some(segment),
+                    _ => None,
                 };
-                packets += 1;
-                bytes += u64::from(wire_len);
-                if let Some(segment) = segment {
-                    reassembler.segment(&segment, ts_ns, &mut emitter);
-                }
-                unpublished += 1;
-                if unpublished == PUBLISH_EVERY {
-                    unpublished = 0;
-                    publish(stats, &mut packets, &mut bytes, &mut source);
-                }
+                (packet.ts_ns, packet.wire_len, segment)
             }
+            Ok(Next::Decoded {
+                ts_ns,
+                wire_len,
+                segment,
+            }) => (ts_ns, wire_len, segment),
             Ok(Next::Idle) => {
                 reassembler.sweep(now_ns(), &mut emitter);
                 publish(stats, &mut packets, &mut bytes, &mut source);
+                continue;
             }
             Ok(Next::End) => break,
             Err(e) => {
                 outcome = Err(e);
                 break;
             }
+        };
+        packets += 1;
+        bytes += u64::from(wire_len);
+        if let Some(segment) = segment {
+            reassembler.segment(&segment, ts_ns, &mut emitter);
+        }
+        unpublished += 1;
+        if unpublished == PUBLISH_EVERY {
+            unpublished = 0;
+            publish(stats, &mut packets, &mut bytes, &mut source);
         }
     }
     reassembler.finish(&mut emitter);
