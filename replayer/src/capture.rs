@@ -122,9 +122,7 @@ impl Source {
                         }
                         // An unknown link type is refused by the pipeline, before any read.
                         if let Some(link) = LinkType::from_dlt(linktype) {
-                            reader
-                                .start(link, config.bpf_filter.clone())
-                                .map_err(|e| cannot_read(&e))?;
+                            reader.start(link, config.bpf_filter.clone());
                         }
                         Handle::Classic(reader)
                     }

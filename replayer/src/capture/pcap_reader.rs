@@ -112,6 +112,8 @@ pub struct PcapReader {
     /// Used blocks going back to the reader thread.
     spare: Option<SyncSender<Block>>,
     file: Option<File>,
+    /// The reader thread's work, until [`PcapReader::advance`] starts it.
+    pending: Option<ReadAhead>,
     block: Block,
     /// The current item of `block`, plus one (0: none yet).
     next: usize,
@@ -139,6 +141,7 @@ impl PcapReader {
             blocks: None,
             spare: None,
             file: Some(file),
+            pending: None,
             block: Block::default(),
             next: 0,
             done: false,
@@ -151,15 +154,18 @@ impl PcapReader {
         u32::from(self.header.datalink) & 0x03FF_FFFF
     }
 
-    /// Starts the reader thread, which decodes frames of `link` and keeps those that
-    /// `filter` (a BPF program, compiled by libpcap for this link type) lets through.
-    pub fn start(&mut self, link: LinkType, filter: Option<String>) -> io::Result<()> {
+    /// Sets the reader up to decode frames of `link` and keep those that `filter` (a BPF
+    /// program, compiled by libpcap for this link type) lets through. Its thread starts at
+    /// the first [`PcapReader::advance`], on the capture thread: the daemon opens its input
+    /// while it still holds capabilities, and a thread started then would keep them
+    /// (capabilities are per thread, see `privileges`).
+    pub fn start(&mut self, link: LinkType, filter: Option<String>) {
         let Some(file) = self.file.take() else {
-            return Ok(());
+            return;
         };
         let (blocks_tx, blocks) = sync_channel(BLOCKS_AHEAD);
         let (spare, spare_rx) = sync_channel(BLOCKS_AHEAD + 1);
-        let reader = ReadAhead {
+        self.pending = Some(ReadAhead {
             file,
             endianness: self.header.endianness,
             ts_resolution: self.header.ts_resolution,
@@ -168,13 +174,9 @@ impl PcapReader {
             filter,
             blocks: blocks_tx,
             spare: spare_rx,
-        };
-        std::thread::Builder::new()
-            .name("pcap-read-ahead".into())
-            .spawn(move || reader.run())?;
+        });
         self.blocks = Some(blocks);
         self.spare = Some(spare);
-        Ok(())
     }
 
     /// The record the last [`PcapReader::advance`] stepped onto, if any.
@@ -204,6 +206,11 @@ impl PcapReader {
     /// Steps onto the next record; `false` at the end of the file. (Two steps, `advance`
     /// then `current`, so that the record borrows the reader only as long as it is used.)
     pub fn advance(&mut self) -> Result<bool, ReadError> {
+        if let Some(reader) = self.pending.take() {
+            std::thread::Builder::new()
+                .name("pcap-read-ahead".into())
+                .spawn(move || reader.run())?;
+        }
         while self.next >= self.block.items.len() {
             let Some(blocks) = &self.blocks else {
                 return Ok(false);
@@ -472,7 +479,7 @@ mod tests {
     fn open(path: &Path) -> PcapReader {
         match PcapReader::sniff(path).unwrap() {
             Sniffed::Classic(mut r) => {
-                r.start(LinkType::Ethernet, None).unwrap();
+                r.start(LinkType::Ethernet, None);
                 r
             }
             Sniffed::Other => panic!("not taken as classic pcap"),
