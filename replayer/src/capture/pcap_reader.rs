@@ -24,8 +24,7 @@ use pcap_file::pcap::PcapHeader;
 use pcap_file::{Endianness, TsResolution};
 use std::fs::File;
 use std::io::{self, Read};
-use std::net::SocketAddr;
-use std::ops::Range;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
@@ -85,23 +84,41 @@ struct Block {
     buf: Vec<u8>,
     side: Vec<u8>,
     items: Vec<Item>,
+    v6: Vec<(Ipv6Addr, Ipv6Addr)>,
 }
 
+/// One packet. Compact (48 bytes, not the 100 of a decoded [`TcpSegment`]): items are
+/// written on the reader's core and read on the capture thread's, and every cache line that
+/// crosses between them costs.
 struct Item {
     ts_ns: u64,
     wire_len: u32,
-    segment: Option<SegmentAt>,
-}
-
-/// A [`TcpSegment`] with its payload as a place in its [`Block`].
-struct SegmentAt {
-    src: SocketAddr,
-    dst: SocketAddr,
     seq: u32,
     ack: u32,
-    flags: TcpFlags,
-    in_side: bool,
-    payload: Range<u32>,
+    /// Where the payload lies: `buf[payload]`, or `side[payload]` with [`Item::IN_SIDE`].
+    payload: (u32, u32),
+    /// [`Item::TCP`], [`Item::IN_SIDE`] and the TCP flags the reassembler reads.
+    bits: u8,
+    ports: (u16, u16),
+    addrs: Addrs,
+}
+
+const _: () = assert!(std::mem::size_of::<Item>() <= 48);
+
+/// Source and destination addresses; IPv6 pairs are kept aside, in [`Block::v6`].
+enum Addrs {
+    V4([u8; 4], [u8; 4]),
+    V6(u32),
+}
+
+impl Item {
+    /// The frame carried a TCP segment (otherwise only the time and length count).
+    const TCP: u8 = 1;
+    const IN_SIDE: u8 = 2;
+    const SYN: u8 = 4;
+    const ACK: u8 = 8;
+    const FIN: u8 = 16;
+    const RST: u8 = 32;
 }
 
 pub struct PcapReader {
@@ -182,24 +199,38 @@ impl PcapReader {
     /// The record the last [`PcapReader::advance`] stepped onto, if any.
     pub fn current(&self) -> Option<Record<'_>> {
         let item = self.block.items.get(self.next.checked_sub(1)?)?;
+        let segment = (item.bits & Item::TCP != 0).then(|| {
+            let (src_ip, dst_ip): (IpAddr, IpAddr) = match item.addrs {
+                Addrs::V4(src, dst) => (src.into(), dst.into()),
+                Addrs::V6(i) => {
+                    let (src, dst) = self.block.v6[i as usize];
+                    (src.into(), dst.into())
+                }
+            };
+            let bytes = if item.bits & Item::IN_SIDE != 0 {
+                &self.block.side
+            } else {
+                &self.block.buf
+            };
+            let (at, len) = (item.payload.0 as usize, item.payload.1 as usize);
+            TcpSegment {
+                src: SocketAddr::new(src_ip, item.ports.0),
+                dst: SocketAddr::new(dst_ip, item.ports.1),
+                seq: item.seq,
+                ack: item.ack,
+                flags: TcpFlags {
+                    syn: item.bits & Item::SYN != 0,
+                    ack: item.bits & Item::ACK != 0,
+                    fin: item.bits & Item::FIN != 0,
+                    rst: item.bits & Item::RST != 0,
+                },
+                payload: &bytes[at..at + len],
+            }
+        });
         Some(Record {
             ts_ns: item.ts_ns,
             wire_len: item.wire_len,
-            segment: item.segment.as_ref().map(|s| {
-                let bytes = if s.in_side {
-                    &self.block.side
-                } else {
-                    &self.block.buf
-                };
-                TcpSegment {
-                    src: s.src,
-                    dst: s.dst,
-                    seq: s.seq,
-                    ack: s.ack,
-                    flags: s.flags,
-                    payload: &bytes[s.payload.start as usize..s.payload.end as usize],
-                }
-            }),
+            segment,
         })
     }
 
@@ -281,6 +312,7 @@ impl ReadAhead {
             let mut block = self.spare.try_recv().unwrap_or_default();
             block.items.clear();
             block.side.clear();
+            block.v6.clear();
             let buf = &mut block.buf;
             buf.resize(BLOCK_BYTES, 0);
             buf[..carry.len()].copy_from_slice(&carry);
@@ -319,17 +351,15 @@ impl ReadAhead {
                 let wire_len = word(3);
                 let frame = &block.buf[from..end];
                 if filter.as_ref().is_none_or(|program| program.filter(frame)) {
-                    let segment = match self.decoder.decode(frame, ts_ns) {
-                        Decoded::Tcp(segment) => {
-                            Some(locate(&segment, frame, from, &mut block.side))
-                        }
-                        _ => None,
-                    };
-                    block.items.push(Item {
-                        ts_ns,
-                        wire_len,
-                        segment,
-                    });
+                    let decoded = self.decoder.decode(frame, ts_ns);
+                    let item = item(
+                        (ts_ns, wire_len),
+                        decoded,
+                        (frame, from),
+                        &mut block.side,
+                        &mut block.v6,
+                    );
+                    block.items.push(item);
                 }
                 pos = end;
                 packet += 1;
@@ -367,31 +397,70 @@ impl ReadAhead {
 
 /// Where a decoded segment's payload lies: in the frame (at `frame_at` in the block), or,
 /// for a datagram the decoder put back together, copied to the end of `side`.
-fn locate(
-    segment: &TcpSegment<'_>,
-    frame: &[u8],
-    frame_at: usize,
+/// The [`Item`] for a decoded frame that lies at `frame_at` in its block; a payload that is
+/// not in the frame (a datagram the decoder put back together) is copied to `side`.
+fn item(
+    (ts_ns, wire_len): (u64, u32),
+    decoded: Decoded<'_>,
+    (frame, frame_at): (&[u8], usize),
     side: &mut Vec<u8>,
-) -> SegmentAt {
+    v6_pairs: &mut Vec<(Ipv6Addr, Ipv6Addr)>,
+) -> Item {
+    let Decoded::Tcp(segment) = decoded else {
+        return Item {
+            ts_ns,
+            wire_len,
+            seq: 0,
+            ack: 0,
+            payload: (0, 0),
+            bits: 0,
+            ports: (0, 0),
+            addrs: Addrs::V4([0; 4], [0; 4]),
+        };
+    };
     let payload = segment.payload;
     let start = payload.as_ptr() as usize;
     let frame_start = frame.as_ptr() as usize;
-    let (in_side, at) =
-        if start >= frame_start && start + payload.len() <= frame_start + frame.len() {
-            (false, frame_at + (start - frame_start))
-        } else {
-            side.extend_from_slice(payload);
-            (true, side.len() - payload.len())
-        };
+    let mut bits = Item::TCP;
+    let at = if start >= frame_start && start + payload.len() <= frame_start + frame.len() {
+        frame_at + (start - frame_start)
+    } else {
+        bits |= Item::IN_SIDE;
+        side.extend_from_slice(payload);
+        side.len() - payload.len()
+    };
+    let flags = segment.flags;
+    for (set, bit) in [
+        (flags.syn, Item::SYN),
+        (flags.ack, Item::ACK),
+        (flags.fin, Item::FIN),
+        (flags.rst, Item::RST),
+    ] {
+        if set {
+            bits |= bit;
+        }
+    }
+    let addrs = match (segment.src.ip(), segment.dst.ip()) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => Addrs::V4(src.octets(), dst.octets()),
+        (src, dst) => {
+            let v6 = |ip: IpAddr| match ip {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                IpAddr::V6(v6) => v6,
+            };
+            v6_pairs.push((v6(src), v6(dst)));
+            Addrs::V6(v6_pairs.len() as u32 - 1)
+        }
+    };
     // A block is at most BLOCK_BYTES, and a datagram at most 64 KiB: all inside u32.
-    SegmentAt {
-        src: segment.src,
-        dst: segment.dst,
+    Item {
+        ts_ns,
+        wire_len,
         seq: segment.seq,
         ack: segment.ack,
-        flags: segment.flags,
-        in_side,
-        payload: at as u32..(at + payload.len()) as u32,
+        payload: (at as u32, payload.len() as u32),
+        bits,
+        ports: (segment.src.port(), segment.dst.port()),
+        addrs,
     }
 }
 
