@@ -61,8 +61,8 @@ enum Handle {
     Live(Capture<Active>),
     /// pcapng and other files libpcap reads.
     File(Capture<Offline>),
-    /// A classic pcap file, with the user's BPF filter if one was given.
-    Classic(PcapReader),
+    /// A classic pcap file, read by our own reader (which applies the user's BPF filter).
+    Classic(Box<PcapReader>),
 }
 
 /// An open packet source.

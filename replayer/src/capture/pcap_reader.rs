@@ -43,7 +43,7 @@ const FILE_HEADER: usize = 24;
 /// What kind of file a path holds.
 pub enum Sniffed {
     /// A classic pcap file this reader takes.
-    Classic(PcapReader),
+    Classic(Box<PcapReader>),
     /// Something else (pcapng, a pcap variant, or not a capture at all): libpcap decides.
     Other,
 }
@@ -153,7 +153,7 @@ impl PcapReader {
         let Ok((_, header)) = PcapHeader::from_slice(&head) else {
             return Ok(Sniffed::Other);
         };
-        Ok(Sniffed::Classic(PcapReader {
+        Ok(Sniffed::Classic(Box::new(PcapReader {
             header,
             blocks: None,
             spare: None,
@@ -162,7 +162,7 @@ impl PcapReader {
             block: Block::default(),
             next: 0,
             done: false,
-        }))
+        })))
     }
 
     /// The file's link type (`LINKTYPE_*`, which libpcap maps to the same `DLT_*` numbers for
@@ -545,7 +545,7 @@ mod tests {
         out
     }
 
-    fn open(path: &Path) -> PcapReader {
+    fn open(path: &Path) -> Box<PcapReader> {
         match PcapReader::sniff(path).unwrap() {
             Sniffed::Classic(mut r) => {
                 r.start(LinkType::Ethernet, None);
