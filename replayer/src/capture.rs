@@ -1,4 +1,4 @@
-//! `capture`: packets from libpcap, live from an interface or from a pcap/pcapng file.
+//! `capture`: packets live from an interface (libpcap) or from a pcap/pcapng file.
 //!
 //! Live capture uses libpcap's block ring (TPACKET_V3: packets packed end to end, a block
 //! handed over when full or after 10 ms), not immediate mode: immediate mode falls back to a
@@ -10,9 +10,10 @@
 //! see traffic addressed elsewhere (mirrored ports, `tcpreplay` onto a veth).
 //!
 //! Files: classic pcap (what `tcpdump -w` writes, either byte order, micro- or nanosecond
-//! timestamps) is read by [`pcap_reader`], three times faster than libpcap's stdio reading;
-//! a user's BPF filter is still compiled and run by libpcap (`pcap_offline_filter`). pcapng
-//! and everything else go to libpcap, which also gives the error for a file that is no capture.
+//! timestamps) is read and decoded by [`pcap_reader`] on a read-ahead thread, which hands
+//! over [`Next::Decoded`] packets; a user's BPF filter is still compiled and run by libpcap
+//! (`pcap_offline_filter`). pcapng and everything else go to libpcap, which also gives the
+//! error for a file that is no capture (docs/daemon.md, docs/benchmarks.md: why).
 
 mod pcap_reader;
 
