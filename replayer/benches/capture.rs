@@ -1,5 +1,7 @@
-//! The capture pipeline alone (libpcap file read → decode → reassemble → HTTP framing), on one
-//! thread, on a capture file: `cargo bench -p replayer --bench capture -- FILE PORT`.
+//! The capture pipeline alone (file read → decode → reassemble → HTTP framing, without the
+//! binary's stages and outputs), on a capture file:
+//! `cargo bench -p replayer --bench capture -- FILE PORT`. A classic pcap file is read and
+//! decoded on the pipeline's read-ahead thread; `bench/capture.sh` pins both to one core.
 //! Prints one line of figures; `bench/capture.sh` makes the capture and the comparisons.
 
 use replayer::pipeline::{run, CaptureConfig, CaptureStats, Input};
