@@ -11,22 +11,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 fuzz_target!(|data: &[u8]| {
     let capture = replayer_fuzz::capture(data);
-    // The server port: where the first SYN (or else the first data) went.
-    let mut port = None;
-    let mut first_data_port = None;
-    let mut decoder = Decoder::new(capture.link);
-    for frame in &capture.frames {
-        if let Decoded::Tcp(s) = decoder.decode(frame.data, frame.ts_ns) {
-            if s.flags.syn && !s.flags.ack {
-                port = Some(s.dst.port());
-                break;
-            }
-            if first_data_port.is_none() && !s.payload.is_empty() {
-                first_data_port = Some(s.dst.port());
-            }
-        }
-    }
-    let Some(port) = port.or(first_data_port) else {
+    let Some(port) = replayer_fuzz::server_port(&capture) else {
         return;
     };
 

@@ -6,7 +6,7 @@
 //! record cut short keeps what is there, and an input that is not a pcap file at all is one
 //! frame, its link type chosen by its first byte.
 
-use replayer::decode::LinkType;
+use replayer::decode::{Decoded, Decoder, LinkType};
 
 /// One frame of a fuzz input.
 pub struct Frame<'a> {
@@ -87,4 +87,21 @@ pub fn capture(data: &[u8]) -> Capture<'_> {
         rest = &body[take..];
     }
     Capture { link, frames }
+}
+
+/// The server port of a capture: where the first SYN went, or else the first data.
+pub fn server_port(capture: &Capture<'_>) -> Option<u16> {
+    let mut first_data_port = None;
+    let mut decoder = Decoder::new(capture.link);
+    for frame in &capture.frames {
+        if let Decoded::Tcp(s) = decoder.decode(frame.data, frame.ts_ns) {
+            if s.flags.syn && !s.flags.ack {
+                return Some(s.dst.port());
+            }
+            if first_data_port.is_none() && !s.payload.is_empty() {
+                first_data_port = Some(s.dst.port());
+            }
+        }
+    }
+    first_data_port
 }

@@ -27,6 +27,7 @@ use std::io::{self, Read};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 /// Bytes per block (one `read` asks for up to this much).
 const BLOCK_BYTES: usize = 1 << 20;
@@ -131,6 +132,8 @@ pub struct PcapReader {
     file: Option<File>,
     /// The reader thread's work, until [`PcapReader::advance`] starts it.
     pending: Option<ReadAhead>,
+    /// The reader thread once started: joined when it is done or the reader is dropped.
+    thread: Option<JoinHandle<()>>,
     block: Block,
     /// The current item of `block`, plus one (0: none yet).
     next: usize,
@@ -159,6 +162,7 @@ impl PcapReader {
             spare: None,
             file: Some(file),
             pending: None,
+            thread: None,
             block: Block::default(),
             next: 0,
             done: false,
@@ -238,9 +242,10 @@ impl PcapReader {
     /// then `current`, so that the record borrows the reader only as long as it is used.)
     pub fn advance(&mut self) -> Result<bool, ReadError> {
         if let Some(reader) = self.pending.take() {
-            std::thread::Builder::new()
+            let thread = std::thread::Builder::new()
                 .name("pcap-read-ahead".into())
                 .spawn(move || reader.run())?;
+            self.thread = Some(thread);
         }
         while self.next >= self.block.items.len() {
             let Some(blocks) = &self.blocks else {
@@ -263,13 +268,32 @@ impl PcapReader {
                     return Err(e);
                 }
                 Err(_) => {
+                    // The reader hung up: at the end of the file, or because it failed.
                     self.done = true;
+                    let thread = self.thread.take().map(JoinHandle::join);
+                    if matches!(thread, Some(Err(_))) {
+                        return Err(ReadError::Io(io::Error::other(
+                            "the capture file's reader thread failed",
+                        )));
+                    }
                     return Ok(false);
                 }
             }
         }
         self.next += 1;
         Ok(true)
+    }
+}
+
+/// Stops the reader thread and waits for it: dropping the channels makes its next send fail
+/// (or ends its wait for a place in the queue), and it returns at once.
+impl Drop for PcapReader {
+    fn drop(&mut self) {
+        self.blocks = None;
+        self.spare = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
