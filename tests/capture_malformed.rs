@@ -31,20 +31,6 @@ fn assert_one_line_error(out: &Output, mentions: &str) {
     );
 }
 
-/// A tiny deterministic generator, so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
 fn client() -> SocketAddrV4 {
     "10.0.0.1:40000".parse().unwrap()
 }
@@ -122,14 +108,14 @@ fn random_frames_of_every_link_type_are_survived() {
         let mut rng = Rng(u64::from(linktype) + 99);
         let mut pcap = PcapBuilder::new(linktype);
         for _ in 0..3000 {
-            let len = (rng.next() % 300) as usize;
+            let len = (rng.next_u64() % 300) as usize;
             let mut frame = rng.bytes(len);
             // Make many of them plausible up to TCP so the deeper layers get exercised too.
-            if rng.next().is_multiple_of(2) {
-                let payload_len = (rng.next() % 200) as usize;
+            if rng.next_u64().is_multiple_of(2) {
+                let payload_len = (rng.next_u64() % 200) as usize;
                 let payload = rng.bytes(payload_len);
-                let seq = (rng.next() % 5000) as u32;
-                let tcp = eth_ipv4_tcp(client(), server(), seq, 0, rng.next() as u8, &payload);
+                let seq = (rng.next_u64() % 5000) as u32;
+                let tcp = eth_ipv4_tcp(client(), server(), seq, 0, rng.next_u64() as u8, &payload);
                 frame = match linktype {
                     1 => tcp,
                     0 | 108 => [&2u32.to_le_bytes()[..], &tcp[14..]].concat(),

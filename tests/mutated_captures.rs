@@ -23,20 +23,6 @@ const SEED: u64 = 0x5eed_cafe_f00d;
 /// Per run; a healthy run of these small files takes milliseconds.
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// xorshift64: tiny and deterministic, so a failure reproduces from the seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// A capture to mutate: its bytes and the server port of its requests.
 struct Base {
     name: String,

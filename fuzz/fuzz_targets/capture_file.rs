@@ -33,5 +33,9 @@ fuzz_target!(|data: &[u8]| {
         emitted += 1;
     });
     assert_eq!(stats.requests.load(Relaxed), emitted);
-    assert_eq!(stats.streams.load(Relaxed), 0, "every stream ends with the file");
+    assert_eq!(
+        stats.streams.load(Relaxed),
+        0,
+        "every stream ends with the file"
+    );
 });

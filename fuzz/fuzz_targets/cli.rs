@@ -5,7 +5,6 @@
 
 use libfuzzer_sys::fuzz_target;
 use replayer::cli::{parse, Invocation};
-use replayer::config::{Config, Settings};
 
 fuzz_target!(|args: Vec<String>| {
     // `--config FILE` reads a file: no fuzz input may name one (the TOML is its own target).
@@ -16,11 +15,5 @@ fuzz_target!(|args: Vec<String>| {
     let Ok(Invocation::Run(config)) = parse(argv) else {
         return;
     };
-    let settings = config.to_settings();
-    let toml = settings.to_toml();
-    let read = Settings::from_toml(&toml)
-        .unwrap_or_else(|e| panic!("--print-config output does not read back: {e}\n{toml}"));
-    let again = Config::resolve(&read)
-        .unwrap_or_else(|e| panic!("--print-config output does not resolve: {e}\n{toml}"));
-    assert_eq!(again.to_settings(), settings, "{toml}");
+    replayer_fuzz::assert_config_round_trip(&config);
 });

@@ -13,11 +13,5 @@ fuzz_target!(|text: &str| {
     let Ok(config) = Config::resolve(&settings) else {
         return;
     };
-    let settings = config.to_settings();
-    let toml = settings.to_toml();
-    let read = Settings::from_toml(&toml)
-        .unwrap_or_else(|e| panic!("--print-config output does not read back: {e}\n{toml}"));
-    let again = Config::resolve(&read)
-        .unwrap_or_else(|e| panic!("--print-config output does not resolve: {e}\n{toml}"));
-    assert_eq!(again.to_settings(), settings, "{toml}");
+    replayer_fuzz::assert_config_round_trip(&config);
 });

@@ -6,6 +6,7 @@
 //! record cut short keeps what is there, and an input that is not a pcap file at all is one
 //! frame, its link type chosen by its first byte.
 
+use replayer::config::{Config, Settings};
 use replayer::decode::{Decoded, Decoder, LinkType};
 
 /// One frame of a fuzz input.
@@ -104,4 +105,15 @@ pub fn server_port(capture: &Capture<'_>) -> Option<u16> {
         }
     }
     first_data_port
+}
+
+/// What `--print-config` prints for `config` reads back and resolves to the same settings.
+pub fn assert_config_round_trip(config: &Config) {
+    let settings = config.to_settings();
+    let toml = settings.to_toml();
+    let read = Settings::from_toml(&toml)
+        .unwrap_or_else(|e| panic!("--print-config output does not read back: {e}\n{toml}"));
+    let again = Config::resolve(&read)
+        .unwrap_or_else(|e| panic!("--print-config output does not resolve: {e}\n{toml}"));
+    assert_eq!(again.to_settings(), settings, "{toml}");
 }
