@@ -16,6 +16,7 @@ use clap::{ArgAction, CommandFactory, Parser};
     after_help = "Ranges are [@]start:end (alert outside, endpoints OK; @ alerts inside): 0.1: alerts below 0.1 requests/s.\nWhile the sync flag says a data sync is running, WARNING and CRITICAL become OK with the truth in the text."
 )]
 pub struct RateArgs {
+    /// `-S` (the socket) and `--window`.
     #[command(flatten)]
     pub socket: SocketArgs,
 
@@ -29,6 +30,7 @@ pub struct RateArgs {
           value_parser = parse_threshold)]
     pub critical: ThresholdArg,
 
+    /// `-t`, `-v` and the sync options.
     #[command(flatten)]
     pub common: Common,
 }
@@ -55,6 +57,7 @@ impl SocketPlugin for RateArgs {
     after_help = "Ranges are [@]start:end (alert outside, endpoints OK; @ alerts inside): 0.05 alerts above a 5xx ratio of 0.05.\nWhile the sync flag says a data sync is running, WARNING and CRITICAL become OK with the truth in the text."
 )]
 pub struct FiveXxArgs {
+    /// `-S` (the socket) and `--window`.
     #[command(flatten)]
     pub socket: SocketArgs,
 
@@ -81,6 +84,7 @@ pub struct FiveXxArgs {
     #[arg(long = "per-second")]
     pub per_second: bool,
 
+    /// `-t`, `-v` and the sync options.
     #[command(flatten)]
     pub common: Common,
 }
@@ -131,6 +135,7 @@ pub struct ProcsArgs {
           value_parser = parse_threshold)]
     pub critical: ThresholdArg,
 
+    /// `-t`, `-v` and the sync options.
     #[command(flatten)]
     pub common: Common,
 }

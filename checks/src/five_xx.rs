@@ -14,16 +14,29 @@ use crate::range::Range;
 use crate::rate::{covered_name, window, window_name, MissingWindow};
 use replayer_status::schema::StatusDocument;
 
+/// `check_replay_5xx`'s judgement, from its options; [`evaluate`](FiveXxCheck::evaluate)
+/// applies it to a document.
 pub struct FiveXxCheck {
+    /// The window to judge, in seconds: 60, 300 or 900 (`--window`).
     pub window: u64,
+    /// The warning range, for the ratio (0 to 1) or, with `per_second`, for 5xx per second.
     pub warn: Option<Range>,
+    /// The critical range, in the same unit as `warn`.
     pub crit: Option<Range>,
+    /// Below this many responses in the window the ratio is not judged (stays OK).
     pub min_responses: u64,
+    /// Judge 5xx responses per second instead of the ratio; `min_responses` then does not
+    /// apply.
     pub per_second: bool,
+    /// `-v` count: from 1, each target's responses by class go in the long output (they do
+    /// anyway when the state is not OK).
     pub verbose: u8,
 }
 
 impl FiveXxCheck {
+    /// The state, first line and perfdata (`ratio_5xx`, `rate_5xx`, `responses`,
+    /// `5xx_total`) for `doc`, before the sync rules. An error only when the document lacks
+    /// the window.
     pub fn evaluate(&self, doc: &StatusDocument) -> Result<Outcome, MissingWindow> {
         let w = window(doc, self.window)?;
         let span = window_name(self.window);

@@ -12,6 +12,8 @@
 //!
 //! The binaries in `src/bin/` are thin: options in, one call to [`plugin::run`].
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod five_xx;
 pub mod perfdata;
@@ -30,10 +32,12 @@ pub use range::Range;
 pub struct ThresholdArg {
     /// Exactly as given, for perfdata that must match `check_procs` byte for byte.
     pub text: String,
+    /// The parsed range; `None` for the empty string (no threshold, never alerts).
     pub range: Option<Range>,
 }
 
-/// `value_parser` for `-w`/`-c`.
+/// `value_parser` for `-w`/`-c`: the empty string is no threshold, anything else must be a
+/// valid range (an error otherwise, which clap reports as bad options, UNKNOWN).
 pub fn parse_threshold(s: &str) -> Result<ThresholdArg, range::RangeError> {
     let range = if s.is_empty() { None } else { Some(s.parse()?) };
     Ok(ThresholdArg {

@@ -15,19 +15,28 @@ pub enum Uom {
     /// A plain number (count, rate, ratio).
     #[default]
     None,
+    /// `s`.
     Seconds,
+    /// `ms`.
     Milliseconds,
+    /// `us` (the guidelines' spelling of µs).
     Microseconds,
+    /// `%`: 0 to 100, not a ratio.
     Percent,
+    /// `B`.
     Bytes,
+    /// `KB`.
     Kilobytes,
+    /// `MB`.
     Megabytes,
+    /// `TB`.
     Terabytes,
     /// A continuous counter (total since start); graphers derive a rate from it.
     Counter,
 }
 
 impl Uom {
+    /// The suffix as printed after the value (`""` for [`Uom::None`]).
     pub fn as_str(self) -> &'static str {
         match self {
             Uom::None => "",
@@ -48,7 +57,10 @@ impl Uom {
 /// `check_procs` drop-in, the exact text the user gave.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Threshold {
+    /// A range, printed in its canonical form (`10:`, `~:5`, `@1:2`).
     Range(Range),
+    /// Printed exactly as the user gave it, as `check_procs` does (`-c 01:` stays `01:`,
+    /// `-c ''` prints nothing).
     Verbatim(String),
 }
 
@@ -64,17 +76,25 @@ impl fmt::Display for Threshold {
 /// One perfdata item.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Perfdata {
+    /// The name graphers file the series under; quoted on output when it needs to be.
     pub label: String,
     /// `None` prints `U` (value unknown).
     pub value: Option<f64>,
+    /// The unit printed right after the value.
     pub uom: Uom,
+    /// The warning threshold, printed in the first `;` field (empty when `None`).
     pub warn: Option<Threshold>,
+    /// The critical threshold, the second field.
     pub crit: Option<Threshold>,
+    /// The smallest possible value, for graph scales (0 for counts and rates).
     pub min: Option<f64>,
+    /// The largest possible value (1 for ratios); `None` for unbounded ones.
     pub max: Option<f64>,
 }
 
 impl Perfdata {
+    /// An item with a label and a value (`None`: unknown, printed `U`), no unit, no
+    /// thresholds and no bounds; the builder methods below add those.
     pub fn new(label: impl Into<String>, value: Option<f64>) -> Perfdata {
         Perfdata {
             label: label.into(),
@@ -92,22 +112,26 @@ impl Perfdata {
         }
     }
 
+    /// Sets the unit.
     pub fn uom(mut self, uom: Uom) -> Perfdata {
         self.uom = uom;
         self
     }
 
+    /// Sets both thresholds (either may be `None`: its field is printed empty).
     pub fn thresholds(mut self, warn: Option<Threshold>, crit: Option<Threshold>) -> Perfdata {
         self.warn = warn;
         self.crit = crit;
         self
     }
 
+    /// Sets the lower bound of the value's scale.
     pub fn min(mut self, min: f64) -> Perfdata {
         self.min = Some(min);
         self
     }
 
+    /// Sets the upper bound of the value's scale.
     pub fn max(mut self, max: f64) -> Perfdata {
         self.max = Some(max);
         self

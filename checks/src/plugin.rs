@@ -21,17 +21,24 @@ use std::time::{Duration, SystemTime};
 /// A plugin's result, with the exit codes the guidelines fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
+    /// Exit 0: all is well (or a sync explains what is not).
     Ok = 0,
+    /// Exit 1: past the warning threshold, or a stale sync flag.
     Warning = 1,
+    /// Exit 2: past the critical threshold, or the daemon not answering.
     Critical = 2,
+    /// Exit 3: the check itself could not be done (bad options, unreadable document,
+    /// internal error, timeout of the process check).
     Unknown = 3,
 }
 
 impl State {
+    /// The process exit code Nagios and Icinga read the state from: 0 to 3.
     pub fn exit_code(self) -> i32 {
         self as i32
     }
 
+    /// The word on the first line (`OK`, `WARNING`, `CRITICAL`, `UNKNOWN`).
     pub fn as_str(self) -> &'static str {
         match self {
             State::Ok => "OK",
@@ -77,13 +84,18 @@ impl State {
 /// long output (the lines after).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// The state, which is also the exit code.
     pub state: State,
+    /// The first line's text after `LABEL STATE: `, one line, without perfdata.
     pub text: String,
+    /// Perfdata items, printed after ` | ` on the first line in this order.
     pub perfdata: Vec<Perfdata>,
+    /// Long output: one line each after the first (no newlines inside a line).
     pub long: Vec<String>,
 }
 
 impl Outcome {
+    /// An outcome with no perfdata and no long output.
     pub fn new(state: State, text: impl Into<String>) -> Outcome {
         Outcome {
             state,
@@ -111,7 +123,7 @@ impl Outcome {
         out
     }
 
-    /// Applies the sync rules (DESIGN.md §3) to this outcome:
+    /// Applies the sync rules (docs/design.md, 'The sync flag') to this outcome:
     /// - a stale flag is never hidden: at least WARNING, saying so;
     /// - while a sync is in progress, WARNING and CRITICAL become OK with the truth in the
     ///   text; UNKNOWN stays (the plugin could not do its job, which no sync explains);
@@ -169,7 +181,7 @@ impl Outcome {
     }
 }
 
-/// Options every plugin takes (plugin-contract.md).
+/// Options every plugin takes (docs/design.md, 'Checks').
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
     /// Seconds before giving up.
@@ -200,6 +212,7 @@ pub struct Common {
 }
 
 impl Common {
+    /// The sync options as the reader of the flag wants them.
     pub fn sync_config(&self) -> SyncConfig {
         SyncConfig {
             flag: self.sync_flag.clone(),
@@ -211,6 +224,7 @@ impl Common {
 
 /// Implemented by each plugin's options type, to reach the shared ones.
 pub trait PluginArgs: clap::Parser {
+    /// The options every plugin takes, flattened into this one's.
     fn common(&self) -> &Common;
 }
 
@@ -271,8 +285,14 @@ fn parse_or_exit<A: PluginArgs>(
 
 /// What the check closure gets besides its options.
 pub struct Context<'a> {
+    /// clap's raw matches, for what the typed options do not say: whether an option was
+    /// given or defaulted, and where on the command line (`check_procs` describes its
+    /// filters in that order).
     pub matches: &'a ArgMatches,
+    /// The sync flag as read at start; the sync rules are applied after the check, so a
+    /// check needs it only to say more.
     pub sync: &'a SyncReading,
+    /// When the sync flag was read, just after the options were parsed.
     pub now: SystemTime,
 }
 

@@ -18,6 +18,7 @@
 //! `check_procs` it counts the `ps` that `check_procs` would have started, when the filters
 //! match that `ps` (`-C ps`, `-a axwwo`, ...): see `check_procs_own_ps`.
 
+use nix::unistd::{geteuid, Uid, User};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -36,7 +37,10 @@ pub struct Filter {
 /// One process as `check_procs` sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
+    /// Its process ID; 0 for the `ps` that `check_procs` would have started (see
+    /// `check_procs_own_ps`).
     pub pid: u32,
+    /// Its parent's process ID.
     pub ppid: u32,
     /// The `stat` state letter (`R`, `S`, `Z`, ...).
     pub state: char,
@@ -44,18 +48,25 @@ pub struct Process {
     pub prog: String,
     /// The arguments `-a` searches, read only when needed.
     pub args: Option<String>,
+    /// Its effective UID, read only when `-u` filters on it (always set for the `ps` entry).
     pub uid: Option<u32>,
 }
 
 /// Why a matching process was not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Excluded {
+    /// The plugin's own process.
     Myself,
+    /// Another process running the plugin's executable (same device and inode): a
+    /// concurrent run of the same check.
     SameExecutable,
+    /// The plugin's parent: the shell, NRPE or Icinga that started it, whose arguments
+    /// often contain the very name being counted.
     Parent,
 }
 
 impl Excluded {
+    /// The reason in words, for `-vvv`'s "not counted" lines.
     pub fn as_str(self) -> &'static str {
         match self {
             Excluded::Myself => "this plugin",
@@ -68,7 +79,9 @@ impl Excluded {
 /// The result of a scan.
 #[derive(Debug, Default)]
 pub struct Scan {
+    /// The processes counted, by PID, then the `ps` that `check_procs` would count, if any.
     pub matched: Vec<Process>,
+    /// Processes that match the filter but are never counted, with why, in `/proc` order.
     pub excluded: Vec<(Process, Excluded)>,
 }
 
@@ -184,8 +197,7 @@ const PS_ARGS: &str = "/bin/ps axwwo stat uid pid ppid vsz rss pcpu etime comm a
 /// exclusions cover only itself and its parent), so `check_procs -C ps` always finds one
 /// more than is running. A drop-in must count that `ps` too; it is listed with pid 0.
 fn check_procs_own_ps(filter: &Filter) -> Option<Process> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = geteuid().as_raw();
     let matches = filter.command.as_deref().is_none_or(|c| c == "ps")
         && filter.args.as_deref().is_none_or(|a| PS_ARGS.contains(a))
         && filter.uid.is_none_or(|u| u == euid);
@@ -346,55 +358,23 @@ fn base_name(name: &str) -> &str {
 }
 
 /// Looks up `-u`: a user name or a numeric UID that must exist, as `check_procs` requires.
-/// Returns the UID and the account name. Goes through NSS (`getpwnam_r`/`getpwuid_r`) like
-/// `check_procs`, so LDAP or sssd accounts resolve too.
+/// Returns the UID and the account name. Goes through NSS (`getpwnam_r`/`getpwuid_r`, via
+/// `nix`) like `check_procs`, so LDAP or sssd accounts resolve too. A failed lookup (no such
+/// entry, an NSS error, a name with a NUL) is "not found", as it is for `check_procs`.
 pub fn resolve_user(user: &str) -> Result<(u32, String), String> {
     let numeric = !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit());
-    if numeric {
-        let uid: u32 = user
-            .parse()
-            .map_err(|_| format!("UID was not found: {user}"))?;
-        lookup_passwd(Lookup::Uid(uid)).ok_or_else(|| format!("UID was not found: {user}"))
+    let found = if numeric {
+        user.parse()
+            .ok()
+            .and_then(|uid| User::from_uid(Uid::from_raw(uid)).ok().flatten())
     } else {
-        let name =
-            std::ffi::CString::new(user).map_err(|_| format!("user name was not found: {user}"))?;
-        lookup_passwd(Lookup::Name(&name)).ok_or_else(|| format!("user name was not found: {user}"))
-    }
-}
-
-enum Lookup<'a> {
-    Uid(u32),
-    Name(&'a std::ffi::CStr),
-}
-
-fn lookup_passwd(key: Lookup) -> Option<(u32, String)> {
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids); it is only read after
-    // the call below reports success.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call, `buf` is writable for its stated length,
-    // and the name (if any) is NUL-terminated.
-    let rc = unsafe {
-        match key {
-            Lookup::Uid(uid) => {
-                libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result)
-            }
-            Lookup::Name(name) => libc::getpwnam_r(
-                name.as_ptr(),
-                &mut pwd,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            ),
-        }
+        User::from_name(user).ok().flatten()
     };
-    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-        return None;
+    match found {
+        Some(u) => Ok((u.uid.as_raw(), u.name)),
+        None if numeric => Err(format!("UID was not found: {user}")),
+        None => Err(format!("user name was not found: {user}")),
     }
-    // SAFETY: on success pw_name points into `buf`, NUL-terminated, and `buf` is still alive.
-    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-    Some((pwd.pw_uid, name.to_string_lossy().into_owned()))
 }
 
 #[cfg(test)]
@@ -483,8 +463,7 @@ mod tests {
             })
             .is_some()
         };
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let me = unsafe { libc::geteuid() };
+        let me = geteuid().as_raw();
         assert!(only(Some("ps"), None, None));
         assert!(only(Some("ps"), Some("axwwo stat"), Some(me)));
         assert!(only(None, Some("/bin/ps"), None));

@@ -21,7 +21,9 @@ use std::str::FromStr;
 /// A parsed range. `start`/`end` of `None` mean minus/plus infinity.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Range {
+    /// The lowest value inside the range; `None` is minus infinity (`~`).
     pub start: Option<f64>,
+    /// The highest value inside the range; `None` is plus infinity (nothing after the `:`).
     pub end: Option<f64>,
     /// `@`: alert when inside instead of outside.
     pub inverted: bool,
@@ -31,7 +33,9 @@ pub struct Range {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid range {input:?}: {reason}")]
 pub struct RangeError {
+    /// The text that was given, whole.
     pub input: String,
+    /// What is wrong with it, in a few words.
     pub reason: &'static str,
 }
 
@@ -158,7 +162,8 @@ mod tests {
         s.parse().unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Every row of the DESIGN.md §3 table, at, just inside and just outside each endpoint.
+    /// Every row of the table in docs/design.md, 'Ranges', at, just inside and just outside
+    /// each endpoint.
     #[test]
     fn design_table_at_and_around_every_endpoint() {
         let eps = 1e-9;

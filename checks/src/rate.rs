@@ -50,23 +50,38 @@ pub fn window(doc: &StatusDocument, secs: u64) -> Result<&Window, MissingWindow>
         .ok_or(MissingWindow(secs))
 }
 
+/// The document has no window of the length asked for (written by something that is not
+/// the daemon, or by a future one that changed the windows): UNKNOWN.
 #[derive(Debug, thiserror::Error)]
 #[error("the status document has no {0} s window")]
-pub struct MissingWindow(pub u64);
+pub struct MissingWindow(
+    /// The window's length in seconds.
+    pub u64,
+);
 
+/// `check_replay_rate`'s judgement, from its options; [`evaluate`](RateCheck::evaluate)
+/// applies it to a document.
 pub struct RateCheck {
+    /// The window to judge, in seconds: 60, 300 or 900 (`--window`).
     pub window: u64,
+    /// The warning range, in replayed requests per second.
     pub warn: Option<Range>,
+    /// The critical range, in replayed requests per second.
     pub crit: Option<Range>,
+    /// `-v` count: from 1, the window's figures and each target go in the long output (they
+    /// do anyway when the state is not OK).
     pub verbose: u8,
 }
 
 impl RateCheck {
+    /// The state, first line (with the cause when the rate is low) and perfdata (`rate`,
+    /// `seen`, `replayed`) for `doc`, before the sync rules. An error only when the document
+    /// lacks the window.
     pub fn evaluate(&self, doc: &StatusDocument) -> Result<Outcome, MissingWindow> {
         let w = window(doc, self.window)?;
         // The daemon's own figure: it divides by the time the window actually covers, so a
         // daemon started two minutes ago is not reported at 2/5 of its true rate in the 5-minute
-        // window. One definition, in `replayer::stats`, shared by the check, `replayer status`
+        // window. One definition, in the daemon's stats, shared by the check, `replayer status`
         // and the metrics.
         let rate = w.replayed_per_s;
         let state = State::from_thresholds(rate, self.warn.as_ref(), self.crit.as_ref());

@@ -38,6 +38,7 @@ pub struct SocketArgs {
 
 /// Implemented by the socket checks' options types.
 pub trait SocketPlugin: PluginArgs {
+    /// `-S` and `--window`, flattened into this plugin's options.
     fn socket_args(&self) -> &SocketArgs;
 }
 

@@ -22,22 +22,43 @@ pub const DEFAULT_SOCKET: &str = "/run/replayer/status.sock";
 /// A document is a few kilobytes; anything past this is not one.
 const MAX_DOCUMENT: u64 = 1 << 20;
 
+/// Why no document could be had from the socket. Every variant names the socket's path.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// Nothing accepted the connection: no socket file (daemon not running), refused
+    /// (daemon gone, stale file), or no permission on the socket.
     #[error("cannot connect to status socket {path}: {source}")]
     Connect {
+        /// The socket that was tried.
         path: PathBuf,
+        /// The error from `connect(2)`.
         source: std::io::Error,
     },
+    /// Connected, but the whole document did not arrive before the deadline: the daemon is
+    /// hung or overloaded.
     #[error("status socket {path} did not answer within {secs} s")]
-    Silent { path: PathBuf, secs: u64 },
+    Silent {
+        /// The socket that was read.
+        path: PathBuf,
+        /// The deadline, in whole seconds (the plugins' `-t`).
+        secs: u64,
+    },
+    /// Reading failed after the connection was made (other than by timing out).
     #[error("reading status socket {path}: {source}")]
     Read {
+        /// The socket that was read.
         path: PathBuf,
+        /// The error from `read(2)` or from setting the read timeout.
         source: std::io::Error,
     },
+    /// Something came back, but it is not a schema-1 status document.
     #[error("status document from {path} is unreadable: {source}")]
-    Document { path: PathBuf, source: DocError },
+    Document {
+        /// The socket that was read.
+        path: PathBuf,
+        /// What is wrong with the bytes.
+        source: DocError,
+    },
 }
 
 impl FetchError {
@@ -51,16 +72,27 @@ impl FetchError {
 /// What is wrong with a document's bytes.
 #[derive(Debug, thiserror::Error)]
 pub enum DocError {
+    /// Nothing, or only whitespace, before end of file.
     #[error("empty (the daemon closed the connection without sending anything)")]
     Empty,
+    /// More than 1 MiB: not a status document (a real one is a few kilobytes).
     #[error("larger than {MAX_DOCUMENT} bytes")]
     TooLarge,
+    /// Not JSON at all, or cut short; serde_json's error says where.
     #[error("not valid JSON ({0})")]
     Json(serde_json::Error),
+    /// JSON, but not an object with a `schema` field: something else is on the socket.
     #[error("no \"schema\" number in it")]
     NoSchema,
+    /// A schema version other than [`SCHEMA_VERSION`]: daemon and plugins are from
+    /// different releases.
     #[error("schema version {found}, but this plugin reads schema {SCHEMA_VERSION}: upgrade the plugins with the daemon")]
-    Schema { found: serde_json::Value },
+    Schema {
+        /// The `schema` value as found (any JSON value, shown as JSON).
+        found: serde_json::Value,
+    },
+    /// The right schema version, but a field is missing or of the wrong type; serde_json's
+    /// error names it.
     #[error("does not match schema {SCHEMA_VERSION} ({0})")]
     Shape(serde_json::Error),
 }

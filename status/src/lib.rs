@@ -6,6 +6,8 @@
 //! This crate is deliberately small (serde only) so that the plugins start fast and never
 //! link libpcap, tokio or an HTTP client.
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod schema;
 pub mod sync;

@@ -1,4 +1,4 @@
-//! The status document, schema version 1 (DESIGN.md §2).
+//! The status document, schema version 1 (docs/design.md, 'The status document').
 //!
 //! Rules: fields may be added, the meaning of a field never changes. Counters are totals since
 //! the daemon started; windows are exact sums of per-second buckets over the last 60, 300 or
@@ -14,35 +14,56 @@ pub const SCHEMA_VERSION: u64 = 1;
 /// The window lengths, in seconds, that every document carries.
 pub const WINDOWS: [u64; 3] = [60, 300, 900];
 
+/// One answer on the status socket: a snapshot of the daemon, made when a client connects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusDocument {
+    /// The schema version, [`SCHEMA_VERSION`]; a reader checks it before anything else
+    /// (see [`client::parse`](crate::client::parse)).
     pub schema: u64,
+    /// The daemon's package version (`0.1.0`), for telling which build answered.
     pub version: String,
+    /// The daemon's process ID, so a check or an operator can tell a restart happened.
     pub pid: u32,
-    /// RFC 3339, UTC.
+    /// When the daemon started: RFC 3339, UTC, whole seconds.
     pub started_at: String,
-    /// RFC 3339, UTC; when the document was made.
+    /// When this document was made: RFC 3339, UTC, whole seconds. Uptime is `now -
+    /// started_at`, both from the daemon's clock, so the reader's clock does not matter.
     pub now: String,
+    /// What the daemon is doing: starting, replaying, paused for a data sync, stopping.
     pub state: DaemonState,
+    /// What the daemon makes of the data-sync flag (and window) right now.
     pub sync: SyncStatus,
+    /// What capture saw: packets, bytes, drops, reassembly, since the daemon started.
     pub capture: CaptureCounters,
+    /// What became of the captured requests, since the daemon started.
     pub requests: RequestCounters,
+    /// Answers from staging by status class, all targets together, since the daemon started.
     pub responses: ResponseClasses,
-    /// Keyed by window length in seconds: "60", "300", "900".
+    /// Figures over the recent past, keyed by window length in seconds: `"60"`, `"300"`,
+    /// `"900"` (see [`WINDOWS`]). String keys because JSON object keys are strings.
     pub windows: BTreeMap<String, Window>,
+    /// One entry per `-output-http` target, in the order they were given.
     pub targets: Vec<TargetStatus>,
 }
 
+/// The daemon's phase, written in lowercase (`"replaying"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DaemonState {
+    /// Just started: until the first reading of the sync flag moves it to `replaying` or
+    /// `paused`.
     Starting,
+    /// Capturing and replaying to the targets.
     Replaying,
+    /// A data sync is in progress: still capturing, but every request is dropped and counted
+    /// as `paused_sync`. Replay resumes by itself when the sync ends.
     Paused,
+    /// Shutting down: capture has stopped, queued and in-flight requests are being drained.
     Stopping,
 }
 
 impl DaemonState {
+    /// The name as the document writes it, for messages (`"paused"`).
     pub fn as_str(self) -> &'static str {
         match self {
             DaemonState::Starting => "starting",
@@ -53,23 +74,43 @@ impl DaemonState {
     }
 }
 
+/// The `sync` section: the daemon's reading of the data-sync flag, as
+/// [`SyncReading::to_status`](crate::sync::SyncReading::to_status) makes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncStatus {
+    /// A sync is running (flag set, or inside the sync window), so replay is paused.
     pub in_progress: bool,
+    /// The flag file's path as configured (`--sync-flag`), so a reader sees which file the
+    /// daemon watches.
     pub flag: String,
-    /// RFC 3339 modification time of the flag file while a sync is in progress.
+    /// While a sync is in progress, since when (RFC 3339, UTC): the flag file's modification
+    /// time, or the opening of the current sync window when only the window says so. Null
+    /// otherwise.
     pub since: Option<String>,
+    /// The flag has been set for longer than `--sync-max-age`: the sync most likely died and
+    /// left it behind. The daemon still pauses (the file says staging is being rebuilt); the
+    /// checks stop downgrading their alerts and warn instead.
     pub stale: bool,
 }
 
+/// The `capture` section. Totals since the daemon started, except `streams`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CaptureCounters {
+    /// `-input-raw` as the user gave it, e.g. `lo:7999` or a capture file's path.
     pub source: String,
+    /// Packets read from the capture (those the BPF filter let through).
     pub packets: u64,
+    /// Bytes of those packets as they were on the wire (not cut to the snapshot length).
     pub bytes: u64,
+    /// Packets the kernel dropped for lack of buffer space (libpcap's `ps_drop`): traffic
+    /// that was never seen, so requests in it are missing. 0 for capture files.
     pub kernel_dropped: u64,
+    /// Packets the interface or its driver dropped (libpcap's `ps_ifdrop`), where the
+    /// platform reports it. 0 for capture files.
     pub if_dropped: u64,
+    /// Holes in TCP streams that were never filled (lost or never captured segments).
     pub reassembly_gaps: u64,
+    /// TCP streams tracked right now: a gauge, not a total.
     pub streams: u64,
     // Added to schema 1 for the memory caps; absent in older documents, hence the defaults.
     /// Requests framed but never emitted: cut by a gap, unparseable, or over the per-stream cap.
@@ -81,29 +122,49 @@ pub struct CaptureCounters {
     pub dropped_over_cap: u64,
 }
 
+/// The `requests` section: what became of each captured request, totals since the daemon
+/// started. `seen`, `filtered`, `sampled_out` and `paused_sync` count requests; with several
+/// targets, `queued`, `replayed`, `dropped_queue_full` and `failed` count (request, target)
+/// pairs, since every target gets every request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RequestCounters {
+    /// Complete requests that came out of capture.
     pub seen: u64,
+    /// Rejected by the method, URL or header filters (including the loop marker).
     pub filtered: u64,
+    /// Dropped by a rate or percentage limiter (`-output-http URL|N`,
+    /// `-http-header-limiter`).
     pub sampled_out: u64,
+    /// Dropped because a data sync was in progress (state `paused`).
     pub paused_sync: u64,
+    /// Put in a target's queue.
     pub queued: u64,
+    /// Answered by the target, whatever the status (a 5xx is replayed too).
     pub replayed: u64,
+    /// Dropped because the target's queue was full: staging is slower than production's
+    /// traffic, and capture never waits for it.
     pub dropped_queue_full: u64,
+    /// Sent or about to be, but no answer: connection refused or reset, timeout, TLS failure.
     pub failed: u64,
 }
 
-/// Responses from staging by status class.
+/// Responses from staging by status class, written as `"1xx"` to `"5xx"`. A status outside
+/// 100-599 is counted as replayed but in no class.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponseClasses {
+    /// Informational (100-199).
     #[serde(rename = "1xx")]
     pub c1xx: u64,
+    /// Successes (200-299).
     #[serde(rename = "2xx")]
     pub c2xx: u64,
+    /// Redirects (300-399).
     #[serde(rename = "3xx")]
     pub c3xx: u64,
+    /// Client errors (400-499).
     #[serde(rename = "4xx")]
     pub c4xx: u64,
+    /// Server errors (500-599): what `check_replay_5xx` watches.
     #[serde(rename = "5xx")]
     pub c5xx: u64,
 }
@@ -111,28 +172,39 @@ pub struct ResponseClasses {
 /// Figures over one window (exact sums of per-second buckets).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Window {
+    /// Complete requests that came out of capture.
     pub seen: u64,
+    /// Answers from the targets, any status ((request, target) pairs, as in
+    /// [`RequestCounters`]).
     pub replayed: u64,
+    /// Requests the targets never answered (refused, reset, timed out).
     pub failed: u64,
     /// Responses received from staging (any status).
     pub responses: u64,
+    /// Of those, responses with a status of 500-599.
     #[serde(rename = "5xx")]
     pub c5xx: u64,
+    /// Answers per second: `replayed / covered_s`.
     pub replayed_per_s: f64,
     /// `5xx / responses`, or null when there were no responses.
     pub ratio_5xx: Option<f64>,
+    /// Response times of the answers in the window, in milliseconds.
     pub latency_ms: Latency,
     // Added to schema 1 for the checks to name the cause of a low rate; absent in older
     // documents, hence the defaults.
     /// Packets captured in the window.
     #[serde(default)]
     pub packets: u64,
+    /// Requests rejected by the filters.
     #[serde(default)]
     pub filtered: u64,
+    /// Requests dropped by a rate or percentage limiter.
     #[serde(default)]
     pub sampled_out: u64,
+    /// Requests dropped because a data sync was in progress.
     #[serde(default)]
     pub paused_sync: u64,
+    /// Requests dropped because a target's queue was full.
     #[serde(default)]
     pub dropped_queue_full: u64,
     // Added to schema 1 so every per-second figure of a window divides by the same time; absent
@@ -158,18 +230,30 @@ impl Window {
     }
 }
 
+/// Response-time percentiles over a window, in milliseconds, measured from sending a request
+/// to the end of its response body. Read from a histogram, so within about 12 % of the true
+/// value; 0 when nothing was answered.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
+    /// The median, in milliseconds.
     pub p50: f64,
+    /// The 99th percentile, in milliseconds.
     pub p99: f64,
 }
 
+/// One `-output-http` target's counters, totals since the daemon started.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetStatus {
+    /// The target's URL as configured.
     pub url: String,
+    /// Requests this target answered, any status.
     pub replayed: u64,
+    /// Requests this target never answered.
     pub failed: u64,
+    /// Queued for this target and neither answered nor failed yet: waiting in its queue or
+    /// on the wire. A gauge, not a total.
     pub in_flight: u64,
+    /// This target's answers by status class.
     pub responses: ResponseClasses,
 }
 
@@ -178,7 +262,7 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
 
-    /// A document as DESIGN.md §2 writes it, with only the fields schema 1 started with.
+    /// A document as docs/design.md ('The status document') writes it, with only the fields schema 1 started with.
     fn original_shape() -> Value {
         let w = json!({ "seen": 10, "replayed": 9, "failed": 1, "responses": 9, "5xx": 1,
                         "replayed_per_s": 0.15, "ratio_5xx": 0.111, "latency_ms": { "p50": 4.0, "p99": 9.5 } });

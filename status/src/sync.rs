@@ -1,4 +1,5 @@
-//! The data-sync flag (DESIGN.md §3): is staging's nightly data sync running right now?
+//! The data-sync flag (docs/design.md, 'The sync flag'): is staging's nightly data sync
+//! running right now?
 //!
 //! Read the same way by the daemon (which pauses replay) and by the check plugins (which
 //! downgrade their alerts to OK, with the truth in the text), so the rules live only here.
@@ -40,8 +41,13 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(12 * 3600);
 /// Where to look and what to believe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncConfig {
+    /// The flag file (`--sync-flag`); [`DEFAULT_FLAG`] unless configured.
     pub flag: PathBuf,
+    /// How long the flag may stay set before it is stale (`--sync-max-age`);
+    /// [`DEFAULT_MAX_AGE`] unless configured.
     pub max_age: Duration,
+    /// Hours that count as a sync in progress on their own (`--sync-window`), for sites that
+    /// gate by time rather than by flag. `None`: the flag alone decides.
     pub window: Option<SyncWindow>,
 }
 
@@ -113,8 +119,11 @@ impl fmt::Display for SyncWindow {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what} {input:?}: {reason}")]
 pub struct ParseError {
+    /// What was being read (`"sync window"`, `"duration"`), to start the message with.
     pub what: &'static str,
+    /// The text that was given, whole.
     pub input: String,
+    /// What is wrong with it, and where the format allows, what is expected instead.
     pub reason: &'static str,
 }
 
@@ -397,7 +406,7 @@ mod tests {
             ("NO\n", false),
             ("\ntrue\n", false), // only the first line counts
             ("true\nfalse\n", true),
-            ("nope", true), // only false, 0 and no mean "no sync" (DESIGN.md §3)
+            ("nope", true), // only false, 0 and no mean "no sync"
         ] {
             let mtime = flag.write(content);
             let now = mtime + Duration::from_secs(60);

@@ -2,38 +2,49 @@
 //!
 //! Only what the daemon and the plugins need: whole seconds in UTC when writing; when reading,
 //! an optional fraction and a numeric offset are accepted too, because the document may one
-//! day be written by something else. Kept here (a few dozen lines of calendar arithmetic)
-//! rather than pulling `chrono` into every plugin.
+//! day be written by something else.
+//!
+//! The calendar (which dates exist, days since the epoch, applying an offset) and the
+//! printing are `jiff`'s, built without its time zone database. The layout check stays
+//! here: jiff's own parser reads the wider Temporal/ISO 8601 grammar (`+0100`, `+01`,
+//! `T14:22Z`, `[Europe/Paris]` annotations) and reads a leap second as `:59`, and the status
+//! document's readers must not start accepting timestamps that other RFC 3339 readers of the
+//! same document reject.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use jiff::{
+    civil::{Date, DateTime, Time},
+    tz::Offset,
+    SignedDuration, Timestamp,
+};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Why a timestamp could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid RFC 3339 timestamp {input:?}: {reason}")]
 pub struct TimeError {
+    /// The text that was given, whole, so that a message shows what the document held.
     pub input: String,
+    /// What is wrong with it, in a few words (`"no such date"`, `"before 1970"`, ...).
     pub reason: &'static str,
 }
 
 /// Formats `t` as `YYYY-MM-DDTHH:MM:SSZ` in UTC, truncated to the second. Times before 1970
-/// are written as the epoch (no clock this program reads is that wrong on purpose).
+/// are written as the epoch, and times past jiff's range as its last second,
+/// `9999-12-30T22:00:00Z`: no clock this program reads is that wrong on purpose.
 pub fn format_rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let ts = Timestamp::try_from(t).unwrap_or(if t < UNIX_EPOCH {
+        Timestamp::UNIX_EPOCH
+    } else {
+        Timestamp::MAX
+    });
+    // Precision 0 truncates the fraction (never rounds up) and prints no `.`.
+    format!("{:.0}", ts.max(Timestamp::UNIX_EPOCH))
 }
 
 /// Reads `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (a space or lowercase `t`/`z` also
-/// accepted, as RFC 3339 allows). Times before 1970 are an error.
+/// accepted, as RFC 3339 allows). Digits of the fraction past nanoseconds are ignored; a
+/// leap second (`:60`) is read as the start of the next second. Times before 1970 are an
+/// error, and so are times after 9999-12-30 (past what jiff represents).
 pub fn parse_rfc3339(input: &str) -> Result<SystemTime, TimeError> {
     let err = |reason| TimeError {
         input: input.to_string(),
@@ -43,12 +54,12 @@ pub fn parse_rfc3339(input: &str) -> Result<SystemTime, TimeError> {
     if b.len() < 20 {
         return Err(err("too short"));
     }
-    let num = |range: std::ops::Range<usize>| -> Result<u32, TimeError> {
+    let num = |range: std::ops::Range<usize>| -> Result<u16, TimeError> {
         let s = &b[range];
         if !s.iter().all(u8::is_ascii_digit) {
             return Err(err("expected a digit"));
         }
-        Ok(s.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+        Ok(s.iter().fold(0, |n, d| n * 10 + u16::from(d - b'0')))
     };
     let sep_ok = b[4] == b'-'
         && b[7] == b'-'
@@ -60,34 +71,34 @@ pub fn parse_rfc3339(input: &str) -> Result<SystemTime, TimeError> {
     }
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return Err(err("no such date"));
-    }
+    // Every field is at most 4 digits (year ≤ 9999, the rest ≤ 99), so the casts are exact.
+    let date = Date::new(year as i16, month as i8, day as i8).map_err(|_| err("no such date"))?;
     // Second 60 is a leap second; count it as the next second's start.
     if hour > 23 || minute > 59 || second > 60 {
         return Err(err("no such time of day"));
     }
+    let leap = second == 60;
     let mut rest = &b[19..];
-    let mut nanos = 0u32;
+    let mut nanos = 0i32;
     if let Some(frac) = rest.strip_prefix(b".") {
         let digits = frac.iter().take_while(|c| c.is_ascii_digit()).count();
         if digits == 0 {
             return Err(err("empty fraction of a second"));
         }
         for (i, d) in frac[..digits].iter().enumerate().take(9) {
-            nanos += u32::from(d - b'0') * 10u32.pow(8 - i as u32);
+            nanos += i32::from(d - b'0') * 10i32.pow(8 - i as u32);
         }
         rest = &frac[digits..];
     }
-    let offset_secs: i64 = match rest {
+    let offset_secs: i32 = match rest {
         b"Z" | b"z" => 0,
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
             let digits = [*h1, *h2, *m1, *m2];
             if !digits.iter().all(u8::is_ascii_digit) {
                 return Err(err("bad UTC offset"));
             }
-            let h = i64::from((h1 - b'0') * 10 + (h2 - b'0'));
-            let m = i64::from((m1 - b'0') * 10 + (m2 - b'0'));
+            let h = i32::from((h1 - b'0') * 10 + (h2 - b'0'));
+            let m = i32::from((m1 - b'0') * 10 + (m2 - b'0'));
             if h > 23 || m > 59 {
                 return Err(err("bad UTC offset"));
             }
@@ -100,57 +111,33 @@ pub fn parse_rfc3339(input: &str) -> Result<SystemTime, TimeError> {
         }
         _ => return Err(err("expected Z or a ±HH:MM offset after the time")),
     };
-    let days = days_from_civil(year as i64, month, day);
-    let local = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
-    let utc = local - offset_secs;
-    if utc < 0 {
+    let time = Time::new(
+        hour as i8,
+        minute as i8,
+        if leap { 59 } else { second as i8 },
+        nanos,
+    )
+    .map_err(|_| err("no such time of day"))?;
+    let offset = Offset::from_seconds(offset_secs).map_err(|_| err("bad UTC offset"))?;
+    let out_of_range = |_| err("after 9999-12-30");
+    let mut utc = offset
+        .to_timestamp(DateTime::from_parts(date, time))
+        .map_err(out_of_range)?;
+    if leap {
+        utc = utc
+            .checked_add(SignedDuration::from_secs(1))
+            .map_err(out_of_range)?;
+    }
+    if utc < Timestamp::UNIX_EPOCH {
         return Err(err("before 1970"));
     }
-    Ok(UNIX_EPOCH + Duration::new(utc as u64, nanos))
-}
-
-fn is_leap(year: u32) -> bool {
-    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's
-/// `civil_from_days`, shifted so that the year starts in March and leap days come last).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // day of era, 0..=146096
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of era
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of (March-based) year
-    let mp = (5 * doy + 2) / 153; // March-based month
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// The inverse of [`civil_from_days`].
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    SystemTime::try_from(utc).map_err(out_of_range)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
@@ -190,6 +177,31 @@ mod tests {
         );
         assert_eq!(parse_rfc3339("2026-11-24T15:22:10+01:00"), Ok(base));
         assert_eq!(parse_rfc3339("2026-11-24T09:52:10-04:30"), Ok(base));
+    }
+
+    #[test]
+    fn leap_seconds_offsets_across_the_epoch_and_the_far_end() {
+        let base = at(1_795_530_130);
+        // A leap second is the start of the next second, even across midnight and the epoch.
+        assert_eq!(
+            parse_rfc3339("2026-11-24T14:22:60Z"),
+            Ok(base + Duration::from_secs(50))
+        );
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:60Z"), Ok(UNIX_EPOCH));
+        // The offset decides which side of 1970 a time falls on, not the local date.
+        assert_eq!(parse_rfc3339("1969-12-31T23:30:00-01:00"), Ok(at(1800)));
+        let e = parse_rfc3339("1970-01-01T00:30:00+01:00").unwrap_err();
+        assert_eq!(e.reason, "before 1970");
+        // Fraction digits past nanoseconds are dropped, not rounded.
+        assert_eq!(
+            parse_rfc3339("2026-11-24T14:22:10.1234567899Z"),
+            Ok(base + Duration::from_nanos(123_456_789))
+        );
+        // Past jiff's range: formatting clamps to its last second, parsing says why.
+        assert_eq!(format_rfc3339(at(300_000_000_000)), "9999-12-30T22:00:00Z");
+        assert!(parse_rfc3339("9999-12-30T22:00:00Z").is_ok());
+        let e = parse_rfc3339("9999-12-31T00:00:00Z").unwrap_err();
+        assert_eq!(e.reason, "after 9999-12-30");
     }
 
     #[test]
