@@ -11,7 +11,7 @@
 //! library's order. Each record then has a known connection, and each connection's records
 //! must come in the order the expected file lists them.
 
-use replayer::pipeline::{CaptureConfig, CaptureStats, Input};
+use replayer::capture::{CaptureConfig, CaptureStats, Input};
 use replayer::request::Connection;
 use replayer_tests::*;
 use std::collections::BTreeMap;
@@ -53,7 +53,7 @@ fn library_requests(file: &Path, port: u16) -> Vec<LibraryRequest> {
         port,
     });
     let mut requests = Vec::new();
-    replayer::pipeline::run(
+    replayer::stream::pipeline::run(
         &config,
         &AtomicBool::new(false),
         &CaptureStats::default(),

@@ -3,10 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use replayer::decode::{Decoded, Decoder};
-use replayer::http::{Emitter, RequestParser};
-use replayer::pipeline::{CaptureStats, ReassemblyLimits};
-use replayer::reassemble::Reassembler;
+use replayer::capture::decode::{Decoded, Decoder};
+use replayer::stream::http::{Emitter, RequestParser};
+use replayer::capture::{CaptureStats, ReassemblyLimits};
+use replayer::stream::reassemble::Reassembler;
 use std::sync::atomic::Ordering::Relaxed;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use replayer::pipeline::{run, CaptureConfig, CaptureStats, Input, ReassemblyLimits};
+use replayer::stream::pipeline::run;
+use replayer::capture::{CaptureConfig, CaptureStats, Input, ReassemblyLimits};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 

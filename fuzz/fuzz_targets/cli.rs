@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use replayer::cli::{parse, Invocation};
+use replayer::config::cli::{parse, Invocation};
 
 fuzz_target!(|args: Vec<String>| {
     // `--config FILE` reads a file: no fuzz input may name one (the TOML is its own target).

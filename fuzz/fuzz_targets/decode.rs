@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use replayer::decode::{Decoded, Decoder};
+use replayer::capture::decode::{Decoded, Decoder};
 
 fuzz_target!(|data: &[u8]| {
     let capture = replayer_fuzz::capture(data);

@@ -6,10 +6,10 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use replayer::decode::{TcpFlags, TcpSegment};
-use replayer::http::{Emitter, RequestParser};
-use replayer::pipeline::{CaptureStats, ReassemblyLimits};
-use replayer::reassemble::Reassembler;
+use replayer::capture::decode::{TcpFlags, TcpSegment};
+use replayer::stream::http::{Emitter, RequestParser};
+use replayer::capture::{CaptureStats, ReassemblyLimits};
+use replayer::stream::reassemble::Reassembler;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
 

@@ -7,7 +7,7 @@
 //! frame, its link type chosen by its first byte.
 
 use replayer::config::{Config, Settings};
-use replayer::decode::{Decoded, Decoder, LinkType};
+use replayer::capture::decode::{Decoded, Decoder, LinkType};
 
 /// One frame of a fuzz input.
 pub struct Frame<'a> {

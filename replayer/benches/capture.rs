@@ -4,7 +4,8 @@
 //! decoded on the pipeline's read-ahead thread; `bench/capture.sh` pins both to one core.
 //! Prints one line of figures; `bench/capture.sh` makes the capture and the comparisons.
 
-use replayer::pipeline::{run, CaptureConfig, CaptureStats, Input};
+use replayer::capture::{CaptureConfig, CaptureStats, Input};
+use replayer::stream::pipeline::run;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Instant;
 

@@ -10,21 +10,19 @@
 //! (socket path, capture permission, interface) come back as one [`DaemonError`] line before
 //! anything is replayed; `main` prints it and exits non-zero.
 
-use crate::app::{self, Sink};
-use crate::capture::Source;
+use crate::capture::{CaptureError, CaptureStats, Input, Source};
 use crate::config::Config;
-use crate::limit::Limiter;
-use crate::metrics;
-use crate::output::OutputError;
-use crate::pipeline::{self, CaptureError, CaptureStats, Input};
+use crate::flow::{self, Flow, FlowError, OnOutputError, ReplayRoute};
+use crate::outputs::replay::{ReplayConfig, ReplayOutput};
 use crate::privileges;
-use crate::replay::{ReplayConfig, ReplayError, ReplayOutput};
-use crate::request::Request;
-use crate::shutdown::{self, Shutdown};
-use crate::stages::{FlowStats, Stages};
-use crate::stats::{Event, Stats};
-use crate::status_server::{self, DaemonStatus, SocketError};
-use crate::sync_watch;
+use crate::shutdown::Shutdown;
+use crate::stages::limit::Limiter;
+use crate::stages::FlowStats;
+use crate::status::metrics;
+use crate::status::socket::{self, DaemonStatus};
+use crate::status::stats::Stats;
+use crate::status::sync_watch;
+use crate::stream::pipeline;
 use replayer_status::schema::DaemonState;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -34,46 +32,19 @@ use std::time::Duration;
 /// the kernel until the next packet); the process exit ends it anyway.
 const CAPTURE_STOP_GRACE: Duration = Duration::from_millis(300);
 
-/// The kernel capture buffer when `-input-raw-buffer-size` is not given: 256 slots of
-/// 64 KB on `lo`, thousands on an Ethernet interface.
-const DEFAULT_CAPTURE_BUFFER: i32 = 16 << 20;
-
 /// How often `-stats` logs a summary line.
 const STATS_EVERY: Duration = Duration::from_secs(60);
 
-#[derive(Debug, thiserror::Error)]
-pub enum DaemonError {
-    #[error("{0}")]
-    Socket(#[from] SocketError),
-    #[error("{0}")]
-    Capture(#[from] CaptureError),
-    #[error("{0}")]
-    Replay(#[from] ReplayError),
-    #[error("{0}")]
-    Output(#[from] OutputError),
-    #[error("{what}: {source}")]
-    Io {
-        what: &'static str,
-        source: std::io::Error,
-    },
-}
-
 /// Runs until the input ends (a file), a signal, or `-exit-after`. `Ok` is exit 0.
-pub fn run(config: &Config) -> Result<(), DaemonError> {
+pub fn run(config: &Config) -> Result<(), FlowError> {
     raise_open_files_limit();
     // The privileged part, while this is the only thread: the status socket (chgrp may need
     // CAP_CHOWN), the capture (CAP_NET_RAW, CAP_NET_ADMIN) and the other outputs; then every
     // capability goes, for this thread and every thread started after (`privileges`).
-    let (listener, socket_file) = status_server::bind(&config.status)?;
-    let mut capture_config = config.capture.clone();
-    // libpcap's 2 MB default ring holds only ~32 packets on `lo` (64 KB MTU, so 64 KB
-    // slots): a busy second and the kernel drops. Production capture is on `lo`.
-    capture_config
-        .buffer_size
-        .get_or_insert(DEFAULT_CAPTURE_BUFFER);
-    let source = Source::open(&capture_config)?;
-    let sinks = app::open_outputs(config)?;
-    let dropped = privileges::drop_all().map_err(|source| DaemonError::Io {
+    let (listener, socket_file) = socket::bind(&config.status)?;
+    let source = Source::open(&config.capture)?;
+    let sinks = flow::open_outputs(config)?;
+    let dropped = privileges::drop_all().map_err(|source| FlowError::Io {
         what: "giving up capabilities",
         source,
     })?;
@@ -86,7 +57,7 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
         .thread_name("replayer-io")
         .enable_all()
         .build()
-        .map_err(|source| DaemonError::Io {
+        .map_err(|source| FlowError::Io {
             what: "starting the async runtime",
             source,
         })?;
@@ -107,21 +78,18 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
     let shutdown = Shutdown::new();
 
     // Everything that can fail at startup, before anything is captured.
-    let signals = {
-        let _guard = runtime.enter();
-        shutdown::watch_signals(shutdown.clone(), config.exit_after).map_err(|source| {
-            DaemonError::Io {
-                what: "installing signal handlers",
-                source,
-            }
-        })?
-    };
+    shutdown
+        .stop_on_signals(config.exit_after)
+        .map_err(|source| FlowError::Io {
+            what: "installing signal handlers",
+            source,
+        })?;
     let metrics = match config.metrics_listen {
         Some(addr) => {
             Some(
                 runtime
                     .block_on(metrics::bind(addr))
-                    .map_err(|source| DaemonError::Io {
+                    .map_err(|source| FlowError::Io {
                         what: "--metrics-listen",
                         source,
                     })?,
@@ -135,7 +103,6 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
         runtime.handle().clone(),
         config.drain_timeout,
     )?;
-    runtime.spawn(signals);
     runtime.spawn({
         let (status, stopping) = (status.clone(), shutdown.wait());
         async move {
@@ -143,11 +110,7 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
             status.set_state(DaemonState::Stopping);
         }
     });
-    runtime.spawn(status_server::serve(
-        listener,
-        status.clone(),
-        shutdown.wait(),
-    ));
+    runtime.spawn(socket::serve(listener, status.clone(), shutdown.wait()));
     if let Some(listener) = metrics {
         runtime.spawn(metrics::serve(listener, status.clone(), shutdown.wait()));
     }
@@ -172,25 +135,42 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
     let drainer = replay.drainer();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     {
-        let mut config = config.clone();
-        config.capture = capture_config;
-        let (status, stats, capture_stats) = (status.clone(), stats.clone(), capture_stats);
-        let stop = shutdown.capture_flag();
+        let config = config.clone();
+        let route = ReplayRoute {
+            output: replay,
+            limiters: config
+                .outputs
+                .http
+                .iter()
+                .map(|t| t.limit.map(Limiter::new))
+                .collect(),
+            status: status.clone(),
+            stats: stats.clone(),
+        };
+        let (capture_stats, shutdown) = (capture_stats, shutdown.clone());
         std::thread::Builder::new()
             .name("replayer-capture".into())
             .spawn(move || {
-                let mut flow = Flow::new(&config, status, stats, replay, sinks);
+                let mut flow = Flow::new(
+                    &config,
+                    Arc::new(FlowStats::default()),
+                    sinks,
+                    OnOutputError::DropOutput,
+                    Some(route),
+                    shutdown.clone(),
+                );
                 let result = pipeline::run_opened(
                     source,
                     &config.capture,
-                    &stop,
+                    &shutdown.capture_flag(),
                     &capture_stats,
                     &mut |r| flow.request(r),
                 );
-                flow.finish_sinks();
+                // Failures were logged as they happened (DropOutput).
+                let _ = flow.finish();
                 let _ = done_tx.send(result);
             })
-            .map_err(|source| DaemonError::Io {
+            .map_err(|source| FlowError::Io {
                 what: "starting the capture thread",
                 source,
             })?;
@@ -239,9 +219,9 @@ fn finish(
     runtime: tokio::runtime::Runtime,
     status: Arc<DaemonStatus>,
     shutdown: Shutdown,
-    socket_file: status_server::SocketFile,
+    socket_file: socket::SocketFile,
     result: Result<(), CaptureError>,
-) -> Result<(), DaemonError> {
+) -> Result<(), FlowError> {
     if matches!(config.capture.input, Input::File { .. })
         && config.exit_after.is_some()
         && !shutdown.is_triggered()
@@ -272,98 +252,6 @@ fn replay_config(config: &Config) -> ReplayConfig {
     replay.original_host = config.replay.original_host;
     replay.redirects = config.replay.redirects;
     replay
-}
-
-/// What happens to each captured request, on the capture thread. Never blocks.
-struct Flow {
-    stages: Stages,
-    flow_stats: Arc<FlowStats>,
-    /// One per target: its `URL|N` or `URL|N%` limit, if any.
-    limiters: Vec<Option<Limiter>>,
-    status: Arc<DaemonStatus>,
-    stats: Arc<Stats>,
-    replay: ReplayOutput,
-    /// Other outputs given with `-output-http`; one that fails is logged and dropped.
-    sinks: Vec<Sink>,
-}
-
-impl Flow {
-    fn new(
-        config: &Config,
-        status: Arc<DaemonStatus>,
-        stats: Arc<Stats>,
-        replay: ReplayOutput,
-        sinks: Vec<Sink>,
-    ) -> Flow {
-        let flow_stats = Arc::new(FlowStats::default());
-        Flow {
-            stages: Stages::new(config, flow_stats.clone()),
-            flow_stats,
-            limiters: config
-                .outputs
-                .http
-                .iter()
-                .map(|t| t.limit.map(Limiter::new))
-                .collect(),
-            status,
-            stats,
-            replay,
-            sinks,
-        }
-    }
-
-    fn emit_to_sinks(&mut self, request: &Request) {
-        self.sinks.retain_mut(|sink| {
-            if sink.limiter.as_mut().is_some_and(|l| !l.allow(request)) {
-                return true;
-            }
-            match sink.output.emit(request) {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!("output failed, no longer written: {e}");
-                    false
-                }
-            }
-        });
-    }
-
-    fn finish_sinks(&mut self) {
-        for sink in &mut self.sinks {
-            if let Err(e) = sink.output.finish() {
-                tracing::error!("output failed at the end: {e}");
-            }
-        }
-    }
-
-    fn request(&mut self, mut request: Request) {
-        self.stats.count(Event::Seen);
-        let filtered_before = self.flow_stats.filtered.load(Relaxed);
-        if !self.stages.pass(&mut request) {
-            let event = if self.flow_stats.filtered.load(Relaxed) != filtered_before {
-                Event::Filtered
-            } else {
-                Event::SampledOut
-            };
-            self.stats.count(event);
-            return;
-        }
-        if !self.sinks.is_empty() {
-            self.emit_to_sinks(&request);
-        }
-        if self.status.state() == DaemonState::Paused {
-            self.stats.count(Event::PausedSync);
-            return;
-        }
-        let shared = Arc::new(request);
-        for (target, limiter) in self.limiters.iter_mut().enumerate() {
-            if limiter.as_mut().is_some_and(|l| !l.allow(&shared)) {
-                self.flow_stats.count_sampled_out();
-                self.stats.count(Event::SampledOut);
-                continue;
-            }
-            self.replay.emit_to(target, shared.clone());
-        }
-    }
 }
 
 /// Once a second: packets captured since the last tick go into the current window bucket.
@@ -444,6 +332,7 @@ fn raise_open_files_limit() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::stats::Event;
     use std::path::Path;
 
     #[test]

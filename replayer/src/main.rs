@@ -1,11 +1,14 @@
 //! `replayer`: the command-line entry point. Kept thin; the work is in the library.
 //!
-//! `cli` parses (GoReplay flags, `--config`), then either the daemon runs (when there is an
-//! `-output-http` target) or `app` runs the capture into stdout, file or null outputs.
+//! `config::cli` parses (GoReplay flags, `--config`), then either the daemon runs (when there
+//! is an `-output-http` target) or `flow::run` runs the capture into stdout, file or null
+//! outputs. Exit codes, the same in every mode: 0 done, 1 failed while running, 2 what was
+//! given cannot be used (`flow::FlowError::exit_code`; docs/daemon.md, "Exit codes").
 //! `replayer status ...` (a leading `status` word, which no GoReplay command line has) asks a
 //! running daemon instead (`status_cmd`).
 
-use replayer::cli::{self, Invocation};
+use replayer::capture::Input;
+use replayer::config::cli::{self, Invocation};
 
 fn main() {
     std::process::exit(run());
@@ -32,27 +35,23 @@ fn run() -> i32 {
     init_logging(config.verbose, config.stats);
     // Reading a capture file in a terminal: a progress bar on stderr (nothing otherwise).
     let progress = match &config.capture.input {
-        replayer::pipeline::Input::File { path, .. } => {
-            replayer::progress::FileProgress::start(path)
-        }
-        replayer::pipeline::Input::Live { .. } => None,
+        Input::File { path, .. } => replayer::progress::FileProgress::start(path),
+        Input::Live { .. } => None,
     };
     // Errors come after the bar is finished, so they never land in the middle of it.
     let outcome = if !config.outputs.http.is_empty() {
-        replayer::daemon::run(&config).map_err(|e| (e.to_string(), 1))
+        replayer::daemon::run(&config)
     } else {
-        replayer::app::run(&config)
-            .map(drop)
-            .map_err(|e| (e.to_string(), e.exit_code()))
+        replayer::flow::run(&config).map(drop)
     };
     if let Some(progress) = progress {
         progress.finish(outcome.is_ok());
     }
     match outcome {
         Ok(()) => 0,
-        Err((message, code)) => {
-            eprintln!("replayer: {message}");
-            code
+        Err(e) => {
+            eprintln!("replayer: {e}");
+            e.exit_code()
         }
     }
 }

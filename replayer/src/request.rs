@@ -661,3 +661,41 @@ mod tests {
         assert_eq!(captured.len(), 3);
     }
 }
+
+/// Hand-made requests for the unit tests of every stage and output.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{Connection, Header, Request};
+
+    pub fn request(method: &str, target: &str) -> Request {
+        Request {
+            id: 7,
+            captured_at_ns: 1_700_000_000_123_456_789,
+            connection: Connection {
+                client: "192.0.2.10:50000".parse().unwrap(),
+                server: "192.0.2.1:80".parse().unwrap(),
+            },
+            method: method.into(),
+            target: target.into(),
+            version_minor: 1,
+            headers: Default::default(),
+            body: bytes::Bytes::new(),
+        }
+    }
+
+    pub fn with_header(mut request: Request, name: &str, value: &str) -> Request {
+        request.headers.push(Header {
+            name: name.into(),
+            value: value.as_bytes().to_vec().into(),
+        });
+        request
+    }
+
+    pub fn header_lines(request: &Request) -> Vec<String> {
+        request
+            .headers
+            .iter()
+            .map(|h| format!("{}: {}", h.name, String::from_utf8_lossy(h.value)))
+            .collect()
+    }
+}

@@ -1,12 +1,15 @@
-//! How the daemon stops: SIGTERM (what an init system sends) or SIGINT (Ctrl-C), or
-//! `-exit-after`. Stopping means: capture stops at once, what is queued or in flight to
-//! staging gets up to `--drain-timeout` to finish, the status socket is removed, exit 0.
-//! [`Shutdown`] is the one switch every part watches.
+//! How the replayer stops, in every mode: SIGTERM (what an init system sends) or SIGINT
+//! (Ctrl-C), `-exit-after`, or the end of a capture file. Stopping means: capture stops at
+//! once, what is queued or in flight to staging gets up to `--drain-timeout` to finish, the
+//! status socket is removed, exit 0. [`Shutdown`] is the one switch every part watches; the
+//! signals reach it through `signal-hook` on a thread of its own, so the one-shot runs (no
+//! async runtime) and the daemon stop the same way.
 
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
 /// The stop switch: an atomic for the capture thread (checked per packet, never waits) and
@@ -24,6 +27,7 @@ impl Default for Shutdown {
 }
 
 impl Shutdown {
+    /// A switch nobody has pulled yet.
     pub fn new() -> Shutdown {
         Shutdown {
             capture_stop: Arc::new(AtomicBool::new(false)),
@@ -36,6 +40,7 @@ impl Shutdown {
         self.capture_stop.clone()
     }
 
+    /// Begins stopping (once; later calls only repeat the notification), logging why.
     pub fn trigger(&self, why: &str) {
         if !self.capture_stop.swap(true, Ordering::Relaxed) {
             tracing::info!("stopping: {why}");
@@ -43,6 +48,7 @@ impl Shutdown {
         self.notify.send_replace(true);
     }
 
+    /// Whether stopping has begun.
     pub fn is_triggered(&self) -> bool {
         self.capture_stop.load(Ordering::Relaxed)
     }
@@ -54,30 +60,35 @@ impl Shutdown {
             let _ = rx.wait_for(|stopping| *stopping).await;
         }
     }
-}
 
-/// Installs the SIGTERM and SIGINT handlers (must run inside the runtime) and returns the
-/// task that triggers `shutdown` on the first of them, or after `exit_after`.
-pub fn watch_signals(
-    shutdown: Shutdown,
-    exit_after: Option<Duration>,
-) -> std::io::Result<impl std::future::Future<Output = ()>> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        let exit_after = async {
-            match exit_after {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = term.recv() => shutdown.trigger("SIGTERM"),
-            _ = int.recv() => shutdown.trigger("SIGINT"),
-            _ = exit_after => shutdown.trigger("-exit-after reached"),
-            _ = shutdown.wait() => {}
+    /// Pulls the switch on the first SIGTERM or SIGINT, and after `exit_after` if given.
+    /// The handlers stay installed afterwards, so a second Ctrl-C during the drain does not
+    /// kill the process half-way (the drain timeout bounds it instead).
+    pub fn stop_on_signals(&self, exit_after: Option<Duration>) -> std::io::Result<()> {
+        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        let shutdown = self.clone();
+        std::thread::Builder::new()
+            .name("replayer-signals".into())
+            .spawn(move || {
+                for signal in signals.forever() {
+                    shutdown.trigger(if signal == SIGTERM {
+                        "SIGTERM"
+                    } else {
+                        "SIGINT"
+                    });
+                }
+            })?;
+        if let Some(after) = exit_after {
+            let shutdown = self.clone();
+            std::thread::Builder::new()
+                .name("replayer-exit-after".into())
+                .spawn(move || {
+                    std::thread::sleep(after);
+                    shutdown.trigger("-exit-after reached");
+                })?;
         }
-    })
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -102,10 +113,10 @@ mod tests {
     fn exit_after_triggers() {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let shutdown = Shutdown::new();
-        let task = rt
-            .block_on(async { watch_signals(shutdown.clone(), Some(Duration::from_millis(50))) })
+        shutdown
+            .stop_on_signals(Some(Duration::from_millis(50)))
             .unwrap();
-        rt.block_on(task);
+        rt.block_on(shutdown.wait());
         assert!(shutdown.is_triggered());
     }
 }

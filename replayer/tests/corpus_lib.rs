@@ -1,10 +1,11 @@
 //! Corpus conformance through the library: every public capture in `../shared/corpus` run
-//! through [`replayer::pipeline::run`] must yield exactly the requests tshark dissects
+//! through [`replayer::stream::pipeline::run`] must yield exactly the requests tshark dissects
 //! (`NAME.expected.tsv`: method and request-target), in the same order per connection.
 //! Skipped, with a message, when the corpus is not there.
 
-use replayer::pipeline::{run, CaptureConfig, CaptureStats, Input};
+use replayer::capture::{CaptureConfig, CaptureStats, Input};
 use replayer::request::{Connection, Request};
+use replayer::stream::pipeline::run;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;

@@ -2,11 +2,11 @@
 //! ordinary tests (inputs inline) so that `cargo test` guards every fix. Each test names the
 //! target and what was wrong.
 
-use replayer::decode::{TcpFlags, TcpSegment};
-use replayer::http::{Emitter, RequestParser};
-use replayer::pipeline::{CaptureStats, ReassemblyLimits};
-use replayer::reassemble::Reassembler;
+use replayer::capture::decode::{TcpFlags, TcpSegment};
+use replayer::capture::{CaptureStats, ReassemblyLimits};
 use replayer::request::Request;
+use replayer::stream::http::{Emitter, RequestParser};
+use replayer::stream::reassemble::Reassembler;
 use std::net::SocketAddr;
 
 fn segment<'a>(seq: u32, syn: bool, rst: bool, payload: &'a [u8]) -> TcpSegment<'a> {

@@ -4,12 +4,12 @@
 //! nothing counted as cut or missing. And under the default filter, no unsafe method passes.
 
 use proptest::prelude::*;
-use replayer::decode::{TcpFlags, TcpSegment};
-use replayer::filter::FilterConfig;
-use replayer::http::{Emitter, RequestParser};
-use replayer::pipeline::{CaptureStats, ReassemblyLimits};
-use replayer::reassemble::Reassembler;
+use replayer::capture::decode::{TcpFlags, TcpSegment};
+use replayer::capture::{CaptureStats, ReassemblyLimits};
 use replayer::request::Request;
+use replayer::stages::filter::FilterConfig;
+use replayer::stream::http::{Emitter, RequestParser};
+use replayer::stream::reassemble::Reassembler;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 

@@ -3,11 +3,11 @@
 //! panic, and what is held must never exceed the total-memory cap.
 
 use proptest::prelude::*;
-use replayer::decode::{TcpFlags, TcpSegment};
-use replayer::http::{Emitter, RequestParser};
-use replayer::pipeline::{CaptureStats, ReassemblyLimits};
-use replayer::reassemble::Reassembler;
+use replayer::capture::decode::{TcpFlags, TcpSegment};
+use replayer::capture::{CaptureStats, ReassemblyLimits};
 use replayer::request::Request;
+use replayer::stream::http::{Emitter, RequestParser};
+use replayer::stream::reassemble::Reassembler;
 use std::net::SocketAddr;
 
 #[derive(Debug, Clone)]

@@ -51,7 +51,7 @@ fn workspace_root() -> PathBuf {
 /// `replayer` for completion and in the `replayer` page, and has its own page as well.
 fn commands() -> Vec<clap::Command> {
     let status = replayer::status_cmd::command();
-    let replayer = replayer::cli::command()
+    let replayer = replayer::config::cli::command()
         .subcommand(status.clone().name("status"))
         .disable_help_subcommand(true);
     let mut all = vec![replayer, status];

@@ -19,7 +19,7 @@
 //!
 //! pcapng and the rarer pcap variants stay with libpcap (see `capture`).
 
-use crate::decode::{Decoded, Decoder, LinkType, TcpFlags, TcpSegment};
+use crate::capture::decode::{Decoded, Decoder, LinkType, TcpFlags, TcpSegment};
 use pcap_file::pcap::PcapHeader;
 use pcap_file::{Endianness, TsResolution};
 use std::fs::File;

@@ -18,7 +18,7 @@
 //!   and `-http-disallow-header 'Name: regex'` (dropped when present and matching), as
 //!   GoReplay 1.3 does.
 //!
-//! The stages run in GoReplay's order (see `stages`): the method checks come before
+//! The stages run in GoReplay's order (see `stages::chain`): the method checks come before
 //! `-http-set-header`, the URL and header checks after it.
 
 use crate::request::{Class, Request};
@@ -28,17 +28,63 @@ use regex::Regex;
 /// Methods replayed when none are named.
 pub const SAFE_METHODS: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
 
-/// Why a request was filtered out.
+/// Why a request was filtered out. Each is counted apart in the status document
+/// (`requests.filtered_by`) and in `-stats` lines, under [`Reason::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
-    /// Carries the replayer's marker header.
+    /// Carries the replayer's marker header: replaying it again would loop.
     Loop,
+    /// Its method is not one of those allowed (by default GET, HEAD and OPTIONS).
     Method,
+    /// A method-override header names a method that is not allowed.
     MethodOverride,
+    /// No `-http-allow-url` pattern matches its target.
     UrlNotAllowed,
+    /// A `-http-disallow-url` pattern matches its target.
     UrlDisallowed,
+    /// A `-http-allow-header` rule is not met.
     HeaderNotAllowed,
+    /// A `-http-disallow-header` rule matches.
     HeaderDisallowed,
+}
+
+impl Reason {
+    /// Every reason, in the order the filter checks them.
+    pub const ALL: [Reason; 7] = [
+        Reason::Method,
+        Reason::Loop,
+        Reason::MethodOverride,
+        Reason::UrlNotAllowed,
+        Reason::UrlDisallowed,
+        Reason::HeaderNotAllowed,
+        Reason::HeaderDisallowed,
+    ];
+
+    /// The reason's name in the status document and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Loop => "loop",
+            Reason::Method => "method",
+            Reason::MethodOverride => "method_override",
+            Reason::UrlNotAllowed => "url_not_allowed",
+            Reason::UrlDisallowed => "url_disallowed",
+            Reason::HeaderNotAllowed => "header_not_allowed",
+            Reason::HeaderDisallowed => "header_disallowed",
+        }
+    }
+
+    /// Its position in [`Reason::ALL`] (and in per-reason counter arrays).
+    pub fn index(self) -> usize {
+        match self {
+            Reason::Method => 0,
+            Reason::Loop => 1,
+            Reason::MethodOverride => 2,
+            Reason::UrlNotAllowed => 3,
+            Reason::UrlDisallowed => 4,
+            Reason::HeaderNotAllowed => 5,
+            Reason::HeaderDisallowed => 6,
+        }
+    }
 }
 
 /// `Name: regex`, as given to `-http-allow-header` and `-http-disallow-header`.
@@ -209,7 +255,7 @@ fn is_token_byte(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stages::test_support::{request, with_header};
+    use crate::request::test_support::{request, with_header};
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()

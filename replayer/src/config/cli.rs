@@ -248,7 +248,7 @@ pub fn normalise(args: Vec<OsString>, command: &clap::Command) -> Result<Vec<OsS
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::Input;
+    use crate::capture::Input;
 
     fn run(args: &[&str]) -> Result<Invocation, CliError> {
         parse(std::iter::once("replayer").chain(args.iter().copied()))

@@ -6,8 +6,8 @@
 //! else a 404; one response per connection. Each client has its own task and a deadline, so
 //! a slow or silent scraper stalls nothing.
 
-use crate::stats::LatencyHistogram;
-use crate::status_server::DaemonStatus;
+use crate::status::socket::DaemonStatus;
+use crate::status::stats::LatencyHistogram;
 use replayer_status::schema::{DaemonState, ResponseClasses, StatusDocument};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -479,8 +479,8 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::CaptureStats;
-    use crate::stats::Stats;
+    use crate::capture::CaptureStats;
+    use crate::status::stats::Stats;
     use std::io::{Read, Write};
     use std::path::Path;
 

@@ -7,7 +7,7 @@
 //! [`DaemonStatus::state`] for each request). A stale flag still pauses: the file says staging
 //! is being rebuilt, and the checks are the ones that make the staleness loud.
 
-use crate::status_server::DaemonStatus;
+use crate::status::socket::DaemonStatus;
 use replayer_status::schema::DaemonState;
 use replayer_status::{read_sync, SyncConfig};
 use std::sync::Arc;
@@ -68,8 +68,8 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::CaptureStats;
-    use crate::stats::Stats;
+    use crate::capture::CaptureStats;
+    use crate::status::stats::Stats;
     use std::path::PathBuf;
 
     fn setup(tag: &str) -> (PathBuf, SyncConfig, Arc<DaemonStatus>) {

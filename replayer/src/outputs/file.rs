@@ -212,7 +212,7 @@ impl Output for NullOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stages::test_support::{request, with_header};
+    use crate::request::test_support::{request, with_header};
 
     fn wire(request: &Request) -> String {
         let mut out = Vec::new();

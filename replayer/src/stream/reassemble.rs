@@ -17,8 +17,8 @@
 //! Memory is capped ([`ReassemblyLimits`]): per stream, in total, and in number of streams;
 //! what does not fit is dropped and counted in `dropped_over_cap`.
 
-use crate::decode::TcpSegment;
-use crate::pipeline::{CaptureStats, ReassemblyLimits};
+use crate::capture::decode::TcpSegment;
+use crate::capture::{CaptureStats, ReassemblyLimits};
 use crate::request::Connection;
 use foldhash::fast::RandomState;
 use std::collections::{BTreeMap, HashMap};

@@ -177,7 +177,7 @@ pub fn fnv1a32(bytes: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stages::test_support::request as test_request;
+    use crate::request::test_support::request as test_request;
 
     #[test]
     fn fnv1a32_matches_reference_vectors() {

@@ -15,12 +15,10 @@
 //! (`pcap_offline_filter`). pcapng and everything else go to libpcap, which also gives the
 //! error for a file that is no capture (docs/daemon.md, docs/benchmarks.md: why).
 
-mod pcap_reader;
-
-use crate::decode::{LinkType, TcpSegment};
-use crate::pipeline::{CaptureConfig, CaptureError, Input};
+use super::pcap_reader::{PcapReader, Sniffed};
+use crate::capture::decode::{LinkType, TcpSegment};
+use crate::capture::{CaptureConfig, CaptureError, Input};
 use pcap::{Active, Capture, Linktype, Offline, Precision};
-use pcap_reader::{PcapReader, Sniffed};
 use std::net::IpAddr;
 
 /// How long a live read waits before returning empty-handed, so the caller can look at its
@@ -253,7 +251,8 @@ fn next_classic<'a>(
     reader: &'a mut PcapReader,
     description: &str,
 ) -> Result<Next<'a>, CaptureError> {
-    let damaged = |e: pcap_reader::ReadError| CaptureError::Read(format!("{description}: {e}"));
+    let damaged =
+        |e: super::pcap_reader::ReadError| CaptureError::Read(format!("{description}: {e}"));
     if !reader.advance().map_err(damaged)? {
         return Ok(Next::End);
     }

@@ -16,9 +16,9 @@
 //! Host is not touched here: each replay target sets its own (`-http-original-host` keeps
 //! production's), see [`set_header`].
 
-use crate::filter::compile_regex;
 pub use crate::request::CREDENTIAL_HEADERS;
 use crate::request::{Class, Header, Request, MARKER_HEADER, MARKER_VALUE};
+use crate::stages::filter::compile_regex;
 use regex::Regex;
 
 /// `-http-set-header 'Name: Value'`.
@@ -209,7 +209,7 @@ fn with_query_param(target: &str, name: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stages::test_support::{header_lines, request, with_header};
+    use crate::request::test_support::{header_lines, request, with_header};
 
     #[test]
     fn set_header_splits_at_the_first_colon_and_trims() {

@@ -1,33 +1,56 @@
 //! `filter` → `rewrite` → `limit` chained in GoReplay's order, with the counters the status
-//! document reports. Both the command-line flow (`app`) and the daemon call
-//! [`Stages::process`] once per captured request, on the capture thread: it never blocks.
+//! document reports. Every mode of the flow (`crate::flow`) calls [`Stages::pass`] once per
+//! captured request, on the capture thread: it never blocks, and it says what it decided
+//! and why ([`Verdict`]), so callers count without second-guessing.
 //!
 //! GoReplay's order, which decides what each rule sees: method filter (with our loop marker
 //! and method-override checks), set header, set param, URL allow, URL deny, header
 //! allow/deny, header limiters, URL rewrite; then ours: credentials stripped, marker added.
-//! Per-output limits (`URL|N`, `URL|N%`) come after, one [`crate::limit::Limiter`] per output.
+//! Per-output limits (`URL|N`, `URL|N%`) come after, one [`Limiter`] per output, applied by
+//! the flow.
+//!
+//! [`Limiter`]: crate::stages::limit::Limiter
 
-use crate::config::Config;
-use crate::filter::{FilterConfig, Reason};
-use crate::limit::HeaderLimiter;
 use crate::request::Request;
-use crate::rewrite::RewriteConfig;
+use crate::stages::filter::{FilterConfig, Reason};
+use crate::stages::limit::HeaderLimiter;
+use crate::stages::rewrite::RewriteConfig;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// What the stages decided about one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Goes on to the outputs, rewritten.
+    Pass,
+    /// Rejected by a filter rule, for this reason.
+    Filtered(Reason),
+    /// Dropped by a header limiter (`-http-header-limiter`).
+    SampledOut,
+}
+
+impl Verdict {
+    /// `true` for [`Verdict::Pass`].
+    pub fn passed(self) -> bool {
+        self == Verdict::Pass
+    }
+}
 
 /// What happened to captured requests, read at any moment by the status server. Relaxed
 /// atomics: monotonic totals. `seen = filtered + sampled_out + passed`; an output's own
 /// limiter adds to `sampled_out` too (without touching `passed`).
 #[derive(Debug, Default)]
 pub struct FlowStats {
+    /// Requests that entered the stages.
     pub seen: AtomicU64,
+    /// Requests rejected by a filter rule (the sum of `filtered_by`).
     pub filtered: AtomicU64,
+    /// Requests dropped by a header limiter or an output's own limit.
     pub sampled_out: AtomicU64,
+    /// Requests that went on to the outputs.
     pub passed: AtomicU64,
-    /// The part of `filtered` that carried the marker header (a replay loop).
-    pub filtered_loop: AtomicU64,
-    /// The part of `filtered` whose method (or override header) is not replayed.
-    pub filtered_method: AtomicU64,
+    /// `filtered`, by [`Reason`] (indexed by [`Reason::index`]).
+    pub filtered_by: [AtomicU64; Reason::ALL.len()],
 }
 
 impl FlowStats {
@@ -38,6 +61,20 @@ impl FlowStats {
     /// Counts a request an output's own limiter dropped.
     pub fn count_sampled_out(&self) {
         FlowStats::count(&self.sampled_out);
+    }
+
+    /// Requests filtered for `reason` so far.
+    pub fn filtered_for(&self, reason: Reason) -> u64 {
+        self.filtered_by[reason.index()].load(Ordering::Relaxed)
+    }
+
+    /// Every reason with a non-zero count, as `(name, count)`, in [`Reason::ALL`]'s order.
+    pub fn filtered_by_name(&self) -> Vec<(&'static str, u64)> {
+        Reason::ALL
+            .iter()
+            .map(|&r| (r.as_str(), self.filtered_for(r)))
+            .filter(|&(_, n)| n > 0)
+            .collect()
     }
 }
 
@@ -51,16 +88,8 @@ pub struct Stages {
 }
 
 impl Stages {
-    pub fn new(config: &Config, stats: Arc<FlowStats>) -> Stages {
-        Stages::from_parts(
-            config.filter.clone(),
-            config.rewrite.clone(),
-            config.header_limiters.clone(),
-            stats,
-        )
-    }
-
-    pub fn from_parts(
+    /// The stages with their settings; `stats` is where they count.
+    pub fn new(
         filter: FilterConfig,
         rewrite: RewriteConfig,
         header_limiters: Vec<HeaderLimiter>,
@@ -74,103 +103,64 @@ impl Stages {
         }
     }
 
+    /// The counters these stages keep.
     pub fn stats(&self) -> &Arc<FlowStats> {
         &self.stats
     }
 
     /// Runs one request through every stage: `Some` (rewritten) if it goes on to the outputs.
     pub fn process(&self, mut request: Request) -> Option<Request> {
-        self.pass(&mut request).then_some(request)
+        self.pass(&mut request).passed().then_some(request)
     }
 
-    /// [`Stages::process`] in place: `true` if the (rewritten) request goes on to the
-    /// outputs. The capture side uses this one: a `Request` is a few hundred bytes, and
-    /// moving it in and out costs more than some stages do.
-    pub fn pass(&self, request: &mut Request) -> bool {
+    /// [`Stages::process`] in place, saying what was decided and why. The capture side uses
+    /// this one: a `Request` is a few hundred bytes, and moving it in and out costs more
+    /// than some stages do.
+    pub fn pass(&self, request: &mut Request) -> Verdict {
         FlowStats::count(&self.stats.seen);
+        let verdict = self.decide(request);
+        match verdict {
+            Verdict::Pass => FlowStats::count(&self.stats.passed),
+            Verdict::SampledOut => FlowStats::count(&self.stats.sampled_out),
+            Verdict::Filtered(reason) => {
+                FlowStats::count(&self.stats.filtered);
+                FlowStats::count(&self.stats.filtered_by[reason.index()]);
+            }
+        }
+        verdict
+    }
+
+    fn decide(&self, request: &mut Request) -> Verdict {
         if let Err(reason) = self.filter.check_method(request) {
-            self.count_filtered(reason);
-            return false;
+            return Verdict::Filtered(reason);
         }
         self.rewrite.set_headers(request);
         self.rewrite.set_params(request);
         if let Err(reason) = self.filter.check_url_and_headers(request) {
-            self.count_filtered(reason);
-            return false;
+            return Verdict::Filtered(reason);
         }
         if !self.header_limiters.iter().all(|l| l.allow(request)) {
-            FlowStats::count(&self.stats.sampled_out);
-            return false;
+            return Verdict::SampledOut;
         }
         self.rewrite.rewrite_url(request);
         self.rewrite.finish(request);
-        FlowStats::count(&self.stats.passed);
-        true
-    }
-
-    fn count_filtered(&self, reason: Reason) {
-        FlowStats::count(&self.stats.filtered);
-        match reason {
-            Reason::Loop => FlowStats::count(&self.stats.filtered_loop),
-            Reason::Method | Reason::MethodOverride => {
-                FlowStats::count(&self.stats.filtered_method)
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Hand-made requests for the unit tests of every stage.
-#[cfg(test)]
-pub(crate) mod test_support {
-    use crate::request::{Connection, Header, Request};
-
-    pub fn request(method: &str, target: &str) -> Request {
-        Request {
-            id: 7,
-            captured_at_ns: 1_700_000_000_123_456_789,
-            connection: Connection {
-                client: "192.0.2.10:50000".parse().unwrap(),
-                server: "192.0.2.1:80".parse().unwrap(),
-            },
-            method: method.into(),
-            target: target.into(),
-            version_minor: 1,
-            headers: Default::default(),
-            body: bytes::Bytes::new(),
-        }
-    }
-
-    pub fn with_header(mut request: Request, name: &str, value: &str) -> Request {
-        request.headers.push(Header {
-            name: name.into(),
-            value: value.as_bytes().to_vec().into(),
-        });
-        request
-    }
-
-    pub fn header_lines(request: &Request) -> Vec<String> {
-        request
-            .headers
-            .iter()
-            .map(|h| format!("{}: {}", h.name, String::from_utf8_lossy(h.value)))
-            .collect()
+        Verdict::Pass
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::*;
     use super::*;
-    use crate::filter::{compile_regex, HeaderRule};
-    use crate::rewrite::{SetHeader, UrlRewrite};
+    use crate::request::test_support::*;
+    use crate::stages::filter::{compile_regex, HeaderRule};
+    use crate::stages::rewrite::{SetHeader, UrlRewrite};
 
     fn stages(
         filter: FilterConfig,
         rewrite: RewriteConfig,
         limiters: Vec<HeaderLimiter>,
     ) -> Stages {
-        Stages::from_parts(filter, rewrite, limiters, Arc::new(FlowStats::default()))
+        Stages::new(filter, rewrite, limiters, Arc::new(FlowStats::default()))
     }
 
     fn counts(stages: &Stages) -> [u64; 6] {
@@ -180,8 +170,8 @@ mod tests {
             s.filtered.load(Ordering::Relaxed),
             s.sampled_out.load(Ordering::Relaxed),
             s.passed.load(Ordering::Relaxed),
-            s.filtered_loop.load(Ordering::Relaxed),
-            s.filtered_method.load(Ordering::Relaxed),
+            s.filtered_for(Reason::Loop),
+            s.filtered_for(Reason::Method) + s.filtered_for(Reason::MethodOverride),
         ]
     }
 
@@ -243,11 +233,11 @@ mod tests {
 /// Whatever arrives, the default stages let out only safe, credential-free, marked requests.
 #[cfg(test)]
 mod properties {
-    use super::test_support::request;
     use super::*;
-    use crate::filter::{METHOD_OVERRIDE_HEADERS, SAFE_METHODS};
+    use crate::request::test_support::request;
     use crate::request::Header;
-    use crate::rewrite::CREDENTIAL_HEADERS;
+    use crate::stages::filter::{METHOD_OVERRIDE_HEADERS, SAFE_METHODS};
+    use crate::stages::rewrite::CREDENTIAL_HEADERS;
     use proptest::prelude::*;
 
     const METHODS: [&str; 12] = [
@@ -296,7 +286,7 @@ mod properties {
             requests in prop::collection::vec(arbitrary_request(), 1..40)
         ) {
             let stats = Arc::new(FlowStats::default());
-            let stages = Stages::from_parts(
+            let stages = Stages::new(
                 FilterConfig::default(), RewriteConfig::default(), vec![], Arc::clone(&stats));
             let total = requests.len() as u64;
             for req in requests {

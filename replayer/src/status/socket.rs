@@ -10,8 +10,8 @@
 //! one that a live process still answers on is an error, as is a path that is not a socket.
 //! Mode (default 0660) and group are set after bind. [`SocketFile`] removes it at exit.
 
-use crate::pipeline::CaptureStats;
-use crate::stats::Stats;
+use crate::capture::CaptureStats;
+use crate::status::stats::Stats;
 use replayer_status::schema::{CaptureCounters, DaemonState, StatusDocument, SyncStatus};
 use replayer_status::{format_rfc3339, SCHEMA_VERSION};
 use std::io;

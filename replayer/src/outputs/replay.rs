@@ -17,11 +17,10 @@
 //! recorded, not followed, unless `-output-http-redirects N`; even then only to the target
 //! itself, since nothing may be sent anywhere but the configured targets.
 
-mod wire;
-
-use crate::output::{Output, OutputError};
+use super::wire::{self, ExchangeError, HeadRule, Unsendable};
+use crate::outputs::{Output, OutputError};
 use crate::request::Request;
-use crate::stats::Stats;
+use crate::status::stats::Stats;
 use rustls::pki_types::ServerName;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,11 +31,16 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use url::Url;
-use wire::{ExchangeError, HeadRule, Unsendable};
 
+/// How long staging has to answer one request (`-output-http-timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-pub const DEFAULT_WORKERS: usize = 32;
-pub const DEFAULT_QUEUE: usize = 4096;
+/// Concurrent requests (and connections) per target (`-output-http-workers`). GoReplay's
+/// default is unbounded; 8 keep up with a busy GOV.UK frontend on `lo` (docs/benchmarks.md)
+/// without opening a connection storm on a staging host that slows down.
+pub const DEFAULT_WORKERS: usize = 8;
+/// Requests waiting per target before new ones are dropped (`-output-http-queue-len`): a
+/// tenth of a second of a busy host's traffic, so a stalled staging costs little memory.
+pub const DEFAULT_QUEUE: usize = 1000;
 /// How long a resolved staging address is used before it is looked up again.
 pub const DNS_REFRESH: Duration = Duration::from_secs(30);
 
@@ -73,41 +77,71 @@ impl ReplayConfig {
     }
 }
 
+/// Why replay could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    #[error("bad -output-http target `{target}`: {reason}")]
-    BadTarget { target: String, reason: String },
+    /// An `-output-http` target that cannot be used; the message names it (without any
+    /// password) and says why.
+    #[error("output-http: {0}")]
+    BadTarget(String),
+    /// The TLS client could not be set up.
     #[error("TLS setup: {0}")]
     Tls(String),
 }
 
-/// Parses an `-output-http` value (without its `|limit`): no scheme means `http://`; only
-/// http and https; a host is required; query and fragment are refused (every request brings
-/// its own). A path is a prefix put before each request-target.
+/// Parses an `-output-http` value (without its `|limit`), the one parser for targets: no
+/// scheme means `http://`; only http and https; a host is required; a query or fragment is
+/// refused (every replayed request brings its own, so one here would be silently lost);
+/// credentials are refused (they would be logged and shown in the status document). A path
+/// is a prefix put before each request-target. Messages never show a password.
 pub fn parse_target(value: &str) -> Result<Url, ReplayError> {
-    let bad = |reason: &str| ReplayError::BadTarget {
-        target: value.to_string(),
-        reason: reason.to_string(),
-    };
-    let with_scheme = if value.contains("://") {
-        value.to_string()
+    let address = value.trim();
+    let shown = redact_userinfo(address);
+    let bad = |reason: String| ReplayError::BadTarget(reason);
+    let with_scheme = if address.contains("://") {
+        address.to_string()
     } else {
-        format!("http://{value}")
+        format!("http://{address}")
     };
-    let url = Url::parse(&with_scheme).map_err(|e| bad(&e.to_string()))?;
+    let url = Url::parse(&with_scheme).map_err(|e| bad(format!("'{shown}' is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("the scheme must be http or https"));
+        return Err(bad(format!(
+            "'{shown}': only http:// and https:// targets are supported"
+        )));
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(bad("no host"));
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+        return Err(bad(format!("'{shown}' has no host")));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(format!(
+            "'{shown}': credentials in a target URL are not supported (they would be logged \
+             and shown in the status document); set a header with -http-set-header instead"
+        )));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("a target may not have a query or fragment"));
+        return Err(bad(format!(
+            "'{shown}': a target may not have a query or fragment (each replayed request \
+             brings its own)"
+        )));
     }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("credentials in the target URL are not supported"));
+    if url.scheme() == "https" {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        ServerName::try_from(bare.to_string())
+            .map_err(|e| bad(format!("'{shown}': not a TLS server name: {e}")))?;
     }
     Ok(url)
+}
+
+/// `scheme://user:password@host/...` with the user part shown as `***`, for messages.
+pub fn redact_userinfo(address: &str) -> String {
+    let start = address.find("://").map_or(0, |i| i + 3);
+    let authority_end = address[start..]
+        .find(['/', '?', '#'])
+        .map_or(address.len(), |i| start + i);
+    match address[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &address[..start], &address[start + at..]),
+        None => address.to_string(),
+    }
 }
 
 /// The TLS library's crypto provider: ring, chosen in Cargo.toml because it builds without
@@ -412,10 +446,7 @@ impl Target {
         config: &ReplayConfig,
         tls: Option<TlsConnector>,
     ) -> Result<Target, ReplayError> {
-        let bad = |reason: &str| ReplayError::BadTarget {
-            target: base.to_string(),
-            reason: reason.to_string(),
-        };
+        let bad = |reason: &str| ReplayError::BadTarget(format!("'{base}': {reason}"));
         let host = base.host_str().ok_or_else(|| bad("no host"))?;
         let port = base.port_or_known_default().ok_or_else(|| bad("no port"))?;
         let authority = match base.port() {

@@ -13,9 +13,9 @@
 //!
 //! Bytes are parsed where they lie: only the unfinished tail of a segment is copied.
 
-use crate::pipeline::CaptureStats;
-use crate::reassemble::{Buffered, Consumer};
+use crate::capture::CaptureStats;
 use crate::request::{ByteStr, Class, Connection, Headers, Request};
+use crate::stream::reassemble::{Buffered, Consumer};
 use bytes::{Bytes, BytesMut};
 use std::cell::RefCell;
 use std::mem::MaybeUninit;

@@ -1,0 +1,16 @@
+//! The first stage of the flow: packets in, TCP segments out.
+//!
+//! - [`source`]: packets live from an interface (libpcap) or from a pcap/pcapng file;
+//! - [`pcap_reader`]: our reader for classic pcap files, on a read-ahead thread;
+//! - [`decode`]: link layer → IPv4/IPv6 (fragments reassembled) → TCP segment;
+//! - [`types`]: what the capture half of the flow shares (input, limits, counters, errors).
+
+pub mod decode;
+mod pcap_reader;
+pub mod source;
+pub mod types;
+
+pub use source::{Next, Packet, Source};
+pub use types::{
+    CaptureConfig, CaptureError, CaptureStats, Input, ReassemblyLimits, DEFAULT_CAPTURE_BUFFER,
+};

@@ -1,0 +1,129 @@
+//! The types the capture half of the flow shares: where packets come from ([`Input`]), how
+//! capture and reassembly are set up ([`CaptureConfig`], [`ReassemblyLimits`]), what they
+//! count ([`CaptureStats`]) and how they fail ([`CaptureError`]). They live here, at the
+//! bottom of the flow, so that `capture`, `stream` and `status` can all name them without
+//! importing each other.
+//!
+//! CONTRACT (shared by the CLI, the daemon and the status document; change with care).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+/// The kernel capture buffer unless `-input-raw-buffer-size` says otherwise: libpcap's own
+/// 2 MB default holds only ~32 packets on `lo` (64 KB MTU, so 64 KB slots), so a busy second
+/// would drop; 16 MB is 256 slots on `lo` and thousands on an Ethernet interface.
+pub const DEFAULT_CAPTURE_BUFFER: i32 = 16 << 20;
+
+/// Where packets come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Live capture with libpcap. `interface: None` means all interfaces (`any`); `host`
+    /// narrows the BPF filter to one address; `port` is the production server's port.
+    Live {
+        interface: Option<String>,
+        host: Option<IpAddr>,
+        port: u16,
+    },
+    /// A classic pcap or pcapng file, read as fast as the disk allows; `port` is the server port.
+    File { path: PathBuf, port: u16 },
+}
+
+/// Everything the capture side needs to know.
+#[derive(Debug, Clone)]
+pub struct CaptureConfig {
+    pub input: Input,
+    /// A BPF filter given by the user; otherwise one is built from the input's host and port.
+    pub bpf_filter: Option<String>,
+    /// Bytes per packet kept by the kernel; 65535 so GRO/TSO super-segments are never cut.
+    pub snaplen: i32,
+    /// Kernel capture buffer in bytes ([`DEFAULT_CAPTURE_BUFFER`] unless set); `None`
+    /// keeps libpcap's own default.
+    pub buffer_size: Option<i32>,
+    pub promisc: bool,
+    /// A stream with no packets for this long is flushed and forgotten.
+    pub expire: Duration,
+    /// Hard caps on what reassembly may hold.
+    pub limits: ReassemblyLimits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReassemblyLimits {
+    /// Bytes buffered (out of order or awaiting a complete request) per stream.
+    pub max_stream_bytes: usize,
+    /// Streams tracked at once.
+    pub max_streams: usize,
+    /// Bytes buffered across all streams.
+    pub max_total_bytes: usize,
+}
+
+impl Default for ReassemblyLimits {
+    fn default() -> Self {
+        ReassemblyLimits {
+            max_stream_bytes: 4 << 20,
+            max_streams: 65_536,
+            max_total_bytes: 32 << 20,
+        }
+    }
+}
+
+impl CaptureConfig {
+    pub fn new(input: Input) -> CaptureConfig {
+        CaptureConfig {
+            input,
+            bpf_filter: None,
+            snaplen: 65_535,
+            buffer_size: Some(DEFAULT_CAPTURE_BUFFER),
+            promisc: false,
+            expire: Duration::from_secs(60),
+            limits: ReassemblyLimits::default(),
+        }
+    }
+}
+
+/// Counters the capture side keeps, read at any moment by the status server. Relaxed atomics:
+/// each is a monotonic total, no ordering between them is promised.
+#[derive(Debug, Default)]
+pub struct CaptureStats {
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
+    /// From `pcap_stats`: dropped by the kernel for lack of buffer space.
+    pub kernel_dropped: AtomicU64,
+    /// From `pcap_stats`: dropped by the interface or driver.
+    pub if_dropped: AtomicU64,
+    /// Holes in a stream that were never filled.
+    pub reassembly_gaps: AtomicU64,
+    /// Streams currently tracked.
+    pub streams: AtomicU64,
+    /// Complete requests framed.
+    pub requests: AtomicU64,
+    /// Requests cut by a gap: counted, never emitted half.
+    pub requests_cut: AtomicU64,
+    /// Bytes, segments or streams dropped because a cap was hit.
+    pub dropped_over_cap: AtomicU64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("{0}")]
+    Open(String),
+    #[error("capture failed: {0}")]
+    Read(String),
+}
+
+impl Input {
+    /// The production server's port: the destination port of the requests.
+    pub fn port(&self) -> u16 {
+        match self {
+            Input::Live { port, .. } | Input::File { port, .. } => *port,
+        }
+    }
+}
+
+/// Now, in nanoseconds since the Unix epoch (the clock capture timestamps use).
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,141 @@
+//! Settings: the raw form shared by the command line and the TOML file ([`Settings`]), and
+//! the resolved, typed form every part of the replayer runs from ([`Config`]).
+//!
+//! **One key schema.** Every long flag is also a key of the `--config` file, spelt the same
+//! without dashes, with the same value syntax: `input-raw = "127.0.0.1:7999"`,
+//! `output-http-timeout = "5s"`, `output-stdout = true`, `output-http-workers = 8`.
+//! Repeatable flags take an array (or a single string): `http-disallow-url = ["^/a", "^/b"]`.
+//! The command line wins over the file: a scalar given on the command line replaces the
+//! file's, and a repeatable flag given on the command line replaces the file's whole list.
+//! `replayer --print-config ...` prints the resolved settings in this form, defaults filled
+//! in, which can be fed back with `--config`.
+//!
+//! Value syntax (as GoReplay's): durations are Go's (`5s`, `500ms`, `1m30s`); sizes are
+//! bytes with an optional `kb`/`mb`/`gb`/`tb` (powers of 1024: `10mb`); booleans are bare
+//! flags, or `-flag=true`/`-flag=false` (also `1`/`0`, `t`/`f`). `--sync-max-age` takes the
+//! check plugins' durations (`12h`, `1d`).
+
+//! The files: [`settings`] (the raw form), [`resolve`] (raw → typed), [`values`] (the value
+//! parsers), [`cli`] (the command line, GoReplay's single-dash spelling included).
+
+pub mod cli;
+mod resolve;
+mod settings;
+pub mod values;
+#[cfg(test)]
+mod tests;
+
+use crate::capture::CaptureConfig;
+use crate::stages::filter::FilterConfig;
+use crate::stages::limit::{HeaderLimiter, Limit};
+use crate::stages::rewrite::RewriteConfig;
+use crate::status::socket::SocketOptions;
+use replayer_status::SyncConfig;
+
+pub use settings::Settings;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+pub use values::*;
+
+/// A setting that cannot be used, named by its flag (= its TOML key).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{flag}: {reason}")]
+    Invalid { flag: &'static str, reason: String },
+    #[error("{0}")]
+    Missing(&'static str),
+    #[error("config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+fn invalid(flag: &'static str) -> impl Fn(String) -> ConfigError {
+    move |reason| ConfigError::Invalid { flag, reason }
+}
+
+/// The engine GoReplay's `-input-raw-engine` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Libpcap,
+    PcapFile,
+}
+
+/// One `-output-http` target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpTarget {
+    /// Scheme (http or https), host, port and any path prefix; `http://` when none was given.
+    pub url: url::Url,
+    /// `URL|N` or `URL|N%`.
+    pub limit: Option<Limit>,
+}
+
+/// `-output-file PATH[|N or |N%]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileTarget {
+    pub path: PathBuf,
+    pub limit: Option<Limit>,
+}
+
+/// Where requests go. Every output gets every request (each within its own limit).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outputs {
+    pub http: Vec<HttpTarget>,
+    pub stdout: bool,
+    pub null: bool,
+    pub file: Option<FileTarget>,
+}
+
+/// How the daemon replays to `-output-http` targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaySettings {
+    /// Concurrent requests per target (`-output-http-workers`).
+    pub workers: usize,
+    /// Requests waiting per target before new ones are dropped (`-output-http-queue-len`).
+    pub queue_len: usize,
+    pub timeout: Duration,
+    /// Redirects followed (`-output-http-redirects`); 0 = none, the response is recorded.
+    pub redirects: u32,
+    /// `-output-http-skip-verify` / `--output-http-insecure`: do not verify TLS certificates.
+    pub skip_verify: bool,
+    /// `-http-original-host`: keep production's Host instead of the target's.
+    pub original_host: bool,
+    /// `-output-http-stats`: log the replay queue figures every few seconds.
+    pub stats: bool,
+}
+
+// Each default has one home, next to the code it tunes; `--print-config` shows them all.
+pub use crate::capture::types::DEFAULT_CAPTURE_BUFFER;
+pub use crate::outputs::replay::{
+    DEFAULT_QUEUE as DEFAULT_QUEUE_LEN, DEFAULT_TIMEOUT, DEFAULT_WORKERS,
+};
+/// `--drain-timeout`: how long queued and in-flight requests may finish once stopping.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything the replayer runs from, resolved and checked. Built by [`Config::resolve`]
+/// from [`Settings`] (command line over TOML file).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What to capture and how (`-input-raw*`).
+    pub capture: CaptureConfig,
+    /// The input as the status document names it: `lo:7999`, `any:80`, or the file's path.
+    pub source: String,
+    pub outputs: Outputs,
+    pub replay: ReplaySettings,
+    pub filter: FilterConfig,
+    pub rewrite: RewriteConfig,
+    pub header_limiters: Vec<HeaderLimiter>,
+    /// `--status-socket`, `--status-socket-mode`, `--status-socket-group`.
+    pub status: SocketOptions,
+    /// `--metrics-listen`: Prometheus text format over HTTP, off when `None`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `--sync-flag`, `--sync-max-age`, `--sync-window`.
+    pub sync: SyncConfig,
+    /// `--drain-timeout`: on SIGTERM, how long in-flight requests may finish.
+    pub drain_timeout: Duration,
+    /// `-exit-after`: stop after this long.
+    pub exit_after: Option<Duration>,
+    /// `-stats`: a summary line per minute on stderr.
+    pub stats: bool,
+    /// `-verbose[=N]`: 0 quiet.
+    pub verbose: u8,
+}

@@ -1,0 +1,361 @@
+//! [`Config::resolve`]: checks and types every setting, naming the flag of the first problem;
+//! and the way back ([`Config::to_settings`]) for `--print-config`.
+
+use super::*;
+use crate::capture::{CaptureConfig, Input};
+use crate::stages::filter::{compile_regex, FilterConfig, HeaderRule, METHOD_OVERRIDE_HEADERS};
+use crate::stages::limit::{HeaderLimiter, Limit};
+use crate::stages::rewrite::{RewriteConfig, SetHeader, SetParam, UrlRewrite};
+use crate::status::socket::SocketOptions;
+use replayer_status::sync::{format_duration as format_sync_duration, parse_duration};
+use replayer_status::{SyncConfig, SyncWindow};
+use std::net::IpAddr;
+use std::path::PathBuf;
+impl Config {
+    /// Checks and types every setting. The first problem found is the error, naming its flag.
+    pub fn resolve(settings: &Settings) -> Result<Config, ConfigError> {
+        let s = settings;
+        let engine = match s.input_raw_engine.as_deref().map(str::trim) {
+            None | Some("") | Some("libpcap") => None,
+            Some("pcap_file") => Some(Engine::PcapFile),
+            Some(other) => {
+                return Err(invalid("input-raw-engine")(format!(
+                    "'{other}' is not supported (use libpcap or pcap_file)"
+                )))
+            }
+        };
+        let raw = s.input_raw.as_deref().ok_or(ConfigError::Missing(
+            "no input: give -input-raw [host]:port (or FILE.pcap:port)",
+        ))?;
+        let (input, source) = parse_input_raw(raw, engine).map_err(invalid("input-raw"))?;
+
+        let mut capture = CaptureConfig::new(input);
+        capture.bpf_filter = s
+            .input_raw_bpf_filter
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_string);
+        if let Some(expire) = &s.input_raw_expire {
+            capture.expire = parse_go_duration(expire).map_err(invalid("input-raw-expire"))?;
+            if capture.expire.is_zero() {
+                return Err(invalid("input-raw-expire")("must be more than 0".into()));
+            }
+        }
+        if let Some(size) = &s.input_raw_buffer_size {
+            let bytes = parse_size(size).map_err(invalid("input-raw-buffer-size"))?;
+            capture.buffer_size = Some(i32::try_from(bytes).map_err(|_| {
+                invalid("input-raw-buffer-size")(format!("'{size}' is more than 2 GiB"))
+            })?);
+        }
+        if let Some(n) = s.max_streams {
+            if n == 0 {
+                return Err(invalid("max-streams")("must be at least 1".into()));
+            }
+            capture.limits.max_streams = n;
+        }
+        for (flag, text, field) in [
+            (
+                "max-stream-bytes",
+                &s.max_stream_bytes,
+                &mut capture.limits.max_stream_bytes,
+            ),
+            (
+                "max-buffered-bytes",
+                &s.max_buffered_bytes,
+                &mut capture.limits.max_total_bytes,
+            ),
+        ] {
+            if let Some(text) = text {
+                *field = parse_size(text)
+                    .ok()
+                    .and_then(|b| usize::try_from(b).ok())
+                    .filter(|&b| b >= 1024)
+                    .ok_or_else(|| {
+                        invalid(flag)(format!("'{text}' is not a size of 1kb or more"))
+                    })?;
+            }
+        }
+        if let Some(size) = &s.input_raw_snaplen {
+            let bytes = parse_size(size).map_err(invalid("input-raw-snaplen"))?;
+            capture.snaplen = i32::try_from(bytes)
+                .ok()
+                .filter(|n| (64..=262_144).contains(n))
+                .ok_or_else(|| {
+                    invalid("input-raw-snaplen")(format!("'{size}' is not from 64 to 256kb"))
+                })?;
+        }
+        capture.promisc = s.input_raw_promisc.unwrap_or(false);
+
+        let outputs = Outputs {
+            http: s
+                .output_http
+                .iter()
+                .map(|t| parse_http_target(t).map_err(invalid("output-http")))
+                .collect::<Result<_, _>>()?,
+            stdout: s.output_stdout.unwrap_or(false),
+            null: s.output_null.unwrap_or(false),
+            file: s
+                .output_file
+                .as_deref()
+                .map(|f| parse_file_target(f).map_err(invalid("output-file")))
+                .transpose()?,
+        };
+        if outputs.http.is_empty() && !outputs.stdout && !outputs.null && outputs.file.is_none() {
+            return Err(ConfigError::Missing(
+                "no output: give -output-http URL, -output-stdout, -output-file PATH or -output-null",
+            ));
+        }
+
+        let replay = ReplaySettings {
+            workers: match s.output_http_workers {
+                None => DEFAULT_WORKERS,
+                Some(0) => return Err(invalid("output-http-workers")("must be at least 1".into())),
+                Some(n) => n,
+            },
+            queue_len: match s.output_http_queue_len {
+                None => DEFAULT_QUEUE_LEN,
+                Some(0) => {
+                    return Err(invalid("output-http-queue-len")(
+                        "must be at least 1".into(),
+                    ))
+                }
+                Some(n) => n,
+            },
+            timeout: match &s.output_http_timeout {
+                None => DEFAULT_TIMEOUT,
+                Some(t) => parse_go_duration(t)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        invalid("output-http-timeout")(format!(
+                            "'{t}' is not a duration above 0 like 5s or 500ms"
+                        ))
+                    })?,
+            },
+            redirects: s.output_http_redirects.unwrap_or(0),
+            skip_verify: s.output_http_skip_verify.unwrap_or(false),
+            original_host: s.http_original_host.unwrap_or(false),
+            stats: s.output_http_stats.unwrap_or(false),
+        };
+
+        let allow_unsafe_methods = s.allow_unsafe_methods.unwrap_or(false);
+        let filter = FilterConfig {
+            methods: FilterConfig::methods_from(&s.http_allow_method, allow_unsafe_methods)
+                .map_err(invalid("http-allow-method"))?,
+            allow_unsafe_methods,
+            allow_urls: compile_all(&s.http_allow_url, compile_regex, "http-allow-url")?,
+            disallow_urls: compile_all(&s.http_disallow_url, compile_regex, "http-disallow-url")?,
+            allow_headers: compile_all(
+                &s.http_allow_header,
+                HeaderRule::parse,
+                "http-allow-header",
+            )?,
+            disallow_headers: compile_all(
+                &s.http_disallow_header,
+                HeaderRule::parse,
+                "http-disallow-header",
+            )?,
+        };
+        let rewrite = RewriteConfig {
+            set_headers: compile_all(&s.http_set_header, SetHeader::parse, "http-set-header")?,
+            set_params: compile_all(&s.http_set_param, SetParam::parse, "http-set-param")?,
+            url_rewrites: compile_all(&s.http_rewrite_url, UrlRewrite::parse, "http-rewrite-url")?,
+            keep_credentials: s.keep_credentials.unwrap_or(false),
+        };
+        check_override_headers(&rewrite, &filter).map_err(invalid("http-set-header"))?;
+        let header_limiters = compile_all(
+            &s.http_header_limiter,
+            HeaderLimiter::parse,
+            "http-header-limiter",
+        )?;
+
+        let mut status = SocketOptions::default();
+        if let Some(path) = &s.status_socket {
+            if path.trim().is_empty() {
+                return Err(invalid("status-socket")("empty path".into()));
+            }
+            status.path = PathBuf::from(path);
+        }
+        if let Some(mode) = &s.status_socket_mode {
+            status.mode = parse_mode(mode).map_err(invalid("status-socket-mode"))?;
+            if status.mode & 0o002 != 0 {
+                return Err(invalid("status-socket-mode")(format!(
+                    "'{mode}' lets every user write to the socket; give readers a group \
+                     (--status-socket-group) instead"
+                )));
+            }
+        }
+        status.group = s
+            .status_socket_group
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_string);
+        let metrics_listen = s
+            .metrics_listen
+            .as_deref()
+            .map(|a| parse_listen_addr(a).map_err(invalid("metrics-listen")))
+            .transpose()?;
+
+        let mut sync = SyncConfig::default();
+        if let Some(flag) = &s.sync_flag {
+            if flag.trim().is_empty() {
+                return Err(invalid("sync-flag")("empty path".into()));
+            }
+            sync.flag = PathBuf::from(flag);
+        }
+        if let Some(age) = &s.sync_max_age {
+            sync.max_age =
+                parse_duration(age).map_err(|e| invalid("sync-max-age")(e.to_string()))?;
+        }
+        if let Some(window) = &s.sync_window {
+            sync.window = Some(
+                window
+                    .parse::<SyncWindow>()
+                    .map_err(|e| invalid("sync-window")(e.to_string()))?,
+            );
+        }
+
+        Ok(Config {
+            capture,
+            source,
+            outputs,
+            replay,
+            filter,
+            rewrite,
+            header_limiters,
+            status,
+            metrics_listen,
+            sync,
+            drain_timeout: match &s.drain_timeout {
+                None => DEFAULT_DRAIN_TIMEOUT,
+                Some(d) => parse_go_duration(d).map_err(invalid("drain-timeout"))?,
+            },
+            exit_after: s
+                .exit_after
+                .as_deref()
+                .map(|d| parse_go_duration(d).map_err(invalid("exit-after")))
+                .transpose()?,
+            stats: s.stats.unwrap_or(false),
+            verbose: s.verbose.unwrap_or(0),
+        })
+    }
+
+    /// The resolved configuration back in [`Settings`] form, every default spelt out. Resolving
+    /// it again gives the same configuration (`--print-config` output works as `--config`).
+    pub fn to_settings(&self) -> Settings {
+        let with_limit = |address: String, limit: Option<Limit>| match limit {
+            Some(limit) => format!("{address}|{limit}"),
+            None => address,
+        };
+        let (input_raw, engine) = match &self.capture.input {
+            Input::File { path, port } => (format!("{}:{port}", path.display()), "pcap_file"),
+            Input::Live {
+                interface,
+                host,
+                port,
+            } => {
+                let host = match (host, interface) {
+                    (Some(IpAddr::V6(ip)), _) => format!("[{ip}]"),
+                    (Some(ip), _) => ip.to_string(),
+                    (None, Some(name)) => name.clone(),
+                    (None, None) => String::new(),
+                };
+                (format!("{host}:{port}"), "libpcap")
+            }
+        };
+        Settings {
+            input_raw: Some(input_raw),
+            input_raw_engine: Some(engine.to_string()),
+            input_raw_bpf_filter: self.capture.bpf_filter.clone(),
+            input_raw_expire: Some(format_go_duration(self.capture.expire)),
+            input_raw_buffer_size: self.capture.buffer_size.map(|b| format_size(b as u64)),
+            input_raw_snaplen: Some(format_size(self.capture.snaplen as u64)),
+            input_raw_override_snaplen: None,
+            input_raw_promisc: Some(self.capture.promisc),
+            max_streams: Some(self.capture.limits.max_streams),
+            max_stream_bytes: Some(format_size(self.capture.limits.max_stream_bytes as u64)),
+            max_buffered_bytes: Some(format_size(self.capture.limits.max_total_bytes as u64)),
+            output_http: self
+                .outputs
+                .http
+                .iter()
+                .map(|t| with_limit(t.url.to_string(), t.limit))
+                .collect(),
+            output_http_workers: Some(self.replay.workers),
+            output_http_queue_len: Some(self.replay.queue_len),
+            output_http_timeout: Some(format_go_duration(self.replay.timeout)),
+            output_http_redirects: Some(self.replay.redirects),
+            output_http_skip_verify: Some(self.replay.skip_verify),
+            output_http_stats: Some(self.replay.stats),
+            http_original_host: Some(self.replay.original_host),
+            output_stdout: Some(self.outputs.stdout),
+            output_null: Some(self.outputs.null),
+            output_file: self
+                .outputs
+                .file
+                .as_ref()
+                .map(|f| with_limit(f.path.display().to_string(), f.limit)),
+            http_allow_method: self.filter.methods.clone(),
+            allow_unsafe_methods: Some(self.filter.allow_unsafe_methods),
+            http_allow_url: texts(&self.filter.allow_urls),
+            http_disallow_url: texts(&self.filter.disallow_urls),
+            http_allow_header: texts(&self.filter.allow_headers),
+            http_disallow_header: texts(&self.filter.disallow_headers),
+            http_header_limiter: texts(&self.header_limiters),
+            http_set_header: texts(&self.rewrite.set_headers),
+            http_set_param: texts(&self.rewrite.set_params),
+            http_rewrite_url: texts(&self.rewrite.url_rewrites),
+            keep_credentials: Some(self.rewrite.keep_credentials),
+            status_socket: Some(self.status.path.display().to_string()),
+            status_socket_mode: Some(format!("{:04o}", self.status.mode)),
+            status_socket_group: self.status.group.clone(),
+            metrics_listen: self.metrics_listen.map(|a| a.to_string()),
+            sync_flag: Some(self.sync.flag.display().to_string()),
+            sync_max_age: Some(format_sync_duration(self.sync.max_age)),
+            sync_window: self.sync.window.map(|w| w.to_string()),
+            drain_timeout: Some(format_go_duration(self.drain_timeout)),
+            exit_after: self.exit_after.map(format_go_duration),
+            stats: Some(self.stats),
+            verbose: Some(self.verbose),
+        }
+    }
+}
+
+/// Each item as its flag value.
+fn texts<T: std::fmt::Display>(items: &[T]) -> Vec<String> {
+    items.iter().map(|item| item.to_string()).collect()
+}
+
+/// A method-override header set by `-http-set-header` turns every replayed request into
+/// that method, so it must name a replayed method (an unsafe one needs the same two flags).
+fn check_override_headers(rewrite: &RewriteConfig, filter: &FilterConfig) -> Result<(), String> {
+    for set in &rewrite.set_headers {
+        let is_override = METHOD_OVERRIDE_HEADERS
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&set.name));
+        let allowed = filter
+            .methods
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(&set.value));
+        if is_override && !set.value.is_empty() && !allowed {
+            return Err(format!(
+                "'{set}' would replay every request as {}; name that method with -http-allow-method and --allow-unsafe-methods to mean it",
+                set.value.to_ascii_uppercase()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn compile_all<T>(
+    items: &[String],
+    parse: impl Fn(&str) -> Result<T, String>,
+    flag: &'static str,
+) -> Result<Vec<T>, ConfigError> {
+    items
+        .iter()
+        .map(|item| parse(item).map_err(invalid(flag)))
+        .collect()
+}

@@ -1,0 +1,372 @@
+//! The flow, wired once for every mode:
+//!
+//! ```text
+//! capture → stream → stages (filter → rewrite → limit) → each output's own limit → outputs
+//! ```
+//!
+//! [`Flow::request`] is what happens to each captured request, on the capture thread. It
+//! never blocks: the stages are pure CPU, stdout and file outputs write to a buffer, and the
+//! replay output only ever does a non-blocking push into a bounded queue. The two ways the
+//! replayer runs differ only by parameters of the same flow:
+//!
+//! | | one-shot (`-output-stdout`, `-output-file`, `-output-null`) | daemon (`-output-http`) |
+//! |---|---|---|
+//! | replay to staging | none | [`ReplayRoute`]: per-target limits, pause while a sync runs |
+//! | an output fails | the run stops with its error ([`OnOutputError::StopRun`]) | it is logged and dropped, replay goes on ([`OnOutputError::DropOutput`]) |
+//! | where capture runs | the calling thread ([`run`]) | a thread of its own (`daemon`) |
+//!
+//! Both stop through the one [`Shutdown`] (signals, `-exit-after`, the end of a file), and
+//! both report errors as one [`FlowError`] whose [`FlowError::exit_code`] is the table in
+//! docs/daemon.md ("Exit codes").
+
+use crate::capture::{CaptureError, CaptureStats};
+use crate::config::Config;
+use crate::outputs::replay::{ReplayError, ReplayOutput};
+use crate::outputs::{FileOutput, NullOutput, Output, OutputError, StdoutOutput};
+use crate::request::Request;
+use crate::shutdown::Shutdown;
+use crate::stages::limit::Limiter;
+use crate::stages::{FlowStats, Stages, Verdict};
+use crate::status::socket::{DaemonStatus, SocketError};
+use crate::status::stats::{Event, Stats};
+use crate::stream::pipeline;
+use replayer_status::schema::DaemonState;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every way a run can fail, in every mode.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// The input could not be opened or read.
+    #[error("{0}")]
+    Capture(#[from] CaptureError),
+    /// A stdout or file output could not be opened or written.
+    #[error("{0}")]
+    Output(#[from] OutputError),
+    /// The status socket could not be made.
+    #[error("{0}")]
+    Socket(#[from] SocketError),
+    /// Replay to staging could not start.
+    #[error("{0}")]
+    Replay(#[from] ReplayError),
+    /// The system refused something the replayer needs (threads, signals, descriptors).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The system's answer.
+        source: std::io::Error,
+    },
+}
+
+impl FlowError {
+    /// The process's exit code, the same in every mode: 2 when what the operator gave
+    /// cannot be used, so nothing ran (an input that cannot be opened, a bad BPF filter, an
+    /// output file that cannot be created, a status socket path in use, a target the TLS
+    /// client cannot name); 1 for a failure while running (a capture file damaged
+    /// part-way, an output that stopped accepting writes, the system refusing a thread).
+    /// Settings refused before any of this are 2 as well (`main`).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            FlowError::Capture(CaptureError::Open(_))
+            | FlowError::Output(OutputError::Other(_))
+            | FlowError::Socket(_)
+            | FlowError::Replay(_) => 2,
+            FlowError::Capture(CaptureError::Read(_))
+            | FlowError::Output(OutputError::Io(_))
+            | FlowError::Io { .. } => 1,
+        }
+    }
+}
+
+/// What a run did, for `-stats` and the tests.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// Requests that came out of capture.
+    pub seen: u64,
+    /// Rejected by a filter rule.
+    pub filtered: u64,
+    /// `filtered` by reason, as `(name, count)`, only the reasons that happened.
+    pub filtered_by: Vec<(&'static str, u64)>,
+    /// Dropped by a header limiter or an output's own limit.
+    pub sampled_out: u64,
+    /// Went on to the outputs.
+    pub passed: u64,
+}
+
+impl Summary {
+    fn of(flow: &FlowStats) -> Summary {
+        Summary {
+            seen: flow.seen.load(Ordering::Relaxed),
+            filtered: flow.filtered.load(Ordering::Relaxed),
+            filtered_by: flow.filtered_by_name(),
+            sampled_out: flow.sampled_out.load(Ordering::Relaxed),
+            passed: flow.passed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "requests seen {} filtered {} sampled_out {} written {}",
+            self.seen, self.filtered, self.sampled_out, self.passed
+        )?;
+        if !self.filtered_by.is_empty() {
+            let reasons: Vec<String> = self
+                .filtered_by
+                .iter()
+                .map(|(reason, n)| format!("{reason} {n}"))
+                .collect();
+            write!(f, " (filtered: {})", reasons.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// One stdout, file or null output with its own limit (`-output-file PATH|N`).
+pub struct Sink {
+    output: Box<dyn Output>,
+    limiter: Option<Limiter>,
+}
+
+/// What a failing stdout or file output does to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnOutputError {
+    /// One-shot runs: the first failure stops capture and is the run's error (the operator
+    /// asked for exactly this output).
+    StopRun,
+    /// The daemon: the failure is logged and the output dropped; replay to staging, what
+    /// the daemon is for, goes on.
+    DropOutput,
+}
+
+/// The replay half of the flow, which only the daemon has.
+pub struct ReplayRoute {
+    /// The queues and workers of every target.
+    pub output: ReplayOutput,
+    /// One per target: its `URL|N` or `URL|N%` limit, if any.
+    pub limiters: Vec<Option<Limiter>>,
+    /// Read for the state (paused while a sync runs).
+    pub status: Arc<DaemonStatus>,
+    /// Where the status document's per-request events are counted.
+    pub stats: Arc<Stats>,
+}
+
+/// What happens to each captured request. Lives on the capture thread.
+pub struct Flow {
+    stages: Stages,
+    sinks: Vec<Sink>,
+    on_output_error: OnOutputError,
+    failure: Option<OutputError>,
+    replay: Option<ReplayRoute>,
+    shutdown: Shutdown,
+}
+
+impl Flow {
+    /// The flow for `config`, counting into `flow_stats`, writing to `sinks` (from
+    /// [`open_outputs`]) and, in the daemon, replaying through `replay`.
+    pub fn new(
+        config: &Config,
+        flow_stats: Arc<FlowStats>,
+        sinks: Vec<Sink>,
+        on_output_error: OnOutputError,
+        replay: Option<ReplayRoute>,
+        shutdown: Shutdown,
+    ) -> Flow {
+        Flow {
+            stages: Stages::new(
+                config.filter.clone(),
+                config.rewrite.clone(),
+                config.header_limiters.clone(),
+                flow_stats,
+            ),
+            sinks,
+            on_output_error,
+            failure: None,
+            replay,
+            shutdown,
+        }
+    }
+
+    /// Runs one captured request through the stages and hands it to every output.
+    pub fn request(&mut self, mut request: Request) {
+        if self.failure.is_some() {
+            return;
+        }
+        let verdict = self.stages.pass(&mut request);
+        if let Some(replay) = &self.replay {
+            replay.stats.count(Event::Seen);
+            match verdict {
+                Verdict::Pass => {}
+                Verdict::Filtered(_) => replay.stats.count(Event::Filtered),
+                Verdict::SampledOut => replay.stats.count(Event::SampledOut),
+            }
+        }
+        if !verdict.passed() {
+            return;
+        }
+        if !self.sinks.is_empty() {
+            self.write_to_sinks(&request);
+        }
+        if let Some(replay) = &mut self.replay {
+            replay.send(request, self.stages.stats());
+        }
+    }
+
+    fn write_to_sinks(&mut self, request: &Request) {
+        let (flow_stats, on_error) = (self.stages.stats(), self.on_output_error);
+        let mut failure = None;
+        self.sinks.retain_mut(|sink| {
+            if failure.is_some() {
+                return true;
+            }
+            if sink.limiter.as_mut().is_some_and(|l| !l.allow(request)) {
+                flow_stats.count_sampled_out();
+                return true;
+            }
+            match sink.output.emit(request) {
+                Ok(()) => true,
+                Err(e) if on_error == OnOutputError::DropOutput => {
+                    tracing::error!("output failed, no longer written: {e}");
+                    false
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    true
+                }
+            }
+        });
+        if let Some(e) = failure {
+            self.failure = Some(e);
+            self.shutdown.trigger("an output failed");
+        }
+    }
+
+    /// Flushes every output once capture is over. With [`OnOutputError::StopRun`], the
+    /// first failure (while running or now) is the result; otherwise failures are logged.
+    pub fn finish(&mut self) -> Result<(), OutputError> {
+        let mut result = self.failure.take().map_or(Ok(()), Err);
+        for sink in &mut self.sinks {
+            match sink.output.finish() {
+                Ok(()) => {}
+                Err(e) if self.on_output_error == OnOutputError::DropOutput => {
+                    tracing::error!("output failed at the end: {e}");
+                }
+                Err(e) => result = result.and(Err(e)),
+            }
+        }
+        result
+    }
+
+    /// The counters of the stages.
+    pub fn stats(&self) -> &Arc<FlowStats> {
+        self.stages.stats()
+    }
+}
+
+impl ReplayRoute {
+    /// Queues a passed request for every target within its limit, unless a sync is running.
+    fn send(&mut self, request: Request, flow_stats: &FlowStats) {
+        if self.status.state() == DaemonState::Paused {
+            self.stats.count(Event::PausedSync);
+            return;
+        }
+        let shared = Arc::new(request);
+        for (target, limiter) in self.limiters.iter_mut().enumerate() {
+            if limiter.as_mut().is_some_and(|l| !l.allow(&shared)) {
+                flow_stats.count_sampled_out();
+                self.stats.count(Event::SampledOut);
+                continue;
+            }
+            self.output.emit_to(target, shared.clone());
+        }
+    }
+}
+
+/// Opens the stdout, file and null outputs `config` names (the daemon's too, before it
+/// gives up its capabilities).
+pub fn open_outputs(config: &Config) -> Result<Vec<Sink>, OutputError> {
+    let mut sinks = Vec::new();
+    if config.outputs.stdout {
+        sinks.push(Sink {
+            output: Box::new(StdoutOutput::new()),
+            limiter: None,
+        });
+    }
+    if let Some(file) = &config.outputs.file {
+        sinks.push(Sink {
+            output: Box::new(FileOutput::create(&file.path)?),
+            limiter: file.limit.map(Limiter::new),
+        });
+    }
+    if config.outputs.null {
+        sinks.push(Sink {
+            output: Box::new(NullOutput::default()),
+            limiter: None,
+        });
+    }
+    Ok(sinks)
+}
+
+/// The one-shot run: capture on the calling thread into the stdout, file and null outputs,
+/// with no queue and no copy (which is what lets `-output-null` measure capture alone). A
+/// capture file is read to its end and the run returns once every request is written and
+/// flushed; a live capture runs until SIGINT, SIGTERM or `-exit-after`. (With a live
+/// capture, a stdout that is not read slows capture down and the kernel's drops are
+/// counted; the daemon's replay never does this.)
+pub fn run(config: &Config) -> Result<Summary, FlowError> {
+    let sinks = open_outputs(config)?;
+    let shutdown = Shutdown::new();
+    shutdown
+        .stop_on_signals(config.exit_after)
+        .map_err(|source| FlowError::Io {
+            what: "installing signal handlers",
+            source,
+        })?;
+    let flow_stats = Arc::new(FlowStats::default());
+    if config.stats {
+        spawn_stats_logger(Arc::clone(&flow_stats));
+    }
+    let mut flow = Flow::new(
+        config,
+        Arc::clone(&flow_stats),
+        sinks,
+        OnOutputError::StopRun,
+        None,
+        shutdown.clone(),
+    );
+    let captured = pipeline::run(
+        &config.capture,
+        &shutdown.capture_flag(),
+        &CaptureStats::default(),
+        &mut |request| flow.request(request),
+    );
+    let finished = flow.finish();
+    let summary = Summary::of(&flow_stats);
+    if config.stats {
+        tracing::info!("{summary}");
+    }
+    match captured
+        .map_err(FlowError::from)
+        .and(finished.map_err(FlowError::from))
+    {
+        Ok(()) => Ok(summary),
+        // `replayer ... -output-stdout | head`: the reader is done, so are we.
+        Err(FlowError::Output(OutputError::Io(e)))
+            if e.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            Ok(summary)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn spawn_stats_logger(flow: Arc<FlowStats>) {
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_secs(60));
+        tracing::info!("{}", Summary::of(&flow));
+    });
+}

@@ -1,0 +1,9 @@
+//! Where passed requests go: [`replay`] to staging over HTTP(S) (with its hand-written
+//! HTTP/1 writer, [`wire`]), or written as GoReplay records by [`file`] (stdout, a file,
+//! or nowhere).
+
+pub mod file;
+pub mod replay;
+mod wire;
+
+pub use file::{FileOutput, NullOutput, Output, OutputError, StdoutOutput};
