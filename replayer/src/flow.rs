@@ -201,7 +201,7 @@ impl Flow {
             replay.stats.count(Event::Seen);
             match verdict {
                 Verdict::Pass => {}
-                Verdict::Filtered(_) => replay.stats.count(Event::Filtered),
+                Verdict::Filtered(reason) => replay.stats.filtered(reason),
                 Verdict::SampledOut => replay.stats.count(Event::SampledOut),
             }
         }

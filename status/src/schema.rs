@@ -146,6 +146,12 @@ pub struct RequestCounters {
     pub dropped_queue_full: u64,
     /// Sent or about to be, but no answer: connection refused or reset, timeout, TLS failure.
     pub failed: u64,
+    /// `filtered`, by the rule that rejected the request: `method`, `loop`,
+    /// `method_override`, `url_not_allowed`, `url_disallowed`, `header_not_allowed`,
+    /// `header_disallowed` (every key present, zeros included). Added to schema 1; absent
+    /// in older documents, hence the default.
+    #[serde(default)]
+    pub filtered_by: BTreeMap<String, u64>,
 }
 
 /// Responses from staging by status class, written as `"1xx"` to `"5xx"`. A status outside

@@ -1,12 +1,12 @@
 //! Unit tests of the settings, their resolution and the value parsers.
 
 use super::values::*;
+use super::*;
 use crate::capture::Input;
 use crate::stages::limit::Limit;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use super::*;
 
 fn settings(input: &str) -> Settings {
     Settings {

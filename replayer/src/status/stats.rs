@@ -8,6 +8,7 @@
 //! Readers (the status server, once per client) sum the buckets whose second is inside the
 //! window, so a window is an exact sum of whole seconds plus the current, partial one.
 
+use crate::stages::filter::Reason;
 use replayer_status::schema::{
     Latency, RequestCounters, ResponseClasses, TargetStatus, Window, WINDOWS,
 };
@@ -137,6 +138,8 @@ struct Totals {
     replayed: AtomicU64,
     dropped_queue_full: AtomicU64,
     failed: AtomicU64,
+    /// `filtered` by reason, indexed by [`Reason::index`].
+    filtered_by: [AtomicU64; Reason::ALL.len()],
     responses: Classes,
     /// Latency of every answer since start, in [`LATENCY_BUCKETS_S`] (for Prometheus).
     latency: LatencyTotals,
@@ -239,6 +242,13 @@ impl Stats {
         self.failed_at(target, self.elapsed());
     }
 
+    /// A request rejected by a filter rule, for `reason`: [`Event::Filtered`] in the
+    /// windows, and the reason's own total.
+    pub fn filtered(&self, reason: Reason) {
+        self.count(Event::Filtered);
+        self.totals.filtered_by[reason.index()].fetch_add(1, Relaxed);
+    }
+
     fn count_at(&self, event: Event, at: Duration) {
         let bucket = self.bucket(at);
         let (total, in_bucket) = match event {
@@ -315,6 +325,15 @@ impl Stats {
             replayed: t.replayed.load(Relaxed),
             dropped_queue_full: t.dropped_queue_full.load(Relaxed),
             failed: t.failed.load(Relaxed),
+            filtered_by: Reason::ALL
+                .iter()
+                .map(|r| {
+                    (
+                        r.as_str().to_string(),
+                        t.filtered_by[r.index()].load(Relaxed),
+                    )
+                })
+                .collect(),
         }
     }
 
