@@ -44,6 +44,9 @@ pub struct CaptureConfig {
     pub promisc: bool,
     /// A stream with no packets for this long is flushed and forgotten.
     pub expire: Duration,
+    /// A capture file's packets are handed on at their recorded pace times this factor
+    /// (`-input-raw-speed`); `None` reads as fast as the disk allows. Live captures ignore it.
+    pub speed: Option<f64>,
     /// Hard caps on what reassembly may hold.
     pub limits: ReassemblyLimits,
 }
@@ -77,6 +80,7 @@ impl CaptureConfig {
             buffer_size: Some(DEFAULT_CAPTURE_BUFFER),
             promisc: false,
             expire: Duration::from_secs(60),
+            speed: None,
             limits: ReassemblyLimits::default(),
         }
     }

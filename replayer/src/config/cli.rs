@@ -6,7 +6,9 @@
 //! flag before clap sees the arguments; it also names an unknown flag exactly as written.
 //! Everything else (values, types, help) is clap's, from [`Settings`]'s attributes.
 //!
-//! Any problem is one line (`replayer: FLAG: problem`) and exit status 2.
+//! Any problem is one line (`replayer: FLAG: problem`) and exit status 2. The whole table of
+//! exit codes is in [`AFTER_HELP`] (so in `--help` and the man page) and in docs/daemon.md;
+//! `crate::flow::FlowError::exit_code` decides it for what goes wrong after parsing.
 
 use crate::config::{Config, ConfigError, Settings};
 use clap::{CommandFactory, FromArgMatches, Parser};
@@ -18,7 +20,8 @@ const ABOUT: &str = "Shadows production HTTP traffic to staging: captures reques
 (libpcap), keeps the safe ones (GET, HEAD, OPTIONS) and replays them to staging, or writes \
 them in GoReplay's file format.";
 
-const AFTER_HELP: &str = "\
+/// Shown after the flags in `--help` and in the man page.
+pub const AFTER_HELP: &str = "\
 Flags take one dash or two (-input-raw or --input-raw), values as -flag=value or -flag value, \
 booleans bare or as -flag=false. Repeatable flags may be given many times. Every flag is also \
 a key of the --config TOML file (output-http = [\"https://staging\"]); the command line wins.
@@ -32,7 +35,17 @@ Examples:
 Safety: only GET, HEAD and OPTIONS are replayed unless other methods are named with \
 -http-allow-method AND --allow-unsafe-methods is given; Authorization, Cookie and \
 Proxy-Authorization are removed unless --keep-credentials; every replayed request carries \
-X-Replayed-By: replayer, and captured requests carrying it are never replayed.";
+X-Replayed-By: replayer, and captured requests carrying it are never replayed.
+
+Exit status (the same with every output):
+  0  done: a capture file read to its end, or stopped by SIGTERM, SIGINT or -exit-after
+  1  failed while running: a capture file damaged part-way (every request before the damage is \
+written or replayed first), an output that stopped accepting writes, the system refusing a thread
+  2  nothing ran: a flag, value or --config file that cannot be used, an input that cannot be \
+opened (missing file, unknown interface, no capture permission, a bad -input-raw-bpf-filter), an \
+output file that cannot be created, a status socket already served by another daemon, a target \
+that cannot be used
+  replayer status has its own codes (replayer status --help).";
 
 /// The whole command line: the settings plus the flags that are about the command itself.
 #[derive(Debug, Parser)]

@@ -42,6 +42,16 @@ impl Config {
                 return Err(invalid("input-raw-expire")("must be more than 0".into()));
             }
         }
+        if let Some(speed) = s.input_raw_speed.as_deref().map(str::trim) {
+            if !speed.is_empty() {
+                if !matches!(capture.input, Input::File { .. }) {
+                    return Err(invalid("input-raw-speed")(
+                        "paces a capture file; a live capture runs at the wire's pace".into(),
+                    ));
+                }
+                capture.speed = Some(parse_speed(speed).map_err(invalid("input-raw-speed"))?);
+            }
+        }
         if let Some(size) = &s.input_raw_buffer_size {
             let bytes = parse_size(size).map_err(invalid("input-raw-buffer-size"))?;
             capture.buffer_size = Some(i32::try_from(bytes).map_err(|_| {
@@ -270,6 +280,7 @@ impl Config {
             input_raw_engine: Some(engine.to_string()),
             input_raw_bpf_filter: self.capture.bpf_filter.clone(),
             input_raw_expire: Some(format_go_duration(self.capture.expire)),
+            input_raw_speed: self.capture.speed.map(format_speed),
             input_raw_buffer_size: self.capture.buffer_size.map(|b| format_size(b as u64)),
             input_raw_snaplen: Some(format_size(self.capture.snaplen as u64)),
             input_raw_override_snaplen: None,

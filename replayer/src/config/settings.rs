@@ -24,6 +24,10 @@ pub struct Settings {
     /// A connection idle this long is flushed and forgotten [default: 60s]
     #[arg(long, value_name = "DURATION", help_heading = "Input")]
     pub input_raw_expire: Option<String>,
+    /// A capture file at its recorded pace, scaled: 100% (or 1x) as recorded, 200% twice as
+    /// fast, 10% ten times slower [default: as fast as the disk allows]
+    #[arg(long, value_name = "SPEED", help_heading = "Input")]
+    pub input_raw_speed: Option<String>,
     /// Kernel capture buffer, e.g. 10mb [default: 16mb]
     #[arg(long, value_name = "SIZE", help_heading = "Input")]
     pub input_raw_buffer_size: Option<String>,
@@ -210,7 +214,7 @@ impl Settings {
     pub fn overlaid_with(self, over: Settings) -> Settings {
         let base = self;
         overlay!(base, over;
-            scalars: input_raw, input_raw_engine, input_raw_bpf_filter, input_raw_expire,
+            scalars: input_raw, input_raw_engine, input_raw_bpf_filter, input_raw_expire, input_raw_speed,
                 input_raw_buffer_size, input_raw_snaplen, input_raw_override_snaplen,
                 input_raw_promisc, max_streams, max_stream_bytes, max_buffered_bytes,
                 output_http_workers, output_http_queue_len,

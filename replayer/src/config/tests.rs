@@ -477,3 +477,31 @@ fn caps_and_socket_mode_are_checked() {
     })
     .contains("every user"));
 }
+
+#[test]
+fn speeds() {
+    assert_eq!(parse_speed("100%"), Ok(1.0));
+    assert_eq!(parse_speed("10%"), Ok(0.1));
+    assert_eq!(parse_speed(" 2x"), Ok(2.0));
+    assert_eq!(parse_speed("0.5X"), Ok(0.5));
+    assert_eq!(format_speed(0.1), "10%");
+    assert_eq!(format_speed(2.0), "200%");
+    assert_eq!(parse_speed(&format_speed(0.0125)), Ok(0.0125));
+    for bad in ["", "10", "x", "-5%", "0%", "0x", "NaN%", "inf%", "1e9%"] {
+        assert!(parse_speed(bad).is_err(), "{bad}");
+    }
+    let mut s = settings(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../demo/production.pcap:80"
+    ));
+    s.input_raw_speed = Some("5%".into());
+    let config = Config::resolve(&s).unwrap();
+    assert_eq!(config.capture.speed, Some(0.05));
+    assert_eq!(config.to_settings().input_raw_speed.as_deref(), Some("5%"));
+    let mut s = settings(":80");
+    s.input_raw_speed = Some("5%".into());
+    assert_eq!(
+        resolve_err(s),
+        "input-raw-speed: paces a capture file; a live capture runs at the wire's pace"
+    );
+}

@@ -240,3 +240,26 @@ pub fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
     full.parse()
         .map_err(|_| format!("'{text}' is not an address like 127.0.0.1:9464"))
 }
+
+/// `-input-raw-speed`: `N%` (GoReplay's syntax for file replay speed) or `Nx`, as a factor of
+/// the recorded pace (`50%` and `0.5x` are both 0.5). Between 0.1% and 100000%.
+pub fn parse_speed(text: &str) -> Result<f64, String> {
+    let bad = || format!("'{text}' is not a speed like 100%, 10% or 2x");
+    let t = text.trim();
+    let factor = if let Some(percent) = t.strip_suffix('%') {
+        percent.trim().parse::<f64>().map_err(|_| bad())? / 100.0
+    } else if let Some(times) = t.strip_suffix(['x', 'X']) {
+        times.trim().parse::<f64>().map_err(|_| bad())?
+    } else {
+        return Err(bad());
+    };
+    if !factor.is_finite() || !(0.001..=1000.0).contains(&factor) {
+        return Err(format!("'{text}' is outside 0.1% to 100000%"));
+    }
+    Ok(factor)
+}
+
+/// A speed factor as [`parse_speed`] reads it back (`0.5` → `50%`).
+pub fn format_speed(factor: f64) -> String {
+    format!("{}%", (factor * 100_000.0).round() / 1000.0)
+}

@@ -13,6 +13,7 @@ use crate::stream::http::{Emitter, RequestParser};
 use crate::stream::reassemble::Reassembler;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 /// Runs capture until the input ends (files) or `stop` is set (live), calling `on_request`
 /// for each complete request in order per connection. Returns when every request of a
@@ -59,6 +60,7 @@ pub fn run_opened(
     // most of the cost of a small packet.
     const PUBLISH_EVERY: u32 = 1024;
     let (mut packets, mut bytes, mut unpublished) = (0u64, 0u64, 0u32);
+    let mut pace = config.speed.map(Pace::new);
     let mut outcome = Ok(());
     while !stop.load(Relaxed) {
         let (ts_ns, wire_len, segment) = match source.next_packet() {
@@ -85,6 +87,11 @@ pub fn run_opened(
                 break;
             }
         };
+        if let Some(pace) = &mut pace {
+            if !pace.wait_for(ts_ns, stop) {
+                break;
+            }
+        }
         packets += 1;
         bytes += u64::from(wire_len);
         if let Some(segment) = segment {
@@ -107,5 +114,91 @@ fn publish(stats: &CaptureStats, packets: &mut u64, bytes: &mut u64, source: &mu
     if let Some((kernel, interface)) = source.drops() {
         stats.kernel_dropped.store(kernel, Relaxed);
         stats.if_dropped.store(interface, Relaxed);
+    }
+}
+
+/// `-input-raw-speed`: hands a capture file's packets on at their recorded pace, scaled.
+/// Sleeps on the capture thread (a file has nothing else to wait for), in short naps so a
+/// stop is noticed at once. The clock starts at the first packet; a timestamp that goes
+/// backwards is sent at once rather than stalling the replay.
+struct Pace {
+    speed: f64,
+    start: Option<(u64, std::time::Instant)>,
+}
+
+impl Pace {
+    /// The longest nap between looks at the stop flag.
+    const NAP: Duration = Duration::from_millis(50);
+
+    fn new(speed: f64) -> Pace {
+        Pace { speed, start: None }
+    }
+
+    /// Waits until the packet recorded at `ts_ns` is due; `false` if `stop` came first.
+    fn wait_for(&mut self, ts_ns: u64, stop: &AtomicBool) -> bool {
+        let (first_ns, started) = *self
+            .start
+            .get_or_insert_with(|| (ts_ns, std::time::Instant::now()));
+        let recorded = Duration::from_nanos(ts_ns.saturating_sub(first_ns));
+        let due = started + recorded.div_f64(self.speed);
+        loop {
+            if stop.load(Relaxed) {
+                return false;
+            }
+            let now = std::time::Instant::now();
+            if now >= due {
+                return true;
+            }
+            std::thread::sleep((due - now).min(Self::NAP));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Input;
+    use std::time::Instant;
+
+    fn demo_capture() -> CaptureConfig {
+        CaptureConfig::new(Input::File {
+            path: concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/production.pcap").into(),
+            port: 7999,
+        })
+    }
+
+    fn requests_and_seconds(config: &CaptureConfig, stop: &AtomicBool) -> (usize, f64) {
+        let started = Instant::now();
+        let mut requests = 0;
+        run(config, stop, &CaptureStats::default(), &mut |_| requests += 1).unwrap();
+        (requests, started.elapsed().as_secs_f64())
+    }
+
+    #[test]
+    fn a_paced_file_takes_its_recorded_time_scaled_and_loses_nothing() {
+        // The bundled capture spans 0.320 s; at 50% it cannot be done in under 0.64 s.
+        let stop = AtomicBool::new(false);
+        let (all, _) = requests_and_seconds(&demo_capture(), &stop);
+        let mut paced = demo_capture();
+        paced.speed = Some(0.5);
+        let (requests, seconds) = requests_and_seconds(&paced, &stop);
+        assert_eq!((all, requests), (77, 77));
+        assert!(seconds >= 0.64, "done in {seconds} s");
+    }
+
+    #[test]
+    fn a_stop_ends_a_paced_file_at_once() {
+        let mut paced = demo_capture();
+        paced.speed = Some(0.001); // 320 s
+        let stop = AtomicBool::new(false);
+        let (requests, seconds) = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(200));
+                stop.store(true, Relaxed);
+            });
+            requests_and_seconds(&paced, &stop)
+        });
+        assert!(requests < 77, "{requests}");
+        assert!(seconds < 5.0, "took {seconds} s to stop");
     }
 }
