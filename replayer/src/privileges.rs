@@ -12,28 +12,12 @@
 //! Capabilities are per thread on Linux, so [`drop_all`] must run while the process has one
 //! thread: before the async runtime and the capture thread start. Threads created later
 //! inherit the empty sets.
+//!
+//! The sets are changed with the `caps` crate (capget/capset and the prctl calls behind it),
+//! `no_new_privs` with `nix`'s prctl wrapper; no hand-written kernel structs here.
 
+use caps::{CapSet, Capability};
 use std::io;
-
-/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit sets in two 32-bit halves.
-const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-/// The highest capability number the kernel might know, when /proc does not say.
-const FALLBACK_LAST_CAP: u32 = 63;
-
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
 
 /// What [`drop_all`] did, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,60 +31,65 @@ pub struct Dropped {
 /// sets `no_new_privs`.
 pub fn drop_all() -> io::Result<Dropped> {
     let bounding_set = drop_bounding_set()?;
-    // SAFETY: prctl with integer arguments only.
-    check(unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    })
-    .or_else(|e| {
-        // Kernels before 4.3 have no ambient set: nothing to clear.
-        if e.raw_os_error() == Some(libc::EINVAL) {
-            Ok(0)
-        } else {
-            Err(e)
-        }
-    })?;
-    let header = CapHeader {
-        version: CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let data = [CapData::default(); 2];
-    // SAFETY: capset reads one header and two data structs of the layout the kernel expects
-    // for version 3; both live for the call.
-    check(unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) } as libc::c_int)?;
-    // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
+    // Kernels before 4.3 have no ambient set: nothing to clear.
+    if caps::runtime::ambient_set_supported().is_ok() {
+        caps::clear(None, CapSet::Ambient).map_err(caps_err)?;
+    }
+    // Effective first: the kernel refuses a permitted set that no longer covers it.
+    for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
+        caps::clear(None, set).map_err(caps_err)?;
+    }
+    nix::sys::prctl::set_no_new_privs().map_err(io::Error::from)?;
     Ok(Dropped { bounding_set })
 }
 
-/// Empties the bounding set if this thread may (`CAP_SETPCAP`); false if it may not.
+/// Empties the bounding set if this thread may (`CAP_SETPCAP` in its effective set); false if
+/// it may not. Only capabilities both the kernel and the `caps` crate know are dropped; one
+/// newer than the crate would stay in the bounding set, out of reach all the same (empty
+/// permitted set, `no_new_privs`).
 fn drop_bounding_set() -> io::Result<bool> {
-    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(FALLBACK_LAST_CAP);
-    for cap in 0..=last {
-        // SAFETY: prctl with integer arguments only.
-        match check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) }) {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => return Ok(false),
-            // A number this kernel does not know (the fallback guessed high): done.
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
-            Err(e) => return Err(e),
-        }
+    if !caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).map_err(caps_err)? {
+        return Ok(false);
     }
+    caps::clear(None, CapSet::Bounding).map_err(caps_err)?;
     Ok(true)
 }
 
-fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
+/// A `caps` error (a message with the OS error in it) as an `io::Error`.
+fn caps_err(e: caps::errors::CapsError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Capabilities and `no_new_privs` are per thread, so a thread of its own keeps the test
+    /// runner's other threads as they were.
+    #[test]
+    fn drop_all_leaves_every_set_empty_and_no_new_privs_set() {
+        // Read on this thread, which keeps what the runner started with.
+        let may_drop_bounding_set =
+            caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap();
+        let dropped = std::thread::spawn(|| {
+            let dropped = drop_all().expect("drop_all");
+            for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
+                assert!(caps::read(None, set).unwrap().is_empty(), "{set:?}");
+            }
+            if caps::runtime::ambient_set_supported().is_ok() {
+                assert!(caps::read(None, CapSet::Ambient).unwrap().is_empty());
+            }
+            if dropped.bounding_set {
+                assert!(caps::read(None, CapSet::Bounding).unwrap().is_empty());
+            }
+            assert!(nix::sys::prctl::get_no_new_privs().unwrap());
+            // Nothing left to drop: a second call succeeds and cannot touch the bounding set.
+            assert_eq!(drop_all().unwrap(), Dropped { bounding_set: false });
+            dropped
+        })
+        .join()
+        .unwrap();
+        // As root (CAP_SETPCAP) the bounding set goes too; without it, it stays.
+        assert_eq!(dropped.bounding_set, may_drop_bounding_set);
     }
 }

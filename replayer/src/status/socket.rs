@@ -243,27 +243,15 @@ pub fn bind(
     Ok((listener, file))
 }
 
-/// A group name or number to its id.
+/// A group name or number to its id (a name through NSS, as `chgrp` would look it up).
 fn group_id(group: &str) -> Option<u32> {
     if let Ok(gid) = group.parse::<u32>() {
         return Some(gid);
     }
-    let name = std::ffi::CString::new(group).ok()?;
-    let mut entry: libc::group = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    let mut result: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call; getgrnam_r is the thread-safe variant and
-    // writes only into `entry`, `buf` (of the length given) and `result`.
-    let rc = unsafe {
-        libc::getgrnam_r(
-            name.as_ptr(),
-            &mut entry,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    (rc == 0 && !result.is_null()).then_some(entry.gr_gid)
+    nix::unistd::Group::from_name(group)
+        .ok()
+        .flatten()
+        .map(|g| g.gid.as_raw())
 }
 
 /// Serves documents until `stop` resolves. Each client is answered on its own task.
