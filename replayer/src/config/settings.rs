@@ -74,7 +74,7 @@ pub struct Settings {
           help_heading = "Output")]
     #[serde(alias = "output-http-insecure")]
     pub output_http_skip_verify: Option<bool>,
-    /// Log replay queue figures every few seconds
+    /// Log the -stats summary line (replay figures of the last minute) once a minute
     #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
     pub output_http_stats: Option<bool>,
     /// Keep production's Host header instead of the target's host
@@ -175,7 +175,8 @@ pub struct Settings {
     /// [default: /etc/govuk/env.d/FACTER_data_sync_in_progress]
     #[arg(long, value_name = "PATH", help_heading = "Daemon")]
     pub sync_flag: Option<String>,
-    /// A flag set longer than this is stale (reported, and replay resumes) [default: 12h]
+    /// A flag set longer than this looks stale: the checks alert on it; replay stays paused
+    /// while the flag says a sync runs [default: 12h]
     #[arg(long, value_name = "DURATION", help_heading = "Daemon")]
     pub sync_max_age: Option<String>,
     /// Also pause during this daily UTC window, e.g. 22:00-08:00
