@@ -24,6 +24,9 @@
 //! is set too). A window is never stale: it closes by itself. UTC because the GOV.UK cron and
 //! Icinga's ScheduledDowntime examples are in UTC and a host's local time zone must not move
 //! the window twice a year.
+//!
+//! Over 600 lines because half of it is the tests: every rule above at, just inside and just
+//! outside each of its boundaries, which belong next to the rules they pin down.
 
 use crate::schema::SyncStatus;
 use std::fmt;
