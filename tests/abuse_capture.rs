@@ -7,8 +7,8 @@
 //! (`capture.dropped_over_cap`, `capture.requests_cut`), the good requests interleaved with
 //! the abuse all reach staging, and the daemon recovers once the abuse stops.
 
+use crate::util::*;
 use replayer_status::StatusDocument;
-use replayer_tests::*;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use std::time::Duration;

@@ -4,8 +4,8 @@
 //! The capture must not filter on the interface's own addresses, and the BPF filter must let
 //! VLAN-tagged frames through. Needs root; the frames never leave the veth pair.
 
-use replayer_tests::tcp_flags::{ACK, SYN};
-use replayer_tests::*;
+use crate::util::tcp_flags::{ACK, SYN};
+use crate::util::*;
 use std::net::SocketAddrV4;
 use std::process::Command;
 use std::time::Duration;

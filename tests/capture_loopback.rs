@@ -3,7 +3,7 @@
 //! on loopback) must print exactly the requests nginx logged: the safe ones by default, all of
 //! them when unsafe methods are allowed. Needs root (tcpdump, live capture).
 
-use replayer_tests::*;
+use crate::util::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

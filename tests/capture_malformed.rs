@@ -2,8 +2,8 @@
 //! lengths, random frames of every link type, a header trickling in one byte per packet.
 //! None may panic, hang or balloon; bad input gets one line on stderr and a non-zero exit.
 
-use replayer_tests::tcp_flags::{ACK, SYN};
-use replayer_tests::*;
+use crate::util::tcp_flags::{ACK, SYN};
+use crate::util::*;
 use std::net::SocketAddrV4;
 use std::path::Path;
 use std::process::{Command, Output};

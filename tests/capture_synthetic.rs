@@ -2,8 +2,8 @@
 //! pcap files and run through the real binary (`-input-raw FILE:80 -input-raw-engine pcap_file
 //! -output-stdout`). Each asserts the exact requests printed.
 
-use replayer_tests::tcp_flags::{ACK, FIN, PSH, SYN};
-use replayer_tests::*;
+use crate::util::tcp_flags::{ACK, FIN, PSH, SYN};
+use crate::util::*;
 use std::net::SocketAddrV4;
 
 const CLIENT: &str = "10.0.0.1:40000";

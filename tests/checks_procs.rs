@@ -3,7 +3,7 @@
 //! copies of `sleep` under distinctive names in a scratch directory, so nothing else on the
 //! machine can change a count between the two runs.
 
-use replayer_tests::{bin, require_tool, run_with_timeout, set_mtime, Scratch};
+use crate::util::{bin, require_tool, run_with_timeout, set_mtime, Scratch};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};

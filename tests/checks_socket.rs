@@ -2,7 +2,7 @@
 //! a real Unix socket: every state, every cause of a low rate, and every failure (missing
 //! socket, refused, silent past `-t`, empty, truncated JSON, wrong schema, missing window).
 
-use replayer_tests::{bin, run_with_timeout, set_mtime, workspace_root, Scratch};
+use crate::util::{bin, run_with_timeout, set_mtime, workspace_root, Scratch};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::os::unix::net::{UnixListener, UnixStream};

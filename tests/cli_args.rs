@@ -1,7 +1,7 @@
 //! The `replayer` command line, driven as operators use it: GoReplay's flags, `--help`,
 //! `--config`, `--print-config`, and one clear line with exit status 2 for anything wrong.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::process::Command;
 use std::time::Duration;
 

@@ -8,9 +8,9 @@
 //! restart; SIGTERM under load exits 0 within the drain timeout and removes the socket;
 //! startup errors are one line and a non-zero exit.
 
+use crate::util::*;
 use replayer_status::schema::DaemonState;
 use replayer_status::StatusDocument;
-use replayer_tests::*;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -3,11 +3,11 @@
 //! and the failure modes: full queue (dropped and counted, never blocking), target down,
 //! target that never answers (timeout), certificates verified unless skip-verify.
 
+use crate::util::*;
 use replayer::output::Output;
 use replayer::replay::{parse_target, ReplayConfig, ReplayOutput};
 use replayer::request::{Connection, Header, Request};
 use replayer::stats::Stats;
-use replayer_tests::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! and the shipped example config (`icinga/systemd/replayer.toml`, installed as
 //! `/etc/replayer/replayer.toml`) holds only valid keys, its commented-out ones included.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::collections::BTreeSet;
 use std::process::{Command, Output};
 use std::time::Duration;

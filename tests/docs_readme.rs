@@ -2,7 +2,7 @@
 //! troubleshooting section's configuration error, and `verbose = 1` logging why each failed
 //! replay failed. Also that a closed stderr (`2>&1 | head`) never crashes the daemon.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -11,9 +11,9 @@
 //! the wrong name) and recovers when staging gets a good certificate. (Refused connections,
 //! resets at accept and silent servers are in `daemon_e2e.rs`.)
 
+use crate::util::*;
 use replayer_status::schema::DaemonState;
 use replayer_status::StatusDocument;
-use replayer_tests::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -3,7 +3,7 @@
 //! checked object by object with `icinga2 object list` (intervals, notes_url, arguments for
 //! every option of the plugin contract, defaults equal to the plugins').
 
-use replayer_tests::*;
+use crate::util::*;
 use std::path::{Path, PathBuf};
 
 /// Writes `main.conf` in `dir` with `prelude`, the shipped library files and `extra`.

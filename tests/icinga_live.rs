@@ -25,8 +25,8 @@
 //! Each daemon is told apart from any other `replayer` on the machine by its status socket's
 //! path, which the procs check matches with `--argument-array`.
 
+use crate::util::*;
 use replayer_status::StatusDocument;
-use replayer_tests::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! goreplay symlink (counted by the real `check_procs -C goreplay`), and the NRPE commands
 //! (run with the real plugins against a real daemon).
 
-use replayer_tests::*;
+use crate::util::*;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -3,7 +3,7 @@
 //! own `--help` lists (so a page can never lag behind its program), and each bash completion
 //! script loads in bash.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

@@ -4,9 +4,9 @@
 //! parses, its queries are valid PromQL (`promtool check rules`) and query only metrics the
 //! daemon exposes.
 
+use crate::util::*;
 use replayer_status::schema::DaemonState;
 use replayer_status::StatusDocument;
-use replayer_tests::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::process::{Command, Stdio};

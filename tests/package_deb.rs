@@ -10,7 +10,7 @@
 //! assertion fails, and the test refuses to touch a replayer package it did not install.
 //! Left behind on purpose (as Debian packages do): the `replayer` system user.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;

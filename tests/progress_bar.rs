@@ -2,7 +2,7 @@
 //! pseudo-terminal) when converting and when replaying to staging, and absent when stderr is
 //! not a terminal, where the output stays exactly what it was.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::process::Command;
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! changes nothing; a real host's catalog evaluates in `--noop`; bad parameters are refused
 //! with the parameter's name.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;

@@ -7,8 +7,8 @@
 //! captured place, connection headers dropped, one keep-alive connection for all, POST not
 //! replayed.
 
+use crate::util::*;
 use replayer_status::schema::DaemonState;
-use replayer_tests::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};

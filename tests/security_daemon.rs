@@ -10,8 +10,8 @@
 //! - it sends nothing to any address but the target's (tcpdump on every interface of a
 //!   network namespace of the test's own, with a default route that would show a stray packet).
 
+use crate::util::*;
 use replayer_status::schema::DaemonState;
-use replayer_tests::*;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -2,8 +2,8 @@
 //! nonsense), a paused one (sync flag set) and a healthy one (a real daemon capturing a real
 //! nginx on `lo` and replaying to another): exact lines and exit codes.
 
+use crate::util::*;
 use replayer_status::schema::DaemonState;
-use replayer_tests::*;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
