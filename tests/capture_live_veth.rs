@@ -60,6 +60,7 @@ fn tagged(frame: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn live_capture_sees_foreign_and_vlan_tagged_traffic_on_a_veth() {
+    let _processes = lock::processes();
     assert!(
         is_root(),
         "creating a veth pair and capturing on it needs root"

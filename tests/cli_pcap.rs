@@ -94,6 +94,7 @@ fn expected_safe(corpus: &Path, name: &str) -> Vec<String> {
 
 #[test]
 fn stdout_is_goreplay_format_and_the_process_exits_at_end_of_file() {
+    let _processes = lock::processes();
     let Some(corpus) = corpus_or_skip() else {
         return;
     };
@@ -134,6 +135,7 @@ fn stdout_is_goreplay_format_and_the_process_exits_at_end_of_file() {
 
 #[test]
 fn posts_never_come_out_by_default() {
+    let _processes = lock::processes();
     let Some(corpus) = corpus_or_skip() else {
         return;
     };
@@ -169,6 +171,7 @@ fn posts_never_come_out_by_default() {
 
 #[test]
 fn rewrites_and_filters_show_in_the_records() {
+    let _processes = lock::processes();
     let Some(corpus) = corpus_or_skip() else {
         return;
     };
@@ -217,6 +220,7 @@ fn rewrites_and_filters_show_in_the_records() {
 
 #[test]
 fn file_output_matches_stdout_and_honours_its_limit() {
+    let _processes = lock::processes();
     let Some(corpus) = corpus_or_skip() else {
         return;
     };
@@ -246,6 +250,7 @@ fn file_output_matches_stdout_and_honours_its_limit() {
 
 #[test]
 fn null_output_prints_nothing() {
+    let _processes = lock::processes();
     let Some(corpus) = corpus_or_skip() else {
         return;
     };
@@ -263,6 +268,7 @@ fn null_output_prints_nothing() {
 /// (Needs no corpus: runs without it.)
 #[test]
 fn a_damaged_file_is_refused_in_one_line() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("cli-garbage");
     let garbage = scratch.join("garbage.pcap");
     std::fs::write(&garbage, b"this is not a capture file at all").unwrap();
@@ -280,6 +286,7 @@ fn a_damaged_file_is_refused_in_one_line() {
 /// `-stats` ends the run with the counters by cause (what the status document reports).
 #[test]
 fn stats_line_counts_every_request_by_cause() {
+    let _processes = lock::processes();
     let Some(corpus) = corpus_or_skip() else {
         return;
     };

@@ -123,6 +123,7 @@ fn conforms(records: &[Record], library: &[LibraryRequest], want: &[String]) -> 
 
 #[test]
 fn the_binary_prints_exactly_the_safe_requests_of_every_capture_in_order() {
+    let _processes = lock::processes();
     let Some(dir) = corpus_or_skip() else {
         return;
     };

@@ -202,6 +202,7 @@ fn phase(
 
 #[test]
 fn black_hole_slow_reset_and_5xx_storm_are_counted_then_staging_recovers_without_restart() {
+    let _processes = lock::processes();
     assert!(is_root(), "live capture on lo needs root (CI runs as root)");
     let scratch = Scratch::new("faults");
     let production = Nginx::start(&scratch.join("production"), "");
@@ -349,6 +350,7 @@ fn tls_staging(
 
 #[test]
 fn tls_failures_are_counted_and_a_good_certificate_recovers_without_restart() {
+    let _processes = lock::processes();
     assert!(is_root(), "live capture on lo needs root (CI runs as root)");
     let scratch = Scratch::new("faults-tls");
     let certs = scratch.join("certs");
@@ -430,6 +432,7 @@ fn tls_failures_are_counted_and_a_good_certificate_recovers_without_restart() {
 
 #[test]
 fn a_staging_name_that_stops_or_starts_resolving_is_counted_and_followed_without_restart() {
+    let _processes = lock::processes();
     assert!(is_root(), "mount namespaces and live capture need root");
     let scratch = Scratch::new("faults-dns");
     let production = Nginx::start(&scratch.join("production"), "");

@@ -363,6 +363,7 @@ impl Replayer {
 
 #[test]
 fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results() {
+    let _processes = lock::processes();
     assert!(is_root(), "live capture on lo needs root (CI runs as root)");
     for plugin in [
         "check_replayer_procs",

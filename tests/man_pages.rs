@@ -68,6 +68,7 @@ fn mentions(text: &str, option: &str) -> bool {
 
 #[test]
 fn pages_render_and_name_every_option_completions_load() {
+    let _processes = lock::processes();
     let man = require_tool("man");
     let bash = require_tool("bash");
     let scratch = Scratch::new("man-pages");

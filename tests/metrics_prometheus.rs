@@ -209,6 +209,7 @@ fn promtool(args: &[&str], stdin: &str) -> String {
 
 #[test]
 fn live_exposition_passes_promtool_and_equals_the_status_document() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("metrics-prom");
     let production = Nginx::start(&scratch.join("production"), "");
     let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);

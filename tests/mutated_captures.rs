@@ -167,6 +167,7 @@ fn run(file: &Path, port: u16) -> Result<Ending, String> {
 
 #[test]
 fn mutated_captures_end_cleanly_every_time() {
+    let _processes = lock::processes();
     let synthetic = synthetic_bases();
     let corpus = corpus_bases();
     let bases: Vec<&Base> = synthetic.iter().chain(&corpus).collect();

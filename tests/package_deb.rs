@@ -289,6 +289,7 @@ impl Drop for Installed {
 
 #[test]
 fn the_package_builds_installs_runs_and_purges() {
+    let _processes = lock::processes();
     assert!(is_root(), "dpkg -i needs root (CI runs as root)");
     require_tool("dpkg");
     let scratch = Scratch::new("deb");

@@ -24,7 +24,8 @@ pub const ICINGA_LIBRARY_FILES: [&str; 5] = [
 
 /// An `icinga2` command whose every write (cache, state, logs, spool, pid file) lands in
 /// `dir`, running as the current user: `-DCacheDir=...` and friends plus `ICINGA2_USER` /
-/// `ICINGA2_GROUP` (DESIGN.md §4). Creates the directories.
+/// `ICINGA2_GROUP`, so that validating or running Icinga 2 needs neither root nor its system
+/// directories (docs/design.md, "Icinga, NRPE, Puppet"). Creates the directories.
 pub fn icinga2_command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(require_tool("icinga2"));
     cmd.args(args);

@@ -16,7 +16,7 @@ pub fn free_port() -> u16 {
     const LOW: u32 = 10_000;
     const SPAN: u32 = 22_000; // 10000..32000
     static CURSOR: AtomicU32 = AtomicU32::new(u32::MAX);
-    // Start somewhere that depends on the process, so consecutive test binaries differ.
+    // Start somewhere that depends on the process, so consecutive runs of the suite differ.
     let _ = CURSOR.compare_exchange(
         u32::MAX,
         (std::process::id().wrapping_mul(7919)) % SPAN,
