@@ -329,17 +329,18 @@ fn leaf(dir: &std::path::Path, name: &str, san: &str) {
 }
 
 /// nginx answering 200 over TLS on `tls_port` with `DIR/NAME.pem` (and plain HTTP on
-/// `tls_port - 1`, the harness's own listener).
+/// `plain_port`, the harness's own listener). Two free ports of their own: `tls_port` next
+/// to `plain_port` could be a port another test was just given.
 fn tls_staging(
     scratch: &Scratch,
     phase: &str,
-    tls_port: u16,
+    (plain_port, tls_port): (u16, u16),
     certs: &std::path::Path,
     name: &str,
 ) -> Nginx {
     Nginx::start_on(
         &scratch.join(phase),
-        tls_port - 1,
+        plain_port,
         &format!(
             "listen 127.0.0.1:{tls_port} ssl; ssl_certificate {d}/{name}.pem; \
              ssl_certificate_key {d}/{name}.key;\n location / {{ return 200 \"ok\\n\"; }}",
@@ -390,8 +391,9 @@ fn tls_failures_are_counted_and_a_good_certificate_recovers_without_restart() {
     leaf(&certs, "good", "IP:127.0.0.1");
 
     let production = Nginx::start(&scratch.join("production"), "");
-    let tls_port = free_port() + 1;
-    let mut staging = tls_staging(&scratch, "self", tls_port, &certs, "self");
+    let ports = (free_port(), free_port());
+    let tls_port = ports.1;
+    let mut staging = tls_staging(&scratch, "self", ports, &certs, "self");
     let mut daemon = {
         // SSL_CERT_FILE is read by the daemon at start; set only for its process.
         let socket_dir = scratch.join("daemon");
@@ -415,11 +417,11 @@ fn tls_failures_are_counted_and_a_good_certificate_recovers_without_restart() {
     phase(&mut daemon, production.port, "self-signed", 5, (0, 5));
 
     staging.stop();
-    staging = tls_staging(&scratch, "wrong", tls_port, &certs, "wrong");
+    staging = tls_staging(&scratch, "wrong", ports, &certs, "wrong");
     phase(&mut daemon, production.port, "wrong-name", 5, (0, 10));
 
     staging.stop();
-    let staging = tls_staging(&scratch, "good", tls_port, &certs, "good");
+    let staging = tls_staging(&scratch, "good", ports, &certs, "good");
     let doc = phase(&mut daemon, production.port, "good", 5, (5, 10));
     assert_eq!(doc.responses.c2xx, 5);
     let log = staging.wait_for_log(5, Duration::from_secs(5));
