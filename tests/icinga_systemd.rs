@@ -351,7 +351,8 @@ impl Drop for Guard {
 }
 
 /// Starts the real replayer from `program` (the binary or a symlink to it) with its status
-/// socket in `dir`, and waits for the socket.
+/// socket in `dir`, and waits until the socket answers: the daemon binds it before it
+/// installs its signal handlers and serves it after, so a SIGTERM from then on is handled.
 fn start_replayer(program: &Path, dir: &Path, extra: &[&str]) -> (Guard, PathBuf) {
     let socket = dir.join("status.sock");
     let child = Command::new(program)
@@ -369,10 +370,10 @@ fn start_replayer(program: &Path, dir: &Path, extra: &[&str]) -> (Guard, PathBuf
         .expect("start replayer");
     let guard = Guard(child);
     let start = Instant::now();
-    while !socket.exists() {
+    while read_status_document(&socket).is_none() {
         assert!(
             start.elapsed() < Duration::from_secs(10),
-            "no status socket"
+            "the status socket never answered"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
