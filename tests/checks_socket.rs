@@ -338,8 +338,15 @@ fn fill_backlog(path: &std::path::Path) -> Vec<std::os::fd::OwnedFd> {
     }
     let mut fds = Vec::new();
     for _ in 0..10_000 {
+        // Close-on-exec, so that no process another test starts meanwhile holds a connection.
         // SAFETY: plain socket calls on a fresh descriptor we own; `addr` is initialised.
-        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0) };
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
         assert!(fd >= 0);
         // SAFETY: fd is a new, valid descriptor owned by nobody else.
         let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };

@@ -41,7 +41,9 @@ fn requests(port: u16, phase: &str, n: usize) {
 fn black_hole(port: u16) -> (OwnedFd, Vec<std::net::TcpStream>) {
     // SAFETY: plain socket calls on a descriptor we own from the start (OwnedFd closes it).
     let fd = unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        // Close-on-exec: a process another test starts meanwhile must not inherit the socket
+        // and keep the port bound after the black hole is gone.
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
         assert!(fd >= 0);
         let fd = OwnedFd::from_raw_fd(fd);
         let one: libc::c_int = 1;
