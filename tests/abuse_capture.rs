@@ -7,8 +7,8 @@
 //! (`capture.dropped_over_cap`, `capture.requests_cut`), the good requests interleaved with
 //! the abuse all reach staging, and the daemon recovers once the abuse stops.
 
+use crate::util::*;
 use replayer_status::StatusDocument;
-use replayer_tests::*;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use std::time::Duration;
@@ -63,6 +63,7 @@ fn run_daemon(
 
 #[test]
 fn syn_flood_and_many_tiny_streams_are_capped_counted_and_good_requests_flow() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("abuse-syn");
     let staging = Nginx::start(&scratch.join("staging"), "");
     let mut pcap = PcapBuilder::new(1);
@@ -131,6 +132,7 @@ fn syn_flood_and_many_tiny_streams_are_capped_counted_and_good_requests_flow() {
 
 #[test]
 fn megabyte_headers_and_endless_chunked_bodies_are_cut_within_the_caps() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("abuse-big");
     let staging = Nginx::start(&scratch.join("staging"), "");
     let caps = [
@@ -247,6 +249,7 @@ fn megabyte_headers_and_endless_chunked_bodies_are_cut_within_the_caps() {
 
 #[test]
 fn a_capture_file_with_an_absurd_record_length_ends_cleanly_after_its_good_requests() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("abuse-len");
     let staging = Nginx::start(&scratch.join("staging"), "");
     let mut pcap = PcapBuilder::new(1);

@@ -4,8 +4,8 @@
 //! The capture must not filter on the interface's own addresses, and the BPF filter must let
 //! VLAN-tagged frames through. Needs root; the frames never leave the veth pair.
 
-use replayer_tests::tcp_flags::{ACK, SYN};
-use replayer_tests::*;
+use crate::util::tcp_flags::{ACK, SYN};
+use crate::util::*;
 use std::net::SocketAddrV4;
 use std::process::Command;
 use std::time::Duration;
@@ -60,6 +60,7 @@ fn tagged(frame: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn live_capture_sees_foreign_and_vlan_tagged_traffic_on_a_veth() {
+    let _processes = lock::processes();
     assert!(
         is_root(),
         "creating a veth pair and capturing on it needs root"

@@ -3,7 +3,7 @@
 //! on loopback) must print exactly the requests nginx logged: the safe ones by default, all of
 //! them when unsafe methods are allowed. Needs root (tcpdump, live capture).
 
-use replayer_tests::*;
+use crate::util::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -178,6 +178,7 @@ fn count(haystack: &[u8], needle: &[u8]) -> usize {
 
 #[test]
 fn curl_and_raw_socket_traffic_is_recovered_exactly() {
+    let _processes = lock::processes();
     let dir = Scratch::new("loopback-curl");
     let nginx = Nginx::start(&dir.join("nginx"), "");
     let port = nginx.port;
@@ -265,6 +266,7 @@ fn curl_and_raw_socket_traffic_is_recovered_exactly() {
 
 #[test]
 fn wrk_traffic_every_request_recovered() {
+    let _processes = lock::processes();
     let dir = Scratch::new("loopback-wrk");
     let nginx = Nginx::start(&dir.join("nginx"), "");
     let tcpdump = Tcpdump::start(dir.path(), nginx.port, 2048);
@@ -298,6 +300,7 @@ fn wrk_traffic_every_request_recovered() {
 
 #[test]
 fn live_capture_on_loopback_prints_requests_as_they_happen() {
+    let _processes = lock::processes();
     assert!(is_root(), "live capture needs root");
     let dir = Scratch::new("loopback-live");
     let nginx = Nginx::start(&dir.join("nginx"), "");
@@ -317,6 +320,7 @@ fn live_capture_on_loopback_prints_requests_as_they_happen() {
 
 #[test]
 fn linux_cooked_captures_of_any_interface_sll_and_sll2() {
+    let _processes = lock::processes();
     let dir = Scratch::new("loopback-any");
     let nginx = Nginx::start(&dir.join("nginx"), "");
     let base = nginx.url();

@@ -2,8 +2,8 @@
 //! lengths, random frames of every link type, a header trickling in one byte per packet.
 //! None may panic, hang or balloon; bad input gets one line on stderr and a non-zero exit.
 
-use replayer_tests::tcp_flags::{ACK, SYN};
-use replayer_tests::*;
+use crate::util::tcp_flags::{ACK, SYN};
+use crate::util::*;
 use std::net::SocketAddrV4;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -40,6 +40,7 @@ fn server() -> SocketAddrV4 {
 
 #[test]
 fn random_bytes_and_empty_files_are_refused_in_one_line() {
+    let _processes = lock::processes();
     let dir = Scratch::new("malformed-random");
     let random = dir.join("random.pcap");
     std::fs::write(&random, Rng(7).bytes(100_000)).unwrap();
@@ -53,6 +54,7 @@ fn random_bytes_and_empty_files_are_refused_in_one_line() {
 
 #[test]
 fn a_truncated_file_yields_every_request_before_the_cut_then_an_error() {
+    let _processes = lock::processes();
     let dir = Scratch::new("malformed-truncated");
     let mut pcap = PcapBuilder::new(1);
     pcap.frame(&eth_ipv4_tcp(client(), server(), 0, 0, SYN, b""));
@@ -87,6 +89,7 @@ fn a_truncated_file_yields_every_request_before_the_cut_then_an_error() {
 
 #[test]
 fn an_absurd_record_length_is_an_error_not_an_allocation() {
+    let _processes = lock::processes();
     let dir = Scratch::new("malformed-length");
     let mut pcap = PcapBuilder::new(1);
     pcap.frame(&eth_ipv4_tcp(client(), server(), 0, 0, SYN, b""));
@@ -103,6 +106,7 @@ fn an_absurd_record_length_is_an_error_not_an_allocation() {
 
 #[test]
 fn random_frames_of_every_link_type_are_survived() {
+    let _processes = lock::processes();
     let dir = Scratch::new("malformed-frames");
     for linktype in [1u32, 0, 101, 113, 276, 228, 229, 108] {
         let mut rng = Rng(u64::from(linktype) + 99);
@@ -137,6 +141,7 @@ fn random_frames_of_every_link_type_are_survived() {
 
 #[test]
 fn a_head_trickling_in_byte_by_byte_costs_linear_time() {
+    let _processes = lock::processes();
     // 60 000 one-byte segments of a head that never ends: cut at the head limit, never
     // re-parsed from the start on every byte (that would take minutes).
     let dir = Scratch::new("malformed-trickle");

@@ -2,8 +2,8 @@
 //! pcap files and run through the real binary (`-input-raw FILE:80 -input-raw-engine pcap_file
 //! -output-stdout`). Each asserts the exact requests printed.
 
-use replayer_tests::tcp_flags::{ACK, FIN, PSH, SYN};
-use replayer_tests::*;
+use crate::util::tcp_flags::{ACK, FIN, PSH, SYN};
+use crate::util::*;
 use std::net::SocketAddrV4;
 
 const CLIENT: &str = "10.0.0.1:40000";
@@ -64,6 +64,7 @@ fn pieces(stream: &[u8], cuts: &[usize]) -> Vec<(usize, Vec<u8>)> {
 
 #[test]
 fn sequence_numbers_wrapping_past_2_pow_32() {
+    let _processes = lock::processes();
     let isn = 0xFFFF_FFE0u32;
     let stream = [get("/before-wrap"), get("/after-wrap")].concat();
     let mut pcap = PcapBuilder::new(1);
@@ -81,6 +82,7 @@ fn sequence_numbers_wrapping_past_2_pow_32() {
 
 #[test]
 fn reordered_overlapping_and_duplicated_segments() {
+    let _processes = lock::processes();
     let stream = [get("/one"), get("/two"), get("/three")].concat();
     let isn = 1000u32;
     let seq = |offset: usize| isn + 1 + offset as u32;
@@ -107,6 +109,7 @@ fn reordered_overlapping_and_duplicated_segments() {
 
 #[test]
 fn a_gap_mid_request_loses_that_request_only() {
+    let _processes = lock::processes();
     let (one, two, three) = (get("/1"), get("/2"), get("/3"));
     let isn = 5u32;
     let mut pcap = PcapBuilder::new(1);
@@ -126,6 +129,7 @@ fn a_gap_mid_request_loses_that_request_only() {
 
 #[test]
 fn expect_100_continue_body_is_framed_not_mistaken_for_a_request() {
+    let _processes = lock::processes();
     // The body looks like a request: were it not framed as a body, /inside-body would appear.
     let body = b"GET /inside-body HTTP/1.1\r\n\r\n";
     let head = format!(
@@ -159,6 +163,7 @@ fn expect_100_continue_body_is_framed_not_mistaken_for_a_request() {
 
 #[test]
 fn chunked_upload_is_decoded_and_the_next_request_found() {
+    let _processes = lock::processes();
     let upload = b"POST /chunked HTTP/1.1\r\nHost: example.org\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n";
     let stream = [upload.to_vec(), get("/next")].concat();
     let mut pcap = PcapBuilder::new(1);
@@ -178,6 +183,7 @@ fn chunked_upload_is_decoded_and_the_next_request_found() {
 
 #[test]
 fn a_capture_starting_mid_request_resumes_at_the_next_request_line() {
+    let _processes = lock::processes();
     let whole = [get("/cut"), get("/whole"), get("/also")].concat();
     let start = 9; // the capture begins inside "/cut"'s request line
     let mut pcap = PcapBuilder::new(1);
@@ -189,6 +195,7 @@ fn a_capture_starting_mid_request_resumes_at_the_next_request_line() {
 
 #[test]
 fn retransmission_after_fin_and_port_reuse() {
+    let _processes = lock::processes();
     let first = get("/first");
     let second = get("/second");
     let mut pcap = PcapBuilder::new(1);
@@ -213,6 +220,7 @@ fn retransmission_after_fin_and_port_reuse() {
 
 #[test]
 fn the_last_requests_of_a_file_are_never_lost() {
+    let _processes = lock::processes();
     // No FIN, no ACK from the server: the file simply ends after pipelined requests.
     let stream: Vec<u8> = (0..50).flat_map(|i| get(&format!("/tail/{i}"))).collect();
     let mut pcap = PcapBuilder::new(1);
@@ -224,6 +232,7 @@ fn the_last_requests_of_a_file_are_never_lost() {
 
 #[test]
 fn pcapng_and_nanosecond_pcap_files_read_the_same() {
+    let _processes = lock::processes();
     let editcap = require_tool("editcap");
     let dir = Scratch::new("formats");
     let stream: Vec<u8> = (0..5).flat_map(|i| get(&format!("/format/{i}"))).collect();
@@ -258,6 +267,7 @@ fn pcapng_and_nanosecond_pcap_files_read_the_same() {
 
 #[test]
 fn a_bpf_filter_on_a_file_keeps_only_what_it_matches_in_either_format() {
+    let _processes = lock::processes();
     // Two clients; the filter names one. Classic pcap is read by our reader (libpcap runs the
     // filter on each record); pcapng by libpcap itself: both must give the same answer.
     let other: SocketAddrV4 = "10.0.0.9:40001".parse().unwrap();

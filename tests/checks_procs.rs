@@ -1,27 +1,17 @@
 //! `check_replayer_procs` against the real `check_procs` (monitoring-plugins-basic): same
 //! options, same processes, identical first line and exit code. The processes are our own:
 //! copies of `sleep` under distinctive names in a scratch directory, so nothing else on the
-//! machine can change a count between the two runs.
+//! machine can change a count between the two runs. The tests that count processes they did
+//! not start (every name on the machine, every `replayer`, every `ps`) have the process table
+//! to themselves: no other test of the binary starts a process meanwhile (`util::lock`).
 
-use replayer_tests::{bin, require_tool, run_with_timeout, set_mtime, Scratch};
+use crate::util::{bin, lock, require_tool, run_with_timeout, set_mtime, Scratch};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 const CHECK_PROCS: &str = "/usr/lib/nagios/plugins/check_procs";
 const LIMIT: Duration = Duration::from_secs(20);
-
-/// Every test runs check_procs, whose `ps` child is visible to the others: the test that
-/// counts `ps` processes runs alone (write), all the others together (read).
-static PS_LOCK: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
-fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
-    PS_LOCK.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn alone() -> std::sync::RwLockWriteGuard<'static, ()> {
-    PS_LOCK.write().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Runs a plugin; returns (stdout, exit code).
 fn run(program: &Path, args: &[&str]) -> (String, i32) {
@@ -174,7 +164,7 @@ fn ranges_for(name: &str) -> usize {
 
 #[test]
 fn absent_single_and_several_over_every_range() {
-    let _lock = shared();
+    let _processes = lock::processes();
     let scratch = Scratch::new("procs-ranges");
     let (one, three) = (unique("one"), unique("three"));
     let _p1 = start(&scratch, &one, None, &["3600"], 1);
@@ -204,7 +194,7 @@ fn absent_single_and_several_over_every_range() {
 
 #[test]
 fn arguments_users_and_option_spellings() {
-    let _lock = shared();
+    let _processes = lock::processes();
     let scratch = Scratch::new("procs-options");
     let name = unique("args");
     let marker = format!("mark{}", std::process::id());
@@ -292,7 +282,7 @@ fn arguments_users_and_option_spellings() {
 
 #[test]
 fn names_as_check_procs_reads_them() {
-    let _lock = shared();
+    let _processes = lock::processes();
     let scratch = Scratch::new("procs-names");
     // The kernel keeps 15 bytes of a name; check_procs cuts a name at its first space.
     let long = format!("{}-a-rather-long-name", unique("l"));
@@ -312,7 +302,7 @@ fn names_as_check_procs_reads_them() {
 
 #[test]
 fn zombies_count() {
-    let _lock = shared();
+    let _processes = lock::processes();
     let scratch = Scratch::new("procs-zombie");
     let name = unique("zomb");
     let exe = sleeper(&scratch, &name);
@@ -339,7 +329,7 @@ fn zombies_count() {
 
 #[test]
 fn never_counts_itself_nor_its_parent() {
-    let _lock = shared();
+    let _processes = lock::processes();
     // The parent of both plugins is this test process: neither counts it.
     let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
     let me = comm.trim();
@@ -368,7 +358,7 @@ fn never_counts_itself_nor_its_parent() {
 
 #[test]
 fn defaults_are_check_procs_c_1_with_command_replayer() {
-    let _lock = shared();
+    let _processes = lock::processes_alone();
     // `replayer` processes belong to other tests and may come and go between the two runs:
     // the two must agree on one of a few consecutive tries.
     let agree = |ours_args: &[&str], theirs_args: &[&str]| {
@@ -417,7 +407,7 @@ fn agree(args: &[&str]) -> String {
 
 #[test]
 fn every_name_on_this_machine_including_kernel_threads() {
-    let _lock = shared();
+    let _processes = lock::processes_alone();
     // Names as the kernel has them (kernel threads' can be longer than 15 characters and
     // hold slashes), cut to 15 as ps shows them, and after the last slash as check_procs
     // compares them.
@@ -447,7 +437,7 @@ fn every_name_on_this_machine_including_kernel_threads() {
 
 #[test]
 fn check_procs_counts_its_own_ps_and_so_do_we() {
-    let _lock = alone();
+    let _processes = lock::processes_alone();
     // check_procs excludes itself and its parent, not the `ps` it starts: `-C ps` finds one.
     assert_eq!(
         agree(&["-C", "ps", "-c", "1:"]),
@@ -465,7 +455,7 @@ fn check_procs_counts_its_own_ps_and_so_do_we() {
 /// Where check_procs is wrong, we differ on purpose: an unreadable threshold is UNKNOWN.
 #[test]
 fn where_check_procs_is_wrong_we_exit_3_with_a_message() {
-    let _lock = shared();
+    let _processes = lock::processes();
     let check_procs = require_tool(CHECK_PROCS);
     let ours = bin("check_replayer_procs");
     // check_procs reads `abc` as 0 (strtod), so `-c abc` means "alert unless exactly 0": a
@@ -524,7 +514,7 @@ fn where_check_procs_is_wrong_we_exit_3_with_a_message() {
 
 #[test]
 fn help_version_and_bad_options_exit_3() {
-    let _lock = shared();
+    let _processes = lock::processes();
     let ours = bin("check_replayer_procs");
     let (out, code) = run(&ours, &["--help"]);
     assert_eq!(code, 3);
@@ -593,7 +583,7 @@ fn window_around_now(include: bool) -> String {
 
 #[test]
 fn sync_flag_downgrades_and_a_stale_flag_shows() {
-    let _lock = shared();
+    let _processes = lock::processes();
     let scratch = Scratch::new("procs-sync");
     let flag = scratch.join("FACTER_data_sync_in_progress");
     let flag_s = flag.to_str().unwrap();
@@ -655,7 +645,7 @@ fn sync_flag_downgrades_and_a_stale_flag_shows() {
 
 #[test]
 fn sync_window_counts_as_a_sync() {
-    let _lock = shared();
+    let _processes = lock::processes();
     let scratch = Scratch::new("procs-window");
     let absent = unique("win");
     let ours = bin("check_replayer_procs");

@@ -2,7 +2,7 @@
 //! a real Unix socket: every state, every cause of a low rate, and every failure (missing
 //! socket, refused, silent past `-t`, empty, truncated JSON, wrong schema, missing window).
 
-use replayer_tests::{bin, run_with_timeout, set_mtime, workspace_root, Scratch};
+use crate::util::{bin, lock, run_with_timeout, set_mtime, workspace_root, Scratch};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -121,6 +121,7 @@ fn window300(doc: &mut Value, figures: Value) {
 
 #[test]
 fn rate_every_state() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("rate-states");
     let ok = serve(&scratch, "ok.sock", &demo());
     let perf = "| rate=43.3;0.1:;0.01:;0; seen=1523400c replayed=1493100c";
@@ -181,6 +182,7 @@ fn rate_every_state() {
 
 #[test]
 fn rate_names_the_cause_when_low() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("rate-causes");
     let cases = [
         (json!({}), "no traffic captured on lo:7999"),
@@ -246,6 +248,7 @@ fn rate_names_the_cause_when_low() {
 
 #[test]
 fn five_xx_every_state() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("5xx-states");
     let ok = serve(&scratch, "ok.sock", &demo());
     let (out, code) = run("check_replay_5xx", &scratch, &["-S", ok.path()]);
@@ -335,8 +338,15 @@ fn fill_backlog(path: &std::path::Path) -> Vec<std::os::fd::OwnedFd> {
     }
     let mut fds = Vec::new();
     for _ in 0..10_000 {
+        // Close-on-exec, so that no process another test starts meanwhile holds a connection.
         // SAFETY: plain socket calls on a fresh descriptor we own; `addr` is initialised.
-        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0) };
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
         assert!(fd >= 0);
         // SAFETY: fd is a new, valid descriptor owned by nobody else.
         let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
@@ -360,6 +370,7 @@ fn fill_backlog(path: &std::path::Path) -> Vec<std::os::fd::OwnedFd> {
 
 #[test]
 fn a_daemon_too_stuck_to_accept_trips_the_timeout() {
+    let _processes = lock::processes();
     // The plugin's connect itself hangs here, so only the -t watchdog can end it.
     let scratch = Scratch::new("sock-stuck");
     let path = scratch.join("stuck.sock");
@@ -391,6 +402,7 @@ fn a_daemon_too_stuck_to_accept_trips_the_timeout() {
 
 #[test]
 fn daemon_absent_or_silent_is_critical() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("sock-fail");
     for plugin in ["check_replay_rate", "check_replay_5xx"] {
         let label = if plugin == "check_replay_rate" {
@@ -438,6 +450,7 @@ fn daemon_absent_or_silent_is_critical() {
 
 #[test]
 fn unreadable_documents_are_unknown_saying_why() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("sock-bad");
     let text = serde_json::to_string(&demo()).unwrap();
     let mut schema2 = demo();
@@ -495,6 +508,7 @@ fn unreadable_documents_are_unknown_saying_why() {
 
 #[test]
 fn sync_flag_downgrades_socket_checks_and_stale_shows() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("sock-sync");
     let flag = scratch.join("FACTER_data_sync_in_progress");
     std::fs::write(&flag, "true\n").unwrap();
@@ -575,6 +589,7 @@ fn sync_flag_downgrades_socket_checks_and_stale_shows() {
 
 #[test]
 fn help_version_and_bad_options_exit_3() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("sock-usage");
     for (plugin, label) in [
         ("check_replay_rate", "REPLAY RATE"),
@@ -631,6 +646,7 @@ fn help_version_and_bad_options_exit_3() {
 
 #[test]
 fn first_lines_stay_short() {
+    let _processes = lock::processes();
     // The longest first lines real problems produce, with counters of a daemon that has run
     // for years, stay under the guidelines' ~200 bytes.
     let scratch = Scratch::new("sock-len");

@@ -1,7 +1,7 @@
 //! The `replayer` command line, driven as operators use it: GoReplay's flags, `--help`,
 //! `--config`, `--print-config`, and one clear line with exit status 2 for anything wrong.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::process::Command;
 use std::time::Duration;
 
@@ -38,7 +38,8 @@ fn prints(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
-/// GOV.UK's init line (DESIGN.md §1), as the shell hands it over after removing the quotes.
+/// GOV.UK's init line (docs/migration.md, "GOV.UK's command line"), as the shell hands it
+/// over after removing the quotes.
 const GOVUK: &[&str] = &[
     "-http-allow-method=GET",
     "-http-allow-method=HEAD",
@@ -52,6 +53,7 @@ const GOVUK: &[&str] = &[
 
 #[test]
 fn govuk_command_line_parses_and_prints_its_resolved_config() {
+    let _processes = lock::processes();
     let mut args = GOVUK.to_vec();
     args.push("--print-config");
     let printed = prints(&args);
@@ -95,6 +97,7 @@ fn govuk_command_line_parses_and_prints_its_resolved_config() {
 
 #[test]
 fn printed_config_reads_back_through_config() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("cli-config");
     let mut args = GOVUK.to_vec();
     args.extend([
@@ -126,6 +129,7 @@ fn printed_config_reads_back_through_config() {
 
 #[test]
 fn shipped_example_config_is_valid() {
+    let _processes = lock::processes();
     let example = workspace_root().join("icinga/systemd/replayer.toml");
     let printed = prints(&["--config", example.to_str().unwrap(), "--print-config"]);
     assert!(
@@ -140,6 +144,7 @@ fn shipped_example_config_is_valid() {
 
 #[test]
 fn help_is_grouped_and_version_prints() {
+    let _processes = lock::processes();
     for flag in ["--help", "-help", "-h"] {
         let help = prints(&[flag]);
         for heading in [
@@ -170,6 +175,7 @@ fn help_is_grouped_and_version_prints() {
 
 #[test]
 fn every_bad_argument_is_one_line_and_exit_2() {
+    let _processes = lock::processes();
     let cases: &[(&[&str], &str)] = &[
         (&["-input-raw", ":80", "-output-stdout", "-bogus"], "replayer: unknown flag '-bogus' (see --help)"),
         (&["--input-raw=:80", "--output-stdout", "--input-raw-turbo=1"], "replayer: unknown flag '--input-raw-turbo=1' (see --help)"),
@@ -218,6 +224,7 @@ fn every_bad_argument_is_one_line_and_exit_2() {
 
 #[test]
 fn bad_config_file_names_the_line() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("cli-bad-config");
     let file = scratch.join("bad.toml");
     std::fs::write(

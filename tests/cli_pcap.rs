@@ -2,26 +2,26 @@
 //! file, the safe-method default on real POST traffic, rewrites and limits as they come
 //! out, exit 0 at the end of the file.
 //!
-//! Uses the shared public captures (`../shared/corpus`); without them each test says so and
-//! fails, since CI always has them.
+//! Reads the public capture corpus (`util::corpus`); without it each test says it skipped
+//! (CI always has it, and fails without it).
 
-use replayer_tests::*;
-use std::path::PathBuf;
+use crate::util::corpus::corpus_or_skip;
+use crate::util::*;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 const SEPARATOR: &str = "\n🐵🙈🙉\n";
 
-fn capture(name: &str) -> PathBuf {
-    let dir = corpus_dir().expect("../shared/corpus is missing: these tests read its captures");
-    let path = dir.join(name);
+fn capture(corpus: &Path, name: &str) -> PathBuf {
+    let path = corpus.join(name);
     assert!(path.is_file(), "{} is missing", path.display());
     path
 }
 
 /// Runs replayer on a capture file with extra flags; returns stdout, after checking exit 0.
-fn replay_file(name: &str, port: u16, extra: &[&str]) -> String {
-    let input = format!("{}:{port}", capture(name).display());
+fn replay_file(corpus: &Path, name: &str, port: u16, extra: &[&str]) -> String {
+    let input = format!("{}:{port}", capture(corpus, name).display());
     let out = run_with_timeout(
         Command::new(bin("replayer"))
             .args(["-input-raw", &input, "-input-raw-engine", "pcap_file"])
@@ -83,8 +83,8 @@ fn records(text: &str) -> Vec<Record> {
 }
 
 /// The expected GET/HEAD/OPTIONS request lines of a corpus capture.
-fn expected_safe(name: &str) -> Vec<String> {
-    let tsv = std::fs::read_to_string(capture(name)).unwrap();
+fn expected_safe(corpus: &Path, name: &str) -> Vec<String> {
+    let tsv = std::fs::read_to_string(capture(corpus, name)).unwrap();
     tsv.lines()
         .filter_map(|l| l.split_once('\t'))
         .filter(|(m, _)| matches!(*m, "GET" | "HEAD" | "OPTIONS"))
@@ -94,9 +94,18 @@ fn expected_safe(name: &str) -> Vec<String> {
 
 #[test]
 fn stdout_is_goreplay_format_and_the_process_exits_at_end_of_file() {
-    let text = replay_file("http-protocol-nodup__input.pcap", 80, &["-output-stdout"]);
+    let _processes = lock::processes();
+    let Some(corpus) = corpus_or_skip() else {
+        return;
+    };
+    let text = replay_file(
+        &corpus,
+        "http-protocol-nodup__input.pcap",
+        80,
+        &["-output-stdout"],
+    );
     let records = records(&text);
-    let expected = expected_safe("http-protocol-nodup__input.expected.tsv");
+    let expected = expected_safe(&corpus, "http-protocol-nodup__input.expected.tsv");
     assert!(!expected.is_empty());
     let got: Vec<String> = records
         .iter()
@@ -126,12 +135,17 @@ fn stdout_is_goreplay_format_and_the_process_exits_at_end_of_file() {
 
 #[test]
 fn posts_never_come_out_by_default() {
+    let _processes = lock::processes();
+    let Some(corpus) = corpus_or_skip() else {
+        return;
+    };
     let name = "http-post-file__input.pcap";
-    let default = replay_file(name, 8065, &["-output-stdout"]);
+    let default = replay_file(&corpus, name, 8065, &["-output-stdout"]);
     assert_eq!(default, "", "no POST under the default filter");
     // Even naming POST is refused without the extra flag (exit 2, checked in cli_args).
     // With both, the three POSTs of the capture come out: the filter is what held them back.
     let allowed = replay_file(
+        &corpus,
         name,
         8065,
         &[
@@ -157,7 +171,12 @@ fn posts_never_come_out_by_default() {
 
 #[test]
 fn rewrites_and_filters_show_in_the_records() {
+    let _processes = lock::processes();
+    let Some(corpus) = corpus_or_skip() else {
+        return;
+    };
     let text = replay_file(
+        &corpus,
         "http-protocol-nodup__input.pcap",
         80,
         &[
@@ -173,7 +192,7 @@ fn rewrites_and_filters_show_in_the_records() {
         ],
     );
     let records = records(&text);
-    let all = expected_safe("http-protocol-nodup__input.expected.tsv");
+    let all = expected_safe(&corpus, "http-protocol-nodup__input.expected.tsv");
     let kept = all.iter().filter(|l| !l.contains("_vti_adm")).count();
     assert!(kept < all.len(), "the deny rule must drop something here");
     assert_eq!(records.len(), kept);
@@ -201,9 +220,14 @@ fn rewrites_and_filters_show_in_the_records() {
 
 #[test]
 fn file_output_matches_stdout_and_honours_its_limit() {
+    let _processes = lock::processes();
+    let Some(corpus) = corpus_or_skip() else {
+        return;
+    };
     let scratch = Scratch::new("cli-file");
     let file = scratch.join("requests.gor");
     let stdout = replay_file(
+        &corpus,
         "http-protocol-nodup__input.pcap",
         80,
         &["-output-stdout", "-output-file", file.to_str().unwrap()],
@@ -213,6 +237,7 @@ fn file_output_matches_stdout_and_honours_its_limit() {
     let limited = scratch.join("half.gor");
     let spec = format!("{}|50%", limited.display());
     let quiet = replay_file(
+        &corpus,
         "http-protocol-nodup__input.pcap",
         80,
         &["-output-file", &spec, "-output-null"],
@@ -224,11 +249,26 @@ fn file_output_matches_stdout_and_honours_its_limit() {
 }
 
 #[test]
-fn null_output_and_damaged_files() {
+fn null_output_prints_nothing() {
+    let _processes = lock::processes();
+    let Some(corpus) = corpus_or_skip() else {
+        return;
+    };
     assert_eq!(
-        replay_file("http-protocol-nodup__input.pcap", 80, &["-output-null"]),
+        replay_file(
+            &corpus,
+            "http-protocol-nodup__input.pcap",
+            80,
+            &["-output-null"]
+        ),
         ""
     );
+}
+
+/// (Needs no corpus: runs without it.)
+#[test]
+fn a_damaged_file_is_refused_in_one_line() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("cli-garbage");
     let garbage = scratch.join("garbage.pcap");
     std::fs::write(&garbage, b"this is not a capture file at all").unwrap();
@@ -246,8 +286,12 @@ fn null_output_and_damaged_files() {
 /// `-stats` ends the run with the counters by cause (what the status document reports).
 #[test]
 fn stats_line_counts_every_request_by_cause() {
+    let _processes = lock::processes();
+    let Some(corpus) = corpus_or_skip() else {
+        return;
+    };
     let summary = |name: &str, port: u16, extra: &[&str]| {
-        let input = format!("{}:{port}", capture(name).display());
+        let input = format!("{}:{port}", capture(&corpus, name).display());
         let out = run_with_timeout(
             Command::new(bin("replayer"))
                 .args(["-input-raw", &input, "-output-null", "-stats"])
@@ -263,7 +307,7 @@ fn stats_line_counts_every_request_by_cause() {
             .to_string();
         line[line.find("requests seen").unwrap()..].to_string()
     };
-    let all = expected_safe("http-protocol-nodup__input.expected.tsv").len();
+    let all = expected_safe(&corpus, "http-protocol-nodup__input.expected.tsv").len();
     assert_eq!(
         summary("http-protocol-nodup__input.pcap", 80, &[]),
         format!("requests seen {all} filtered 0 sampled_out 0 written {all}")

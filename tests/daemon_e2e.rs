@@ -8,9 +8,9 @@
 //! restart; SIGTERM under load exits 0 within the drain timeout and removes the socket;
 //! startup errors are one line and a non-zero exit.
 
+use crate::util::*;
 use replayer_status::schema::DaemonState;
 use replayer_status::StatusDocument;
-use replayer_tests::*;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -139,6 +139,7 @@ fn count_by<'a>(lines: impl Iterator<Item = &'a LogLine>) -> BTreeMap<(String, S
 
 #[test]
 fn staging_gets_exactly_the_safe_requests_and_status_agrees() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("e2e-exact");
     let production = Nginx::start(&scratch.join("production"), "");
     let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
@@ -249,6 +250,7 @@ fn staging_gets_exactly_the_safe_requests_and_status_agrees() {
 
 #[test]
 fn staging_down_costs_counted_failures_and_recovers() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("e2e-down");
     let production = Nginx::start(&scratch.join("production"), "");
     let mut staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
@@ -284,6 +286,7 @@ fn staging_down_costs_counted_failures_and_recovers() {
 
 #[test]
 fn sync_flag_pauses_and_resumes_without_restart() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("e2e-sync");
     let production = Nginx::start(&scratch.join("production"), "");
     let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
@@ -325,6 +328,7 @@ fn sync_flag_pauses_and_resumes_without_restart() {
 
 #[test]
 fn sigterm_under_load_exits_cleanly_within_the_drain_timeout() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("e2e-term");
     let production = Nginx::start(&scratch.join("production"), "");
     // A staging that accepts connections and never answers: requests are in flight at
@@ -361,6 +365,7 @@ fn sigterm_under_load_exits_cleanly_within_the_drain_timeout() {
 
 #[test]
 fn startup_errors_are_one_line_and_non_zero() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("e2e-startup");
     let blocker = scratch.join("not-a-dir");
     std::fs::write(&blocker, "x").unwrap();
@@ -447,6 +452,7 @@ fn raise_fd_limit() {
 
 #[test]
 fn a_thousand_status_clients_silent_or_garbage_stall_nothing() {
+    let _processes = lock::processes();
     raise_fd_limit();
     let scratch = Scratch::new("e2e-clients");
     let production = Nginx::start(&scratch.join("production"), "");
@@ -492,6 +498,7 @@ fn a_thousand_status_clients_silent_or_garbage_stall_nothing() {
 
 #[test]
 fn staging_resetting_or_silent_is_counted_as_failed_and_never_crashes() {
+    let _processes = lock::processes();
     // A staging that resets every connection as soon as it is accepted.
     let resetting = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let reset_url = format!("http://{}", resetting.local_addr().unwrap());
@@ -546,6 +553,7 @@ fn staging_resetting_or_silent_is_counted_as_failed_and_never_crashes() {
 
 #[test]
 fn a_capture_file_is_replayed_and_written_to_every_output_then_the_daemon_exits() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("e2e-file");
     let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
     let pcap = workspace_root().join("demo/production.pcap");

@@ -3,11 +3,11 @@
 //! and the failure modes: full queue (dropped and counted, never blocking), target down,
 //! target that never answers (timeout), certificates verified unless skip-verify.
 
-use replayer::outputs::replay::{parse_target, ReplayConfig, ReplayOutput};
+use crate::util::*;
 use replayer::outputs::Output;
+use replayer::outputs::replay::{parse_target, ReplayConfig, ReplayOutput};
 use replayer::request::{Connection, Header, Request};
 use replayer::status::stats::Stats;
-use replayer_tests::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,7 @@ fn replay(targets: &[String], adjust: impl FnOnce(&mut ReplayConfig)) -> Replay 
 
 #[test]
 fn requests_arrive_as_captured_on_reused_connections() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("replay-basic");
     let staging = Nginx::start(
         &scratch.join("staging"),
@@ -163,6 +164,7 @@ fn requests_arrive_as_captured_on_reused_connections() {
 
 #[test]
 fn original_host_is_kept_when_asked_and_every_target_gets_every_request() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("replay-host");
     let a = Nginx::start(&scratch.join("a"), "");
     let b = Nginx::start(&scratch.join("b"), "");
@@ -193,6 +195,7 @@ fn original_host_is_kept_when_asked_and_every_target_gets_every_request() {
 
 #[test]
 fn full_queue_drops_and_counts_without_blocking() {
+    let _processes = lock::processes();
     // A target that accepts connections (kernel backlog) and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", silent.local_addr().unwrap());
@@ -225,6 +228,7 @@ fn full_queue_drops_and_counts_without_blocking() {
 
 #[test]
 fn dead_target_fails_fast_and_recovers() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("replay-dead");
     let mut staging = Nginx::start(&scratch.join("staging"), "");
     staging.stop();
@@ -254,6 +258,7 @@ fn dead_target_fails_fast_and_recovers() {
 
 #[test]
 fn https_certificates_are_verified_unless_skip_verify() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("replay-tls");
     let dir = scratch.join("tls");
     std::fs::create_dir_all(&dir).unwrap();
@@ -326,6 +331,7 @@ fn https_certificates_are_verified_unless_skip_verify() {
 
 #[test]
 fn bad_targets_are_one_clear_line() {
+    let _processes = lock::processes();
     for (value, message) in [
         (
             "ftp://x",
@@ -347,6 +353,7 @@ fn bad_targets_are_one_clear_line() {
 
 #[test]
 fn redirects_are_recorded_not_followed() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("replay-redirect");
     let staging = Nginx::start(
         &scratch.join("staging"),
@@ -363,6 +370,7 @@ fn redirects_are_recorded_not_followed() {
 
 #[test]
 fn redirects_are_followed_only_within_the_target_when_asked() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("replay-redirect-follow");
     let staging = Nginx::start(
         &scratch.join("staging"),

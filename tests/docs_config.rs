@@ -4,7 +4,7 @@
 //! and the shipped example config (`icinga/systemd/replayer.toml`, installed as
 //! `/etc/replayer/replayer.toml`) holds only valid keys, its commented-out ones included.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::collections::BTreeSet;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -144,6 +144,7 @@ fn table_flags(page: &str, title: &str) -> (String, BTreeSet<String>) {
 
 #[test]
 fn the_status_commands_table_lists_exactly_its_flags() {
+    let _processes = lock::processes();
     let (_, documented) = table_flags(&configuration_md(), "`replayer status`");
     let help = flags_of(&["status", "--help"], 5);
     assert_eq!(
@@ -154,6 +155,7 @@ fn the_status_commands_table_lists_exactly_its_flags() {
 
 #[test]
 fn the_reference_table_lists_exactly_the_flags_of_help() {
+    let _processes = lock::processes();
     let (section, documented) = table_flags(&configuration_md(), "Every flag");
     let help = help_flags();
     let undocumented: Vec<_> = help.difference(&documented).collect();
@@ -186,6 +188,7 @@ fn the_reference_table_lists_exactly_the_flags_of_help() {
 
 #[test]
 fn every_flag_written_in_the_page_exists() {
+    let _processes = lock::processes();
     let mut help = help_flags();
     help.extend(flags_of(&["status", "--help"], 5));
     // Words that look like flags but are not ours: the page's placeholder for "any flag",
@@ -227,6 +230,7 @@ fn config_keys(text: &str) -> (Vec<String>, Vec<String>) {
 
 #[test]
 fn the_example_config_holds_only_valid_keys() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("docs-config");
     let example = workspace_root().join("icinga/systemd/replayer.toml");
     let text = std::fs::read_to_string(&example).unwrap();
@@ -261,6 +265,7 @@ fn the_example_config_holds_only_valid_keys() {
 
 #[test]
 fn every_flag_is_a_config_key_and_unknown_keys_are_refused() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("docs-config-keys");
     // A value for each flag --print-config leaves out when unset; the others take theirs
     // from --print-config's own output.

@@ -2,7 +2,7 @@
 //! troubleshooting section's configuration error, and `verbose = 1` logging why each failed
 //! replay failed. Also that a closed stderr (`2>&1 | head`) never crashes the daemon.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -13,6 +13,7 @@ fn readme() -> String {
 
 #[test]
 fn the_quick_start_capture_file_prints_what_the_readme_shows() {
+    let _processes = lock::processes();
     let readme = readme();
     let command =
         "target/debug/replayer -input-raw demo/production.pcap:7999 -output-stdout | head -8";
@@ -39,6 +40,7 @@ fn the_quick_start_capture_file_prints_what_the_readme_shows() {
 
 #[test]
 fn the_configuration_error_is_the_one_the_readme_quotes() {
+    let _processes = lock::processes();
     let readme = readme();
     let quoted = readme
         .split("`replayer: http-allow-method: ")
@@ -82,6 +84,7 @@ fn failing_config(scratch: &Scratch) -> std::path::PathBuf {
 
 #[test]
 fn verbose_logs_why_each_replay_failed() {
+    let _processes = lock::processes();
     assert!(
         readme().contains("add `verbose = 1` to the config to log why\neach failed replay failed"),
         "README's troubleshooting advice changed: update this test"
@@ -108,6 +111,7 @@ fn verbose_logs_why_each_replay_failed() {
 
 #[test]
 fn a_closed_stderr_never_crashes_the_daemon() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("readme-stderr");
     let mut child = Command::new(bin("replayer"))
         .arg("--config")

@@ -11,9 +11,9 @@
 //! the wrong name) and recovers when staging gets a good certificate. (Refused connections,
 //! resets at accept and silent servers are in `daemon_e2e.rs`.)
 
+use crate::util::*;
 use replayer_status::schema::DaemonState;
 use replayer_status::StatusDocument;
-use replayer_tests::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -41,7 +41,9 @@ fn requests(port: u16, phase: &str, n: usize) {
 fn black_hole(port: u16) -> (OwnedFd, Vec<std::net::TcpStream>) {
     // SAFETY: plain socket calls on a descriptor we own from the start (OwnedFd closes it).
     let fd = unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        // Close-on-exec: a process another test starts meanwhile must not inherit the socket
+        // and keep the port bound after the black hole is gone.
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
         assert!(fd >= 0);
         let fd = OwnedFd::from_raw_fd(fd);
         let one: libc::c_int = 1;
@@ -202,6 +204,7 @@ fn phase(
 
 #[test]
 fn black_hole_slow_reset_and_5xx_storm_are_counted_then_staging_recovers_without_restart() {
+    let _processes = lock::processes();
     assert!(is_root(), "live capture on lo needs root (CI runs as root)");
     let scratch = Scratch::new("faults");
     let production = Nginx::start(&scratch.join("production"), "");
@@ -328,17 +331,18 @@ fn leaf(dir: &std::path::Path, name: &str, san: &str) {
 }
 
 /// nginx answering 200 over TLS on `tls_port` with `DIR/NAME.pem` (and plain HTTP on
-/// `tls_port - 1`, the harness's own listener).
+/// `plain_port`, the harness's own listener). Two free ports of their own: `tls_port` next
+/// to `plain_port` could be a port another test was just given.
 fn tls_staging(
     scratch: &Scratch,
     phase: &str,
-    tls_port: u16,
+    (plain_port, tls_port): (u16, u16),
     certs: &std::path::Path,
     name: &str,
 ) -> Nginx {
     Nginx::start_on(
         &scratch.join(phase),
-        tls_port - 1,
+        plain_port,
         &format!(
             "listen 127.0.0.1:{tls_port} ssl; ssl_certificate {d}/{name}.pem; \
              ssl_certificate_key {d}/{name}.key;\n location / {{ return 200 \"ok\\n\"; }}",
@@ -349,6 +353,7 @@ fn tls_staging(
 
 #[test]
 fn tls_failures_are_counted_and_a_good_certificate_recovers_without_restart() {
+    let _processes = lock::processes();
     assert!(is_root(), "live capture on lo needs root (CI runs as root)");
     let scratch = Scratch::new("faults-tls");
     let certs = scratch.join("certs");
@@ -388,8 +393,9 @@ fn tls_failures_are_counted_and_a_good_certificate_recovers_without_restart() {
     leaf(&certs, "good", "IP:127.0.0.1");
 
     let production = Nginx::start(&scratch.join("production"), "");
-    let tls_port = free_port() + 1;
-    let mut staging = tls_staging(&scratch, "self", tls_port, &certs, "self");
+    let ports = (free_port(), free_port());
+    let tls_port = ports.1;
+    let mut staging = tls_staging(&scratch, "self", ports, &certs, "self");
     let mut daemon = {
         // SSL_CERT_FILE is read by the daemon at start; set only for its process.
         let socket_dir = scratch.join("daemon");
@@ -413,11 +419,11 @@ fn tls_failures_are_counted_and_a_good_certificate_recovers_without_restart() {
     phase(&mut daemon, production.port, "self-signed", 5, (0, 5));
 
     staging.stop();
-    staging = tls_staging(&scratch, "wrong", tls_port, &certs, "wrong");
+    staging = tls_staging(&scratch, "wrong", ports, &certs, "wrong");
     phase(&mut daemon, production.port, "wrong-name", 5, (0, 10));
 
     staging.stop();
-    let staging = tls_staging(&scratch, "good", tls_port, &certs, "good");
+    let staging = tls_staging(&scratch, "good", ports, &certs, "good");
     let doc = phase(&mut daemon, production.port, "good", 5, (5, 10));
     assert_eq!(doc.responses.c2xx, 5);
     let log = staging.wait_for_log(5, Duration::from_secs(5));
@@ -430,6 +436,7 @@ fn tls_failures_are_counted_and_a_good_certificate_recovers_without_restart() {
 
 #[test]
 fn a_staging_name_that_stops_or_starts_resolving_is_counted_and_followed_without_restart() {
+    let _processes = lock::processes();
     assert!(is_root(), "mount namespaces and live capture need root");
     let scratch = Scratch::new("faults-dns");
     let production = Nginx::start(&scratch.join("production"), "");

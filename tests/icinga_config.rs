@@ -3,7 +3,7 @@
 //! checked object by object with `icinga2 object list` (intervals, notes_url, arguments for
 //! every option of the plugin contract, defaults equal to the plugins').
 
-use replayer_tests::*;
+use crate::util::*;
 use std::path::{Path, PathBuf};
 
 /// Writes `main.conf` in `dir` with `prelude`, the shipped library files and `extra`.
@@ -44,6 +44,7 @@ fn object_list(dir: &Path, kind: &str, name: &str) -> String {
 
 #[test]
 fn library_validates_alone() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("icinga-alone");
     let conf = main_conf(scratch.path(), "", "");
     let out = assert_icinga2_ok(&icinga2_validate(scratch.path(), &conf));
@@ -56,6 +57,7 @@ fn library_validates_alone() {
 
 #[test]
 fn validates_with_itl_and_plugins_and_builds_the_example_host() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("icinga-itl");
     let conf = main_conf(scratch.path(), ITL, &example_host());
     let out = assert_icinga2_ok(&icinga2_validate(scratch.path(), &conf));
@@ -125,6 +127,7 @@ fn arguments(listing: &str) -> Vec<(String, String)> {
 
 #[test]
 fn every_plugin_option_is_an_argument_with_a_description_and_the_plugins_default() {
+    let _processes = lock::processes();
     // The plugin command-line contract (checks ↔ icinga), option by option.
     let common = [
         "--timeout",
@@ -262,6 +265,7 @@ fn every_plugin_option_is_an_argument_with_a_description_and_the_plugins_default
 
 #[test]
 fn plugin_dir_follows_the_sites_plugin_dir_or_its_own_constant() {
+    let _processes = lock::processes();
     for (prelude, expected) in [
         (
             "const PluginDir = \"/opt/plugins\"\n",
@@ -282,6 +286,7 @@ fn plugin_dir_follows_the_sites_plugin_dir_or_its_own_constant() {
 
 #[test]
 fn command_endpoint_follows_the_hosts_agent_endpoint() {
+    let _processes = lock::processes();
     let zones = "\
 object Endpoint \"master.example\" { }
 object Zone \"master\" { endpoints = [ \"master.example\" ] }
@@ -330,6 +335,7 @@ object Host \"cache-2.example\" {
 /// CheckCommand, and every `[default: X]` equals the var that argument passes.
 #[test]
 fn arguments_and_defaults_match_the_real_plugins_help() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("icinga-help");
     let conf = main_conf(scratch.path(), "", "");
     assert_icinga2_ok(&icinga2_validate(scratch.path(), &conf));

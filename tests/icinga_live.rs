@@ -24,9 +24,13 @@
 //!
 //! Each daemon is told apart from any other `replayer` on the machine by its status socket's
 //! path, which the procs check matches with `--argument-array`.
+//!
+//! The three phases run once (`util::scenario`), recording what Icinga recorded in each; each
+//! test then asserts one of the things above on that record.
 
+use crate::util::scenario::Scenario;
+use crate::util::*;
 use replayer_status::StatusDocument;
-use replayer_tests::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -361,8 +365,31 @@ impl Replayer {
     }
 }
 
-#[test]
-fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results() {
+/// What Icinga recorded in each phase, and what the tests need to name the daemons.
+struct Seen {
+    /// Phase 1, every daemon replaying.
+    replaying: BTreeMap<String, Value>,
+    /// Phase 2, the healthy daemon stopped.
+    stopped: BTreeMap<String, Value>,
+    /// Phase 3, the flaky staging's daemon paused by the nightly sync.
+    syncing: BTreeMap<String, Value>,
+    /// How the healthy daemon exited on SIGTERM.
+    up_exit: std::process::ExitStatus,
+    /// The healthy daemon's status socket: the argument that tells it apart.
+    up_socket: String,
+    no_flag: String,
+    hung: String,
+}
+
+static SCENARIO: Scenario<Seen> = Scenario::new();
+
+/// Runs the three phases once (the module's doc), recording Icinga's results in each; every
+/// process it started (nginx, the daemons, Icinga) is stopped before it returns.
+fn seen() -> &'static Seen {
+    SCENARIO.get(run_the_phases)
+}
+
+fn run_the_phases() -> Seen {
     assert!(is_root(), "live capture on lo needs root (CI runs as root)");
     for plugin in [
         "check_replayer_procs",
@@ -419,11 +446,18 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
     let no_flag = scratch.join("sync-none");
     let hung = scratch.join("hung.sock");
     let listener = std::os::unix::net::UnixListener::bind(&hung).unwrap();
-    // Holds every connection open, answering nothing, until the test ends.
-    std::thread::spawn(move || {
+    // Holds every connection open, answering nothing, until the scenario ends (the listener
+    // is closed then: a connection to it fails, and the thread ends).
+    let holding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let still_holding = holding.clone();
+    listener.set_nonblocking(true).unwrap();
+    let holder = std::thread::spawn(move || {
         let mut held = Vec::new();
-        for connection in listener.incoming() {
-            held.push(connection);
+        while still_holding.load(std::sync::atomic::Ordering::Relaxed) {
+            match listener.accept() {
+                Ok(connection) => held.push(connection),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
         }
     });
 
@@ -473,11 +507,44 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
     let icinga = Icinga::start(&scratch.join("icinga"), &hosts);
 
     // Phase 1: replaying.
-    let results = icinga.check_all_now(21);
-    let token = up.token();
+    let replaying = icinga.check_all_now(21);
+
+    // Phase 2: the healthy daemon stopped.
+    // SAFETY: kill(2) on the pid of a child we spawned and still own.
+    unsafe { libc::kill(up.process.0.id() as i32, libc::SIGTERM) };
+    let up_exit = up.process.0.wait().expect("wait for replayer");
+    let stopped = icinga.check_all_now(21);
+
+    // Phase 3, the nightly sync starts: the cron writes the flag, the daemon pauses by itself, and
+    // the check of its flaky staging reports OK with the truth, without anyone removing it.
+    std::fs::write(&warn.flag, "true\n").unwrap();
+    warn.wait_for("paused", |d| {
+        d.state.as_str() == "paused" && d.sync.in_progress
+    });
+    let syncing = icinga.check_all_now(21);
+    drop(icinga);
+    holding.store(false, std::sync::atomic::Ordering::Relaxed);
+    holder.join().unwrap();
+
+    Seen {
+        replaying,
+        stopped,
+        syncing,
+        up_exit,
+        up_socket: up.token(),
+        no_flag: no_flag.display().to_string(),
+        hung: hung.display().to_string(),
+    }
+}
+
+#[test]
+fn procs_is_ok_for_a_running_daemon() {
+    let _processes = lock::processes();
+    let seen = seen();
+    let token = &seen.up_socket;
     let procs_ok = format!("PROCS OK: 1 process with command name 'replayer', args '{token}'");
     assert_result(
-        &results,
+        &seen.replaying,
         "up!replayer-procs",
         Expect {
             state: 0,
@@ -486,8 +553,14 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
             perfdata: &["procs=1;;1:;0;"],
         },
     );
+}
+
+#[test]
+fn rate_is_ok_and_counts_the_100_replayed_requests() {
+    let _processes = lock::processes();
+    let results = &seen().replaying;
     assert_result(
-        &results,
+        results,
         "up!replayer-rate",
         Expect {
             state: 0,
@@ -498,8 +571,22 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
             perfdata: &[],
         },
     );
+    // The rate perfdata carries the shipped thresholds and the replayed count.
+    let rate = &results["up!replayer-rate"]["performance_data"];
+    let rate_item = rate[0].as_str().unwrap();
+    assert!(
+        rate_item.starts_with("rate=") && rate_item.ends_with(";0.1:;0.01:;0;"),
+        "{rate}"
+    );
+    assert!(rate.to_string().contains("\"replayed=100c\""), "{rate}");
+}
+
+#[test]
+fn ratio_5xx_is_ok_warning_or_critical_by_what_staging_answered() {
+    let _processes = lock::processes();
+    let results = &seen().replaying;
     assert_result(
-        &results,
+        results,
         "up!replayer-5xx",
         Expect {
             state: 0,
@@ -513,7 +600,7 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
         },
     );
     assert_result(
-        &results,
+        results,
         "staging-warn!replayer-5xx",
         Expect {
             state: 1,
@@ -523,7 +610,7 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
         },
     );
     assert_result(
-        &results,
+        results,
         "staging-crit!replayer-5xx",
         Expect {
             state: 2,
@@ -532,18 +619,17 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
             perfdata: &["ratio_5xx=1;0.05;0.1;0;1", "5xx_total=100c"],
         },
     );
-    // The rate perfdata carries the shipped thresholds and the replayed count.
-    let rate = &results["up!replayer-rate"]["performance_data"];
-    let rate_item = rate[0].as_str().unwrap();
-    assert!(
-        rate_item.starts_with("rate=") && rate_item.ends_with(";0.1:;0.01:;0;"),
-        "{rate}"
-    );
-    assert!(rate.to_string().contains("\"replayed=100c\""), "{rate}");
-    // The daemon runs, but the flag has said "true" for 13 hours: a sync that aborted.
-    // Under GoReplay nobody was told; here the check warns.
+}
+
+/// The daemon runs, but the flag has said "true" for 13 hours: a sync that aborted. Under
+/// GoReplay nobody was told; here the check warns.
+#[test]
+fn a_stale_sync_flag_turns_ok_into_warning() {
+    let _processes = lock::processes();
+    let seen = seen();
+    let token = &seen.up_socket;
     assert_result(
-        &results,
+        &seen.replaying,
         "sync-stale!replayer-procs",
         Expect {
             state: 1,
@@ -554,36 +640,47 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
             perfdata: &["procs=1;;1:;0;"],
         },
     );
+}
 
+#[test]
+fn a_hung_daemon_is_critical_from_the_plugins_own_timeout() {
+    let _processes = lock::processes();
+    let seen = seen();
     assert_result(
-        &results,
+        &seen.replaying,
         "hung!replayer-rate",
         Expect {
             state: 2,
             output_starts: &format!(
                 "REPLAY RATE CRITICAL: status socket {} did not answer within 1 s",
-                hung.display()
+                seen.hung
             ),
             output_contains: &[],
             perfdata: &[],
         },
     );
+}
 
-    // The command line Icinga built from the shipped CheckCommand: --command first, every
-    // default passed, a boolean passed when true and left out while false (--per-second),
-    // options unset (--user) or set to "" (--sync-window) absent.
+/// The command line Icinga built from the shipped CheckCommand: --command first, every
+/// default passed, a boolean passed when true and left out while false (--per-second),
+/// options unset (--user) or set to "" (--sync-window) absent.
+#[test]
+fn icinga_builds_the_plugins_command_lines_from_the_shipped_check_commands() {
+    let _processes = lock::processes();
+    let seen = seen();
+    let results = &seen.replaying;
     assert_eq!(
-        command_line(&results, "up!replayer-procs"),
+        command_line(results, "up!replayer-procs"),
         [
             bin_dir().join("check_replayer_procs").display().to_string(),
             "--command".into(),
             "replayer".into(),
             "--argument-array".into(),
-            token.clone(),
+            seen.up_socket.clone(),
             "--critical".into(),
             "1:".into(),
             "--sync-flag".into(),
-            no_flag.display().to_string(),
+            seen.no_flag.clone(),
             "--sync-max-age".into(),
             "12h".into(),
             "--timeout".into(),
@@ -592,16 +689,16 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
         ]
     );
     assert_eq!(
-        command_line(&results, "up!replayer-5xx")[1..],
+        command_line(results, "up!replayer-5xx")[1..],
         [
             "--critical",
             "0.1",
             "--min-responses",
             "20",
             "--socket",
-            &up.socket.display().to_string(),
+            &seen.up_socket,
             "--sync-flag",
-            &no_flag.display().to_string(),
+            &seen.no_flag,
             "--sync-max-age",
             "12h",
             "--timeout",
@@ -613,17 +710,22 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
             "300",
         ]
     );
+}
 
-    // Phase 2: the healthy daemon stopped.
-    // SAFETY: kill(2) on the pid of a child we spawned and still own.
-    unsafe { libc::kill(up.process.0.id() as i32, libc::SIGTERM) };
-    let exit = up.process.0.wait().expect("wait for replayer");
-    assert!(exit.success(), "replayer exit on SIGTERM: {exit}");
-    let results = icinga.check_all_now(21);
+#[test]
+fn a_stopped_daemon_is_critical() {
+    let _processes = lock::processes();
+    let seen = seen();
+    assert!(
+        seen.up_exit.success(),
+        "replayer exit on SIGTERM: {}",
+        seen.up_exit
+    );
+    let token = &seen.up_socket;
     let procs_critical =
         format!("PROCS CRITICAL: 0 processes with command name 'replayer', args '{token}'");
     assert_result(
-        &results,
+        &seen.stopped,
         "up!replayer-procs",
         Expect {
             state: 2,
@@ -633,17 +735,24 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
         },
     );
     assert_result(
-        &results,
+        &seen.stopped,
         "up!replayer-rate",
         Expect {
             state: 2,
             output_starts: "REPLAY RATE CRITICAL: ",
-            output_contains: &[&up.socket.display().to_string()],
+            output_contains: &[&seen.up_socket],
             perfdata: &[],
         },
     );
+}
+
+#[test]
+fn during_a_sync_a_stopped_daemon_is_ok_saying_it_would_be_critical() {
+    let _processes = lock::processes();
+    let seen = seen();
+    let token = &seen.up_socket;
     assert_result(
-        &results,
+        &seen.stopped,
         "syncing!replayer-procs",
         Expect {
             state: 0,
@@ -654,9 +763,18 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
             perfdata: &["procs=0;;1:;0;"],
         },
     );
-    // A stale flag is never a reason to stay quiet: no downgrade, the truth plus why.
+}
+
+/// A stale flag is never a reason to stay quiet: no downgrade, the truth plus why.
+#[test]
+fn a_stale_sync_flag_never_hides_a_stopped_daemon() {
+    let _processes = lock::processes();
+    let seen = seen();
+    let token = &seen.up_socket;
+    let procs_critical =
+        format!("PROCS CRITICAL: 0 processes with command name 'replayer', args '{token}'");
     assert_result(
-        &results,
+        &seen.stopped,
         "sync-stale!replayer-procs",
         Expect {
             state: 2,
@@ -665,15 +783,17 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
             perfdata: &["procs=0;;1:;0;"],
         },
     );
-    // Phase 3, the nightly sync starts: the cron writes the flag, the daemon pauses by itself, and
-    // the check of its flaky staging reports OK with the truth, without anyone removing it.
-    std::fs::write(&warn.flag, "true\n").unwrap();
-    warn.wait_for("paused", |d| {
-        d.state.as_str() == "paused" && d.sync.in_progress
-    });
-    let results = icinga.check_all_now(21);
+}
+
+/// The nightly sync: the daemon paused by itself (the scenario waits for that), and the check
+/// of its flaky staging, still in place, reports OK with the truth; the host that does not
+/// watch the flag still warns.
+#[test]
+fn a_daemon_paused_by_the_sync_has_its_5xx_check_ok_saying_it_would_warn() {
+    let _processes = lock::processes();
+    let results = &seen().syncing;
     assert_result(
-        &results,
+        results,
         "staging-warn-syncing!replayer-5xx",
         Expect {
             state: 0,
@@ -683,7 +803,7 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
         },
     );
     assert_result(
-        &results,
+        results,
         "staging-warn!replayer-5xx",
         Expect {
             state: 1,
@@ -692,5 +812,4 @@ fn icinga_runs_the_shipped_checks_against_real_daemons_and_records_their_results
             perfdata: &["ratio_5xx=0.08;0.05;0.1;0;1"],
         },
     );
-    drop(icinga);
 }

@@ -4,7 +4,7 @@
 //! goreplay symlink (counted by the real `check_procs -C goreplay`), and the NRPE commands
 //! (run with the real plugins against a real daemon).
 
-use replayer_tests::*;
+use crate::util::*;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -57,6 +57,9 @@ fn verify(root: &Path, unit: &str) -> Output {
 
 #[test]
 fn the_unit_and_the_goreplay_compatibility_verify() {
+    let _processes = lock::processes();
+    // The scratch root copies the system's units: not while the package test installs its own.
+    let _machine = lock::machine();
     let scratch = Scratch::new("systemd-verify");
     let root = systemd_root(&scratch);
     let out = verify(&root, "replayer.service");
@@ -118,6 +121,7 @@ fn unit_settings(path: &Path) -> Vec<(String, String, String)> {
 
 #[test]
 fn the_unit_grants_only_the_capture_capabilities_and_is_sandboxed() {
+    let _processes = lock::processes();
     let unit = systemd_dir().join("replayer.service");
     let settings = unit_settings(&unit);
     let get = |section: &str, key: &str| -> Vec<&str> {
@@ -197,6 +201,7 @@ fn migration_command_line() -> String {
 
 #[test]
 fn the_example_config_is_govuks_command_line() {
+    let _processes = lock::processes();
     let line = migration_command_line();
     // Sorted by name, one per line, single dash, single quotes: GoReplay's init line.
     assert!(line.starts_with("replayer \\\n"), "{line}");
@@ -247,6 +252,7 @@ fn the_example_config_is_govuks_command_line() {
 /// reached from here, so they fail), the disallowed URLs and the POST filtered.
 #[test]
 fn govuks_command_line_pasted_as_is_starts_the_replayer() {
+    let _processes = lock::processes();
     assert!(
         is_root(),
         "namespaces and live capture need root (CI runs as root)"
@@ -345,7 +351,8 @@ impl Drop for Guard {
 }
 
 /// Starts the real replayer from `program` (the binary or a symlink to it) with its status
-/// socket in `dir`, and waits for the socket.
+/// socket in `dir`, and waits until the socket answers: the daemon binds it before it
+/// installs its signal handlers and serves it after, so a SIGTERM from then on is handled.
 fn start_replayer(program: &Path, dir: &Path, extra: &[&str]) -> (Guard, PathBuf) {
     let socket = dir.join("status.sock");
     let child = Command::new(program)
@@ -363,10 +370,10 @@ fn start_replayer(program: &Path, dir: &Path, extra: &[&str]) -> (Guard, PathBuf
         .expect("start replayer");
     let guard = Guard(child);
     let start = Instant::now();
-    while !socket.exists() {
+    while read_status_document(&socket).is_none() {
         assert!(
             start.elapsed() < Duration::from_secs(10),
-            "no status socket"
+            "the status socket never answered"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -383,6 +390,7 @@ fn plugin_output(cmd: &mut Command) -> (i32, String) {
 
 #[test]
 fn through_the_goreplay_symlink_check_procs_counts_a_goreplay_process() {
+    let _processes = lock::processes();
     assert!(is_root(), "live capture needs root (CI runs as root)");
     let scratch = Scratch::new("goreplay-name");
     let goreplay = scratch.join("goreplay");
@@ -418,6 +426,7 @@ fn through_the_goreplay_symlink_check_procs_counts_a_goreplay_process() {
 /// reading a real daemon's socket, handed to NRPE's group as the unit hands it to nagios.
 #[test]
 fn the_nrpe_commands_answer_through_a_real_nrpe() {
+    let _processes = lock::processes();
     assert!(is_root(), "live capture needs root (CI runs as root)");
     let cfg = std::fs::read_to_string(workspace_root().join("icinga/nrpe/replayer.cfg")).unwrap();
     let commands: Vec<(&str, &str)> = cfg
@@ -544,6 +553,7 @@ fn the_nrpe_commands_answer_through_a_real_nrpe() {
 /// one-line error, so the two are needed as well as enough.
 #[test]
 fn as_an_unprivileged_user_the_units_two_capabilities_are_enough_to_replay() {
+    let _processes = lock::processes();
     assert!(
         is_root(),
         "setpriv to another user needs root (CI runs as root)"

@@ -3,7 +3,7 @@
 //! own `--help` lists (so a page can never lag behind its program), and each bash completion
 //! script loads in bash.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -68,6 +68,7 @@ fn mentions(text: &str, option: &str) -> bool {
 
 #[test]
 fn pages_render_and_name_every_option_completions_load() {
+    let _processes = lock::processes();
     let man = require_tool("man");
     let bash = require_tool("bash");
     let scratch = Scratch::new("man-pages");

@@ -2,11 +2,13 @@
 //! capture): `promtool check metrics` accepts it, its values are the status document's, the
 //! latency histogram counts every answer; and the Grafana dashboard (`dashboards/replayer.json`)
 //! parses, its queries are valid PromQL (`promtool check rules`) and query only metrics the
-//! daemon exposes.
+//! daemon exposes. The live part (two nginx, the daemon, eight requests, one scrape) runs
+//! once, for every test here that looks at the exposition (`util::scenario`).
 
+use crate::util::scenario::Scenario;
+use crate::util::*;
 use replayer_status::schema::DaemonState;
 use replayer_status::StatusDocument;
-use replayer_tests::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -207,44 +209,67 @@ fn promtool(args: &[&str], stdin: &str) -> String {
     stdout
 }
 
+/// What the scenario saw: one scrape of the live daemon's exposition and the status document
+/// read right after it.
+struct Seen {
+    text: String,
+    doc: StatusDocument,
+}
+
+static SCENARIO: Scenario<Seen> = Scenario::new();
+
+/// Production and staging nginx, a live daemon with its metrics listener, eight requests
+/// (six replayed, two filtered; two of the six answered 500), then one scrape. Everything
+/// it started is stopped before the tests look at what it saw.
+fn seen() -> &'static Seen {
+    SCENARIO.get(|| {
+        let scratch = Scratch::new("metrics-prom");
+        let production = Nginx::start(&scratch.join("production"), "");
+        let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
+        let metrics_port = free_port();
+        let mut daemon = start_live_daemon(
+            &scratch.join("daemon"),
+            production.port,
+            &staging.url(),
+            &[
+                &format!("--metrics-listen=127.0.0.1:{metrics_port}"),
+                "-http-disallow-url",
+                "^/skip",
+            ],
+            |d| d.state == DaemonState::Replaying,
+        );
+        curl_get(
+            production.port,
+            &[
+                "/1", "/2", "/fail/1", "/skip/1", "/3", "/fail/2", "/skip/2", "/4",
+            ],
+        );
+        daemon.wait_for(Duration::from_secs(10), "6 replayed, 2 filtered", |d| {
+            d.requests.replayed == 6 && d.requests.filtered == 2
+        });
+        // Packet totals are published in batches or when the wire goes quiet.
+        daemon.wait_for(Duration::from_secs(3), "packets counted", |d| {
+            d.capture.packets > 0
+        });
+
+        let text = scrape(metrics_port);
+        let doc = daemon.status().expect("status document");
+        Seen { text, doc }
+    })
+}
+
 #[test]
-fn live_exposition_passes_promtool_and_equals_the_status_document() {
-    let scratch = Scratch::new("metrics-prom");
-    let production = Nginx::start(&scratch.join("production"), "");
-    let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
-    let metrics_port = free_port();
-    let mut daemon = start_live_daemon(
-        &scratch.join("daemon"),
-        production.port,
-        &staging.url(),
-        &[
-            &format!("--metrics-listen=127.0.0.1:{metrics_port}"),
-            "-http-disallow-url",
-            "^/skip",
-        ],
-        |d| d.state == DaemonState::Replaying,
-    );
-    curl_get(
-        production.port,
-        &[
-            "/1", "/2", "/fail/1", "/skip/1", "/3", "/fail/2", "/skip/2", "/4",
-        ],
-    );
-    daemon.wait_for(Duration::from_secs(10), "6 replayed, 2 filtered", |d| {
-        d.requests.replayed == 6 && d.requests.filtered == 2
-    });
-    // Packet totals are published in batches or when the wire goes quiet.
-    daemon.wait_for(Duration::from_secs(3), "packets counted", |d| {
-        d.capture.packets > 0
-    });
+fn promtool_accepts_the_live_exposition() {
+    let _processes = lock::processes();
+    promtool(&["check", "metrics"], &seen().text);
+}
 
-    let text = scrape(metrics_port);
-    let doc = daemon.status().expect("status document");
-    promtool(&["check", "metrics"], &text);
-
-    let got = samples(&text);
-    let want = expected(&doc);
-    for (key, value) in &want {
+#[test]
+fn every_sample_the_status_document_determines_equals_it() {
+    let _processes = lock::processes();
+    let Seen { text, doc } = seen();
+    let got = samples(text);
+    for (key, value) in &expected(doc) {
         let actual = *got
             .get(key)
             .unwrap_or_else(|| panic!("{key} missing from\n{text}"));
@@ -266,7 +291,14 @@ fn live_exposition_passes_promtool_and_equals_the_status_document() {
             assert_eq!(actual, *value, "{key}: metrics and document disagree");
         }
     }
-    // And the figures themselves, so a test of equal zeros cannot pass.
+}
+
+/// The figures themselves, so a test of equal zeros cannot pass.
+#[test]
+fn the_counters_are_the_requests_sent() {
+    let _processes = lock::processes();
+    let Seen { text, doc } = seen();
+    let got = samples(text);
     let t = format!("target=\"{}\"", doc.targets[0].url);
     assert_eq!(got["replayer_requests_total{outcome=\"seen\"}"], 8.0);
     assert_eq!(got["replayer_requests_total{outcome=\"replayed\"}"], 6.0);
@@ -280,8 +312,14 @@ fn live_exposition_passes_promtool_and_equals_the_status_document() {
         4.0
     );
     assert_eq!(got["replayer_window_ratio_5xx{window=\"60\"}"], 2.0 / 6.0);
+}
 
-    // The histogram: every answer counted once, cumulative buckets, +Inf = count.
+/// The histogram: every answer counted once, cumulative buckets, +Inf = count.
+#[test]
+fn the_latency_histogram_counts_every_answer_once() {
+    let _processes = lock::processes();
+    let text = &seen().text;
+    let got = samples(text);
     assert_eq!(got["replayer_response_latency_seconds_count"], 6.0);
     assert_eq!(
         got["replayer_response_latency_seconds_bucket{le=\"+Inf\"}"],
@@ -296,7 +334,19 @@ fn live_exposition_passes_promtool_and_equals_the_status_document() {
     assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
     let sum = got["replayer_response_latency_seconds_sum"];
     assert!(sum > 0.0 && sum < 6.0 * 5.0, "sum {sum}");
-    // Every sample belongs to a family promtool saw: nothing the document has is missing.
+}
+
+/// Every sample belongs to a family promtool saw: nothing the document has is missing, and
+/// nothing but the document's samples and the histogram is there.
+#[test]
+fn the_exposition_holds_the_documents_samples_and_the_histogram_only() {
+    let _processes = lock::processes();
+    let Seen { text, doc } = seen();
+    let got = samples(text);
+    let want = expected(doc);
+    for (key, _) in &want {
+        assert!(got.contains_key(key), "{key} missing from\n{text}");
+    }
     assert_eq!(
         got.len(),
         want.len() + 15 + 2 + 1,
@@ -305,13 +355,11 @@ fn live_exposition_passes_promtool_and_equals_the_status_document() {
             .filter(|k| !want.iter().any(|(w, _)| w == *k))
             .collect::<Vec<_>>()
     );
-
-    check_dashboard(&text);
 }
 
-/// The dashboard parses, every query is valid PromQL, and every metric a query names is in
-/// the live exposition.
-fn check_dashboard(exposition: &str) {
+/// The Grafana dashboard, parsed, and every query of its panels: each panel has a title and
+/// its targets each an expression.
+fn dashboard() -> (serde_json::Value, Vec<String>) {
     let path = workspace_root().join("dashboards/replayer.json");
     let dashboard: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).expect("dashboard JSON");
@@ -322,6 +370,13 @@ fn check_dashboard(exposition: &str) {
             exprs.push(target["expr"].as_str().expect("expr").to_string());
         }
     }
+    (dashboard, exprs)
+}
+
+#[test]
+fn the_dashboard_parses_and_has_the_panels_operators_look_for() {
+    let _processes = lock::processes();
+    let (dashboard, exprs) = dashboard();
     assert!(exprs.len() >= 10, "{exprs:?}");
     for title in [
         "Replay rate",
@@ -338,8 +393,14 @@ fn check_dashboard(exposition: &str) {
             "no panel {title}"
         );
     }
+}
 
-    // Grafana's variables as Prometheus would get them, then each query as a recording rule.
+/// Grafana's variables as Prometheus would get them, then each query as a recording rule
+/// that `promtool check rules` must accept.
+#[test]
+fn the_dashboards_queries_are_valid_promql() {
+    let _processes = lock::processes();
+    let (_, exprs) = dashboard();
     let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
     for (i, expr) in exprs.iter().enumerate() {
         let expr = expr
@@ -358,8 +419,15 @@ fn check_dashboard(exposition: &str) {
         out.contains(&format!("SUCCESS: {} rules found", exprs.len())),
         "{out}"
     );
+}
 
-    let exposed: BTreeSet<&str> = exposition
+/// Every metric a dashboard query names is in the live exposition.
+#[test]
+fn the_dashboard_queries_only_metrics_the_daemon_exposes() {
+    let _processes = lock::processes();
+    let (_, exprs) = dashboard();
+    let exposed: BTreeSet<&str> = seen()
+        .text
         .lines()
         .filter(|l| !l.starts_with('#'))
         .map(|l| l.split(['{', ' ']).next().unwrap())

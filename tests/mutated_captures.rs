@@ -1,15 +1,16 @@
 //! Mutated captures through the real binary: random bit flips, truncations and splices of
-//! the project's own captures (always) and of the public corpus in `../shared/corpus` (when
-//! it is there; the test says so when it is not), each run as `replayer -input-raw FILE:PORT
-//! -input-raw-engine pcap_file -output-stdout`.
+//! the project's own captures (always) and of the public capture corpus (when it is there;
+//! the test says it skipped that part when it is not), each run as `replayer -input-raw
+//! FILE:PORT -input-raw-engine pcap_file -output-stdout`.
 //!
 //! Every run must end by itself within its time limit, without a panic or a signal, with
 //! exit 0, or with exactly one line on stderr and exit 2 (the file cannot be opened as a
 //! capture) or 1 (it is damaged part-way: the requests before the damage are printed first).
 //! The generator is seeded, so a failure reproduces; the failing mutant is kept and named.
 
-use replayer_tests::tcp_flags::{ACK, FIN, PSH, SYN};
-use replayer_tests::*;
+use crate::util::corpus::{self, corpus_or_skip_part};
+use crate::util::tcp_flags::{ACK, FIN, PSH, SYN};
+use crate::util::*;
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,23 +76,14 @@ fn synthetic_bases() -> Vec<Base> {
 
 /// The public corpus captures with their ports (tests/corpus_ports.tsv), or none.
 fn corpus_bases() -> Vec<Base> {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("SKIP (corpus part): ../shared/corpus is not there; only the project's own captures are mutated");
+    let Some(dir) = corpus_or_skip_part("; only the project's own captures are mutated") else {
         return Vec::new();
     };
-    let ports = std::fs::read_to_string(workspace_root().join("tests/corpus_ports.tsv"))
-        .expect("tests/corpus_ports.tsv");
-    let mut bases: Vec<Base> = ports
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once('\t'))
+    let mut bases: Vec<Base> = corpus::ports()
+        .into_iter()
         .filter_map(|(name, port)| {
             let bytes = std::fs::read(dir.join(format!("{name}.pcap"))).ok()?;
-            Some(Base {
-                name: name.to_owned(),
-                bytes,
-                port: port.trim().parse().expect("port number"),
-            })
+            Some(Base { name, bytes, port })
         })
         .collect();
     bases.sort_by(|a, b| a.name.cmp(&b.name));
@@ -175,6 +167,7 @@ fn run(file: &Path, port: u16) -> Result<Ending, String> {
 
 #[test]
 fn mutated_captures_end_cleanly_every_time() {
+    let _processes = lock::processes();
     let synthetic = synthetic_bases();
     let corpus = corpus_bases();
     let bases: Vec<&Base> = synthetic.iter().chain(&corpus).collect();

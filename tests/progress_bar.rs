@@ -2,7 +2,7 @@
 //! pseudo-terminal) when converting and when replaying to staging, and absent when stderr is
 //! not a terminal, where the output stays exactly what it was.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::process::Command;
 use std::time::Duration;
 
@@ -34,6 +34,7 @@ fn on_a_terminal(args: &[String]) -> String {
 
 #[test]
 fn not_a_terminal_no_bar_and_the_output_unchanged() {
+    let _processes = lock::processes();
     let out = run_with_timeout(
         Command::new(bin("replayer")).args(["-input-raw", &pcap_arg(), "-output-stdout"]),
         Duration::from_secs(60),
@@ -51,6 +52,7 @@ fn not_a_terminal_no_bar_and_the_output_unchanged() {
 
 #[test]
 fn a_terminal_gets_a_bar_when_converting_and_when_replaying() {
+    let _processes = lock::processes();
     let drawn = on_a_terminal(&["-input-raw".into(), pcap_arg(), "-output-null".into()]);
     assert!(
         drawn.contains("production.pcap [") && drawn.contains(FINISHED),

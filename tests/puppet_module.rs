@@ -6,7 +6,7 @@
 //! changes nothing; a real host's catalog evaluates in `--noop`; bad parameters are refused
 //! with the parameter's name.
 
-use replayer_tests::*;
+use crate::util::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -69,6 +69,10 @@ fn apply_example(root: &Path) -> (i32, String) {
 
 #[test]
 fn manifests_functions_and_templates_validate() {
+    let _processes = lock::processes();
+    // Puppet reads the machine's users and the scratch roots get a copy of its system units:
+    // never while the package test installs the package and its user.
+    let _machine = lock::machine();
     let mut manifests = Vec::new();
     files_under(&module_dir().join("manifests"), "pp", &mut manifests);
     files_under(&module_dir().join("functions"), "pp", &mut manifests);
@@ -128,6 +132,10 @@ fn print_config(file: &Path) -> String {
 
 #[test]
 fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
+    let _processes = lock::processes();
+    // Puppet reads the machine's users and the scratch roots get a copy of its system units:
+    // never while the package test installs the package and its user.
+    let _machine = lock::machine();
     let scratch = Scratch::new("puppet-apply");
     let root = scratch.join("root");
     std::fs::create_dir_all(&root).unwrap();
@@ -261,6 +269,10 @@ fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
 
 #[test]
 fn a_socket_outside_run_replayer_is_made_writable_and_no_goreplay_names_without_compat() {
+    let _processes = lock::processes();
+    // Puppet reads the machine's users and the scratch roots get a copy of its system units:
+    // never while the package test installs the package and its user.
+    let _machine = lock::machine();
     let scratch = Scratch::new("puppet-socket");
     let root = scratch.join("root");
     std::fs::create_dir_all(&root).unwrap();
@@ -308,6 +320,10 @@ fn a_socket_outside_run_replayer_is_made_writable_and_no_goreplay_names_without_
 
 #[test]
 fn bad_parameters_are_refused_naming_the_parameter() {
+    let _processes = lock::processes();
+    // Puppet reads the machine's users and the scratch roots get a copy of its system units:
+    // never while the package test installs the package and its user.
+    let _machine = lock::machine();
     let cases = [
         ("targets => []", "targets"),
         ("targets => ['x'], sync_window => 'tonight'", "sync_window"),
@@ -351,6 +367,10 @@ fn bad_parameters_are_refused_naming_the_parameter() {
 /// evaluated with `--noop` (nothing on this machine changes).
 #[test]
 fn a_real_hosts_catalog_evaluates_in_noop() {
+    let _processes = lock::processes();
+    // Puppet reads the machine's users and the scratch roots get a copy of its system units:
+    // never while the package test installs the package and its user.
+    let _machine = lock::machine();
     let scratch = Scratch::new("puppet-noop");
     let manifest = "class { 'replayer': input => '127.0.0.1:7999', \
          targets => ['https://www-origin.staging.example'], goreplay_compat => true }\n\

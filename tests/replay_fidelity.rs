@@ -7,8 +7,8 @@
 //! captured place, connection headers dropped, one keep-alive connection for all, POST not
 //! replayed.
 
+use crate::util::*;
 use replayer_status::schema::DaemonState;
-use replayer_tests::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -73,6 +73,7 @@ fn send_raw(port: u16, request: &str) {
 
 #[test]
 fn staging_receives_the_captured_bytes() {
+    let _processes = lock::processes();
     assert!(is_root(), "live capture on lo needs root (CI runs as root)");
     let scratch = Scratch::new("replay-fidelity");
     let production = Nginx::start(&scratch.join("production"), "");

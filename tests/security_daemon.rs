@@ -10,8 +10,8 @@
 //! - it sends nothing to any address but the target's (tcpdump on every interface of a
 //!   network namespace of the test's own, with a default route that would show a stray packet).
 
+use crate::util::*;
 use replayer_status::schema::DaemonState;
-use replayer_tests::*;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -31,6 +31,7 @@ fn curl_get(port: u16, path: &str) {
 
 #[test]
 fn every_capability_is_gone_once_the_capture_is_open_and_capture_still_works() {
+    let _processes = lock::processes();
     assert!(is_root(), "live capture needs root (CI runs as root)");
     let scratch = Scratch::new("sec-caps");
     let production = Nginx::start(&scratch.join("production"), "");
@@ -92,6 +93,7 @@ fn one_request_pcap(path: &std::path::Path) {
 
 #[test]
 fn the_status_socket_is_0660_for_its_group_and_clients_can_only_read() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("sec-socket");
     // Other users must be able to reach the socket's directory: the socket's own mode
     // and group are what is tested.
@@ -184,6 +186,7 @@ const SECRETS: [&str; 4] = [
 
 #[test]
 fn only_safe_credential_free_requests_reach_staging_and_secrets_never_reach_the_log() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("sec-filter");
     let staging = RecordingServer::start();
     let mut pcap = PcapBuilder::new(1);
@@ -265,6 +268,7 @@ fn only_safe_credential_free_requests_reach_staging_and_secrets_never_reach_the_
 
 #[test]
 fn a_password_in_a_target_url_is_refused_and_never_printed() {
+    let _processes = lock::processes();
     for target in [
         "http://user:hunter2@127.0.0.1:1",
         "https://user:hunter2@staging.example/prefix",
@@ -327,6 +331,7 @@ fn in_new_network_namespace<T: Send + 'static>(f: impl FnOnce() -> T + Send + 's
 
 #[test]
 fn nothing_is_sent_to_any_address_but_the_target() {
+    let _processes = lock::processes();
     assert!(is_root(), "network namespaces and tcpdump need root");
     let scratch = Scratch::new("sec-tcpdump");
     let dir = scratch.path().to_path_buf();

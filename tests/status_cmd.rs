@@ -2,8 +2,8 @@
 //! nonsense), a paused one (sync flag set) and a healthy one (a real daemon capturing a real
 //! nginx on `lo` and replaying to another): exact lines and exit codes.
 
+use crate::util::*;
 use replayer_status::schema::DaemonState;
-use replayer_tests::*;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -32,6 +32,7 @@ fn lines(out: &Output) -> Vec<String> {
 
 #[test]
 fn a_stopped_daemon_is_not_answering_exit_3() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("status-stopped");
     let socket = scratch.join("status.sock");
     // No socket file at all.
@@ -110,6 +111,7 @@ fn a_stopped_daemon_is_not_answering_exit_3() {
 
 #[test]
 fn a_paused_daemon_says_so_exit_1() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("status-paused");
     let production = Nginx::start(&scratch.join("production"), "");
     let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);
@@ -155,6 +157,7 @@ fn a_paused_daemon_says_so_exit_1() {
 
 #[test]
 fn a_healthy_daemon_in_full_exit_0() {
+    let _processes = lock::processes();
     let scratch = Scratch::new("status-healthy");
     let production = Nginx::start(&scratch.join("production"), "");
     let staging = Nginx::start(&scratch.join("staging"), STAGING_LOCATIONS);

@@ -1,8 +1,8 @@
-//! Corpus conformance through the real binary: for every public capture in `../shared/corpus`,
+//! Corpus conformance through the real binary: for every capture of the public corpus,
 //! `replayer -input-raw FILE:PORT -input-raw-engine pcap_file -output-stdout` must print
 //! exactly the GET, HEAD and OPTIONS requests tshark dissects (`NAME.expected.tsv`), and no
-//! other request, in the capture's order on each connection, then exit 0. Skipped, with a
-//! message, when the corpus is not there.
+//! other request, in the capture's order on each connection, then exit 0. Skipped, in one
+//! line (`util::skip`), when the corpus is not there.
 //!
 //! GoReplay's record format carries no connection, so the connection of each printed record
 //! comes from the capture library run on the same file: every record's id (the pipeline's
@@ -11,9 +11,10 @@
 //! library's order. Each record then has a known connection, and each connection's records
 //! must come in the order the expected file lists them.
 
+use crate::util::corpus::{self, corpus_or_skip};
+use crate::util::*;
 use replayer::capture::{CaptureConfig, CaptureStats, Input};
 use replayer::request::Connection;
-use replayer_tests::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -21,16 +22,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 const SAFE: &[&str] = &["GET", "HEAD", "OPTIONS"];
-
-fn ports() -> Vec<(String, u16)> {
-    let text = std::fs::read_to_string(workspace_root().join("tests/corpus_ports.tsv"))
-        .expect("tests/corpus_ports.tsv");
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(n, p)| (n.to_owned(), p.trim().parse().expect("port number")))
-        .collect()
-}
 
 /// The expected `METHOD TARGET` lines with a safe method, in capture order.
 fn expected_safe(dir: &Path, name: &str) -> Vec<String> {
@@ -132,29 +123,17 @@ fn conforms(records: &[Record], library: &[LibraryRequest], want: &[String]) -> 
 
 #[test]
 fn the_binary_prints_exactly_the_safe_requests_of_every_capture_in_order() {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("SKIP: ../shared/corpus is not there; corpus conformance not checked");
+    let _processes = lock::processes();
+    let Some(dir) = corpus_or_skip() else {
         return;
     };
-    let ports = ports();
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("corpus dir")
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_suffix(".pcap").map(str::to_owned)
-        })
-        .collect();
-    names.sort();
+    let names = corpus::captures(&dir);
     assert!(!names.is_empty(), "no .pcap in {}", dir.display());
     let replayer = bin("replayer");
     let mut failures = Vec::new();
     let (mut records_checked, mut connections) = (0, std::collections::BTreeSet::new());
     for name in &names {
-        let port = ports
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| *p)
-            .unwrap_or_else(|| panic!("{name}: add its server port to tests/corpus_ports.tsv"));
+        let port = corpus::port_of(name);
         let file = dir.join(format!("{name}.pcap"));
         let out = run_with_timeout(
             Command::new(&replayer)

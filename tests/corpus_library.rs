@@ -1,44 +1,15 @@
-//! Corpus conformance through the library: every public capture in `../shared/corpus` run
-//! through [`replayer::stream::pipeline::run`] must yield exactly the requests tshark dissects
+//! Corpus conformance through the library: every capture of the public corpus run through
+//! [`replayer::stream::pipeline::run`] must yield exactly the requests tshark dissects
 //! (`NAME.expected.tsv`: method and request-target), in the same order per connection.
-//! Skipped, with a message, when the corpus is not there.
+//! Skipped, in one line (`util::skip`), when the corpus is not there.
 
+use crate::util::corpus::{captures, corpus_or_skip, port_of};
+use replayer::stream::pipeline::run;
 use replayer::capture::{CaptureConfig, CaptureStats, Input};
 use replayer::request::{Connection, Request};
-use replayer::stream::pipeline::run;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
-
-/// The server port of each capture, from `tests/corpus_ports.tsv` (shared with the
-/// end-to-end corpus test).
-fn port_of(name: &str) -> u16 {
-    let table = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/corpus_ports.tsv");
-    let text = std::fs::read_to_string(&table).expect("tests/corpus_ports.tsv");
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once('\t'))
-        .find(|(n, _)| *n == name)
-        .map(|(_, p)| p.trim().parse().expect("port number"))
-        .unwrap_or_else(|| panic!("{name}: add its server port to tests/corpus_ports.tsv"))
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    dir.is_dir().then_some(dir)
-}
-
-fn captures(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("read corpus dir")
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_suffix(".pcap").map(str::to_owned)
-        })
-        .collect();
-    names.sort();
-    names
-}
 
 fn expected(dir: &Path, name: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(dir.join(format!("{name}.expected.tsv")))
@@ -94,8 +65,7 @@ fn conforms(got: &[Request], want: &[(String, String)]) -> Result<(), String> {
 
 #[test]
 fn every_corpus_capture_yields_exactly_tsharks_requests() {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("SKIP: ../shared/corpus is not there; corpus conformance not checked");
+    let Some(dir) = corpus_or_skip() else {
         return;
     };
     let names = captures(&dir);

@@ -4,12 +4,13 @@
 //! nothing counted as cut or missing. And under the default filter, no unsafe method passes.
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use replayer::capture::decode::{TcpFlags, TcpSegment};
-use replayer::capture::{CaptureStats, ReassemblyLimits};
-use replayer::request::Request;
 use replayer::stages::filter::FilterConfig;
 use replayer::stream::http::{Emitter, RequestParser};
+use replayer::capture::{CaptureStats, ReassemblyLimits};
 use replayer::stream::reassemble::Reassembler;
+use replayer::request::Request;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -159,7 +160,15 @@ fn reassemble(stream: &[u8], m: &Mangling) -> (Vec<Request>, CaptureStats) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    // Failures persist beside this file (`proptest_reassembly.proptest-regressions`) and are
+    // replayed first on every run. Said explicitly: proptest's default
+    // looks for a main.rs above the file and would put them in a proptest-regressions/ tree.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions"
+        ))),
+        ..ProptestConfig::with_cases(300)
+    })]
 
     #[test]
     fn exactly_the_original_requests_come_out(

@@ -3,11 +3,12 @@
 //! panic, and what is held must never exceed the total-memory cap.
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use replayer::capture::decode::{TcpFlags, TcpSegment};
-use replayer::capture::{CaptureStats, ReassemblyLimits};
-use replayer::request::Request;
 use replayer::stream::http::{Emitter, RequestParser};
+use replayer::capture::{CaptureStats, ReassemblyLimits};
 use replayer::stream::reassemble::Reassembler;
+use replayer::request::Request;
 use std::net::SocketAddr;
 
 #[derive(Debug, Clone)]
@@ -58,7 +59,15 @@ fn segment() -> impl Strategy<Value = RandomSegment> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    // Failures persist beside this file (`reassembly_robustness.proptest-regressions`) and
+    // are replayed first on every run. Said explicitly: proptest's default
+    // looks for a main.rs above the file and would put them in a proptest-regressions/ tree.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions"
+        ))),
+        ..ProptestConfig::with_cases(200)
+    })]
 
     #[test]
     fn random_segments_never_panic_nor_exceed_the_caps(
