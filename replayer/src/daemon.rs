@@ -7,7 +7,7 @@
 //!
 //! Capture runs on its own thread and only ever does non-blocking things per request (atomic
 //! counters, `try_send`). Everything that waits lives on the runtime. Startup problems
-//! (socket path, capture permission, interface) come back as one [`DaemonError`] line before
+//! (socket path, capture permission, interface) come back as one [`FlowError`] line before
 //! anything is replayed; `main` prints it and exits non-zero.
 
 use crate::capture::{CaptureError, CaptureStats, Input, Source};

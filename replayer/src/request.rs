@@ -7,6 +7,9 @@
 //! `Request` costs two allocations (a share of that buffer and the field list) instead of one
 //! per field; this is what lets the capture side keep up with the disk. Stages that change a
 //! field replace it with one they own ([`Header`]).
+//!
+//! Long because the zero-copy header store ([`Headers`], [`Class`], [`ByteStr`]) keeps its
+//! invariants (offsets into one buffer, the union of classes) in one place, with its tests.
 
 use bytes::Bytes;
 use std::borrow::Borrow;
@@ -18,7 +21,9 @@ use std::ops::{Deref, Range};
 /// The connection a request came on, from the client's side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Connection {
+    /// The client's address and port (the packets' source).
     pub client: SocketAddr,
+    /// The production server's address and port (the packets' destination).
     pub server: SocketAddr,
 }
 
@@ -30,6 +35,7 @@ pub struct Request {
     pub id: u64,
     /// Capture time of the packet that carried the request line, nanoseconds since the Unix epoch.
     pub captured_at_ns: u64,
+    /// The TCP connection it came on; requests of one connection keep their order.
     pub connection: Connection,
     /// As on the wire, e.g. `GET`.
     pub method: ByteStr,
@@ -37,6 +43,7 @@ pub struct Request {
     pub target: ByteStr,
     /// Minor HTTP version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub version_minor: u8,
+    /// The header fields in wire order, rewrites applied once the stages have run.
     pub headers: Headers,
     /// The message body with any chunked transfer coding removed.
     pub body: Bytes,
@@ -45,7 +52,9 @@ pub struct Request {
 /// A header field a stage made (or a test built): it owns its name and value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
+    /// Field name, in the case it is to be written.
     pub name: ByteStr,
+    /// Field value, without the line ending (`-http-set-header` refuses CR, LF and NUL).
     pub value: Bytes,
 }
 
@@ -62,7 +71,9 @@ impl Header {
 /// One header field as read: borrowed from [`Headers`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeaderRef<'a> {
+    /// Field name, case as captured or set.
     pub name: &'a str,
+    /// Field value as captured or set, without the line ending; not necessarily UTF-8.
     pub value: &'a [u8],
     /// What the name is known as ([`Class::NONE`] for most).
     pub class: Class,
@@ -80,6 +91,8 @@ pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
 
 /// The header `rewrite` adds to every replayed request, and that `filter` refuses to see twice.
 pub const MARKER_HEADER: &str = "X-Replayed-By";
+/// The value [`MARKER_HEADER`] is sent with; `filter` refuses the header whatever its value,
+/// so a loop through another replayer (another value) is stopped too.
 pub const MARKER_VALUE: &str = "replayer";
 
 /// The header names some stage must notice on every request, as a set of bits. A field's
@@ -90,6 +103,7 @@ pub const MARKER_VALUE: &str = "replayer";
 pub struct Class(u8);
 
 impl Class {
+    /// No bit: a name no stage looks for (most headers).
     pub const NONE: Class = Class(0);
     /// [`CREDENTIAL_HEADERS`].
     pub const CREDENTIAL: Class = Class(1);
@@ -97,7 +111,9 @@ impl Class {
     pub const METHOD_OVERRIDE: Class = Class(2);
     /// [`MARKER_HEADER`].
     pub const MARKER: Class = Class(4);
+    /// `Content-Length`: the HTTP framer reads the body length from it.
     pub const CONTENT_LENGTH: Class = Class(8);
+    /// `Transfer-Encoding`: the HTTP framer looks for `chunked` in it.
     pub const TRANSFER_ENCODING: Class = Class(16);
 
     /// Every known name with its class (letters and '-' only, see [`Class::among`]).
@@ -237,10 +253,12 @@ impl Headers {
         self.classes.intersects(class)
     }
 
+    /// Number of fields, each repeated name counted.
     pub fn len(&self) -> usize {
         self.fields.len()
     }
 
+    /// True when the request has no header field at all.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
@@ -260,6 +278,7 @@ impl Headers {
             .map(|h| h.value)
     }
 
+    /// Appends a field after the others; its class is looked up from its name.
     pub fn push(&mut self, header: Header) {
         let class = Class::of(&header.name);
         self.push_classified(header, class);
@@ -285,6 +304,8 @@ impl Headers {
         });
     }
 
+    /// Inserts a field at position `index` (0 is first), shifting the rest; panics if
+    /// `index > len()`, like `Vec::insert`.
     pub fn insert(&mut self, index: usize, header: Header) {
         let field = Field::owned(header);
         self.classes |= field.class;
@@ -479,11 +500,13 @@ impl ByteStr {
         ByteStr(bytes)
     }
 
+    /// The text, borrowed (also reachable through `Deref`).
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor takes a `str` or checks UTF-8, and the bytes never change.
         unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 
+    /// The UTF-8 bytes, sharing the same buffer (no copy).
     pub fn into_bytes(self) -> Bytes {
         self.0
     }

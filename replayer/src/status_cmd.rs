@@ -28,12 +28,18 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Exit statuses (see the module documentation).
+// Exit statuses (the table in the module documentation).
+/// The daemon answered and is replaying.
 pub const EXIT_REPLAYING: i32 = 0;
+/// The daemon answered and is paused for a data sync: up, deliberately not replaying.
 pub const EXIT_PAUSED: i32 = 1;
+/// The command line could not be parsed; the daemon was not asked.
 pub const EXIT_USAGE: i32 = 2;
+/// No answer: no socket, nobody listening, or no answer in time (`systemctl`'s inactive).
 pub const EXIT_NOT_ANSWERING: i32 = 3;
+/// Something answered, but not with a document this version can read (LSB's "unknown").
 pub const EXIT_UNREADABLE: i32 = 4;
+/// The daemon answered and is starting or stopping.
 pub const EXIT_TRANSITION: i32 = 5;
 
 const AFTER_HELP: &str = "\

@@ -18,6 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 /// libpcap `DLT_*` / `LINKTYPE_*` values this decoder understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkType {
+    /// Ethernet II (`DLT_EN10MB`), VLAN tags, PPPoE and VXLAN looked through.
     Ethernet,
     /// BSD loopback: a 4-byte address family in the capturing host's byte order.
     Null,
@@ -25,7 +26,9 @@ pub enum LinkType {
     Loop,
     /// Raw IP, version read from the first nibble.
     Raw,
+    /// Linux cooked capture v1 (`any` interface): a 16-byte header, protocol at offset 14.
     LinuxSll,
+    /// Linux cooked capture v2: a 20-byte header, protocol at offset 0.
     LinuxSll2,
 }
 
@@ -48,26 +51,38 @@ impl LinkType {
 /// The TCP flags the reassembler acts on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TcpFlags {
+    /// SYN: a connection opens; its sequence number anchors the stream.
     pub syn: bool,
+    /// ACK: the acknowledgement number is valid (a server's ACK past a hole means the
+    /// client's bytes there will not come).
     pub ack: bool,
+    /// FIN: the sender has no more bytes; the stream ends once everything before it arrived.
     pub fin: bool,
+    /// RST: the connection is gone; the stream ends with what it has, holes given up.
     pub rst: bool,
 }
 
 /// One TCP segment, its payload borrowed from the frame (or from the defragmenter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpSegment<'a> {
+    /// Sender's address and port (the client, for a request).
     pub src: SocketAddr,
+    /// Receiver's address and port (the captured server, for a request).
     pub dst: SocketAddr,
+    /// Sequence number of the first payload byte (of the SYN itself when `flags.syn`).
     pub seq: u32,
+    /// Acknowledgement number; meaningful only when `flags.ack`.
     pub ack: u32,
+    /// The flags the reassembler acts on.
     pub flags: TcpFlags,
+    /// TCP payload bytes, possibly cut short by the snap length.
     pub payload: &'a [u8],
 }
 
 /// What a frame turned out to hold.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
+    /// A TCP segment (from a whole datagram or a completed set of fragments).
     Tcp(TcpSegment<'a>),
     /// A fragment of an IPv4 datagram that is not complete yet.
     Fragment,
@@ -92,6 +107,8 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// A decoder for frames of `link` (the capture's data link type), with an empty
+    /// defragmenter.
     pub fn new(link: LinkType) -> Decoder {
         Decoder {
             link,
@@ -99,6 +116,7 @@ impl Decoder {
         }
     }
 
+    /// The link type this decoder was made for.
     pub fn link_type(&self) -> LinkType {
         self.link
     }
@@ -265,9 +283,9 @@ struct PartialDatagram {
     first_seen_ns: u64,
 }
 
-/// Puts IPv4 fragments back together, within hard bounds: at most [`Defragmenter::MAX_PENDING`]
+/// Puts IPv4 fragments back together, within hard bounds: at most 256 (`MAX_PENDING`)
 /// datagrams at once (the oldest is dropped to make room) and each at most 64 KiB, forgotten
-/// after [`Defragmenter::TIMEOUT_NS`] as RFC 791 suggests.
+/// after 30 s (`TIMEOUT_NS`) as RFC 791 suggests.
 #[derive(Debug, Default)]
 pub struct Defragmenter {
     pending: HashMap<FragmentKey, PartialDatagram>,

@@ -1,7 +1,7 @@
 //! The first stage of the flow: packets in, TCP segments out.
 //!
 //! - [`source`]: packets live from an interface (libpcap) or from a pcap/pcapng file;
-//! - [`pcap_reader`]: our reader for classic pcap files, on a read-ahead thread;
+//! - `pcap_reader`: our reader for classic pcap files, on a read-ahead thread;
 //! - [`decode`]: link layer → IPv4/IPv6 (fragments reassembled) → TCP segment;
 //! - [`types`]: what the capture half of the flow shares (input, limits, counters, errors).
 

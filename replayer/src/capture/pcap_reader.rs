@@ -18,6 +18,9 @@
 //! [`MAX_RECORD_BYTES`] is accepted and a larger one is damage.
 //!
 //! pcapng and the rarer pcap variants stay with libpcap (see `capture`).
+//!
+//! Long because the read-ahead thread, record splitting and damage checks share one block
+//! format, and the unit tests (about 200 of the lines) build byte-level files for each case.
 
 use crate::capture::decode::{Decoded, Decoder, LinkType, TcpFlags, TcpSegment};
 use pcap_file::pcap::PcapHeader;

@@ -10,7 +10,7 @@
 //! see traffic addressed elsewhere (mirrored ports, `tcpreplay` onto a veth).
 //!
 //! Files: classic pcap (what `tcpdump -w` writes, either byte order, micro- or nanosecond
-//! timestamps) is read and decoded by [`pcap_reader`] on a read-ahead thread, which hands
+//! timestamps) is read and decoded by `pcap_reader` on a read-ahead thread, which hands
 //! over [`Next::Decoded`] packets; a user's BPF filter is still compiled and run by libpcap
 //! (`pcap_offline_filter`). pcapng and everything else go to libpcap, which also gives the
 //! error for a file that is no capture (docs/daemon.md, docs/benchmarks.md: why).
@@ -42,12 +42,16 @@ pub struct Packet<'a> {
 /// What a read produced.
 #[derive(Debug)]
 pub enum Next<'a> {
+    /// A raw packet from libpcap (live, or a pcapng file), still to be decoded.
     Packet(Packet<'a>),
     /// A packet already decoded (classic pcap files are decoded on their reader thread):
     /// its capture time, length on the wire, and TCP segment if it carried one.
     Decoded {
+        /// Capture time, nanoseconds since the Unix epoch.
         ts_ns: u64,
+        /// The packet's length on the wire, in bytes.
         wire_len: u32,
+        /// The TCP segment inside it; `None` when it carried none (ARP, UDP, malformed ...).
         segment: Option<TcpSegment<'a>>,
     },
     /// A live capture saw nothing within the read timeout.

@@ -22,17 +22,26 @@ pub enum Input {
     /// Live capture with libpcap. `interface: None` means all interfaces (`any`); `host`
     /// narrows the BPF filter to one address; `port` is the production server's port.
     Live {
+        /// The interface to open (`-input-raw eth0:80`); `None` is libpcap's `any`.
         interface: Option<String>,
+        /// Only traffic to or from this address is captured; `None` is every address.
         host: Option<IpAddr>,
+        /// The production server's TCP port: requests are the packets sent to it.
         port: u16,
     },
     /// A classic pcap or pcapng file, read as fast as the disk allows; `port` is the server port.
-    File { path: PathBuf, port: u16 },
+    File {
+        /// The capture file to read.
+        path: PathBuf,
+        /// The production server's TCP port in that capture.
+        port: u16,
+    },
 }
 
 /// Everything the capture side needs to know.
 #[derive(Debug, Clone)]
 pub struct CaptureConfig {
+    /// Where packets come from: an interface or a capture file.
     pub input: Input,
     /// A BPF filter given by the user; otherwise one is built from the input's host and port.
     pub bpf_filter: Option<String>,
@@ -41,6 +50,8 @@ pub struct CaptureConfig {
     /// Kernel capture buffer in bytes ([`DEFAULT_CAPTURE_BUFFER`] unless set); `None`
     /// keeps libpcap's own default.
     pub buffer_size: Option<i32>,
+    /// Put the interface in promiscuous mode, to see frames addressed to other hosts (a
+    /// mirror port); needs `CAP_NET_ADMIN`. Ignored for files.
     pub promisc: bool,
     /// A stream with no packets for this long is flushed and forgotten.
     pub expire: Duration,
@@ -51,6 +62,9 @@ pub struct CaptureConfig {
     pub limits: ReassemblyLimits,
 }
 
+/// Caps on the memory TCP reassembly may hold, so a flood of connections or a stream that
+/// never completes cannot grow the daemon without bound; what goes over is dropped and
+/// counted in [`CaptureStats::dropped_over_cap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReassemblyLimits {
     /// Bytes buffered (out of order or awaiting a complete request) per stream.
@@ -72,6 +86,9 @@ impl Default for ReassemblyLimits {
 }
 
 impl CaptureConfig {
+    /// The defaults for `input`: a filter built from its host and port, 65535-byte snap
+    /// length, a [`DEFAULT_CAPTURE_BUFFER`] kernel buffer, not promiscuous, streams expired
+    /// after 60 s idle, files read at full speed, default [`ReassemblyLimits`].
     pub fn new(input: Input) -> CaptureConfig {
         CaptureConfig {
             input,
@@ -90,7 +107,10 @@ impl CaptureConfig {
 /// each is a monotonic total, no ordering between them is promised.
 #[derive(Debug, Default)]
 pub struct CaptureStats {
+    /// Packets read from the capture (every one the BPF filter let through, TCP or not);
+    /// published in batches of 1024, so it may lag that much behind.
     pub packets: AtomicU64,
+    /// Bytes of those packets as they were on the wire (before any snap-length cut).
     pub bytes: AtomicU64,
     /// From `pcap_stats`: dropped by the kernel for lack of buffer space.
     pub kernel_dropped: AtomicU64,
@@ -108,10 +128,16 @@ pub struct CaptureStats {
     pub dropped_over_cap: AtomicU64,
 }
 
+/// Why capture stopped or never started. The message is the whole line shown to the
+/// operator (what failed and the path, interface or filter involved).
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
+    /// The input could not be opened: no such interface or file, no permission, a BPF
+    /// filter libpcap rejects. Nothing was captured (exit code 2).
     #[error("{0}")]
     Open(String),
+    /// Reading failed after the input was open: a capture file damaged part-way, an
+    /// interface gone (exit code 1).
     #[error("capture failed: {0}")]
     Read(String),
 }

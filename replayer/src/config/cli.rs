@@ -9,6 +9,9 @@
 //! Any problem is one line (`replayer: FLAG: problem`) and exit status 2. The whole table of
 //! exit codes is in [`AFTER_HELP`] (so in `--help` and the man page) and in docs/daemon.md;
 //! `crate::flow::FlowError::exit_code` decides it for what goes wrong after parsing.
+//!
+//! Long because the unit tests of every spelling GoReplay's users write (about 360 of the
+//! lines) sit next to the parser they check.
 
 use crate::config::{Config, ConfigError, Settings};
 use clap::{CommandFactory, FromArgMatches, Parser};
@@ -59,6 +62,7 @@ that cannot be used
     max_term_width = 100
 )]
 pub struct Cli {
+    /// Every setting that is also a `--config` file key.
     #[command(flatten)]
     pub settings: Settings,
     /// Read settings from this TOML file (keys are the flag names); the command line wins
@@ -78,10 +82,14 @@ pub enum Invocation {
     Print(String),
 }
 
+/// Why the command line cannot be run; `main` prints it and exits 2.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    /// Not a valid command line: an unknown flag, a missing value, a stray argument. The
+    /// message is clap's first line, or ours for GoReplay's single-dash spellings.
     #[error("{0}")]
     Usage(String),
+    /// The command line parsed, but a setting (or the `--config` file) is not usable.
     #[error(transparent)]
     Config(#[from] ConfigError),
 }

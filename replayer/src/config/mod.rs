@@ -15,7 +15,7 @@
 //! flags, or `-flag=true`/`-flag=false` (also `1`/`0`, `t`/`f`). `--sync-max-age` takes the
 //! check plugins' durations (`12h`, `1d`).
 
-//! The files: [`settings`] (the raw form), [`resolve`] (raw → typed), [`values`] (the value
+//! The files: `settings` (the raw form), `resolve` (raw → typed), [`values`] (the value
 //! parsers), [`cli`] (the command line, GoReplay's single-dash spelling included).
 
 pub mod cli;
@@ -41,12 +41,25 @@ pub use values::*;
 /// A setting that cannot be used, named by its flag (= its TOML key).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// A value that does not parse or is out of range.
     #[error("{flag}: {reason}")]
-    Invalid { flag: &'static str, reason: String },
+    Invalid {
+        /// The flag (= TOML key) without dashes, e.g. `output-http-workers`.
+        flag: &'static str,
+        /// What is wrong with the value, for the operator.
+        reason: String,
+    },
+    /// Something required was not given at all (no input, no output); the whole message.
     #[error("{0}")]
     Missing(&'static str),
+    /// The `--config` file cannot be read or is not valid TOML of known keys.
     #[error("config file {path}: {reason}")]
-    File { path: PathBuf, reason: String },
+    File {
+        /// The file as given on the command line.
+        path: PathBuf,
+        /// The read or parse error.
+        reason: String,
+    },
 }
 
 fn invalid(flag: &'static str) -> impl Fn(String) -> ConfigError {
@@ -56,7 +69,9 @@ fn invalid(flag: &'static str) -> impl Fn(String) -> ConfigError {
 /// The engine GoReplay's `-input-raw-engine` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
+    /// `libpcap`, the default: a live interface, unless the address looks like a file.
     Libpcap,
+    /// `pcap_file`: the `-input-raw` address is a capture file, whatever its name.
     PcapFile,
 }
 
@@ -72,16 +87,22 @@ pub struct HttpTarget {
 /// `-output-file PATH[|N or |N%]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileTarget {
+    /// The file GoReplay-format records are appended to.
     pub path: PathBuf,
+    /// `PATH|N` (requests per second) or `PATH|N%`; `None` takes every request.
     pub limit: Option<Limit>,
 }
 
 /// Where requests go. Every output gets every request (each within its own limit).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outputs {
+    /// `-output-http`: staging targets to replay to, in the order given.
     pub http: Vec<HttpTarget>,
+    /// `-output-stdout`: GoReplay-format records on stdout.
     pub stdout: bool,
+    /// `-output-null`: requests are counted and discarded (capture and filter testing).
     pub null: bool,
+    /// `-output-file`: GoReplay-format records appended to a file.
     pub file: Option<FileTarget>,
 }
 
@@ -92,6 +113,8 @@ pub struct ReplaySettings {
     pub workers: usize,
     /// Requests waiting per target before new ones are dropped (`-output-http-queue-len`).
     pub queue_len: usize,
+    /// How long one request may take, connecting and redirects included
+    /// (`-output-http-timeout`); past it the request counts as failed.
     pub timeout: Duration,
     /// Redirects followed (`-output-http-redirects`); 0 = none, the response is recorded.
     pub redirects: u32,
@@ -119,10 +142,17 @@ pub struct Config {
     pub capture: CaptureConfig,
     /// The input as the status document names it: `lo:7999`, `any:80`, or the file's path.
     pub source: String,
+    /// Where requests go (`-output-*`).
     pub outputs: Outputs,
+    /// How `-output-http` targets are replayed to (workers, queue, timeout, TLS ...).
     pub replay: ReplaySettings,
+    /// Which requests pass (`-http-allow-method`, `-http-allow-*`, `-http-disallow-*`).
     pub filter: FilterConfig,
+    /// What is changed in a request before it goes out (`-http-set-*`,
+    /// `-http-rewrite-url`, credentials unless `--keep-credentials`).
     pub rewrite: RewriteConfig,
+    /// `-http-header-limiter`: requests sampled by a hash of a header's value (one user's
+    /// requests kept or dropped together); a request must pass every one.
     pub header_limiters: Vec<HeaderLimiter>,
     /// `--status-socket`, `--status-socket-mode`, `--status-socket-group`.
     pub status: SocketOptions,

@@ -7,6 +7,8 @@
 use crate::request::Request;
 use std::io::{BufWriter, Write};
 
+/// A destination for requests that passed the stages. The flow calls it from the capture
+/// thread, one request at a time, so an implementation must not wait (see CONTRACT above).
 pub trait Output: Send {
     /// Hands one request to the output.
     fn emit(&mut self, request: &Request) -> Result<(), OutputError>;
@@ -14,10 +16,15 @@ pub trait Output: Send {
     fn finish(&mut self) -> Result<(), OutputError>;
 }
 
+/// Why an output stopped taking requests; the flow stops with it.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
+    /// A bare write or flush error, as on stdout (a broken pipe there ends the run cleanly:
+    /// the reader, say `head`, is done).
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// An error already worded for the operator, naming the flag and path involved (an
+    /// output file that cannot be created or written).
     #[error("{0}")]
     Other(String),
 }
@@ -134,6 +141,7 @@ pub struct StdoutOutput {
 }
 
 impl StdoutOutput {
+    /// Buffers records (256 KB) in front of the process's stdout; flushed at `finish`.
     pub fn new() -> StdoutOutput {
         StdoutOutput {
             out: BufWriter::with_capacity(WRITE_BUFFER, std::io::stdout()),
@@ -163,6 +171,9 @@ pub struct FileOutput {
 }
 
 impl FileOutput {
+    /// Creates `path` (truncating an existing file) at start, so a path that cannot be
+    /// written is refused before capture begins; records are buffered (256 KB) and the
+    /// file is flushed and synced to disk at `finish`.
     pub fn create(path: &std::path::Path) -> Result<FileOutput, OutputError> {
         let file = std::fs::File::create(path).map_err(|e| {
             OutputError::Other(format!(
@@ -196,6 +207,7 @@ impl FileOutput {
 /// `-output-null`: discards every request (for measuring capture alone).
 #[derive(Debug, Default)]
 pub struct NullOutput {
+    /// Requests discarded so far.
     pub emitted: u64,
 }
 

@@ -1,5 +1,5 @@
 //! Where passed requests go: [`replay`] to staging over HTTP(S) (with its hand-written
-//! HTTP/1 writer, [`wire`]), or written as GoReplay records by [`file`] (stdout, a file,
+//! HTTP/1 writer, `wire`), or written as GoReplay records by [`file`](mod@file) (stdout, a file,
 //! or nowhere).
 
 pub mod file;

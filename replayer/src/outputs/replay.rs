@@ -8,7 +8,7 @@
 //! counted, so capture never waits and a slow or dead staging costs drops, never memory.
 //!
 //! What goes out is what was captured (after `filter` → `rewrite` → `limit`), byte for
-//! byte where HTTP allows: see [`wire`] for the request head (method, request-target,
+//! byte where HTTP allows: see `wire` for the request head (method, request-target,
 //! version, header case and order; `Host` becomes the target's unless
 //! `-http-original-host`; the de-chunked body goes with a `Content-Length`).
 //!
@@ -16,6 +16,9 @@
 //! away so the connection carries the next request) are recorded in [`Stats`]. Redirects are
 //! recorded, not followed, unless `-output-http-redirects N`; even then only to the target
 //! itself, since nothing may be sent anywhere but the configured targets.
+//!
+//! Long because a target (URL, TLS, cached DNS), its queues, the drain and the workers'
+//! exchange loop are one output; the part that stands alone, the wire format, is in `wire`.
 
 use super::wire::{self, ExchangeError, HeadRule, Unsendable};
 use crate::outputs::{Output, OutputError};
@@ -53,6 +56,8 @@ pub struct ReplayConfig {
     pub workers: usize,
     /// Requests waiting per target before new ones are dropped.
     pub queue: usize,
+    /// How long one request may take: connecting, writing it, reading the response, and
+    /// any redirects followed. Past it the request counts as failed, its connection closed.
     pub timeout: Duration,
     /// Accept any certificate (`-output-http-skip-verify`).
     pub skip_verify: bool,
@@ -64,6 +69,8 @@ pub struct ReplayConfig {
 }
 
 impl ReplayConfig {
+    /// The defaults for these targets: [`DEFAULT_WORKERS`], [`DEFAULT_QUEUE`],
+    /// [`DEFAULT_TIMEOUT`], certificates verified, the target's own `Host`, no redirects.
     pub fn new(targets: Vec<Url>) -> ReplayConfig {
         ReplayConfig {
             targets,
@@ -394,6 +401,7 @@ impl ReplayOutput {
         }
     }
 
+    /// Number of staging targets (each has its queue, workers and counters).
     pub fn targets(&self) -> usize {
         self.queues.len()
     }

@@ -7,6 +7,9 @@
 //! The response is parsed by `httparse` and its body read to the end and thrown away, so
 //! the connection can carry the next request. Framing follows RFC 9112 §6.3: no body for
 //! HEAD, 1xx, 204 and 304; chunked; Content-Length; otherwise until the server closes.
+//!
+//! Long because the head writer and the response framing rules belong with the unit tests
+//! that pin them byte for byte (about 190 of the lines).
 
 use crate::request::Request;
 use std::io;

@@ -90,7 +90,9 @@ impl Reason {
 /// `Name: regex`, as given to `-http-allow-header` and `-http-disallow-header`.
 #[derive(Debug, Clone)]
 pub struct HeaderRule {
+    /// The header's name, matched without case; the first header of that name is tested.
     pub name: String,
+    /// Unanchored regex tested against the header's value (invalid UTF-8 replaced).
     pub pattern: Regex,
 }
 
@@ -139,10 +141,16 @@ pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
 pub struct FilterConfig {
     /// The methods replayed, exact match: [`SAFE_METHODS`] unless others were named.
     pub methods: Vec<String>,
+    /// `--allow-unsafe-methods` was given: `methods` may hold methods other than the safe
+    /// three. Checked when `methods` is built; kept so `--print-config` shows it.
     pub allow_unsafe_methods: bool,
+    /// `-http-allow-url`: when any are given, a request's target must match at least one.
     pub allow_urls: Vec<Regex>,
+    /// `-http-disallow-url`: a request whose target matches any of these is dropped.
     pub disallow_urls: Vec<Regex>,
+    /// `-http-allow-header`: every rule must hold (header present, value matching).
     pub allow_headers: Vec<HeaderRule>,
+    /// `-http-disallow-header`: a request with a header matching any rule is dropped.
     pub disallow_headers: Vec<HeaderRule>,
 }
 

@@ -76,6 +76,8 @@ pub struct Limiter {
 }
 
 impl Limiter {
+    /// A limiter with nothing counted yet: the first request of a rate limit starts its
+    /// first second.
     pub fn new(limit: Limit) -> Limiter {
         Limiter {
             limit,
@@ -85,6 +87,7 @@ impl Limiter {
         }
     }
 
+    /// The [`Limit`] it was made with, e.g. to name it in a log line.
     pub fn limit(&self) -> Limit {
         self.limit
     }
@@ -124,7 +127,10 @@ impl Limiter {
 /// `-http-header-limiter 'Name: N%'`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderLimiter {
+    /// The header whose value is hashed (matched without case; the first one counts).
     pub name: String,
+    /// Share of header values kept, 0 to 100: a value is kept when its hash modulo 100 is
+    /// below this.
     pub percent: u8,
 }
 

@@ -24,11 +24,15 @@ use regex::Regex;
 /// `-http-set-header 'Name: Value'`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetHeader {
+    /// The header's name as given (visible ASCII, no spaces), trimmed.
     pub name: String,
+    /// Its new value, trimmed; may be empty (the header is then set to the empty string).
     pub value: String,
 }
 
 impl SetHeader {
+    /// Parses `Name: Value` (split at the first `:`, both sides trimmed); the error names
+    /// what is wrong, for the flag's message. A value with CR, LF or NUL is refused.
     pub fn parse(text: &str) -> Result<SetHeader, String> {
         let (name, value) = text
             .split_once(':')
@@ -56,11 +60,16 @@ impl std::fmt::Display for SetHeader {
 /// `-http-set-param 'name=value'`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetParam {
+    /// The query parameter's name, trimmed, as it goes into the URL (not re-encoded).
     pub name: String,
+    /// Its value, trimmed, as it goes into the URL (not re-encoded).
     pub value: String,
 }
 
 impl SetParam {
+    /// Parses `name=value` (split at the first `=`, both sides trimmed); refuses a name or
+    /// value holding `&`, `#`, `?`, a space or a control character, which would change the
+    /// URL's structure.
     pub fn parse(text: &str) -> Result<SetParam, String> {
         let (name, value) = text
             .split_once('=')
@@ -91,11 +100,15 @@ impl std::fmt::Display for SetParam {
 /// `-http-rewrite-url 'regex:replacement'` (split at the first `:`).
 #[derive(Debug, Clone)]
 pub struct UrlRewrite {
+    /// Unanchored regex on the request-target (path and query).
     pub pattern: Regex,
+    /// What every match becomes; `$1` and `${name}` expand to capture groups.
     pub replacement: String,
 }
 
 impl UrlRewrite {
+    /// Parses `regex:replacement`, split at the first `:` (so the regex cannot hold one,
+    /// the replacement can); the error is the regex's, on one line.
     pub fn parse(text: &str) -> Result<UrlRewrite, String> {
         let (pattern, replacement) = text
             .split_once(':')
@@ -116,9 +129,14 @@ impl std::fmt::Display for UrlRewrite {
 /// Everything the rewrite stage changes.
 #[derive(Debug, Clone, Default)]
 pub struct RewriteConfig {
+    /// `-http-set-header`, applied in the order given.
     pub set_headers: Vec<SetHeader>,
+    /// `-http-set-param`, applied in the order given.
     pub set_params: Vec<SetParam>,
+    /// `-http-rewrite-url`: the first rule whose regex matches rewrites the target.
     pub url_rewrites: Vec<UrlRewrite>,
+    /// `--keep-credentials`: production's `Authorization`, `Cookie` and
+    /// `Proxy-Authorization` go out as captured instead of being removed.
     pub keep_credentials: bool,
 }
 

@@ -25,6 +25,8 @@ use tokio::net::{UnixListener, UnixStream};
 
 /// The default socket path (systemd's `RuntimeDirectory=replayer`).
 pub const DEFAULT_SOCKET: &str = "/run/replayer/status.sock";
+/// The default socket file mode: owner and group may connect (give the check plugins'
+/// user the group with `--status-socket-group`), others not.
 pub const DEFAULT_MODE: u32 = 0o660;
 
 /// A client gets this long to take the document; then the connection is dropped.
@@ -33,7 +35,10 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Where and how to serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketOptions {
+    /// Where the socket file is created (`--status-socket`); its directory must exist.
     pub path: PathBuf,
+    /// Permission bits set on the socket file after bind (`--status-socket-mode`, octal on
+    /// the command line); world-writable modes are refused when the settings are resolved.
     pub mode: u32,
     /// A group name or numeric id given the socket, so that e.g. `nagios` may read it.
     pub group: Option<String>,
@@ -49,34 +54,60 @@ impl Default for SocketOptions {
     }
 }
 
+/// Why the status socket could not be set up; the daemon does not start (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum SocketError {
+    /// A live process answers on the path: most likely another daemon with the same
+    /// `--status-socket`. Its socket is left alone.
     #[error("status socket {path}: another process is already serving on it")]
-    InUse { path: PathBuf },
+    InUse {
+        /// The socket path.
+        path: PathBuf,
+    },
+    /// Something other than a socket is at the path; it is never removed.
     #[error("status socket {path}: exists and is not a socket; refusing to replace it")]
-    NotASocket { path: PathBuf },
+    NotASocket {
+        /// The path that is not a socket.
+        path: PathBuf,
+    },
+    /// `--status-socket-group` names a group the system does not know.
     #[error("status socket {path}: unknown group `{group}`")]
-    UnknownGroup { path: PathBuf, group: String },
+    UnknownGroup {
+        /// The socket path.
+        path: PathBuf,
+        /// The group as given.
+        group: String,
+    },
+    /// A system call on the socket failed.
     #[error("status socket {path}: {what}: {source}")]
     Io {
+        /// The socket path.
         path: PathBuf,
+        /// The step that failed: `bind`, `chmod`, `chgrp` ...
         what: &'static str,
+        /// The OS error.
         source: io::Error,
     },
 }
 
 /// Everything the document is made of, shared by the parts that update it.
 pub struct DaemonStatus {
+    /// When the daemon started (the document's `started_at`).
     pub started_at: SystemTime,
     /// `-input-raw` as the user gave it, e.g. `lo:7999`.
     pub capture_source: String,
+    /// The capture side's counters (the document's `capture` object).
     pub capture: Arc<CaptureStats>,
+    /// The request and response counters and their windows (the document's `requests`,
+    /// `responses`, `windows` and `targets`).
     pub stats: Arc<Stats>,
     state: AtomicU8,
     sync: Mutex<SyncStatus>,
 }
 
 impl DaemonStatus {
+    /// The status of a daemon starting now, in state `starting`, no sync in progress;
+    /// `sync_flag` is the flag file's path as the document shows it.
     pub fn new(
         capture_source: String,
         capture: Arc<CaptureStats>,
@@ -98,6 +129,7 @@ impl DaemonStatus {
         }
     }
 
+    /// What the daemon is doing now (`starting`, `replaying`, `paused`, `stopping`).
     pub fn state(&self) -> DaemonState {
         match self.state.load(Relaxed) {
             x if x == DaemonState::Replaying as u8 => DaemonState::Replaying,
@@ -107,6 +139,8 @@ impl DaemonStatus {
         }
     }
 
+    /// Sets the state unconditionally (the daemon's lifecycle: `replaying` once running,
+    /// `stopping` at the end); [`DaemonStatus::set_paused`] for the sync pause.
     pub fn set_state(&self, state: DaemonState) {
         self.state.store(state as u8, Relaxed);
     }
@@ -123,10 +157,13 @@ impl DaemonStatus {
         });
     }
 
+    /// Replaces the sync part of the document (the sync watcher, after each look at the
+    /// flag file).
     pub fn set_sync(&self, sync: SyncStatus) {
         *self.sync.lock().unwrap_or_else(|e| e.into_inner()) = sync;
     }
 
+    /// The sync part of the document as last set: flag path, in progress, since, stale.
     pub fn sync(&self) -> SyncStatus {
         self.sync.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -170,6 +207,7 @@ pub struct SocketFile {
 }
 
 impl SocketFile {
+    /// Where the socket file is (removed from there at drop, if still ours).
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -7,6 +7,9 @@
 //! first writer of a new second, to clear the bucket it reuses from 904 seconds ago.
 //! Readers (the status server, once per client) sum the buckets whose second is inside the
 //! window, so a window is an exact sum of whole seconds plus the current, partial one.
+//!
+//! Long because the ring buckets, windows and latency bins share one layout, checked together
+//! by the unit tests (about 160 of the lines, concurrent writers included).
 
 use crate::stages::filter::Reason;
 use replayer_status::schema::{
@@ -166,6 +169,7 @@ pub struct LatencyHistogram {
     pub buckets: Vec<(f64, u64)>,
     /// All answers (the `+Inf` bucket).
     pub count: u64,
+    /// Sum of all answers' latencies, in seconds (Prometheus `_sum`).
     pub sum_seconds: f64,
 }
 
@@ -209,6 +213,8 @@ impl Stats {
         self.start.elapsed()
     }
 
+    /// Counts one `event` now: in the total since start and in the current second's
+    /// bucket of the windows.
     pub fn count(&self, event: Event) {
         self.count_at(event, self.elapsed());
     }
@@ -337,6 +343,7 @@ impl Stats {
         }
     }
 
+    /// Responses from staging since start, by status class (every target together).
     pub fn responses(&self) -> ResponseClasses {
         self.totals.responses.snapshot()
     }

@@ -12,6 +12,9 @@
 //! gap fell inside a body of known length, right after that body).
 //!
 //! Bytes are parsed where they lie: only the unfinished tail of a segment is copied.
+//!
+//! Long because framing (heads, lengths, chunked bodies, resync after a gap, the memory
+//! budget) is one state machine, kept with its unit tests (about 100 of the lines).
 
 use crate::capture::CaptureStats;
 use crate::request::{ByteStr, Class, Connection, Headers, Request};
@@ -78,9 +81,12 @@ const KNOWN_METHODS: &[&[u8]] = &[
 
 /// Where complete requests go, with the counters the framer keeps.
 pub struct Emitter<'a> {
+    /// Where `requests`, `requests_cut` and `dropped_over_cap` are counted.
     pub stats: &'a CaptureStats,
     /// The id the next request gets.
     pub next_id: u64,
+    /// Called with each complete request, in capture order per connection (on the capture
+    /// thread: it must not wait).
     pub on_request: &'a mut dyn FnMut(Request),
 }
 

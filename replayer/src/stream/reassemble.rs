@@ -16,6 +16,10 @@
 //!
 //! Memory is capped ([`ReassemblyLimits`]): per stream, in total, and in number of streams;
 //! what does not fit is dropped and counted in `dropped_over_cap`.
+//!
+//! Long because it is one state machine: placement, holes and their timeouts, the server's
+//! evidence and the memory caps all act on the same per-stream state and its invariants.
+//! Its tests are in tests/ (proptest_reassembly.rs, reassembly_robustness.rs).
 
 use crate::capture::decode::TcpSegment;
 use crate::capture::{CaptureStats, ReassemblyLimits};
@@ -107,6 +111,9 @@ struct Stream<C> {
 }
 
 impl<'s, C> Reassembler<'s, C> {
+    /// A reassembler for client streams to `server_port`, holding no more than `limits`;
+    /// a stream idle for `expire_ns` nanoseconds of capture time is ended (flushed, then
+    /// forgotten). Counters go to `stats`.
     pub fn new(
         server_port: u16,
         limits: ReassemblyLimits,
