@@ -321,4 +321,29 @@ fn a_bpf_filter_on_a_file_keeps_only_what_it_matches_in_either_format() {
         );
         assert!(out.stdout.is_empty());
     }
+    // The same with -output-http (the daemon): the same line, the same exit code.
+    let out = run_with_timeout(
+        std::process::Command::new(bin("replayer"))
+            .arg("-input-raw")
+            .arg(format!("{}:80", classic.display()))
+            .args([
+                "-input-raw-engine",
+                "pcap_file",
+                "-output-http",
+                "http://127.0.0.1:9",
+            ])
+            .args(["-input-raw-bpf-filter", "tcp port banana"])
+            .arg("--status-socket")
+            .arg(dir.join("status.sock"))
+            .arg("--sync-flag")
+            .arg(dir.join("no-flag")),
+        std::time::Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("invalid BPF filter \"tcp port banana\""),
+        "{stderr}"
+    );
 }

@@ -195,6 +195,9 @@ fn every_bad_argument_is_one_line_and_exit_2() {
         (&["-input-raw", ":80", "-output-stdout", "-input-raw-expire", "2"], "replayer: input-raw-expire: '2' is not a duration like 5s, 500ms or 1m30s"),
         (&["-input-raw", ":80", "-output-stdout", "-input-raw-buffer-size", "lots"], "replayer: input-raw-buffer-size: 'lots' is not a size like 65536, 64kb or 10mb"),
         (&["-input-raw", ":80", "-output-http", "ftp://staging"], "replayer: output-http: 'ftp://staging': only http:// and https:// targets are supported"),
+        // A query or fragment would be silently lost (every request brings its own): refused.
+        (&["-input-raw", ":80", "-output-http", "http://host/?x=1#f"], "replayer: output-http: 'http://host/?x=1#f': a target may not have a query or fragment (each replayed request brings its own)"),
+        (&["-input-raw", ":80", "-output-http", "http://host/#f"], "replayer: output-http: 'http://host/#f': a target may not have a query or fragment"),
         (&["-input-raw", ":80", "-output-http", "staging|200%"], "replayer: output-http: limit '200%' is not a percentage from 0% to 100%"),
         (&["-input-raw", ":80", "-output-http", "staging", "-output-http-timeout", "5"], "replayer: output-http-timeout: '5' is not a duration above 0 like 5s or 500ms"),
         (&["-input-raw", ":80", "-output-stdout", "-output-http-workers", "-3"], "replayer: invalid value '-3' for '--output-http-workers <N>'"),

@@ -314,7 +314,7 @@ fn stats_line_counts_every_request_by_cause() {
     );
     assert_eq!(
         summary("http-post-file__input.pcap", 8065, &[]),
-        "requests seen 3 filtered 3 sampled_out 0 written 0"
+        "requests seen 3 filtered 3 sampled_out 0 written 0 (filtered: method 3)"
     );
     // A 0% header limiter samples out every request carrying the header (all of them here).
     let sampled = summary(

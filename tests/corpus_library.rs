@@ -4,9 +4,9 @@
 //! Skipped, in one line (`util::skip`), when the corpus is not there.
 
 use crate::util::corpus::{captures, corpus_or_skip, port_of};
-use replayer::stream::pipeline::run;
 use replayer::capture::{CaptureConfig, CaptureStats, Input};
 use replayer::request::{Connection, Request};
+use replayer::stream::pipeline::run;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;

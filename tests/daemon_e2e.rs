@@ -415,7 +415,8 @@ fn startup_errors_are_one_line_and_non_zero() {
         Duration::from_secs(10),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // Nothing ran: exit 2, as with every output (docs/daemon.md, "Exit codes").
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.starts_with("replayer: cannot capture on lo: ") && stderr.contains("not permitted"),

@@ -4,8 +4,8 @@
 //! target that never answers (timeout), certificates verified unless skip-verify.
 
 use crate::util::*;
-use replayer::outputs::Output;
 use replayer::outputs::replay::{parse_target, ReplayConfig, ReplayOutput};
+use replayer::outputs::Output;
 use replayer::request::{Connection, Header, Request};
 use replayer::status::stats::Stats;
 use std::sync::Arc;
@@ -333,14 +333,22 @@ fn https_certificates_are_verified_unless_skip_verify() {
 fn bad_targets_are_one_clear_line() {
     let _processes = lock::processes();
     for (value, message) in [
+        // The one target parser: the same messages as the command line's.
         (
             "ftp://x",
-            "bad -output-http target `ftp://x`: the scheme must be http or https",
+            "output-http: 'ftp://x': only http:// and https:// targets are supported",
         ),
-        ("http://", "bad -output-http target `http://`: empty host"),
+        ("http://", "output-http: 'http://' is not a URL: empty host"),
         (
             "http://h/?q=1",
-            "bad -output-http target `http://h/?q=1`: a target may not have a query or fragment",
+            "output-http: 'http://h/?q=1': a target may not have a query or fragment (each \
+             replayed request brings its own)",
+        ),
+        (
+            "https://u:hunter2@h/",
+            "output-http: 'https://***@h/': credentials in a target URL are not supported (they \
+             would be logged and shown in the status document); set a header with \
+             -http-set-header instead",
         ),
     ] {
         assert_eq!(parse_target(value).unwrap_err().to_string(), message);

@@ -312,12 +312,37 @@ fn every_flag_is_a_config_key_and_unknown_keys_are_refused() {
         "output-http-insecure",
         "output-http-method",
         "output-http-header",
+        // Only with a capture file as input (checked below); this file captures live.
+        "input-raw-speed",
     ];
     let flags: BTreeSet<String> = help_flags()
         .into_iter()
         .filter(|f| !not_keys.contains(&f.as_str()))
         .collect();
     assert_eq!(resolved, flags, "config keys against --help's flags");
+
+    // input-raw-speed is a key too, printed back, with a capture file as input.
+    let demo = workspace_root().join("demo/production.pcap");
+    std::fs::write(
+        &path,
+        format!(
+            "input-raw = \"{}:7999\"\ninput-raw-speed = \"50%\"\noutput-null = true\n",
+            demo.display()
+        ),
+    )
+    .unwrap();
+    let out = replayer(&["--config", path.to_str().unwrap(), "--print-config"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).contains("\ninput-raw-speed = \"50%\"\n"),
+        "{}",
+        stdout(&out)
+    );
 
     std::fs::write(&path, "input-raw = \":80\"\nno-such-key = 1\n").unwrap();
     let out = replayer(&["--config", path.to_str().unwrap(), "--print-config"]);

@@ -6,11 +6,11 @@
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use replayer::capture::decode::{TcpFlags, TcpSegment};
+use replayer::capture::{CaptureStats, ReassemblyLimits};
+use replayer::request::Request;
 use replayer::stages::filter::FilterConfig;
 use replayer::stream::http::{Emitter, RequestParser};
-use replayer::capture::{CaptureStats, ReassemblyLimits};
 use replayer::stream::reassemble::Reassembler;
-use replayer::request::Request;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 

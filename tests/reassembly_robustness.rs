@@ -5,10 +5,10 @@
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use replayer::capture::decode::{TcpFlags, TcpSegment};
-use replayer::stream::http::{Emitter, RequestParser};
 use replayer::capture::{CaptureStats, ReassemblyLimits};
-use replayer::stream::reassemble::Reassembler;
 use replayer::request::Request;
+use replayer::stream::http::{Emitter, RequestParser};
+use replayer::stream::reassemble::Reassembler;
 use std::net::SocketAddr;
 
 #[derive(Debug, Clone)]

@@ -25,7 +25,7 @@ pub struct Settings {
     #[arg(long, value_name = "DURATION", help_heading = "Input")]
     pub input_raw_expire: Option<String>,
     /// A capture file at its recorded pace, scaled: 100% (or 1x) as recorded, 200% twice as
-    /// fast, 10% ten times slower [default: as fast as the disk allows]
+    /// fast, 10% ten times slower; unset, as fast as the disk allows
     #[arg(long, value_name = "SPEED", help_heading = "Input")]
     pub input_raw_speed: Option<String>,
     /// Kernel capture buffer, e.g. 10mb [default: 16mb]
