@@ -52,3 +52,4 @@ mod puppet_module;
 mod docs_config;
 mod docs_readme;
 mod man_pages;
+mod self_contained;

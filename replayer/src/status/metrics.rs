@@ -1,6 +1,6 @@
 //! The status document's figures in Prometheus text format on `--metrics-listen ADDR`, for
-//! central dashboards (DESIGN.md §5). Made from the same [`StatusDocument`] as the socket,
-//! so the two never disagree.
+//! central dashboards (docs/design.md, 'Status socket and Prometheus'). Made from the same
+//! [`StatusDocument`] as the socket, so the two never disagree.
 //!
 //! A deliberately small HTTP/1.x responder: `GET /metrics` (or `/`) gets the text, anything
 //! else a 404; one response per connection. Each client has its own task and a deadline, so

@@ -1,5 +1,6 @@
-//! The status document (DESIGN.md §2) on a Unix socket: a client connects, reads one JSON
-//! object and the daemon closes the connection. This is what the check plugins ask.
+//! The status document (docs/design.md, 'The status document') on a Unix socket: a client
+//! connects, reads one JSON object and the daemon closes the connection. This is what the check
+//! plugins ask.
 //!
 //! The document is made from atomics in microseconds, so each client is answered at once on
 //! its own task. The daemon never reads what a client sends (garbage is ignored) and never

@@ -1,6 +1,6 @@
-//! Pauses replay while staging's data sync runs (DESIGN.md §3), with no restart and no
-//! runbook: the flag file (and the optional `--sync-window`) is read about once a second
-//! through [`replayer_status::sync`], the same rules the check plugins use.
+//! Pauses replay while staging's data sync runs (docs/design.md, 'The sync flag'), with no
+//! restart and no runbook: the flag file (and the optional `--sync-window`) is read about once
+//! a second through [`replayer_status::sync`], the same rules the check plugins use.
 //!
 //! While paused the daemon keeps capturing and answering on the status socket; requests are
 //! counted as `paused_sync` instead of being queued (the daemon checks

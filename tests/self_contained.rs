@@ -1,0 +1,68 @@
+//! The repository stands alone: no file in it cites design notes, layouts or data that live
+//! outside it. The one sanctioned outside path is the public capture corpus's default
+//! location (`../shared/corpus` beside the clone, overridden by `REPLAYER_CORPUS`), which
+//! only the corpus finder, the scripts that run tests and the pages that explain them name.
+
+use crate::util::workspace_root;
+use std::process::Command;
+
+/// Files outside the repository that nothing in it may cite.
+const OUTSIDE: [&str; 5] = [
+    "DESIGN.md",
+    "LAYOUT.md",
+    "seed.txt",
+    "goreplay-records",
+    "../shared",
+];
+
+/// Where `../shared/corpus` may be named: test data's default location, not a document.
+const CORPUS_PATH_ALLOWED_IN: [&str; 6] = [
+    "tests/util/corpus.rs",
+    "tests/self_contained.rs",
+    "scripts/test",
+    "scripts/fuzz-short",
+    ".ci/run",
+    "docs/reliability.md",
+];
+
+#[test]
+fn nothing_cites_a_file_outside_the_repository() {
+    let listed = Command::new("git")
+        .arg("-C")
+        .arg(workspace_root())
+        .args(["ls-files", "-z"])
+        .output()
+        .expect("git ls-files");
+    assert!(listed.status.success(), "git ls-files failed");
+    let files: Vec<String> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .split('\0')
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .collect();
+    assert!(files.len() > 100, "only {} files listed", files.len());
+    let mut citations = Vec::new();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(workspace_root().join(file)) else {
+            continue; // binary (a capture): cites nothing
+        };
+        for (number, line) in text.lines().enumerate() {
+            for outside in OUTSIDE {
+                if !line.contains(outside) {
+                    continue;
+                }
+                let corpus_default = line.contains("../shared/corpus")
+                    && !line.replace("../shared/corpus", "").contains("../shared")
+                    && CORPUS_PATH_ALLOWED_IN.contains(&file.as_str());
+                if !corpus_default && file != "tests/self_contained.rs" {
+                    citations.push(format!("{file}:{}: {}", number + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        citations.is_empty(),
+        "files outside the repository cited:\n{}",
+        citations.join("\n")
+    );
+}
