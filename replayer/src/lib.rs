@@ -48,7 +48,11 @@ mod layering {
         for path in sources {
             let relative = path.strip_prefix(&src).unwrap();
             let first = relative.components().next().unwrap().as_os_str();
-            let module = Path::new(first).file_stem().unwrap().to_string_lossy().into_owned();
+            let module = Path::new(first)
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if module == "lib" || module == "main" {
                 continue;
             }
@@ -70,7 +74,10 @@ mod layering {
     }
 
     /// A path from `from` back to itself, if there is one.
-    fn cycle_through(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> Option<Vec<String>> {
+    fn cycle_through(
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        from: &str,
+    ) -> Option<Vec<String>> {
         let mut stack = vec![vec![from.to_string()]];
         let mut seen = BTreeSet::new();
         while let Some(path) = stack.pop() {

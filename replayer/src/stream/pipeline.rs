@@ -170,7 +170,10 @@ mod tests {
     fn requests_and_seconds(config: &CaptureConfig, stop: &AtomicBool) -> (usize, f64) {
         let started = Instant::now();
         let mut requests = 0;
-        run(config, stop, &CaptureStats::default(), &mut |_| requests += 1).unwrap();
+        run(config, stop, &CaptureStats::default(), &mut |_| {
+            requests += 1
+        })
+        .unwrap();
         (requests, started.elapsed().as_secs_f64())
     }
 
