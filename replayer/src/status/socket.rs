@@ -24,8 +24,9 @@ use std::time::{Duration, SystemTime};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
 
-/// The default socket path (systemd's `RuntimeDirectory=replayer`).
-pub const DEFAULT_SOCKET: &str = "/run/replayer/status.sock";
+/// The default socket path (systemd's `RuntimeDirectory=replayer`), defined once in the
+/// status crate, where the check plugins read it too.
+pub use replayer_status::client::DEFAULT_SOCKET;
 /// The default socket file mode: owner and group may connect (give the check plugins'
 /// user the group with `--status-socket-group`), others not.
 pub const DEFAULT_MODE: u32 = 0o660;
