@@ -134,6 +134,15 @@ fn pages_render_and_name_every_option_completions_load() {
         replayer_page.contains("replayer\\-status(1)"),
         "{replayer_page}"
     );
+    // ... and gives the one table of exit codes, the same for every output.
+    for line in [
+        "Exit status (the same with every output):",
+        "  0  done: ",
+        "  1  failed while running: ",
+        "  2  nothing ran: ",
+    ] {
+        assert!(replayer_page.contains(line), "{line:?} not in:\n{replayer_page}");
+    }
 
     for (page, _) in PROGRAMS.iter().filter(|(p, _)| *p != "replayer-status") {
         let script = scratch.join(format!("completions/bash/{page}"));
