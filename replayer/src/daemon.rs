@@ -75,15 +75,8 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
         stats.clone(),
         &config.sync.flag,
     ));
-    let shutdown = Shutdown::new();
-
     // Everything that can fail at startup, before anything is captured.
-    shutdown
-        .stop_on_signals(config.exit_after)
-        .map_err(|source| FlowError::Io {
-            what: "installing signal handlers",
-            source,
-        })?;
+    let shutdown = flow::stop_switch(config)?;
     let metrics = match config.metrics_listen {
         Some(addr) => {
             Some(

@@ -319,13 +319,7 @@ pub fn open_outputs(config: &Config) -> Result<Vec<Sink>, OutputError> {
 /// counted; the daemon's replay never does this.)
 pub fn run(config: &Config) -> Result<Summary, FlowError> {
     let sinks = open_outputs(config)?;
-    let shutdown = Shutdown::new();
-    shutdown
-        .stop_on_signals(config.exit_after)
-        .map_err(|source| FlowError::Io {
-            what: "installing signal handlers",
-            source,
-        })?;
+    let shutdown = stop_switch(config)?;
     let flow_stats = Arc::new(FlowStats::default());
     if config.stats {
         spawn_stats_logger(Arc::clone(&flow_stats));
@@ -362,6 +356,18 @@ pub fn run(config: &Config) -> Result<Summary, FlowError> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// The one stop switch of a run, pulled by SIGTERM, SIGINT or `-exit-after`.
+pub fn stop_switch(config: &Config) -> Result<Shutdown, FlowError> {
+    let shutdown = Shutdown::new();
+    shutdown
+        .stop_on_signals(config.exit_after)
+        .map_err(|source| FlowError::Io {
+            what: "installing signal handlers",
+            source,
+        })?;
+    Ok(shutdown)
 }
 
 fn spawn_stats_logger(flow: Arc<FlowStats>) {
