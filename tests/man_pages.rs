@@ -141,7 +141,10 @@ fn pages_render_and_name_every_option_completions_load() {
         "  1  failed while running: ",
         "  2  nothing ran: ",
     ] {
-        assert!(replayer_page.contains(line), "{line:?} not in:\n{replayer_page}");
+        assert!(
+            replayer_page.contains(line),
+            "{line:?} not in:\n{replayer_page}"
+        );
     }
 
     for (page, _) in PROGRAMS.iter().filter(|(p, _)| *p != "replayer-status") {
