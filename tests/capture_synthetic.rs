@@ -2,7 +2,7 @@
 //! pcap files and run through the real binary (`-input-raw FILE:80 -input-raw-engine pcap_file
 //! -output-stdout`). Each asserts the exact requests printed.
 
-use crate::util::tcp_flags::{ACK, FIN, PSH, SYN};
+use crate::util::tcp_flags::{ACK, FIN, PSH, RST, SYN};
 use crate::util::*;
 use std::net::SocketAddrV4;
 use std::path::Path;
@@ -332,4 +332,30 @@ fn a_bpf_filter_on_a_file_keeps_only_what_it_matches_in_either_format() {
         refused(file, &["-output-stdout"]);
     }
     refused(&classic, &["-output-http", "http://127.0.0.1:9"]);
+}
+
+#[test]
+fn a_syn_retried_after_a_stale_state_answer_keeps_its_request() {
+    let _processes = lock::processes();
+    // The server still holds an old connection on these ports: it answers the SYN with a bare
+    // ACK, the client resets, and 3 s later sends the same SYN again (same initial sequence
+    // number), which the server now accepts.
+    let isn = 4_242u32;
+    let request = get("/retried");
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), isn, 0, SYN, b""));
+    pcap.frame(&s(777_000, 99_999, ACK, b""));
+    pcap.frame(&eth_ipv4_tcp(client(), server(), 99_999, 0, RST, b""));
+    pcap.skip_time(3_000_000);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), isn, 0, SYN, b""));
+    pcap.frame(&s(5_000, isn + 1, SYN | ACK, b""));
+    pcap.frame(&eth_ipv4_tcp(client(), server(), isn + 1, 5_001, ACK, b""));
+    pcap.frame(&c(isn + 1, &request));
+    pcap.frame(&s(
+        5_001,
+        isn + 1 + request.len() as u32,
+        ACK | PSH,
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+    ));
+    assert_eq!(lines(&replay(&pcap, &[])), ["GET /retried"]);
 }

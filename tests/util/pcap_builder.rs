@@ -13,7 +13,6 @@ pub struct PcapBuilder {
 pub mod tcp_flags {
     pub const FIN: u8 = 0x01;
     pub const SYN: u8 = 0x02;
-    #[allow(dead_code)] // no test sends a reset yet; the set stays whole
     pub const RST: u8 = 0x04;
     pub const PSH: u8 = 0x08;
     pub const ACK: u8 = 0x10;
