@@ -4,7 +4,7 @@
 
 use crate::util::tcp_flags::{ACK, FIN, PSH, RST, SYN};
 use crate::util::*;
-use std::net::SocketAddrV4;
+use std::net::{SocketAddrV4, SocketAddrV6};
 use std::path::Path;
 
 const CLIENT: &str = "10.0.0.1:40000";
@@ -358,4 +358,39 @@ fn a_syn_retried_after_a_stale_state_answer_keeps_its_request() {
         b"HTTP/1.1 204 No Content\r\n\r\n",
     ));
     assert_eq!(lines(&replay(&pcap, &[])), ["GET /retried"]);
+}
+
+#[test]
+fn pppoe_session_frames_carrying_ipv4_and_ipv6_are_decoded() {
+    let _processes = lock::processes();
+    let macs = [0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1];
+    let mut pcap = PcapBuilder::new(1);
+    // PPP protocol 0x0021: IPv4.
+    pcap.frame(&eth_pppoe_ipv4_tcp(client(), server(), 10, 0, SYN, b""));
+    pcap.frame(&eth_pppoe_ipv4_tcp(
+        client(),
+        server(),
+        11,
+        1,
+        ACK | PSH,
+        &get("/pppoe/4"),
+    ));
+    // PPP protocol 0x0057: IPv6.
+    let c6: SocketAddrV6 = "[2001:db8::1]:40006".parse().unwrap();
+    let s6: SocketAddrV6 = "[2001:db8::2]:80".parse().unwrap();
+    pcap.frame(&pppoe_session(
+        &macs,
+        0x0057,
+        &ipv6_tcp(c6, s6, 20, 0, SYN, b""),
+    ));
+    pcap.frame(&pppoe_session(
+        &macs,
+        0x0057,
+        &ipv6_tcp(c6, s6, 21, 1, ACK | PSH, &get("/pppoe/6")),
+    ));
+    // A PPPoE session frame that is no IP (LCP, 0xc021) carries nothing.
+    pcap.frame(&pppoe_session(&macs, 0xc021, &[1, 1, 0, 4]));
+    let mut got = lines(&replay(&pcap, &[]));
+    got.sort();
+    assert_eq!(got, ["GET /pppoe/4", "GET /pppoe/6"]);
 }

@@ -84,6 +84,56 @@ pub fn eth_ipv4_tcp(
     f
 }
 
+/// The same segment as [`eth_ipv4_tcp`], carried in a PPPoE session frame (EtherType
+/// 0x8864, session 1, PPP protocol 0x0021).
+pub fn eth_pppoe_ipv4_tcp(
+    src: std::net::SocketAddrV4,
+    dst: std::net::SocketAddrV4,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let frame = eth_ipv4_tcp(src, dst, seq, ack, flags, payload);
+    pppoe_session(&frame[..12], 0x0021, &frame[14..])
+}
+
+/// An Ethernet PPPoE session frame: MACs, EtherType 0x8864, the 6-byte PPPoE header
+/// (version/type 0x11, code 0, session 1, length), the PPP protocol, then `packet`.
+pub fn pppoe_session(macs: &[u8], ppp_protocol: u16, packet: &[u8]) -> Vec<u8> {
+    let length = (2 + packet.len()) as u16;
+    let mut f = macs.to_vec();
+    f.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x00, 0x01]);
+    f.extend_from_slice(&length.to_be_bytes());
+    f.extend_from_slice(&ppp_protocol.to_be_bytes());
+    f.extend_from_slice(packet);
+    f
+}
+
+/// An IPv6 + TCP packet (no link layer; checksum left zero).
+pub fn ipv6_tcp(
+    src: std::net::SocketAddrV6,
+    dst: std::net::SocketAddrV6,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut f = Vec::with_capacity(60 + payload.len());
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[6, 64]);
+    f.extend_from_slice(&src.ip().octets());
+    f.extend_from_slice(&dst.ip().octets());
+    f.extend_from_slice(&src.port().to_be_bytes());
+    f.extend_from_slice(&dst.port().to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
 /// One TCP connection in a synthetic capture: SYN on creation, then requests, each one
 /// segment (or several for big payloads), with the sequence numbers kept.
 pub struct SyntheticConnection {
