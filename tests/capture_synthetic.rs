@@ -4,6 +4,7 @@
 
 use crate::util::tcp_flags::{ACK, FIN, PSH, RST, SYN};
 use crate::util::*;
+use replayer::capture::source::build_filter;
 use std::net::{SocketAddrV4, SocketAddrV6};
 use std::path::Path;
 
@@ -393,4 +394,107 @@ fn pppoe_session_frames_carrying_ipv4_and_ipv6_are_decoded() {
     let mut got = lines(&replay(&pcap, &[]));
     got.sort();
     assert_eq!(got, ["GET /pppoe/4", "GET /pppoe/6"]);
+}
+
+/// One request from `client` to `server` (SYN, then the request), each frame passed through
+/// `wrap` (an encapsulation).
+fn wrapped_request(
+    pcap: &mut PcapBuilder,
+    client: SocketAddrV4,
+    server: SocketAddrV4,
+    path: &str,
+    wrap: &dyn Fn(Vec<u8>) -> Vec<u8>,
+) {
+    pcap.frame(&wrap(eth_ipv4_tcp(client, server, 10, 0, SYN, b"")));
+    pcap.frame(&wrap(eth_ipv4_tcp(
+        client,
+        server,
+        11,
+        1,
+        ACK | PSH,
+        &get(path),
+    )));
+}
+
+#[test]
+fn the_default_filter_lets_every_encapsulation_the_decoder_reads_through() {
+    let _processes = lock::processes();
+    // The live default filter, run (by libpcap, on each record) over a file of requests in
+    // every encapsulation: plain, 802.1Q, QinQ, PPPoE (IPv4, IPv6), VXLAN (IPv4, IPv6 inside).
+    let macs = [0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1];
+    let outer = |a: u8, b: u8| {
+        (
+            std::net::Ipv4Addr::new(192, 0, 2, a),
+            std::net::Ipv4Addr::new(192, 0, 2, b),
+        )
+    };
+    let (o1, o2) = outer(1, 2);
+    let c6: SocketAddrV6 = "[2001:db8::1]:40100".parse().unwrap();
+    let s6: SocketAddrV6 = "[2001:db8::2]:80".parse().unwrap();
+    let eth6 = |frame: Vec<u8>| [&macs[..], &[0x86, 0xdd], &frame].concat();
+    let other_server: SocketAddrV4 = "10.0.0.3:80".parse().unwrap();
+    let at = |port: u16| SocketAddrV4::new(*client().ip(), port);
+    let mut pcap = PcapBuilder::new(1);
+    for (server, tag) in [(server(), ""), (other_server, "elsewhere/")] {
+        let path = |p: &str| format!("/{tag}{p}");
+        wrapped_request(&mut pcap, at(41000), server, &path("plain"), &|f| f);
+        wrapped_request(&mut pcap, at(41001), server, &path("vlan"), &|f| {
+            [&f[..12], &[0x81, 0x00, 0x00, 42], &f[12..]].concat()
+        });
+        wrapped_request(&mut pcap, at(41002), server, &path("qinq"), &|f| {
+            [
+                &f[..12],
+                &[0x88, 0xa8, 0x00, 7, 0x81, 0x00, 0x00, 42],
+                &f[12..],
+            ]
+            .concat()
+        });
+        wrapped_request(&mut pcap, at(41003), server, &path("pppoe/4"), &|f| {
+            pppoe_session(&f[..12], 0x0021, &f[14..])
+        });
+        wrapped_request(&mut pcap, at(41004), server, &path("vxlan/4"), &|f| {
+            vxlan(o1, o2, &f)
+        });
+    }
+    // IPv6 inside PPPoE and inside VXLAN.
+    pcap.frame(&pppoe_session(
+        &macs,
+        0x0057,
+        &ipv6_tcp(c6, s6, 20, 0, SYN, b""),
+    ));
+    pcap.frame(&pppoe_session(
+        &macs,
+        0x0057,
+        &ipv6_tcp(c6, s6, 21, 1, ACK | PSH, &get("/pppoe/6")),
+    ));
+    let c6b: SocketAddrV6 = "[2001:db8::1]:40101".parse().unwrap();
+    pcap.frame(&vxlan(o1, o2, &eth6(ipv6_tcp(c6b, s6, 30, 0, SYN, b""))));
+    pcap.frame(&vxlan(
+        o1,
+        o2,
+        &eth6(ipv6_tcp(c6b, s6, 31, 1, ACK | PSH, &get("/vxlan/6"))),
+    ));
+
+    let filtered = |host: Option<&str>| {
+        let filter = build_filter(host.map(|h| h.parse().unwrap()), 80, 1);
+        let mut got = lines(&replay(&pcap, &["-input-raw-bpf-filter", &filter]));
+        got.sort();
+        got
+    };
+    let here = ["plain", "pppoe/4", "qinq", "vlan", "vxlan/4"];
+    let mut all: Vec<String> = here
+        .iter()
+        .flat_map(|p| [format!("GET /{p}"), format!("GET /elsewhere/{p}")])
+        .chain(["GET /pppoe/6".to_owned(), "GET /vxlan/6".to_owned()])
+        .collect();
+    all.sort();
+    assert_eq!(filtered(None), all);
+    // Narrowed to one host, in every encapsulation.
+    let mut v4: Vec<String> = here.iter().map(|p| format!("GET /{p}")).collect();
+    v4.sort();
+    assert_eq!(filtered(Some("10.0.0.2")), v4);
+    assert_eq!(
+        filtered(Some("2001:db8::2")),
+        ["GET /pppoe/6", "GET /vxlan/6"]
+    );
 }

@@ -134,6 +134,29 @@ pub fn ipv6_tcp(
     f
 }
 
+/// An Ethernet + IPv4 + UDP (to VXLAN's port 4789) frame whose payload is a VXLAN header
+/// (VNI 1) and `inner`, a whole Ethernet frame.
+pub fn vxlan(
+    outer_src: std::net::Ipv4Addr,
+    outer_dst: std::net::Ipv4Addr,
+    inner: &[u8],
+) -> Vec<u8> {
+    let udp_len = (8 + 8 + inner.len()) as u16;
+    let mut f = vec![0x02, 0, 0, 0, 0, 4, 0x02, 0, 0, 0, 0, 3, 0x08, 0x00];
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&(20 + udp_len).to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0x40, 0, 64, 17, 0, 0]);
+    f.extend_from_slice(&outer_src.octets());
+    f.extend_from_slice(&outer_dst.octets());
+    f.extend_from_slice(&50000u16.to_be_bytes());
+    f.extend_from_slice(&4789u16.to_be_bytes());
+    f.extend_from_slice(&udp_len.to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(&[0x08, 0, 0, 0, 0, 0, 1, 0]);
+    f.extend_from_slice(inner);
+    f
+}
+
 /// One TCP connection in a synthetic capture: SYN on creation, then requests, each one
 /// segment (or several for big payloads), with the sequence numbers kept.
 pub struct SyntheticConnection {
