@@ -498,3 +498,90 @@ fn the_default_filter_lets_every_encapsulation_the_decoder_reads_through() {
         ["GET /pppoe/6", "GET /vxlan/6"]
     );
 }
+
+/// The binary reading `input` (`-`, `/dev/stdin`, a FIFO) with its standard input `stdin`;
+/// returns the request lines it printed.
+fn replay_stream(input: &str, stdin: std::process::Stdio) -> Vec<String> {
+    let out = run_with_timeout_fed(
+        std::process::Command::new(bin("replayer"))
+            .arg("-input-raw")
+            .arg(format!("{input}:80"))
+            .arg("-output-stdout"),
+        stdin,
+        std::time::Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "replayer -input-raw {input}:80: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lines(&goreplay_records(&out.stdout))
+}
+
+/// The binary reading a pipe as `input` (`-`, `/dev/stdin`) whose other end `tool` (`cat
+/// FILE`, `tcpdump -r FILE -w -`) writes into.
+fn replay_piped(input: &str, tool: &mut std::process::Command) -> Vec<String> {
+    let mut writer = tool
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the writer");
+    let pipe = std::process::Stdio::from(writer.stdout.take().expect("its stdout"));
+    let got = replay_stream(input, pipe);
+    let _ = writer.wait();
+    got
+}
+
+#[test]
+fn a_capture_read_from_a_pipe_a_fifo_or_standard_input() {
+    let _processes = lock::processes();
+    let dir = Scratch::new("stream");
+    let stream: Vec<u8> = (0..40).flat_map(|i| get(&format!("/piped/{i}"))).collect();
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), 0, 0, SYN, b""));
+    for (at, piece) in pieces(&stream, &(1..20).map(|i| i * 97).collect::<Vec<_>>()) {
+        pcap.frame(&c(1 + at as u32, &piece));
+    }
+    let file = dir.join("piped.pcap");
+    pcap.write(&file);
+    let want: Vec<String> = (0..40).map(|i| format!("GET /piped/{i}")).collect();
+
+    // tcpdump writing to standard output, read as `-`, as the issue has it.
+    let tcpdump = require_tool("tcpdump");
+    let mut from_tcpdump = std::process::Command::new(&tcpdump);
+    from_tcpdump.arg("-r").arg(&file).args(["-w", "-"]);
+    assert_eq!(replay_piped("-", &mut from_tcpdump), want, "-");
+    // The same bytes as /dev/stdin.
+    let mut cat = std::process::Command::new("cat");
+    assert_eq!(
+        replay_piped("/dev/stdin", cat.arg(&file)),
+        want,
+        "/dev/stdin"
+    );
+    // pcapng from a pipe (libpcap reads it, the sniffed bytes put back in front).
+    let pcapng = dir.join("piped.pcapng");
+    let out = std::process::Command::new(require_tool("editcap"))
+        .args(["-F", "pcapng"])
+        .arg(&file)
+        .arg(&pcapng)
+        .output()
+        .expect("editcap");
+    assert!(out.status.success());
+    let mut cat = std::process::Command::new("cat");
+    assert_eq!(replay_piped("-", cat.arg(&pcapng)), want, "pcapng on stdin");
+    // A FIFO, written by another process once the replayer opens it.
+    let fifo = dir.join("capture.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let mut writer = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("cat '{}' > '{}'", file.display(), fifo.display()))
+        .spawn()
+        .expect("sh");
+    let got = replay_stream(&fifo.display().to_string(), std::process::Stdio::null());
+    let _ = writer.wait();
+    assert_eq!(got, want, "FIFO");
+}

@@ -13,11 +13,12 @@
 //! timestamps) is read and decoded by `pcap_reader` on a read-ahead thread, which hands
 //! over [`Next::Decoded`] packets; a user's BPF filter is still compiled and run by libpcap
 //! (`pcap_offline_filter`). pcapng and everything else go to libpcap, which also gives the
-//! error for a file that is no capture (docs/daemon.md, docs/benchmarks.md: why).
+//! error for a file that is no capture (docs/daemon.md, docs/benchmarks.md: why). A stream
+//! (standard input as `-`, a pipe, a FIFO) is read the same way, front to back.
 
 use super::pcap_reader::{PcapReader, Sniffed};
 use crate::capture::decode::{LinkType, TcpSegment};
-use crate::capture::{CaptureConfig, CaptureError, Input};
+use crate::capture::{is_stream, CaptureConfig, CaptureError, Input};
 use pcap::{Active, Capture, Linktype, Offline, Precision};
 use std::net::IpAddr;
 
@@ -180,7 +181,8 @@ impl Source {
         match &config.input {
             Input::File { path, .. } => {
                 let shown = path.display().to_string();
-                if !path.is_file() {
+                let stream = std::fs::metadata(path).is_ok_and(|meta| is_stream(&meta));
+                if !path.is_file() && !stream {
                     return Err(CaptureError::Open(format!(
                         "cannot open capture file {shown}: {}",
                         if path.exists() {
@@ -213,9 +215,13 @@ impl Source {
                         }
                         Handle::Classic(reader)
                     }
-                    Sniffed::Other => {
-                        let mut capture = Capture::from_file_with_precision(path, Precision::Nano)
-                            .map_err(|e| cannot_read(&e))?;
+                    Sniffed::Other { file, head } => {
+                        let mut capture = if stream {
+                            libpcap_stream(file, head).map_err(|e| cannot_read(&e))?
+                        } else {
+                            Capture::from_file_with_precision(path, Precision::Nano)
+                                .map_err(|e| cannot_read(&e))?
+                        };
                         if let Some(filter) = &config.bpf_filter {
                             capture
                                 .filter(filter, true)
@@ -333,6 +339,42 @@ impl Source {
             Handle::File(_) | Handle::Classic(..) => None,
         }
     }
+}
+
+/// A stream that is no classic pcap (pcapng from a pipe), handed to libpcap. The bytes read
+/// to tell what it holds are gone from the stream, so they are put back in front of the rest
+/// through a pipe of our own, fed by a thread; libpcap reads its other end.
+fn libpcap_stream(
+    mut input: std::fs::File,
+    head: Vec<u8>,
+) -> Result<Capture<Offline>, Box<dyn std::fmt::Display>> {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is an array of two descriptors for `pipe2` to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(Box::new(std::io::Error::last_os_error()));
+    }
+    // SAFETY: the write end was just made and is owned by this File alone.
+    let mut writer = unsafe { std::fs::File::from_raw_fd(fds[1]) };
+    let feed = move || {
+        // Ends at the end of the input, or when libpcap's end is closed (EPIPE: Rust ignores
+        // SIGPIPE).
+        let _ = writer
+            .write_all(&head)
+            .and_then(|()| std::io::copy(&mut input, &mut writer).map(drop));
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("pcap-stream".into())
+        .spawn(feed)
+    {
+        // SAFETY: the read end is ours and not handed over: closed here.
+        unsafe { libc::close(fds[0]) };
+        return Err(Box::new(e));
+    }
+    // SAFETY: the read end is owned by no one else; libpcap takes it over (and closes it).
+    unsafe { Capture::from_raw_fd_with_precision(fds[0], Precision::Nano) }
+        .map_err(|e| Box::new(e) as Box<dyn std::fmt::Display>)
 }
 
 /// The next packet of a classic pcap file that passes the filter.
