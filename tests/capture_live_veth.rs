@@ -1,8 +1,9 @@
 //! The live path on frames that are not addressed to us: a veth pair (MTU 65535) made by the
 //! test, `replayer -input-raw VETH_B:80` capturing on one end, and `tcpreplay` putting a pcap of
-//! foreign traffic (documentation addresses, plain and 802.1Q-tagged) onto the other end.
-//! The capture must not filter on the interface's own addresses, and the BPF filter must let
-//! VLAN-tagged frames through. Needs root; the frames never leave the veth pair.
+//! foreign traffic (documentation addresses: plain, 802.1Q-tagged, in a PPPoE session and in
+//! a VXLAN tunnel) onto the other end. The capture must not filter on the interface's own
+//! addresses, and the default BPF filter must let every encapsulation the decoder reads
+//! through. Needs root; the frames never leave the veth pair.
 
 use crate::util::tcp_flags::{ACK, SYN};
 use crate::util::*;
@@ -59,7 +60,7 @@ fn tagged(frame: Vec<u8>) -> Vec<u8> {
 }
 
 #[test]
-fn live_capture_sees_foreign_and_vlan_tagged_traffic_on_a_veth() {
+fn live_capture_sees_foreign_vlan_pppoe_and_vxlan_traffic_on_a_veth() {
     let _processes = lock::processes();
     assert!(
         is_root(),
@@ -95,6 +96,47 @@ fn live_capture_sees_foreign_and_vlan_tagged_traffic_on_a_veth() {
         ACK,
         &get("/vlan/1"),
     )));
+    let pppoe_client: SocketAddrV4 = "192.0.2.12:51002".parse().unwrap();
+    let pppoe = |f: Vec<u8>| pppoe_session(&f[..12], 0x0021, &f[14..]);
+    pcap.frame(&pppoe(eth_ipv4_tcp(pppoe_client, server, 700, 0, SYN, b"")));
+    pcap.frame(&pppoe(eth_ipv4_tcp(
+        pppoe_client,
+        server,
+        701,
+        1,
+        ACK,
+        &get("/pppoe/1"),
+    )));
+    let vxlan_client: SocketAddrV4 = "192.0.2.13:51003".parse().unwrap();
+    let (vtep_a, vtep_b) = (
+        "203.0.113.1".parse().unwrap(),
+        "203.0.113.2".parse().unwrap(),
+    );
+    pcap.frame(&vxlan(
+        vtep_a,
+        vtep_b,
+        &eth_ipv4_tcp(vxlan_client, server, 900, 0, SYN, b""),
+    ));
+    pcap.frame(&vxlan(
+        vtep_a,
+        vtep_b,
+        &eth_ipv4_tcp(vxlan_client, server, 901, 1, ACK, &get("/vxlan/1")),
+    ));
+    // The same encapsulations to another port: the filter keeps them out (nothing to see).
+    let elsewhere: SocketAddrV4 = "198.51.100.20:8080".parse().unwrap();
+    pcap.frame(&pppoe(eth_ipv4_tcp(
+        pppoe_client,
+        elsewhere,
+        5,
+        1,
+        ACK,
+        &get("/no"),
+    )));
+    pcap.frame(&vxlan(
+        vtep_a,
+        vtep_b,
+        &eth_ipv4_tcp(vxlan_client, elsewhere, 5, 1, ACK, &get("/no")),
+    ));
     let file = dir.join("foreign.pcap");
     pcap.write(&file);
 
@@ -117,7 +159,9 @@ fn live_capture_sees_foreign_and_vlan_tagged_traffic_on_a_veth() {
             "GET /plain/1",
             "GET /plain/2",
             "GET /plain/3",
-            "GET /vlan/1"
+            "GET /pppoe/1",
+            "GET /vlan/1",
+            "GET /vxlan/1"
         ],
         "stderr: {stderr}"
     );

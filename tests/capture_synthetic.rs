@@ -2,9 +2,10 @@
 //! pcap files and run through the real binary (`-input-raw FILE:80 -input-raw-engine pcap_file
 //! -output-stdout`). Each asserts the exact requests printed.
 
-use crate::util::tcp_flags::{ACK, FIN, PSH, SYN};
+use crate::util::tcp_flags::{ACK, FIN, PSH, RST, SYN};
 use crate::util::*;
-use std::net::SocketAddrV4;
+use replayer::capture::source::build_filter;
+use std::net::{SocketAddrV4, SocketAddrV6};
 use std::path::Path;
 
 const CLIENT: &str = "10.0.0.1:40000";
@@ -332,4 +333,255 @@ fn a_bpf_filter_on_a_file_keeps_only_what_it_matches_in_either_format() {
         refused(file, &["-output-stdout"]);
     }
     refused(&classic, &["-output-http", "http://127.0.0.1:9"]);
+}
+
+#[test]
+fn a_syn_retried_after_a_stale_state_answer_keeps_its_request() {
+    let _processes = lock::processes();
+    // The server still holds an old connection on these ports: it answers the SYN with a bare
+    // ACK, the client resets, and 3 s later sends the same SYN again (same initial sequence
+    // number), which the server now accepts.
+    let isn = 4_242u32;
+    let request = get("/retried");
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), isn, 0, SYN, b""));
+    pcap.frame(&s(777_000, 99_999, ACK, b""));
+    pcap.frame(&eth_ipv4_tcp(client(), server(), 99_999, 0, RST, b""));
+    pcap.skip_time(3_000_000);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), isn, 0, SYN, b""));
+    pcap.frame(&s(5_000, isn + 1, SYN | ACK, b""));
+    pcap.frame(&eth_ipv4_tcp(client(), server(), isn + 1, 5_001, ACK, b""));
+    pcap.frame(&c(isn + 1, &request));
+    pcap.frame(&s(
+        5_001,
+        isn + 1 + request.len() as u32,
+        ACK | PSH,
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+    ));
+    assert_eq!(lines(&replay(&pcap, &[])), ["GET /retried"]);
+}
+
+#[test]
+fn pppoe_session_frames_carrying_ipv4_and_ipv6_are_decoded() {
+    let _processes = lock::processes();
+    let macs = [0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1];
+    let mut pcap = PcapBuilder::new(1);
+    // PPP protocol 0x0021: IPv4.
+    pcap.frame(&eth_pppoe_ipv4_tcp(client(), server(), 10, 0, SYN, b""));
+    pcap.frame(&eth_pppoe_ipv4_tcp(
+        client(),
+        server(),
+        11,
+        1,
+        ACK | PSH,
+        &get("/pppoe/4"),
+    ));
+    // PPP protocol 0x0057: IPv6.
+    let c6: SocketAddrV6 = "[2001:db8::1]:40006".parse().unwrap();
+    let s6: SocketAddrV6 = "[2001:db8::2]:80".parse().unwrap();
+    pcap.frame(&pppoe_session(
+        &macs,
+        0x0057,
+        &ipv6_tcp(c6, s6, 20, 0, SYN, b""),
+    ));
+    pcap.frame(&pppoe_session(
+        &macs,
+        0x0057,
+        &ipv6_tcp(c6, s6, 21, 1, ACK | PSH, &get("/pppoe/6")),
+    ));
+    // A PPPoE session frame that is no IP (LCP, 0xc021) carries nothing.
+    pcap.frame(&pppoe_session(&macs, 0xc021, &[1, 1, 0, 4]));
+    let mut got = lines(&replay(&pcap, &[]));
+    got.sort();
+    assert_eq!(got, ["GET /pppoe/4", "GET /pppoe/6"]);
+}
+
+/// One request from `client` to `server` (SYN, then the request), each frame passed through
+/// `wrap` (an encapsulation).
+fn wrapped_request(
+    pcap: &mut PcapBuilder,
+    client: SocketAddrV4,
+    server: SocketAddrV4,
+    path: &str,
+    wrap: &dyn Fn(Vec<u8>) -> Vec<u8>,
+) {
+    pcap.frame(&wrap(eth_ipv4_tcp(client, server, 10, 0, SYN, b"")));
+    pcap.frame(&wrap(eth_ipv4_tcp(
+        client,
+        server,
+        11,
+        1,
+        ACK | PSH,
+        &get(path),
+    )));
+}
+
+#[test]
+fn the_default_filter_lets_every_encapsulation_the_decoder_reads_through() {
+    let _processes = lock::processes();
+    // The live default filter, run (by libpcap, on each record) over a file of requests in
+    // every encapsulation: plain, 802.1Q, QinQ, PPPoE (IPv4, IPv6), VXLAN (IPv4, IPv6 inside).
+    let macs = [0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1];
+    let outer = |a: u8, b: u8| {
+        (
+            std::net::Ipv4Addr::new(192, 0, 2, a),
+            std::net::Ipv4Addr::new(192, 0, 2, b),
+        )
+    };
+    let (o1, o2) = outer(1, 2);
+    let c6: SocketAddrV6 = "[2001:db8::1]:40100".parse().unwrap();
+    let s6: SocketAddrV6 = "[2001:db8::2]:80".parse().unwrap();
+    let eth6 = |frame: Vec<u8>| [&macs[..], &[0x86, 0xdd], &frame].concat();
+    let other_server: SocketAddrV4 = "10.0.0.3:80".parse().unwrap();
+    let at = |port: u16| SocketAddrV4::new(*client().ip(), port);
+    let mut pcap = PcapBuilder::new(1);
+    for (server, tag) in [(server(), ""), (other_server, "elsewhere/")] {
+        let path = |p: &str| format!("/{tag}{p}");
+        wrapped_request(&mut pcap, at(41000), server, &path("plain"), &|f| f);
+        wrapped_request(&mut pcap, at(41001), server, &path("vlan"), &|f| {
+            [&f[..12], &[0x81, 0x00, 0x00, 42], &f[12..]].concat()
+        });
+        wrapped_request(&mut pcap, at(41002), server, &path("qinq"), &|f| {
+            [
+                &f[..12],
+                &[0x88, 0xa8, 0x00, 7, 0x81, 0x00, 0x00, 42],
+                &f[12..],
+            ]
+            .concat()
+        });
+        wrapped_request(&mut pcap, at(41003), server, &path("pppoe/4"), &|f| {
+            pppoe_session(&f[..12], 0x0021, &f[14..])
+        });
+        wrapped_request(&mut pcap, at(41004), server, &path("vxlan/4"), &|f| {
+            vxlan(o1, o2, &f)
+        });
+    }
+    // IPv6 inside PPPoE and inside VXLAN.
+    pcap.frame(&pppoe_session(
+        &macs,
+        0x0057,
+        &ipv6_tcp(c6, s6, 20, 0, SYN, b""),
+    ));
+    pcap.frame(&pppoe_session(
+        &macs,
+        0x0057,
+        &ipv6_tcp(c6, s6, 21, 1, ACK | PSH, &get("/pppoe/6")),
+    ));
+    let c6b: SocketAddrV6 = "[2001:db8::1]:40101".parse().unwrap();
+    pcap.frame(&vxlan(o1, o2, &eth6(ipv6_tcp(c6b, s6, 30, 0, SYN, b""))));
+    pcap.frame(&vxlan(
+        o1,
+        o2,
+        &eth6(ipv6_tcp(c6b, s6, 31, 1, ACK | PSH, &get("/vxlan/6"))),
+    ));
+
+    let filtered = |host: Option<&str>| {
+        let filter = build_filter(host.map(|h| h.parse().unwrap()), 80, 1);
+        let mut got = lines(&replay(&pcap, &["-input-raw-bpf-filter", &filter]));
+        got.sort();
+        got
+    };
+    let here = ["plain", "pppoe/4", "qinq", "vlan", "vxlan/4"];
+    let mut all: Vec<String> = here
+        .iter()
+        .flat_map(|p| [format!("GET /{p}"), format!("GET /elsewhere/{p}")])
+        .chain(["GET /pppoe/6".to_owned(), "GET /vxlan/6".to_owned()])
+        .collect();
+    all.sort();
+    assert_eq!(filtered(None), all);
+    // Narrowed to one host, in every encapsulation.
+    let mut v4: Vec<String> = here.iter().map(|p| format!("GET /{p}")).collect();
+    v4.sort();
+    assert_eq!(filtered(Some("10.0.0.2")), v4);
+    assert_eq!(
+        filtered(Some("2001:db8::2")),
+        ["GET /pppoe/6", "GET /vxlan/6"]
+    );
+}
+
+/// The binary reading `input` (`-`, `/dev/stdin`, a FIFO) with its standard input `stdin`;
+/// returns the request lines it printed.
+fn replay_stream(input: &str, stdin: std::process::Stdio) -> Vec<String> {
+    let out = run_with_timeout_fed(
+        std::process::Command::new(bin("replayer"))
+            .arg("-input-raw")
+            .arg(format!("{input}:80"))
+            .arg("-output-stdout"),
+        stdin,
+        std::time::Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "replayer -input-raw {input}:80: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lines(&goreplay_records(&out.stdout))
+}
+
+/// The binary reading a pipe as `input` (`-`, `/dev/stdin`) whose other end `tool` (`cat
+/// FILE`, `tcpdump -r FILE -w -`) writes into.
+fn replay_piped(input: &str, tool: &mut std::process::Command) -> Vec<String> {
+    let mut writer = tool
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the writer");
+    let pipe = std::process::Stdio::from(writer.stdout.take().expect("its stdout"));
+    let got = replay_stream(input, pipe);
+    let _ = writer.wait();
+    got
+}
+
+#[test]
+fn a_capture_read_from_a_pipe_a_fifo_or_standard_input() {
+    let _processes = lock::processes();
+    let dir = Scratch::new("stream");
+    let stream: Vec<u8> = (0..40).flat_map(|i| get(&format!("/piped/{i}"))).collect();
+    let mut pcap = PcapBuilder::new(1);
+    pcap.frame(&eth_ipv4_tcp(client(), server(), 0, 0, SYN, b""));
+    for (at, piece) in pieces(&stream, &(1..20).map(|i| i * 97).collect::<Vec<_>>()) {
+        pcap.frame(&c(1 + at as u32, &piece));
+    }
+    let file = dir.join("piped.pcap");
+    pcap.write(&file);
+    let want: Vec<String> = (0..40).map(|i| format!("GET /piped/{i}")).collect();
+
+    // tcpdump writing to standard output, read as `-`, as the issue has it.
+    let tcpdump = require_tool("tcpdump");
+    let mut from_tcpdump = std::process::Command::new(&tcpdump);
+    from_tcpdump.arg("-r").arg(&file).args(["-w", "-"]);
+    assert_eq!(replay_piped("-", &mut from_tcpdump), want, "-");
+    // The same bytes as /dev/stdin.
+    let mut cat = std::process::Command::new("cat");
+    assert_eq!(
+        replay_piped("/dev/stdin", cat.arg(&file)),
+        want,
+        "/dev/stdin"
+    );
+    // pcapng from a pipe (libpcap reads it, the sniffed bytes put back in front).
+    let pcapng = dir.join("piped.pcapng");
+    let out = std::process::Command::new(require_tool("editcap"))
+        .args(["-F", "pcapng"])
+        .arg(&file)
+        .arg(&pcapng)
+        .output()
+        .expect("editcap");
+    assert!(out.status.success());
+    let mut cat = std::process::Command::new("cat");
+    assert_eq!(replay_piped("-", cat.arg(&pcapng)), want, "pcapng on stdin");
+    // A FIFO, written by another process once the replayer opens it.
+    let fifo = dir.join("capture.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let mut writer = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("cat '{}' > '{}'", file.display(), fifo.display()))
+        .spawn()
+        .expect("sh");
+    let got = replay_stream(&fifo.display().to_string(), std::process::Stdio::null());
+    let _ = writer.wait();
+    assert_eq!(got, want, "FIFO");
 }

@@ -33,7 +33,12 @@ impl FileProgress {
             return None;
         }
         let canonical = std::fs::canonicalize(path).ok()?;
-        let len = std::fs::metadata(&canonical).ok()?.len();
+        // A stream (pipe, FIFO) has no length to measure progress against: no bar.
+        let meta = std::fs::metadata(&canonical).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let len = meta.len();
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
         bar.set_style(ProgressStyle::with_template(TEMPLATE).ok()?);
         bar.set_message(

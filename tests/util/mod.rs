@@ -124,9 +124,15 @@ impl Drop for Scratch {
 /// feature can never make the suite wait forever. Output is read on threads so that a
 /// chatty child never blocks on a full pipe.
 pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
+    run_with_timeout_fed(cmd, Stdio::null(), limit)
+}
+
+/// [`run_with_timeout`], with `stdin` as the command's standard input (a pipe, for a capture
+/// read from a stream).
+pub fn run_with_timeout_fed(cmd: &mut Command, stdin: Stdio, limit: Duration) -> Output {
     use std::io::Read;
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

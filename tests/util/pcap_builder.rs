@@ -13,7 +13,6 @@ pub struct PcapBuilder {
 pub mod tcp_flags {
     pub const FIN: u8 = 0x01;
     pub const SYN: u8 = 0x02;
-    #[allow(dead_code)] // no test sends a reset yet; the set stays whole
     pub const RST: u8 = 0x04;
     pub const PSH: u8 = 0x08;
     pub const ACK: u8 = 0x10;
@@ -82,6 +81,79 @@ pub fn eth_ipv4_tcp(
     f.extend_from_slice(&ack.to_be_bytes());
     f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
     f.extend_from_slice(payload);
+    f
+}
+
+/// The same segment as [`eth_ipv4_tcp`], carried in a PPPoE session frame (EtherType
+/// 0x8864, session 1, PPP protocol 0x0021).
+pub fn eth_pppoe_ipv4_tcp(
+    src: std::net::SocketAddrV4,
+    dst: std::net::SocketAddrV4,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let frame = eth_ipv4_tcp(src, dst, seq, ack, flags, payload);
+    pppoe_session(&frame[..12], 0x0021, &frame[14..])
+}
+
+/// An Ethernet PPPoE session frame: MACs, EtherType 0x8864, the 6-byte PPPoE header
+/// (version/type 0x11, code 0, session 1, length), the PPP protocol, then `packet`.
+pub fn pppoe_session(macs: &[u8], ppp_protocol: u16, packet: &[u8]) -> Vec<u8> {
+    let length = (2 + packet.len()) as u16;
+    let mut f = macs.to_vec();
+    f.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x00, 0x01]);
+    f.extend_from_slice(&length.to_be_bytes());
+    f.extend_from_slice(&ppp_protocol.to_be_bytes());
+    f.extend_from_slice(packet);
+    f
+}
+
+/// An IPv6 + TCP packet (no link layer; checksum left zero).
+pub fn ipv6_tcp(
+    src: std::net::SocketAddrV6,
+    dst: std::net::SocketAddrV6,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut f = Vec::with_capacity(60 + payload.len());
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[6, 64]);
+    f.extend_from_slice(&src.ip().octets());
+    f.extend_from_slice(&dst.ip().octets());
+    f.extend_from_slice(&src.port().to_be_bytes());
+    f.extend_from_slice(&dst.port().to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An Ethernet + IPv4 + UDP (to VXLAN's port 4789) frame whose payload is a VXLAN header
+/// (VNI 1) and `inner`, a whole Ethernet frame.
+pub fn vxlan(
+    outer_src: std::net::Ipv4Addr,
+    outer_dst: std::net::Ipv4Addr,
+    inner: &[u8],
+) -> Vec<u8> {
+    let udp_len = (8 + 8 + inner.len()) as u16;
+    let mut f = vec![0x02, 0, 0, 0, 0, 4, 0x02, 0, 0, 0, 0, 3, 0x08, 0x00];
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&(20 + udp_len).to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0x40, 0, 64, 17, 0, 0]);
+    f.extend_from_slice(&outer_src.octets());
+    f.extend_from_slice(&outer_dst.octets());
+    f.extend_from_slice(&50000u16.to_be_bytes());
+    f.extend_from_slice(&4789u16.to_be_bytes());
+    f.extend_from_slice(&udp_len.to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(&[0x08, 0, 0, 0, 0, 0, 1, 0]);
+    f.extend_from_slice(inner);
     f
 }
 

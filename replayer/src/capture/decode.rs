@@ -443,6 +443,38 @@ mod tests {
             payload_of(LinkType::Ethernet, &pppoe).as_deref(),
             Some(&b"GET /x"[..])
         );
+        // PPPoE session behind an 802.1Q tag.
+        let tagged = [macs, &[0x81, 0x00, 0, 42], &pppoe[12..]].concat();
+        assert_eq!(
+            payload_of(LinkType::Ethernet, &tagged).as_deref(),
+            Some(&b"GET /x"[..])
+        );
+        // PPPoE session, PPP protocol 0x0057: IPv6.
+        let mut v6 = Vec::new();
+        PacketBuilder::ipv6([1; 16], [2; 16], 64)
+            .tcp(40000, 80, 1, 64000)
+            .write(&mut v6, b"GET /6")
+            .unwrap();
+        let pppoe6 = [macs, &[0x88, 0x64, 0x11, 0, 0, 1, 0, 0, 0x00, 0x57], &v6].concat();
+        assert_eq!(
+            payload_of(LinkType::Ethernet, &pppoe6).as_deref(),
+            Some(&b"GET /6"[..])
+        );
+        // A PPPoE session frame that is not IP (LCP), and a PPPoE discovery frame (0x8863).
+        let lcp = [
+            macs,
+            &[0x88, 0x64, 0x11, 0, 0, 1, 0, 6, 0xc0, 0x21, 1, 1, 0, 4],
+        ]
+        .concat();
+        assert_eq!(
+            Decoder::new(LinkType::Ethernet).decode(&lcp, 0),
+            Decoded::Other
+        );
+        let padi = [macs, &[0x88, 0x63, 0x11, 0x09, 0, 0, 0, 0]].concat();
+        assert_eq!(
+            Decoder::new(LinkType::Ethernet).decode(&padi, 0),
+            Decoded::Other
+        );
         // VXLAN: an outer Ethernet/IPv4/UDP to port 4789, an 8-byte VXLAN header, the frame.
         let mut outer = Vec::new();
         PacketBuilder::ethernet2([3; 6], [4; 6])

@@ -19,6 +19,9 @@
 //!
 //! pcapng and the rarer pcap variants stay with libpcap (see `capture`).
 //!
+//! The file is read front to back, never rewound nor measured: a pipe or FIFO (`tcpdump -w -
+//! | replayer -input-raw -:80`) is read the same way.
+//!
 //! Long because the read-ahead thread, record splitting and damage checks share one block
 //! format, and the unit tests (about 200 of the lines) build byte-level files for each case.
 
@@ -49,7 +52,9 @@ pub enum Sniffed {
     /// A classic pcap file this reader takes.
     Classic(Box<PcapReader>),
     /// Something else (pcapng, a pcap variant, or not a capture at all): libpcap decides.
-    Other,
+    /// The file as opened and the bytes already read from it, for a stream, which cannot be
+    /// opened again nor rewound.
+    Other { file: File, head: Vec<u8> },
 }
 
 /// One packet of the file, decoded.
@@ -152,12 +157,20 @@ impl PcapReader {
         let mut got = 0;
         while got < FILE_HEADER {
             match file.read(&mut head[got..])? {
-                0 => return Ok(Sniffed::Other),
+                0 => {
+                    return Ok(Sniffed::Other {
+                        file,
+                        head: head[..got].to_vec(),
+                    })
+                }
                 n => got += n,
             }
         }
         let Ok((_, header)) = PcapHeader::from_slice(&head) else {
-            return Ok(Sniffed::Other);
+            return Ok(Sniffed::Other {
+                file,
+                head: head.to_vec(),
+            });
         };
         Ok(Sniffed::Classic(Box::new(PcapReader {
             header,
@@ -578,7 +591,7 @@ mod tests {
                 r.start(LinkType::Ethernet, None);
                 r
             }
-            Sniffed::Other => panic!("not taken as classic pcap"),
+            Sniffed::Other { .. } => panic!("not taken as classic pcap"),
         }
     }
 
@@ -705,7 +718,10 @@ mod tests {
                 padded.resize(64, 0); // a pcapng section header's start
             }
             let (_dir, path) = file_with(&padded);
-            assert!(matches!(PcapReader::sniff(&path).unwrap(), Sniffed::Other));
+            assert!(matches!(
+                PcapReader::sniff(&path).unwrap(),
+                Sniffed::Other { .. }
+            ));
         }
     }
 }

@@ -13,11 +13,12 @@
 //! timestamps) is read and decoded by `pcap_reader` on a read-ahead thread, which hands
 //! over [`Next::Decoded`] packets; a user's BPF filter is still compiled and run by libpcap
 //! (`pcap_offline_filter`). pcapng and everything else go to libpcap, which also gives the
-//! error for a file that is no capture (docs/daemon.md, docs/benchmarks.md: why).
+//! error for a file that is no capture (docs/daemon.md, docs/benchmarks.md: why). A stream
+//! (standard input as `-`, a pipe, a FIFO) is read the same way, front to back.
 
 use super::pcap_reader::{PcapReader, Sniffed};
 use crate::capture::decode::{LinkType, TcpSegment};
-use crate::capture::{CaptureConfig, CaptureError, Input};
+use crate::capture::{is_stream, CaptureConfig, CaptureError, Input};
 use pcap::{Active, Capture, Linktype, Offline, Precision};
 use std::net::IpAddr;
 
@@ -80,14 +81,98 @@ pub struct Source {
     wait_before_read: bool,
 }
 
-/// The BPF filter for a server port, optionally narrowed to one host. VLAN-tagged frames need
-/// their own clause: after `vlan`, BPF looks 4 bytes further into the frame.
-pub fn build_filter(host: Option<IpAddr>, port: u16) -> String {
+/// The default BPF filter for a server port, optionally narrowed to one host, for a capture of
+/// data link type `dlt`.
+///
+/// On Ethernet it matches every encapsulation [`decode`](super::decode) looks through, not
+/// just plain frames: a filter that lets only plain frames through makes the decoder's support
+/// for the others useless on a live capture. libpcap's `vlan` and `pppoes` keywords move the
+/// offsets of everything that follows them in the expression (`or` included), so two of them
+/// cannot sit side by side: PPPoE sessions and VXLAN are matched by fixed offsets (`ether[]`,
+/// `udp[]`, the IPv4 header length read from the packet), in clauses placed before the one
+/// `vlan` clause, which comes last (802.1Q and QinQ). The cost: about 7 ns a packet more than
+/// plain and `vlan` alone (docs/benchmarks.md, "Default capture filter"). Not matched: PPPoE or VXLAN inside a VLAN tag the kernel left in the frame, and a VLAN
+/// tag inside VXLAN (the decoder reads them from a file).
+///
+/// Other link types (the `any` device's cooked capture, loopback, raw IP) carry none of these,
+/// and libpcap refuses `vlan` on them: their filter is the plain one.
+pub fn build_filter(host: Option<IpAddr>, port: u16, dlt: i32) -> String {
     let one = match host {
         Some(host) => format!("host {host} and tcp port {port}"),
         None => format!("tcp port {port}"),
     };
-    format!("({one}) or (vlan and {one})")
+    if LinkType::from_dlt(dlt) != Some(LinkType::Ethernet) {
+        return one;
+    }
+    // PPPoE session (EtherType 0x8864): the IP packet starts at 22, after the 14-byte
+    // Ethernet, 6-byte PPPoE and 2-byte PPP headers; PPP protocol 0x0021 IPv4, 0x0057 IPv6.
+    let pppoe = encapsulated(
+        "ether",
+        "ether[12:2] = 0x8864",
+        "ether[20:2]",
+        22,
+        host,
+        port,
+    );
+    // VXLAN (UDP 4789): 8 bytes of UDP and 8 of VXLAN header, then an Ethernet frame (its
+    // EtherType at 28), the IP packet at 30.
+    let vxlan = encapsulated("udp", "udp dst port 4789", "udp[28:2]", 30, host, port);
+    format!("({one}) or ({pppoe}) or ({vxlan}) or (vlan and (({one}) or (vlan and {one})))")
+}
+
+/// The clause for TCP to `port` (and `host`) in an IP packet at byte `ip` of `base` (`ether`,
+/// `udp`), behind the test `outer`; `kind` is the 2-byte field that says IPv4 or IPv6 (PPP
+/// protocol or EtherType).
+fn encapsulated(
+    base: &str,
+    outer: &str,
+    kind: &str,
+    ip: usize,
+    host: Option<IpAddr>,
+    port: u16,
+) -> String {
+    let (v4_kind, v6_kind) = if base == "ether" {
+        (0x0021, 0x0057)
+    } else {
+        (0x0800, 0x86dd)
+    };
+    let tcp4 = format!("{ip} + (({base}[{ip}] & 0xf) << 2)");
+    let v4 = format!(
+        "{kind} = {v4_kind:#06x} and {base}[{}] = 6 and ({base}[{tcp4}:2] = {port} or {base}[{tcp4} + 2:2] = {port})",
+        ip + 9
+    );
+    let v6 = format!(
+        "{kind} = {v6_kind:#06x} and {base}[{}] = 6 and ({base}[{}:2] = {port} or {base}[{}:2] = {port})",
+        ip + 6,
+        ip + 40,
+        ip + 42
+    );
+    let inner = match host {
+        None => format!("({v4}) or ({v6})"),
+        Some(IpAddr::V4(h)) => {
+            let h = u32::from(h);
+            format!(
+                "{v4} and ({base}[{}:4] = {h:#010x} or {base}[{}:4] = {h:#010x})",
+                ip + 12,
+                ip + 16
+            )
+        }
+        Some(IpAddr::V6(h)) => {
+            let words = |at: usize| {
+                h.octets()
+                    .chunks(4)
+                    .enumerate()
+                    .map(|(i, w)| {
+                        let w = u32::from_be_bytes([w[0], w[1], w[2], w[3]]);
+                        format!("{base}[{}:4] = {w:#010x}", at + 4 * i)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            };
+            format!("{v6} and (({}) or ({}))", words(ip + 8), words(ip + 24))
+        }
+    };
+    format!("{outer} and ({inner})")
 }
 
 impl Source {
@@ -96,7 +181,8 @@ impl Source {
         match &config.input {
             Input::File { path, .. } => {
                 let shown = path.display().to_string();
-                if !path.is_file() {
+                let stream = std::fs::metadata(path).is_ok_and(|meta| is_stream(&meta));
+                if !path.is_file() && !stream {
                     return Err(CaptureError::Open(format!(
                         "cannot open capture file {shown}: {}",
                         if path.exists() {
@@ -129,9 +215,13 @@ impl Source {
                         }
                         Handle::Classic(reader)
                     }
-                    Sniffed::Other => {
-                        let mut capture = Capture::from_file_with_precision(path, Precision::Nano)
-                            .map_err(|e| cannot_read(&e))?;
+                    Sniffed::Other { file, head } => {
+                        let mut capture = if stream {
+                            libpcap_stream(file, head).map_err(|e| cannot_read(&e))?
+                        } else {
+                            Capture::from_file_with_precision(path, Precision::Nano)
+                                .map_err(|e| cannot_read(&e))?
+                        };
                         if let Some(filter) = &config.bpf_filter {
                             capture
                                 .filter(filter, true)
@@ -165,10 +255,11 @@ impl Source {
                     inactive = inactive.buffer_size(size);
                 }
                 let mut capture = inactive.open().map_err(open_error)?;
+                let dlt = capture.get_datalink().0;
                 let filter = config
                     .bpf_filter
                     .clone()
-                    .unwrap_or_else(|| build_filter(*host, *port));
+                    .unwrap_or_else(|| build_filter(*host, *port, dlt));
                 capture.filter(&filter, true).map_err(|e| {
                     CaptureError::Open(format!("invalid BPF filter {filter:?}: {e}"))
                 })?;
@@ -250,6 +341,42 @@ impl Source {
     }
 }
 
+/// A stream that is no classic pcap (pcapng from a pipe), handed to libpcap. The bytes read
+/// to tell what it holds are gone from the stream, so they are put back in front of the rest
+/// through a pipe of our own, fed by a thread; libpcap reads its other end.
+fn libpcap_stream(
+    mut input: std::fs::File,
+    head: Vec<u8>,
+) -> Result<Capture<Offline>, Box<dyn std::fmt::Display>> {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is an array of two descriptors for `pipe2` to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(Box::new(std::io::Error::last_os_error()));
+    }
+    // SAFETY: the write end was just made and is owned by this File alone.
+    let mut writer = unsafe { std::fs::File::from_raw_fd(fds[1]) };
+    let feed = move || {
+        // Ends at the end of the input, or when libpcap's end is closed (EPIPE: Rust ignores
+        // SIGPIPE).
+        let _ = writer
+            .write_all(&head)
+            .and_then(|()| std::io::copy(&mut input, &mut writer).map(drop));
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("pcap-stream".into())
+        .spawn(feed)
+    {
+        // SAFETY: the read end is ours and not handed over: closed here.
+        unsafe { libc::close(fds[0]) };
+        return Err(Box::new(e));
+    }
+    // SAFETY: the read end is owned by no one else; libpcap takes it over (and closes it).
+    unsafe { Capture::from_raw_fd_with_precision(fds[0], Precision::Nano) }
+        .map_err(|e| Box::new(e) as Box<dyn std::fmt::Display>)
+}
+
 /// The next packet of a classic pcap file that passes the filter.
 fn next_classic<'a>(
     reader: &'a mut PcapReader,
@@ -273,14 +400,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn filter_covers_vlan_frames_and_never_names_our_own_addresses() {
+    fn filter_covers_encapsulations_on_ethernet_only_and_never_names_our_own_addresses() {
         assert_eq!(
-            build_filter(None, 8080),
-            "(tcp port 8080) or (vlan and tcp port 8080)"
+            build_filter(None, 8080, 1),
+            "(tcp port 8080) or (ether[12:2] = 0x8864 and ((ether[20:2] = 0x0021 and \
+             ether[31] = 6 and (ether[22 + ((ether[22] & 0xf) << 2):2] = 8080 or \
+             ether[22 + ((ether[22] & 0xf) << 2) + 2:2] = 8080)) or (ether[20:2] = 0x0057 and \
+             ether[28] = 6 and (ether[62:2] = 8080 or ether[64:2] = 8080)))) or \
+             (udp dst port 4789 and ((udp[28:2] = 0x0800 and udp[39] = 6 and \
+             (udp[30 + ((udp[30] & 0xf) << 2):2] = 8080 or \
+             udp[30 + ((udp[30] & 0xf) << 2) + 2:2] = 8080)) or (udp[28:2] = 0x86dd and \
+             udp[36] = 6 and (udp[70:2] = 8080 or udp[72:2] = 8080)))) or \
+             (vlan and ((tcp port 8080) or (vlan and tcp port 8080)))"
         );
-        assert_eq!(
-            build_filter(Some("10.1.2.3".parse().unwrap()), 80),
-            "(host 10.1.2.3 and tcp port 80) or (vlan and host 10.1.2.3 and tcp port 80)"
+        let v4 = build_filter(Some("10.1.2.3".parse().unwrap()), 80, 1);
+        assert!(
+            v4.starts_with("(host 10.1.2.3 and tcp port 80) or "),
+            "{v4}"
         );
+        assert!(
+            v4.contains("(ether[34:4] = 0x0a010203 or ether[38:4] = 0x0a010203)"),
+            "{v4}"
+        );
+        assert!(!v4.contains("0x0057"), "{v4}");
+        let v6 = build_filter(Some("2001:db8::2".parse().unwrap()), 80, 1);
+        assert!(
+            v6.contains("udp[38:4] = 0x20010db8 and udp[42:4] = 0x00000000"),
+            "{v6}"
+        );
+        assert!(!v6.contains("0x0021"), "{v6}");
+        // Cooked (`any`), loopback, raw IP: no VLAN support in libpcap, nothing to unwrap.
+        for dlt in [113, 276, 0, 12] {
+            assert_eq!(build_filter(None, 80, dlt), "tcp port 80");
+        }
+    }
+
+    #[test]
+    fn every_default_filter_compiles() {
+        for host in [None, Some("10.1.2.3"), Some("2001:db8::2")] {
+            let host = host.map(|h| h.parse().unwrap());
+            for dlt in [1, 113, 276, 0, 12] {
+                let filter = build_filter(host, 80, dlt);
+                let compiled = Capture::dead(Linktype(dlt)).unwrap().compile(&filter, true);
+                assert!(compiled.is_ok(), "{dlt} {filter}: {:?}", compiled.err());
+            }
+        }
     }
 }

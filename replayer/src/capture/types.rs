@@ -29,7 +29,8 @@ pub enum Input {
         /// The production server's TCP port: requests are the packets sent to it.
         port: u16,
     },
-    /// A classic pcap or pcapng file, read as fast as the disk allows; `port` is the server port.
+    /// A classic pcap or pcapng file, read as fast as the disk allows, or the same from a
+    /// stream (a pipe, FIFO, standard input as `-`); `port` is the server port.
     File {
         /// The capture file to read.
         path: PathBuf,
@@ -149,6 +150,15 @@ impl Input {
             Input::Live { port, .. } | Input::File { port, .. } => *port,
         }
     }
+}
+
+/// Whether a capture input is a stream rather than a file: a pipe (`tcpdump -w - | replayer
+/// -input-raw -:80`, `/dev/stdin`), a FIFO, a socket or a terminal. A stream is read once,
+/// front to back: no size (no progress bar), no going back.
+pub fn is_stream(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    kind.is_fifo() || kind.is_socket() || kind.is_char_device()
 }
 
 /// Now, in nanoseconds since the Unix epoch (the clock capture timestamps use).

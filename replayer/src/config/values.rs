@@ -3,7 +3,7 @@
 //! listen addresses. Every parser returns a one-line reason the caller prefixes with the flag.
 
 use super::*;
-use crate::capture::Input;
+use crate::capture::{is_stream, Input};
 use crate::stages::limit::Limit;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -22,15 +22,21 @@ pub fn parse_input_raw(text: &str, engine: Option<Engine>) -> Result<(Input, Str
         .filter(|p| *p > 0)
         .ok_or_else(|| format!("'{port}' in '{text}' is not a port (1-65535)"))?;
     let lower = host.to_ascii_lowercase();
-    let looks_like_file = lower.ends_with(".pcap")
+    let looks_like_file = host == "-"
+        || lower.ends_with(".pcap")
         || lower.ends_with(".pcapng")
         || lower.ends_with(".cap")
         || host.contains('/');
     if engine == Some(Engine::PcapFile) || looks_like_file {
-        let path = PathBuf::from(host);
+        // `-` is standard input, as for `tcpdump -r -`.
+        let path = PathBuf::from(if host == "-" { "/dev/stdin" } else { host });
         match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_file() => {}
-            Ok(_) => return Err(format!("{host} is not a file")),
+            Ok(meta) if meta.is_file() || is_stream(&meta) => {}
+            Ok(_) => {
+                return Err(format!(
+                    "{host} is neither a file nor a stream (a pipe or FIFO)"
+                ))
+            }
             Err(e) => return Err(format!("cannot read {host}: {e}")),
         }
         return Ok((Input::File { path, port }, host.to_string()));

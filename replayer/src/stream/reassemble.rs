@@ -371,7 +371,8 @@ impl<C> Stream<C> {
         self.last_seen_ns = ts_ns;
         if seg.flags.syn {
             match self.isn {
-                Some(isn) if isn == seg.seq => {} // a retransmitted SYN
+                // A retransmitted SYN, or a late copy of the SYN of a stream that carried data.
+                Some(isn) if isn == seg.seq && (self.open || self.next_abs > 0) => {}
                 None if self.next_abs == 0
                     && self.pending.is_empty()
                     && seg.seq.wrapping_add(1) == self.next_seq =>
@@ -384,7 +385,11 @@ impl<C> Stream<C> {
                     self.restart(seg.seq, ts_ns, shared);
                 }
                 _ => {
-                    // A new connection on the same 4-tuple (port reuse).
+                    // A new connection on the same 4-tuple (port reuse), or the same SYN
+                    // tried again after a reset that ended the stream before any byte: the
+                    // server still held an old connection on these ports and answered the
+                    // first SYN with a bare ACK, the client reset, and retries (same initial
+                    // sequence number) once the server has let the old one go.
                     if self.open {
                         self.finish(cx, shared);
                     }
