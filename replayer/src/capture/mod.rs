@@ -12,5 +12,6 @@ pub mod types;
 
 pub use source::{Next, Packet, Source};
 pub use types::{
-    CaptureConfig, CaptureError, CaptureStats, Input, ReassemblyLimits, DEFAULT_CAPTURE_BUFFER,
+    CaptureConfig, CaptureError, CaptureStats, FramingError, Input, ReassemblyLimits,
+    DEFAULT_CAPTURE_BUFFER,
 };
