@@ -20,6 +20,7 @@ mod capture_malformed;
 mod capture_synthetic;
 mod cli_args;
 mod cli_pcap;
+mod framing_fidelity;
 mod corpus_binary;
 mod mutated_captures;
 mod progress_bar;

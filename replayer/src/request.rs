@@ -77,6 +77,11 @@ pub struct HeaderRef<'a> {
     pub value: &'a [u8],
     /// What the name is known as ([`Class::NONE`] for most).
     pub class: Class,
+    /// The whole header line as captured, from the name to the line ending (excluded),
+    /// spaces kept: `Content-Length:7`, `Cookie:`, a value's trailing blanks. `None` for a
+    /// field a stage set or added. Outputs write it as is, so an untouched header goes out
+    /// byte for byte as production received it.
+    pub line: Option<&'a [u8]>,
 }
 
 /// Headers that carry a user's identity; never sent to staging by default (`rewrite`).
@@ -206,8 +211,13 @@ struct Field {
 
 #[derive(Clone)]
 enum Text {
-    /// `head[name.0..name.1]` (UTF-8, see [`Headers::push_captured`]) and `head[value.0..value.1]`.
-    Captured { name: (u32, u32), value: (u32, u32) },
+    /// `head[name.0..name.1]` (UTF-8, see [`Headers::push_captured`]) and `head[value.0..value.1]`;
+    /// the whole line is `head[name.0..line_end]`.
+    Captured {
+        name: (u32, u32),
+        value: (u32, u32),
+        line_end: u32,
+    },
     /// Boxed: most fields are captured, and a small field keeps the list compact.
     Owned(Box<Header>),
     /// A constant header (the marker, on every request): no allocation at all.
@@ -224,15 +234,21 @@ impl Headers {
         }
     }
 
-    /// Adds a field whose name and value are `head[name]` and `head[value]`; returns the
-    /// name's class.
+    /// Adds a field whose name and value are `head[name]` and `head[value]`, on a line that
+    /// is `head[name.start..line_end]` without its line ending; returns the name's class.
     ///
     /// # Safety
-    /// `head[name]` must be valid UTF-8 (the parser returned it as a `str`), and both ranges
-    /// must lie inside `head` (they are checked, in debug builds only).
+    /// `head[name]` must be valid UTF-8 (the parser returned it as a `str`), and the ranges
+    /// must lie inside `head`, `value` inside the line (checked in debug builds only).
     #[inline]
-    pub unsafe fn push_captured(&mut self, name: Range<usize>, value: Range<usize>) -> Class {
-        debug_assert!(name.end <= self.head.len() && value.end <= self.head.len());
+    pub unsafe fn push_captured(
+        &mut self,
+        name: Range<usize>,
+        value: Range<usize>,
+        line_end: usize,
+    ) -> Class {
+        debug_assert!(name.end <= value.start && value.end <= line_end);
+        debug_assert!(line_end <= self.head.len());
         // SAFETY: the caller's promise.
         let text = unsafe { std::str::from_utf8_unchecked(&self.head[name.clone()]) };
         let class = Class::of(text);
@@ -243,6 +259,7 @@ impl Headers {
             text: Text::Captured {
                 name: (name.start as u32, name.end as u32),
                 value: (value.start as u32, value.end as u32),
+                line_end: line_end as u32,
             },
         });
         class
@@ -380,21 +397,28 @@ impl Field {
 
 fn read<'a>(head: &'a Bytes, field: &'a Field) -> HeaderRef<'a> {
     match &field.text {
-        Text::Captured { name, value } => HeaderRef {
+        Text::Captured {
+            name,
+            value,
+            line_end,
+        } => HeaderRef {
             // SAFETY: `push_captured`'s contract: this range of the (immutable) head is UTF-8.
             name: unsafe { std::str::from_utf8_unchecked(&head[name.0 as usize..name.1 as usize]) },
             value: &head[value.0 as usize..value.1 as usize],
             class: field.class,
+            line: Some(&head[name.0 as usize..*line_end as usize]),
         },
         Text::Owned(header) => HeaderRef {
             name: &header.name,
             value: &header.value,
             class: field.class,
+            line: None,
         },
         Text::Static(header) => HeaderRef {
             name: &header.name,
             value: &header.value,
             class: field.class,
+            line: None,
         },
     }
 }
@@ -443,9 +467,14 @@ impl FromIterator<Header> for Headers {
 }
 
 /// Equal when the fields read the same, however they are stored.
+/// The same fields (names, values, order), however they are held: a captured line's spacing
+/// is not compared.
 impl PartialEq for Headers {
     fn eq(&self, other: &Headers) -> bool {
-        self.iter().eq(other.iter())
+        fn fields(h: HeaderRef<'_>) -> (&str, &[u8]) {
+            (h.name, h.value)
+        }
+        self.iter().map(fields).eq(other.iter().map(fields))
     }
 }
 
@@ -650,7 +679,7 @@ mod tests {
         let mut captured = Headers::captured(head.clone(), 4);
         for (name, value) in [(0..4, 6..7), (9..15, 17..20), (22..28, 30..33)] {
             // SAFETY: ASCII ranges inside `head`.
-            unsafe { captured.push_captured(name, value) };
+            unsafe { captured.push_captured(name, value.clone(), value.end) };
         }
         let owned: Headers = [("Host", "a"), ("Cookie", "c=1"), ("Accept", "*/*")]
             .into_iter()

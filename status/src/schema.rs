@@ -120,6 +120,12 @@ pub struct CaptureCounters {
     /// `--max-stream-bytes`, `--max-buffered-bytes`) was reached.
     #[serde(default)]
     pub dropped_over_cap: u64,
+    // Added to schema 1 with the framing rules; absent in older documents.
+    /// Connections whose rest was not replayed after a framing error, by cause (`bad_head`,
+    /// `bad_length`, `head_too_large`, `bad_chunk`; every key present): production answered
+    /// 400 and closed them, and where the next request began was not certain.
+    #[serde(default)]
+    pub framing_skipped: BTreeMap<String, u64>,
 }
 
 /// The `requests` section: what became of each captured request, totals since the daemon

@@ -12,6 +12,6 @@ pub mod types;
 
 pub use source::{Next, Packet, Source};
 pub use types::{
-    is_stream, CaptureConfig, CaptureError, CaptureStats, Input, ReassemblyLimits,
+    is_stream, CaptureConfig, CaptureError, CaptureStats, FramingError, Input, ReassemblyLimits,
     DEFAULT_CAPTURE_BUFFER,
 };

@@ -127,6 +127,52 @@ pub struct CaptureStats {
     pub requests_cut: AtomicU64,
     /// Bytes, segments or streams dropped because a cap was hit.
     pub dropped_over_cap: AtomicU64,
+    /// Connections whose rest was skipped after a framing error, by [`FramingError`]
+    /// (indexed by [`FramingError::index`]).
+    pub framing_skipped: [AtomicU64; FramingError::ALL.len()],
+}
+
+/// Why the framer gave up on the rest of a connection. After such an error the next request
+/// boundary is not certain (a resync could find a "request" inside a body), and production
+/// answered 400 or 501 and closed the connection anyway (nginx does), so nothing more on it
+/// was served: nothing more is replayed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FramingError {
+    /// A head that is not HTTP/1.x: a bad request line, a header line that is not
+    /// `name: value`, an obsolete folded line.
+    BadHead,
+    /// `Content-Length` and `Transfer-Encoding` that do not delimit a body: contradictory or
+    /// invalid lengths, a final coding other than `chunked`.
+    BadLength,
+    /// A head longer than the framer waits for (64 KiB).
+    HeadTooLarge,
+    /// A chunked body whose chunk-size line or chunk end is malformed.
+    BadChunk,
+}
+
+impl FramingError {
+    /// Every cause, in index order.
+    pub const ALL: [FramingError; 4] = [
+        FramingError::BadHead,
+        FramingError::BadLength,
+        FramingError::HeadTooLarge,
+        FramingError::BadChunk,
+    ];
+
+    /// The cause's name in the status document (`capture.framing_skipped`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FramingError::BadHead => "bad_head",
+            FramingError::BadLength => "bad_length",
+            FramingError::HeadTooLarge => "head_too_large",
+            FramingError::BadChunk => "bad_chunk",
+        }
+    }
+
+    /// Its position in [`FramingError::ALL`] and in [`CaptureStats::framing_skipped`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// Why capture stopped or never started. The message is the whole line shown to the

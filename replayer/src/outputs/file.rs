@@ -33,7 +33,8 @@ pub enum OutputError {
 pub const RECORD_SEPARATOR: &[u8] = "\n🐵🙈🙉\n".as_bytes();
 
 /// Writes a request as it goes on the wire: request line, headers in order as captured
-/// after the rewrites, blank line, body.
+/// after the rewrites (each captured line byte for byte, spacing kept; only the line ending
+/// is always CRLF), blank line, body.
 ///
 /// The pipeline hands over bodies with the chunked coding removed. When the headers still
 /// say `Transfer-Encoding: chunked` the body is written back as one chunk and the last
@@ -50,9 +51,14 @@ pub fn write_wire(out: &mut impl Write, request: &Request) -> std::io::Result<()
         b" HTTP/1.1\r\n"
     })?;
     for header in &request.headers {
-        out.write_all(header.name.as_bytes())?;
-        out.write_all(b": ")?;
-        out.write_all(header.value)?;
+        // A captured line as it was; a header a stage set, as `Name: value`.
+        if let Some(line) = header.line {
+            out.write_all(line)?;
+        } else {
+            out.write_all(header.name.as_bytes())?;
+            out.write_all(b": ")?;
+            out.write_all(header.value)?;
+        }
         out.write_all(b"\r\n")?;
     }
     out.write_all(b"\r\n")?;

@@ -1,6 +1,7 @@
 //! One HTTP/1 exchange on a staging connection, written by hand so that what goes out is
 //! what was captured: the method and request-target bytes as they were, header names in
-//! their captured case and order, HTTP/1.0 kept as 1.0. (HTTP client libraries normalise
+//! their captured case and order, each untouched header line byte for byte (spacing
+//! included: `Content-Length:7`, `Cookie:`, trailing blanks), HTTP/1.0 kept as 1.0. (HTTP client libraries normalise
 //! all of these: they parse the target as a URL, lowercase or title-case names, group
 //! repeated names, add `Accept`, and cannot send `OPTIONS *`.)
 //!
@@ -11,7 +12,7 @@
 //! Long because the head writer and the response framing rules belong with the unit tests
 //! that pin them byte for byte (about 190 of the lines).
 
-use crate::request::Request;
+use crate::request::{Class, HeaderRef, Request};
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -51,8 +52,8 @@ pub struct HeadRule<'a> {
 /// and `target` (normally the captured ones; `prefix` goes before an origin-form path) and
 /// a `Content-Length` for a body of `body_len` bytes.
 ///
-/// Kept: the method, the request-target bytes, the HTTP version, every other header's
-/// name (case) and value, in order. Changed: `Host` (the target's, in the captured Host's
+/// Kept: the method, the request-target bytes, the HTTP version, every other header line
+/// byte for byte as captured (or as configuration set it), in order. Changed: `Host` (the target's, in the captured Host's
 /// place, or first if there was none); `Content-Length` (in the place of the captured
 /// `Content-Length` or `Transfer-Encoding`, or last when a body needs one); HTTP/1.0 gets
 /// `Connection: keep-alive` so the connection is reused. Dropped: the other
@@ -87,11 +88,13 @@ pub fn write_head(
         push_header(out, b"Host", rule.authority.as_bytes());
     }
     let mut length_written = false;
+    let chunked = request.headers.contains(Class::TRANSFER_ENCODING);
+    let mut digits = [0u8; 20];
     for header in &request.headers {
         let name: &str = header.name;
         if name.eq_ignore_ascii_case("host") {
             if rule.original_host {
-                push_checked(out, name, header.value);
+                push_checked(out, header);
             } else {
                 push_header(out, name.as_bytes(), rule.authority.as_bytes());
             }
@@ -99,19 +102,28 @@ pub fn write_head(
             || name.eq_ignore_ascii_case("transfer-encoding")
         {
             if !length_written {
-                let name = if name.eq_ignore_ascii_case("content-length") {
-                    name
-                } else {
-                    "Content-Length"
-                };
-                push_length(out, name, body_len);
+                match header.line {
+                    // The captured `Content-Length` line, as it was, when it still tells the
+                    // body's length (the body was not de-chunked).
+                    Some(line)
+                        if !chunked
+                            && header.value.trim_ascii() == decimal(&mut digits, body_len) =>
+                    {
+                        out.extend_from_slice(line);
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    _ if name.eq_ignore_ascii_case("content-length") => {
+                        push_length(out, name, body_len)
+                    }
+                    _ => push_length(out, "Content-Length", body_len),
+                }
                 length_written = true;
             }
         } else if !CONNECTION_HEADERS
             .iter()
             .any(|c| c.eq_ignore_ascii_case(name))
         {
-            push_checked(out, name, header.value);
+            push_checked(out, header);
         }
     }
     if body_len > 0 && !length_written {
@@ -170,9 +182,16 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// A header from the request (possibly rewritten by configuration): left out when it could
-/// not be exactly one header line.
-fn push_checked(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+/// A header from the request: a captured line byte for byte (the framer parsed it as one
+/// header line); one set by configuration as `Name: value`, left out when it could not be
+/// exactly one header line.
+fn push_checked(out: &mut Vec<u8>, header: HeaderRef<'_>) {
+    if let Some(line) = header.line {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+        return;
+    }
+    let (name, value) = (header.name, header.value);
     let name_ok = !name.is_empty() && name.bytes().all(is_tchar);
     let value_ok = !value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0);
     if name_ok && value_ok {
@@ -184,8 +203,14 @@ fn push_length(out: &mut Vec<u8>, name: &str, len: usize) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
     let mut digits = [0u8; 20];
+    out.extend_from_slice(decimal(&mut digits, len));
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `n` in decimal digits, written at the end of `digits`.
+fn decimal(digits: &mut [u8; 20], n: usize) -> &[u8] {
     let mut at = digits.len();
-    let mut n = len;
+    let mut n = n;
     loop {
         at -= 1;
         digits[at] = b'0' + (n % 10) as u8;
@@ -194,8 +219,7 @@ fn push_length(out: &mut Vec<u8>, name: &str, len: usize) {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
-    out.extend_from_slice(b"\r\n");
+    &digits[at..]
 }
 
 /// RFC 9110 token characters (method and header names).
@@ -502,6 +526,56 @@ mod tests {
             head(&r, true, "/shadow", 0).unwrap(),
             "GET /shadow/a/../b?x=%7e&y=%2F HTTP/1.1\r\nx-lower: 1\r\nHost: www.example.org\r\n\
              X-API-Key: k\r\nx-lower: 2\r\nContent-Length: 0\r\n\r\n"
+        );
+    }
+
+    /// `captured` with its headers as the framer keeps them: lines of one captured head.
+    fn from_lines(lines: &[&str], body_len: usize) -> Request {
+        let head = lines.iter().map(|l| format!("{l}\r\n")).collect::<String>();
+        let mut headers = crate::request::Headers::captured(head.clone().into(), lines.len());
+        let mut at = 0;
+        for line in lines {
+            let colon = at + line.find(':').unwrap();
+            let value = line[colon - at + 1..].trim_matches([' ', '\t']);
+            let start = if value.is_empty() {
+                colon + 1
+            } else {
+                at + line.rfind(value).unwrap()
+            };
+            // SAFETY: ASCII ranges inside the head.
+            unsafe {
+                headers.push_captured(at..colon, start..start + value.len(), at + line.len())
+            };
+            at += line.len() + 2;
+        }
+        let mut request = captured("POST", "/b", 1, &[]);
+        request.headers = headers;
+        request.body = vec![b'x'; body_len].into();
+        request
+    }
+
+    #[test]
+    fn captured_header_lines_go_out_byte_for_byte() {
+        let r = from_lines(
+            &[
+                "Host:  a",
+                "Content-Length:7",
+                "X-Trail: v \t ",
+                "Cookie:",
+                "X-Mid:a  b\t",
+            ],
+            7,
+        );
+        assert_eq!(
+            head(&r, true, "", 7).unwrap(),
+            "POST /b HTTP/1.1\r\nHost:  a\r\nContent-Length:7\r\nX-Trail: v \t \r\nCookie:\r\n\
+             X-Mid:a  b\t\r\n\r\n"
+        );
+        // Host replaced by the target's, a length that no longer holds written anew.
+        assert_eq!(
+            head(&r, false, "", 3).unwrap(),
+            "POST /b HTTP/1.1\r\nHost: staging.example:8080\r\nContent-Length: 3\r\n\
+             X-Trail: v \t \r\nCookie:\r\nX-Mid:a  b\t\r\n\r\n"
         );
     }
 

@@ -8,6 +8,10 @@
 //!   only the safe methods GET, HEAD and OPTIONS. Naming another method is a startup error
 //!   unless `--allow-unsafe-methods` is also given: a typo or a copied GoReplay line must
 //!   never start replaying writes to staging silently.
+//! - **invalid request-target** (always on): a target that fits none of the forms of RFC 9112
+//!   §3.2 (`GET zxc HTTP/1.1`; `*` other than with OPTIONS; CONNECT without `host:port`) was
+//!   answered 400 by production, so replaying it tests nothing and may reach a staging
+//!   server laxer than production.
 //! - **method override**: a request whose `X-HTTP-Method-Override`, `X-HTTP-Method` or
 //!   `X-Method-Override` header names a method outside the allowed set (compared without
 //!   case) is dropped too: frameworks honour these headers, so a `GET` carrying
@@ -36,6 +40,9 @@ pub enum Reason {
     Loop,
     /// Its method is not one of those allowed (by default GET, HEAD and OPTIONS).
     Method,
+    /// Its request-target fits none of the forms of RFC 9112 §3.2 (`GET zxc HTTP/1.1`):
+    /// production answered it 400, so it is never replayed.
+    InvalidTarget,
     /// A method-override header names a method that is not allowed.
     MethodOverride,
     /// No `-http-allow-url` pattern matches its target.
@@ -50,8 +57,9 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order the filter checks them.
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 8] = [
         Reason::Method,
+        Reason::InvalidTarget,
         Reason::Loop,
         Reason::MethodOverride,
         Reason::UrlNotAllowed,
@@ -65,6 +73,7 @@ impl Reason {
         match self {
             Reason::Loop => "loop",
             Reason::Method => "method",
+            Reason::InvalidTarget => "invalid_target",
             Reason::MethodOverride => "method_override",
             Reason::UrlNotAllowed => "url_not_allowed",
             Reason::UrlDisallowed => "url_disallowed",
@@ -77,12 +86,13 @@ impl Reason {
     pub fn index(self) -> usize {
         match self {
             Reason::Method => 0,
-            Reason::Loop => 1,
-            Reason::MethodOverride => 2,
-            Reason::UrlNotAllowed => 3,
-            Reason::UrlDisallowed => 4,
-            Reason::HeaderNotAllowed => 5,
-            Reason::HeaderDisallowed => 6,
+            Reason::InvalidTarget => 1,
+            Reason::Loop => 2,
+            Reason::MethodOverride => 3,
+            Reason::UrlNotAllowed => 4,
+            Reason::UrlDisallowed => 5,
+            Reason::HeaderNotAllowed => 6,
+            Reason::HeaderDisallowed => 7,
         }
     }
 }
@@ -203,6 +213,9 @@ impl FilterConfig {
         if !self.methods.iter().any(|m| m == &*request.method) {
             return Err(Reason::Method);
         }
+        if !is_valid_target(&request.method, request.target.as_bytes()) {
+            return Err(Reason::InvalidTarget);
+        }
         let headers = &request.headers;
         if headers.contains(Class::MARKER) {
             return Err(Reason::Loop);
@@ -253,6 +266,42 @@ impl FilterConfig {
         }
         Ok(())
     }
+}
+
+/// Whether `target` fits one of the request-target forms of RFC 9112 §3.2 for `method`:
+/// origin-form (`/path?query`), absolute-form (`scheme:...`, RFC 3986 §3.1), authority-form
+/// (`host:port`, CONNECT only) or asterisk-form (`*`, OPTIONS only). The framer already
+/// refused bytes no target may hold (spaces, controls); this is about the shape.
+fn is_valid_target(method: &str, target: &[u8]) -> bool {
+    match target.first() {
+        // origin-form: the case of nearly every request, decided on one byte.
+        Some(b'/') => method != "CONNECT",
+        Some(b'*') if target.len() == 1 => method == "OPTIONS",
+        Some(_) if method == "CONNECT" => is_authority_form(target),
+        Some(first) if first.is_ascii_alphabetic() => {
+            // absolute-form: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'.
+            match memchr::memchr(b':', target) {
+                Some(colon) => target[1..colon]
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)),
+                None => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// `uri-host ":" port` (RFC 9112 §3.2.3): a non-empty host with no path, query, fragment or
+/// userinfo, and a port of digits.
+fn is_authority_form(target: &[u8]) -> bool {
+    let Some(colon) = memchr::memrchr(b':', target) else {
+        return false;
+    };
+    let (host, port) = (&target[..colon], &target[colon + 1..]);
+    !host.is_empty()
+        && !host.iter().any(|b| b"/?#@".contains(b))
+        && !port.is_empty()
+        && port.iter().all(u8::is_ascii_digit)
 }
 
 /// RFC 9110 `tchar`: what a method name may be made of.
@@ -353,6 +402,43 @@ mod tests {
         };
         let req = with_header(request("GET", "/"), "X-HTTP-Method-Override", "DELETE");
         assert_eq!(allowed.check_method(&req), Ok(()));
+    }
+
+    #[test]
+    fn targets_of_no_rfc_9112_form_are_filtered() {
+        let filter = FilterConfig {
+            methods: names(&["GET", "OPTIONS", "CONNECT"]),
+            ..FilterConfig::default()
+        };
+        let check = |method: &str, target: &str| filter.check_method(&request(method, target));
+        for (method, target) in [
+            ("GET", "/"),
+            ("GET", "/a?b"),
+            ("GET", "http://example.org/a"),
+            ("GET", "HTTPS://example.org"),
+            ("OPTIONS", "*"),
+            ("CONNECT", "example.org:443"),
+            ("CONNECT", "[::1]:443"),
+        ] {
+            assert_eq!(check(method, target), Ok(()), "{method} {target}");
+        }
+        for (method, target) in [
+            ("GET", "zxc"),
+            ("GET", "*"),
+            ("GET", "1http://x/"),
+            ("GET", "?a"),
+            ("OPTIONS", "**"),
+            ("CONNECT", "/"),
+            ("CONNECT", "example.org"),
+            ("CONNECT", "example.org:443/x"),
+            ("CONNECT", "u@example.org:443"),
+        ] {
+            assert_eq!(
+                check(method, target),
+                Err(Reason::InvalidTarget),
+                "{method} {target}"
+            );
+        }
     }
 
     #[test]

@@ -191,6 +191,13 @@ impl DaemonStatus {
                 streams: c.streams.load(Relaxed),
                 requests_cut: c.requests_cut.load(Relaxed),
                 dropped_over_cap: c.dropped_over_cap.load(Relaxed),
+                framing_skipped: crate::capture::FramingError::ALL
+                    .iter()
+                    .map(|e| {
+                        let count = c.framing_skipped[e.index()].load(Relaxed);
+                        (e.as_str().to_string(), count)
+                    })
+                    .collect(),
             },
             requests: self.stats.requests(),
             responses: self.stats.responses(),

@@ -6,17 +6,26 @@
 //! message exactly; a request without either header has no body (RFC 9112 §6.3), which covers
 //! HTTP/1.0 and `Expect: 100-continue` (the body simply follows on the stream when it comes).
 //!
-//! A request is emitted only once it is complete. When a gap cuts one, or a head cannot be
-//! parsed, or it outgrows its memory budget, it is counted in `requests_cut` and never emitted
-//! half; framing then resumes at the next line that looks like a request line (or, when the
-//! gap fell inside a body of known length, right after that body).
+//! A request is emitted only once it is complete. When a gap cuts one, or it outgrows its
+//! memory budget, it is counted in `requests_cut` and never emitted half; framing then
+//! resumes at the next line that looks like a request line (or, when the gap fell inside a
+//! body of known length, right after that body).
+//!
+//! A framing error is different: a head that cannot be parsed (an obsolete folded line, say),
+//! lengths that do not delimit a body, a head over 64 KiB, a malformed chunk. Resyncing there
+//! would look for a request line inside what may be a body, and replay a request production
+//! never served (`Foo: bar\r\n Content-Length: 38` hides a length; a `GET` in that body is
+//! not a request). nginx answers such a request 400 (501 for an unknown coding) and closes
+//! the connection, so nothing more on it was served: the rest of the connection is skipped,
+//! counted in `framing_skipped` by [`FramingError`]. Where RFC 9112 lets a server choose, the
+//! framer does what nginx does: a bare LF ends a line (§2.2).
 //!
 //! Bytes are parsed where they lie: only the unfinished tail of a segment is copied.
 //!
 //! Long because framing (heads, lengths, chunked bodies, resync after a gap, the memory
 //! budget) is one state machine, kept with its unit tests (about 100 of the lines).
 
-use crate::capture::CaptureStats;
+use crate::capture::{CaptureStats, FramingError};
 use crate::request::{ByteStr, Class, Connection, Headers, Request};
 use crate::stream::reassemble::{Buffered, Consumer};
 use bytes::{Bytes, BytesMut};
@@ -106,6 +115,10 @@ impl Emitter<'_> {
         self.stats.requests_cut.fetch_add(1, Relaxed);
         self.stats.dropped_over_cap.fetch_add(1, Relaxed);
     }
+
+    fn skip_rest(&self, cause: FramingError) {
+        self.stats.framing_skipped[cause.index()].fetch_add(1, Relaxed);
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +134,8 @@ enum State {
     Chunked(Chunk),
     /// Passing over the rest of a body whose request was cut.
     Skip { remaining: u64 },
+    /// After a framing error: nothing more on this connection is a request we can trust.
+    Closed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +228,7 @@ impl Consumer<Emitter<'_>> for RequestParser {
             (State::Skip { remaining }, Some(len)) if len < remaining => State::Skip {
                 remaining: remaining - len,
             },
+            (State::Closed, _) => State::Closed,
             (State::Body { .. } | State::Chunked(_), _) => {
                 cx.cut();
                 State::Resync
@@ -231,7 +247,7 @@ impl Consumer<Emitter<'_>> for RequestParser {
         let partial = match self.state {
             State::Head => !self.buf.is_empty(),
             State::Body { .. } | State::Chunked(_) => true,
-            State::Resync | State::Skip { .. } => false,
+            State::Resync | State::Skip { .. } | State::Closed => false,
         };
         if partial {
             cx.cut();
@@ -254,6 +270,7 @@ impl RequestParser {
         while pos < input.len() {
             let rest = &input[pos..];
             match self.state {
+                State::Closed => return input.len(),
                 State::Resync => match find_request_line(rest) {
                     Ok(start) => {
                         pos += start;
@@ -331,9 +348,7 @@ impl RequestParser {
             Ok(httparse::Status::Complete(len)) => {
                 let Some((head, framing)) = head_of(&request, &input[..len]) else {
                     cx.cut();
-                    self.state = State::Resync;
-                    self.head_started = false;
-                    return Some(len);
+                    return Some(self.close(cx, FramingError::BadHead, input.len()));
                 };
                 let bodyless = BODYLESS_METHODS.contains(&&*head.method);
                 self.head = Some(head);
@@ -343,37 +358,32 @@ impl RequestParser {
                     Framing::Chunked => self.state = State::Chunked(Chunk::Size),
                     Framing::Unusable if bodyless => {
                         // Where the body ends is unknown, but for these methods a body means
-                        // nothing (RFC 9110 §9.3): the head is the request. Emit it, then
-                        // find the next request line.
+                        // nothing (RFC 9110 §9.3): the head is the request. Emit it; where
+                        // the next one starts is not certain, so the rest is skipped.
                         self.complete(cx, conn);
-                        self.state = State::Resync;
+                        return Some(self.close(cx, FramingError::BadLength, input.len()));
                     }
                     Framing::Unusable => {
                         cx.cut();
-                        self.drop_request();
-                        self.state = State::Resync;
+                        return Some(self.close(cx, FramingError::BadLength, input.len()));
                     }
                 }
                 Some(len)
             }
             Ok(httparse::Status::Partial) => {
                 if input.len() > MAX_HEAD_BYTES {
+                    // nginx answers 400 (header too large) and closes.
                     cx.over_cap();
-                    self.state = State::Resync;
-                    self.head_started = false;
-                    return Some(input.len());
+                    return Some(self.close(cx, FramingError::HeadTooLarge, input.len()));
                 }
                 self.head_scan = Some(input.len().saturating_sub(3));
                 None
             }
             Err(_) => {
-                // Not a request head: count it and look for the next request line, skipping
-                // at least this line so the same bytes are not tried again.
+                // Not a request head (nginx: 400, connection closed): count it and skip the
+                // rest of the connection.
                 cx.cut();
-                self.state = State::Resync;
-                self.head_started = false;
-                let line_end = memchr::memchr(b'\n', input).map_or(input.len(), |i| i + 1);
-                Some(line_end)
+                Some(self.close(cx, FramingError::BadHead, input.len()))
             }
         }
     }
@@ -437,13 +447,23 @@ impl RequestParser {
         }
     }
 
-    /// Gives up on a request whose body is malformed; returns bytes to skip (none: the
-    /// resynchronisation looks at them).
+    /// Gives up on a request whose chunked body is malformed, and on the rest of the
+    /// connection (nginx: 400, closed); returns the bytes consumed (none: the closed state
+    /// passes over them).
     fn abandon(&mut self, cx: &mut Emitter<'_>) -> usize {
         cx.cut();
+        self.close(cx, FramingError::BadChunk, 0)
+    }
+
+    /// A framing error: drops the current request and skips the rest of the connection,
+    /// counted by `cause`. Returns `consumed`, for the caller to pass on as the bytes it
+    /// consumed.
+    fn close(&mut self, cx: &mut Emitter<'_>, cause: FramingError, consumed: usize) -> usize {
+        cx.skip_rest(cause);
         self.drop_request();
-        self.state = State::Resync;
-        0
+        self.head_scan = None;
+        self.state = State::Closed;
+        consumed
     }
 
     /// The current request is complete: hand it over.
@@ -486,7 +506,7 @@ impl RequestParser {
                 self.drop_request();
                 self.state = State::Skip { remaining };
             }
-            State::Resync => {}
+            State::Resync | State::Closed => {}
             _ => {
                 cx.over_cap();
                 self.drop_request();
@@ -528,28 +548,57 @@ fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Fra
         unsafe { ByteStr::from_utf8_unchecked(shared.slice(range(request.path?.as_bytes()))) };
     let version_minor = request.version?;
     let mut length: Option<u64> = None;
-    let mut chunked = false;
+    // The last transfer coding seen so far, over every `Transfer-Encoding` line: chunked?
+    let mut final_chunked: Option<bool> = None;
+    let (mut chunked_seen, mut chunked_twice) = (false, false);
     let mut unusable = false;
     // One spare slot: the marker header `rewrite` adds to every replayed request.
     let mut headers = Headers::captured(shared, request.headers.len() + 1);
     for h in request.headers.iter() {
+        let value = range(h.value);
+        // The line goes on to its ending: what follows the value is blanks httparse left out
+        // of it, kept so that the line can be written back byte for byte.
+        // A plain loop, not memchr: there are rarely more than one or two bytes to look at
+        // (httparse refuses a CR that does not end a line).
+        let mut line_end = value.end;
+        while line_end < raw.len() && !matches!(raw[line_end], b'\r' | b'\n') {
+            line_end += 1;
+        }
         // SAFETY: httparse returned the name as a `str` lying in `raw`; the copy is exact.
-        let class = unsafe { headers.push_captured(range(h.name.as_bytes()), range(h.value)) };
+        let class = unsafe { headers.push_captured(range(h.name.as_bytes()), value, line_end) };
         if class == Class::CONTENT_LENGTH {
             match parse_length(h.value) {
                 Some(value) if length.is_none_or(|l| l == value) => length = Some(value),
                 _ => unusable = true,
             }
         } else if class == Class::TRANSFER_ENCODING {
-            // Only a final `chunked` coding delimits a request body.
-            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-            if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                chunked = true;
-            } else {
-                unusable = true;
+            // Several lines are one list (RFC 9110 §5.3): what counts is the coding that
+            // comes last over all of them, and only a final `chunked`, applied once,
+            // delimits a request body (RFC 9112 §6.1, §6.3). An empty list element
+            // (`, chunked,`) no sender may generate makes the framing unusable: RFC 9110
+            // §5.6.1 would have it ignored, but nginx takes nothing but a bare `chunked`
+            // (501), and a request so framed is not one production served as chunked.
+            for coding in h.value.split(|&b| b == b',') {
+                let coding = coding.trim_ascii();
+                if coding.is_empty() {
+                    unusable = true;
+                    continue;
+                }
+                let is_chunked = coding.eq_ignore_ascii_case(b"chunked");
+                chunked_twice |= is_chunked && chunked_seen;
+                chunked_seen |= is_chunked;
+                final_chunked = Some(is_chunked);
             }
         }
     }
+    let chunked = match final_chunked {
+        Some(true) if !chunked_twice => true,
+        Some(_) => {
+            unusable = true;
+            false
+        }
+        None => false,
+    };
     let framing = match (unusable, chunked, length) {
         (true, _, _) => Framing::Unusable,
         (false, true, _) => Framing::Chunked,
@@ -729,11 +778,166 @@ mod tests {
     }
 
     #[test]
-    fn garbage_is_counted_not_emitted() {
+    fn transfer_encoding_lines_are_one_list() {
+        let (out, stats) = frame(&[Ok(b"POST /a HTTP/1.1\r\nTransfer-Encoding: deflate\r\n\
+            Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /b HTTP/1.1\r\n\r\n")]);
+        assert_eq!(out, ["POST /a abc", "GET /b "]);
+        assert_eq!(stats.requests_cut.load(Relaxed), 0);
+        // An unknown final coding on a bodyless method: the head is the request.
+        let (out, _) = frame(&[Ok(b"HEAD /h HTTP/1.1\r\nContent-Length: 0\r\n\
+            Transfer-Encoding: ,.chunked,\r\n\r\n")]);
+        assert_eq!(out, ["HEAD /h "]);
+        // `chunked` not last over the lines, or applied twice: the body cannot be delimited.
+        for te in [
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
+            "Transfer-Encoding: chunked, chunked",
+        ] {
+            let stream = format!("POST /a HTTP/1.1\r\n{te}\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+            let (out, stats) = frame(&[Ok(stream.as_bytes())]);
+            assert!(out.is_empty(), "{te}: {out:?}");
+            assert_eq!(stats.requests_cut.load(Relaxed), 1, "{te}");
+        }
+    }
+
+    fn skipped(stats: &CaptureStats, cause: FramingError) -> u64 {
+        stats.framing_skipped[cause.index()].load(Relaxed)
+    }
+
+    #[test]
+    fn garbage_is_counted_not_emitted_and_ends_the_connection() {
         let (out, stats) = frame(&[Ok(
-            b"\x16\x03\x01 binary junk\r\n\r\nGET /ok HTTP/1.1\r\n\r\n",
+            b"\x16\x03\x01 binary junk\r\n\r\nGET /no HTTP/1.1\r\n\r\n",
         )]);
-        assert_eq!(out, ["GET /ok "]);
+        assert!(out.is_empty(), "{out:?}");
         assert_eq!(stats.requests_cut.load(Relaxed), 1);
+        assert_eq!(skipped(&stats, FramingError::BadHead), 1);
+    }
+
+    #[test]
+    fn after_a_framing_error_nothing_more_comes_out_of_the_connection() {
+        let hidden = b"GET /bye HTTP/1.1\r\nHost: a\r\n\r\n";
+        let cases: [(String, FramingError); 4] = [
+            // A folded line carrying the length (nginx: 400, then closes).
+            (
+                format!(
+                    "POST /p HTTP/1.1\r\nFoo: bar\r\n Content-Length: {}\r\n\r\n",
+                    hidden.len()
+                ),
+                FramingError::BadHead,
+            ),
+            (
+                "POST /p HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\n".into(),
+                FramingError::BadLength,
+            ),
+            (
+                "POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".into(),
+                FramingError::BadChunk,
+            ),
+            (
+                format!("GET /p HTTP/1.1\r\nX: {}\r\n", "a".repeat(MAX_HEAD_BYTES)),
+                FramingError::HeadTooLarge,
+            ),
+        ];
+        for (head, cause) in cases {
+            let stream = [head.as_bytes(), hidden, b"GET /after HTTP/1.1\r\n\r\n"].concat();
+            for split in [0, stream.len() / 2, stream.len() - 1] {
+                let (out, stats) = frame(&[
+                    Ok(b"GET /first HTTP/1.1\r\n\r\n"),
+                    Ok(&stream[..split]),
+                    Ok(&stream[split..]),
+                ]);
+                assert_eq!(out, ["GET /first "], "{cause:?} split {split}");
+                // A whole oversized head fails to parse before it is found too large.
+                let counted = match cause {
+                    FramingError::HeadTooLarge => {
+                        FramingError::ALL.iter().map(|&c| skipped(&stats, c)).sum()
+                    }
+                    _ => skipped(&stats, cause),
+                };
+                assert_eq!(counted, 1, "{cause:?} split {split}");
+            }
+        }
+        // A gap after the error does not bring framing back.
+        let (out, _) = frame(&[
+            Ok(b"GET /x HTTP/1.1\r\nFoo: bar\r\n folded\r\n\r\n"),
+            Err(10),
+            Ok(b"GET /y HTTP/1.1\r\n\r\n"),
+        ]);
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    /// Heads production refuses (400 or 501, then closes), each followed by a body that is
+    /// meant to look like requests.
+    const BAD_HEADS: &[&str] = &[
+        "POST /e HTTP/1.1\r\nFoo: bar\r\n Content-Length: {len}\r\n\r\n",
+        "POST /e HTTP/1.1\r\nContent-Length: {len}\r\nContent-Length: 1\r\n\r\n",
+        "POST /e HTTP/1.1\r\nContent-Length: {len}x\r\n\r\n",
+        "POST /e HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "POST /e HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n{len}z\r\n",
+        "GET /e HTTP/1.1\r\nContent-Length: -{len}\r\n\r\n",
+        "GET /e HTTP/9.9 junk\r\n\r\n",
+        "\x16\x03\x01\x02\x00 hello\r\n",
+    ];
+
+    proptest::proptest! {
+        /// Whatever follows a framing error on a connection (here: bodies full of request
+        /// lines, then more requests), nothing of it comes out: exactly the requests before
+        /// the error do, however the stream is cut into pieces and wherever gaps fall after it.
+        #[test]
+        fn no_request_comes_out_of_a_body_after_a_framing_error(
+            before in proptest::collection::vec("/[a-z]{1,8}", 0..4),
+            bad in 0..BAD_HEADS.len(),
+            smuggled in proptest::collection::vec(("(GET|POST|HEAD)", "/s[a-z]{0,6}", proptest::bool::ANY), 1..5),
+            after in proptest::collection::vec("/[a-z]{1,8}", 0..3),
+            cuts in proptest::collection::vec(0usize..4096, 0..6),
+            gap_after_error in proptest::option::of(1u64..100),
+        ) {
+            let mut body = Vec::new();
+            for (method, target, lf_only) in &smuggled {
+                let eol = if *lf_only { "\n" } else { "\r\n" };
+                body.extend_from_slice(format!("{method} {target} HTTP/1.1{eol}Host: a{eol}{eol}").as_bytes());
+            }
+            let head = BAD_HEADS[bad].replace("{len}", &body.len().to_string());
+            let mut good = Vec::new();
+            for target in &before {
+                good.extend_from_slice(format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+            }
+            let mut rest = [head.as_bytes(), &body].concat();
+            for target in &after {
+                rest.extend_from_slice(format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+            }
+            let stream = [good.as_slice(), &rest].concat();
+            let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (stream.len() + 1)).collect();
+            bounds.extend([0, stream.len()]);
+            bounds.sort_unstable();
+            let mut pieces: Vec<Result<&[u8], u64>> = bounds
+                .windows(2)
+                .map(|w| Ok(&stream[w[0]..w[1]]))
+                .collect();
+            if let Some(len) = gap_after_error {
+                // A gap somewhere after the bad head has begun does not revive the stream.
+                pieces.push(Err(len));
+                pieces.push(Ok(b"GET /revived HTTP/1.1\r\n\r\n"));
+            }
+            let (out, stats) = frame(&pieces);
+            let mut want: Vec<String> = before.iter().map(|t| format!("GET {t} ")).collect();
+            if BAD_HEADS[bad].starts_with("GET /e HTTP/1.1") {
+                // A GET's body means nothing: its head is emitted, then nothing more.
+                want.push("GET /e ".into());
+            }
+            proptest::prop_assert_eq!(out, want);
+            let skipped: u64 = FramingError::ALL.iter().map(|&c| skipped(&stats, c)).sum();
+            proptest::prop_assert_eq!(skipped, 1);
+        }
+    }
+
+    #[test]
+    fn a_bare_lf_ends_a_line_as_nginx_takes_it() {
+        let (out, stats) = frame(&[Ok(
+            b"GET /a HTTP/1.1\nHost: x\n\nPOST /b HTTP/1.1\nContent-Length: 2\r\n\nokGET /c HTTP/1.1\r\n\n",
+        )]);
+        assert_eq!(out, ["GET /a ", "POST /b ok", "GET /c "]);
+        assert_eq!(stats.requests_cut.load(Relaxed), 0);
     }
 }
