@@ -18,9 +18,29 @@
 #
 # Usage: bench/capture.sh [--write]
 #   (env: MIN_REQUESTS=200000 DURATION=8 CONNECTIONS=32 CPU=1 RUNS=10)
+#
+# The binary under test: REPLAYER=/path/to/replayer times that binary instead of building
+# target/release/replayer (a build of another commit, in its own worktree and target dir).
+#
+# Two binaries in one run: REPLAYER_BASELINE=/path/to/old/replayer bench/capture.sh
+# records the file once, then
+#   - checks that both binaries recover the same requests from it and write the same bytes
+#     (`-output-stdout`, compared by sha256), and count the same (`-stats` summary);
+#   - times both on it, interleaved: RUNS rounds, each running the old and the new binary one
+#     after the other (the order swapped every round), on one core and free, with `cat` as the
+#     I/O floor. On a shared machine a burst of someone else's work then hits both binaries
+#     alike instead of all the runs of one of them, as hyperfine's one-command-after-the-other
+#     would;
+#   - prints a table with both and the ratio new / baseline (bench/out/capture/compare.md).
+# The library row, libpcap and tshark are left out there: they do not depend on the binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WRITE=${1:-}
+REPLAYER_BASELINE=${REPLAYER_BASELINE:-}
+if [ -n "$REPLAYER_BASELINE" ] && [ "$WRITE" = --write ]; then
+    echo "bench/capture.sh: --write is for the single-binary run; a comparison is left in bench/out/capture/compare.md" >&2
+    exit 1
+fi
 OUT=bench/out/capture
 MIN_REQUESTS=${MIN_REQUESTS:-200000}
 DURATION=${DURATION:-8}
@@ -33,10 +53,120 @@ for tool in nginx tcpdump wrk tshark hyperfine taskset python3; do
 done
 [ -x /usr/bin/time ] || { echo "bench/capture.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
 
-echo "== building (release)"
-cargo build --release -p replayer --bins 2>&1 | tail -1
-BENCH_BIN=$(cargo bench -p replayer --bench capture --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))/\1/p' | tail -1)
-REPLAYER=target/release/replayer
+if [ -z "${REPLAYER:-}" ]; then
+    echo "== building (release)"
+    cargo build --release -p replayer --bins 2>&1 | tail -1
+    REPLAYER=target/release/replayer
+fi
+for bin in "$REPLAYER" ${REPLAYER_BASELINE:+"$REPLAYER_BASELINE"}; do
+    [ -x "$bin" ] || { echo "bench/capture.sh: $bin is not an executable" >&2; exit 1; }
+done
+# The library bench is built from this tree; a comparison of two binaries does not use it.
+if [ -z "$REPLAYER_BASELINE" ]; then
+    BENCH_BIN=$(cargo bench -p replayer --bench capture --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))/\1/p' | tail -1)
+fi
+
+# REPLAYER_BASELINE set: the baseline and the new binary on the recorded file ($PCAP, $PORT),
+# behaviour first, then time. Called once the file is recorded.
+compare_binaries() {
+    echo "== behaviour: what each binary writes (-output-stdout, sha256) and counts (-stats)"
+    local name bin
+    for name in baseline new; do
+        bin=$REPLAYER; [ "$name" = baseline ] && bin=$REPLAYER_BASELINE
+        "$bin" -input-raw "$PCAP:$PORT" -input-raw-engine pcap_file -output-stdout -stats \
+            2> "$OUT/$name.log" | sha256sum | cut -d' ' -f1 > "$OUT/$name.sha256"
+        # The summary's first part, which every version prints the same way (newer ones add
+        # the filtered counts by reason after it).
+        grep -o 'requests seen [0-9]* filtered [0-9]* sampled_out [0-9]* written [0-9]*' "$OUT/$name.log" \
+            | tail -1 > "$OUT/$name.counts"
+        echo "$name ($bin): $(cat "$OUT/$name.counts"); output sha256 $(cat "$OUT/$name.sha256")"
+    done
+    local seen
+    seen=$(awk '{print $3}' "$OUT/baseline.counts")
+    if [ "${seen:-0}" -lt "$MIN_REQUESTS" ]; then
+        echo "bench/capture.sh: only ${seen:-0} requests recorded (< $MIN_REQUESTS); raise DURATION" >&2
+        exit 1
+    fi
+
+    echo "== timing, interleaved (page cache warm; one core: taskset -c $CPU; $RUNS rounds)"
+    cat "$PCAP" > /dev/null
+    python3 - "$OUT" "$PCAP" "$PORT" "$CPU" "$RUNS" "$REPLAYER_BASELINE" "$REPLAYER" "$SIZE" "$WRK_REQUESTS" <<'PY'
+import json, os, statistics, subprocess, sys, time
+out, pcap, port, cpu, rounds, old, new, size, wrk_requests = sys.argv[1:]
+rounds, size = int(rounds), int(size)
+counts = {who: open(f"{out}/{who}.counts").read().strip() for who in ("baseline", "new")}
+sums = {who: open(f"{out}/{who}.sha256").read().strip() for who in ("baseline", "new")}
+same = counts["baseline"] == counts["new"] and sums["baseline"] == sums["new"]
+requests = int(counts["baseline"].split()[2])
+args = ["-input-raw", f"{pcap}:{port}", "-input-raw-engine", "pcap_file", "-output-null"]
+binary = {"baseline": old, "new": new}
+# "one": both of the binary's threads pinned to one core (the requests/s figure);
+# "free": as it runs in production, its read-ahead thread free to use the second core.
+def command(mode, who):
+    return (["taskset", "-c", cpu] if mode == "one" else []) + [binary[who], *args]
+
+def run(cmd):
+    """Wall time, CPU time (user + system) and peak RSS in kB of one run of cmd."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # wait4 gives this child's own rusage (taskset execs the binary: same process).
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.exit(f"bench/capture.sh: {' '.join(cmd)} exited with {p.returncode}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_kb": usage.ru_maxrss}
+
+load_start = os.getloadavg()[0]
+for mode in ("one", "free"):  # warm-up, not counted
+    for who in ("baseline", "new"):
+        run(command(mode, who))
+runs = {"cat": []} | {(m, w): [] for m in ("one", "free") for w in ("baseline", "new")}
+for r in range(rounds):
+    runs["cat"].append(run(["cat", pcap]))
+    # A B, then B A: neither binary always runs first, right after the other's page-cache
+    # and CPU-frequency state.
+    order = ("baseline", "new") if r % 2 == 0 else ("new", "baseline")
+    for mode in ("one", "free"):
+        for who in order:
+            runs[(mode, who)].append(run(command(mode, who)))
+load_end = os.getloadavg()[0]
+json.dump({" ".join(k) if isinstance(k, tuple) else k: v for k, v in runs.items()},
+          open(f"{out}/compare.json", "w"), indent=1)
+
+def best(mode, who, what="wall"):
+    return min(x[what] for x in runs[(mode, who)])
+def median(mode, who, what="wall"):
+    return statistics.median(x[what] for x in runs[(mode, who)])
+def paired(mode):
+    """Median over the rounds of new / baseline, each ratio from runs a few seconds apart."""
+    return statistics.median(n["wall"] / b["wall"] for n, b in zip(runs[(mode, "new")], runs[(mode, "baseline")]))
+
+rows = []
+for mode, label in (("one", "one core (`taskset -c " + cpu + "`)"), ("free", "free to use the second core")):
+    for what, how, f in (("wall", "best wall s", best), ("wall", "median wall s", median), ("cpu", "best CPU s (user + system)", best), ("cpu", "median CPU s", median)):
+        b, n = f(mode, "baseline", what), f(mode, "new", what)
+        rows.append(f"| {label}: {how} | {b:.3f} | {n:.3f} | {n / b:.3f} |")
+    rows.append(f"| {label}: median of the rounds' new / baseline wall ratios |  |  | {paired(mode):.3f} |")
+    b, n = best(mode, "baseline"), best(mode, "new")
+    rows.append(f"| {label}: requests/s (best wall; higher is better) | {requests / b:,.0f} | {requests / n:,.0f} | {b / n:.3f} |")
+rss = {who: max(x["rss_kb"] for m in ("one", "free") for x in runs[(m, who)]) / 1024 for who in ("baseline", "new")}
+rows.append(f"| peak RSS MB (largest of all runs) | {rss['baseline']:.1f} | {rss['new']:.1f} | {rss['new'] / rss['baseline']:.3f} |")
+cat = [x["wall"] for x in runs["cat"]]
+md = [f"Capture: {size / 1e6:.1f} MB, {requests:,} requests recovered (wrk sent {int(wrk_requests):,}).",
+      f"Behaviour: baseline `{counts['baseline']}`, new `{counts['new']}`; `-output-stdout` sha256 "
+      + ("identical" if sums["baseline"] == sums["new"] else f"**differs** ({sums['baseline'][:12]} / {sums['new'][:12]})") + ".",
+      f"Timing: `-output-null`, {rounds} interleaved rounds (+1 warm-up), load average {load_start:.2f} at the start, "
+      f"{load_end:.2f} at the end; I/O floor (`cat`) best {min(cat):.3f} s, median {statistics.median(cat):.3f} s.",
+      "",
+      "| measure (lower is better unless said) | baseline | new | new / baseline |",
+      "|---|---:|---:|---:|", *rows]
+text = "\n".join(md)
+open(f"{out}/compare.md", "w").write(text + "\n")
+print(text)
+sys.exit(0 if same else "bench/capture.sh: the two binaries do not recover the same requests")
+PY
+}
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 PCAP="$OUT/loopback.pcap"
@@ -79,6 +209,11 @@ cat "$OUT/tcpdump.log" | grep -E "captured|dropped" || true
 WRK_REQUESTS=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
 SIZE=$(stat -c %s "$PCAP")
 echo "wrk sent $WRK_REQUESTS requests; capture is $SIZE bytes"
+
+if [ -n "$REPLAYER_BASELINE" ]; then
+    compare_binaries # below: the two binaries on this file, then the script ends
+    exit 0
+fi
 
 LIB_LINE=$(taskset -c "$CPU" "$BENCH_BIN" "$PCAP" "$PORT")
 echo "library: $LIB_LINE"

@@ -16,6 +16,20 @@
 # Usage: bench/replay.sh [--write]   (env: DURATION=5 WORKERS=16 PACE_MS=10 RATES="2000 5000 10000 15000 0";
 #        0 = as fast as wrk can). --write puts the table into docs/benchmarks.md, between
 #        the <!-- daemon:begin --> and <!-- daemon:end --> markers (appended the first time).
+#
+# The binary under test: REPLAYER=/path/to/replayer runs that binary instead of building
+# target/release/replayer (a build of another commit, in its own worktree and target dir).
+#
+# Two binaries in one run: REPLAYER_BASELINE=/path/to/old/replayer bench/replay.sh runs, at
+# each rate, the baseline daemon and the new one one after the other, REPEATS times (default
+# 3, the order swapped every time), against the same production, the same staging and the
+# same wrk load (one connection count per rate, calibrated with no replayer running, so both
+# get exactly the same load). Each daemon is started for its step and stopped after it, so
+# only one captures at a time and its peak RSS is that step's. The replayer's CPU time is
+# read from its process CPU clock (nanoseconds) rather than /proc's 10 ms ticks: a step costs
+# a few hundred ms of CPU, so ticks alone would be a few % off, the size of what is compared.
+# Then the staging outage, once per binary. Prints a table with both and the ratio
+# new / baseline (also left in bench/out/replay/compare.md); --write does not apply.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/out/replay
@@ -27,15 +41,26 @@ RATES=${RATES:-"2000 5000 10000 15000 0"}
 CONNECTIONS=${CONNECTIONS:-100}
 WRITE=0
 [ "${1:-}" = --write ] && WRITE=1
+REPLAYER_BASELINE=${REPLAYER_BASELINE:-}
+REPEATS=${REPEATS:-3}
+if [ -n "$REPLAYER_BASELINE" ] && ((WRITE)); then
+    echo "bench/replay.sh: --write is for the single-binary run; a comparison is left in bench/out/replay/compare.md" >&2
+    exit 1
+fi
 mkdir -p "$OUT"
 for tool in nginx wrk curl python3; do
     command -v "$tool" >/dev/null || { echo "bench/replay.sh: $tool is missing (scripts/install-deps installs it)" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "bench/replay.sh: live capture needs root" >&2; exit 1; }
 
-echo "== building (release)"
-cargo build --release -p replayer --bins 2>&1 | tail -1
-REPLAYER=$PWD/target/release/replayer
+if [ -z "${REPLAYER:-}" ]; then
+    echo "== building (release)"
+    cargo build --release -p replayer --bins 2>&1 | tail -1
+    REPLAYER=$PWD/target/release/replayer
+fi
+for bin in "$REPLAYER" ${REPLAYER_BASELINE:+"$REPLAYER_BASELINE"}; do
+    [ -x "$bin" ] || { echo "bench/replay.sh: $bin is not an executable" >&2; exit 1; }
+done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 P=$(free_port); S=$(free_port)
@@ -82,6 +107,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 TICK=$(getconf CLK_TCK)
+# The process's CPU time (every thread, those that ended too) in nanoseconds, from its
+# process CPU clock: clock_getcpuclockid(pid) is ((~pid) << 3) | 2 (CPUCLOCK_SCHED).
+cpu_ns() { python3 -c 'import sys, time; print(time.clock_gettime_ns(((~int(sys.argv[1])) << 3) | 2))' "$1"; }
 
 # A wrk script: each connection waits DELAY ms between requests, so C connections offer
 # about C*1000/DELAY requests/s. Browser-like headers (~400 bytes).
@@ -125,27 +153,28 @@ BASE_RPS=$(( BASE / DURATION ))
 echo "staging alone: $BASE_RPS requests/s"
 : > "$OUT/staging/access.log"
 
-rm -f "$OUT/status.sock"
-"$REPLAYER" -input-raw "lo:$P" -output-http "http://127.0.0.1:$S" \
-    -output-http-workers "${WORKERS:-16}" -output-http-queue-len 4096 \
-    --status-socket "$OUT/status.sock" --sync-flag "$OUT/no-flag" 2> "$OUT/replayer.log" &
-RPID=$!
-PIDS+=("$RPID")
-for _ in $(seq 100); do [ -S "$OUT/status.sock" ] && break; sleep 0.05; done
-sleep 0.5
+start_replayer() { # start_replayer BINARY LOG -> pid in RPID, once its status socket answers
+    rm -f "$OUT/status.sock"
+    "$1" -input-raw "lo:$P" -output-http "http://127.0.0.1:$S" \
+        -output-http-workers "${WORKERS:-16}" -output-http-queue-len 4096 \
+        --status-socket "$OUT/status.sock" --sync-flag "$OUT/no-flag" 2> "$2" &
+    RPID=$!
+    PIDS+=("$RPID")
+    for _ in $(seq 100); do [ -S "$OUT/status.sock" ] && break; sleep 0.05; done
+    sleep 0.5
+}
 
-ROWS=()
-for rate in $RATES; do
-    conns=$CONNECTIONS
-    if [ "$rate" != 0 ]; then
-        conns=$(pace_connections "http://127.0.0.1:$P/calibrate" "$rate")
-        sleep 1 # the probe's requests are replayed before the step's counters are read
-    fi
+# One rate step against the running replayer RPID: wrk at production for DURATION s at RATE
+# (0: as fast as it goes) with CONNS connections; leaves the step's figures in sent, offered,
+# received, pct, cpu_us (from /proc's ticks), cpu_ns_us (from the CPU clock), kdrop and qdrop
+# (the daemon's totals), SOCKET_TIMES (status socket p50 and p99 ms).
+run_step() { # run_step RATE CONNS
     before_lines=$(wc -l < "$OUT/staging/access.log")
     before_prod=$(wc -l < "$OUT/production/access.log")
     before_cpu=$(cpu_ticks "$RPID")
+    before_cpu_ns=$(cpu_ns "$RPID")
     before_replayed=$(status | field 'd["requests"]["replayed"]')
-    wrk_rate "http://127.0.0.1:$P/government/publications/some-report?page=2" "$rate" "$conns" > /dev/null &
+    wrk_rate "http://127.0.0.1:$P/government/publications/some-report?page=2" "$1" "$2" > /dev/null &
     WRK=$!
     sleep 1
     # The status socket under this load: 500 reads, one at a time, each timed from connect
@@ -166,6 +195,7 @@ PY
     wait "$WRK"
     sleep 2 # let the queues drain
     after_cpu=$(cpu_ticks "$RPID")
+    after_cpu_ns=$(cpu_ns "$RPID")
     doc=$(status)
     replayed=$(( $(field 'd["requests"]["replayed"]' <<<"$doc") - before_replayed ))
     received=$(( $(wc -l < "$OUT/staging/access.log") - before_lines ))
@@ -175,8 +205,119 @@ PY
     kdrop=$(field 'd["capture"]["kernel_dropped"]' <<<"$doc")
     qdrop=$(field 'd["requests"]["dropped_queue_full"]' <<<"$doc")
     cpu_us=$(python3 -c "print(round(($after_cpu-$before_cpu)/$TICK*1e6/max($replayed,1), 1))")
+    cpu_ns_us=$(python3 -c "print(round(($after_cpu_ns-$before_cpu_ns)/1e3/max($replayed,1), 2))")
     pct=$(python3 -c "print(round(100*$received/max($sent,1), 2))")
     offered=$(( sent / DURATION ))
+}
+
+stop_replayer() { # stop_replayer: SIGTERM to RPID, waited for, and no longer ours to clean up
+    kill -TERM "$RPID"; wait "$RPID" || true
+    local p kept=()
+    for p in "${PIDS[@]}"; do [ "$p" = "$RPID" ] || kept+=("$p"); done
+    PIDS=("${kept[@]}")
+}
+
+# REPLAYER_BASELINE set: at each rate, the baseline daemon and the new one one after the
+# other, REPEATS times with the order swapped each time (so a burst of other work on the
+# machine hits both alike), then the staging outage once for each; a table of both.
+compare_binaries() {
+    local rate conns rep who bin order label
+    : > "$OUT/compare.tsv"
+    for rate in $RATES; do
+        conns=$CONNECTIONS
+        label=max
+        if [ "$rate" != 0 ]; then
+            # One connection count per rate for both binaries, calibrated with no replayer
+            # running: both get the same wrk load, whatever either costs.
+            conns=$(pace_connections "http://127.0.0.1:$P/calibrate" "$rate")
+            label="$rate (wrk -c$conns)"
+        fi
+        for rep in $(seq "$REPEATS"); do
+            order="baseline new"
+            if (( rep % 2 == 0 )); then order="new baseline"; fi
+            for who in $order; do
+                bin=$REPLAYER; [ "$who" = baseline ] && bin=$REPLAYER_BASELINE
+                start_replayer "$bin" "$OUT/replayer-$who.log"
+                run_step "$rate" "$conns"
+                hwm=$(hwm_kb "$RPID")
+                stop_replayer
+                echo "offered $label, $who ($rep/$REPEATS): production $sent ($offered/s), staging received $received ($pct %), CPU $cpu_ns_us µs/request ($cpu_us from ticks), kernel drops $kdrop, queue drops $qdrop, RSS peak $hwm kB"
+                printf '%s\t' "$label" "$who" "$rep" "$offered" "$sent" "$received" "$pct" "$cpu_ns_us" "$hwm" "$kdrop" "$qdrop" "${SOCKET_TIMES% *}" >> "$OUT/compare.tsv"
+                printf '%s\n' "${SOCKET_TIMES#* }" >> "$OUT/compare.tsv"
+            done
+        done
+    done
+
+    echo "== staging outage, wrk as fast as it goes, each daemon in turn"
+    kill "$STAGING_PID"; wait "$STAGING_PID" 2>/dev/null || true
+    : > "$OUT/outage.tsv"
+    for who in baseline new; do
+        bin=$REPLAYER; [ "$who" = baseline ] && bin=$REPLAYER_BASELINE
+        start_replayer "$bin" "$OUT/replayer-$who-outage.log"
+        sent=$(wrk_rate "http://127.0.0.1:$P/outage" 0)
+        sleep 1
+        doc=$(status)
+        failed=$(field 'd["requests"]["failed"]' <<<"$doc")
+        qdrop=$(field 'd["requests"]["dropped_queue_full"]' <<<"$doc")
+        rss=$(rss_kb "$RPID"); hwm=$(hwm_kb "$RPID")
+        stop_replayer
+        echo "outage, $who: production $sent, failed $failed, queue drops $qdrop, RSS $rss kB (peak $hwm kB)"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$who" "$sent" "$failed" "$qdrop" "$rss" "$hwm" >> "$OUT/outage.tsv"
+    done
+
+    python3 - "$OUT" "$REPEATS" "$BASE_RPS" "$DURATION" "$PACE_MS" "$CONNECTIONS" "${WORKERS:-16}" <<'PY'
+import collections, statistics, sys
+out, repeats, base_rps, duration, pace_ms, conns, workers = sys.argv[1:]
+steps = collections.defaultdict(lambda: {"baseline": [], "new": []})
+for line in open(f"{out}/compare.tsv"):
+    label, who, rep, offered, sent, received, pct, cpu, hwm, kdrop, qdrop, p50, p99 = line.rstrip("\n").split("\t")
+    steps[label][who].append(dict(offered=int(offered), pct=float(pct), cpu=float(cpu), hwm=int(hwm),
+                                  kdrop=int(kdrop), qdrop=int(qdrop), p50=float(p50)))
+md = [f"`bench/replay.sh` with REPLAYER_BASELINE (DURATION={duration} s per step, {repeats} steps per binary and rate, "
+      f"baseline and new one after the other, the order swapped each time; paced steps: PACE_MS={pace_ms} ms, one "
+      f"connection count per rate calibrated with no replayer running; max: -c{conns}; -output-http-workers {workers}; "
+      f"each daemon started for its step). Staging alone: {base_rps} requests/s.",
+      "",
+      "| offered | production req/s (mean) | delivered, worst: baseline / new | CPU µs/request, best: baseline | new | new / baseline | median of the paired new / baseline | peak RSS MB, largest: baseline / new | kernel / queue drops, total: baseline; new | status socket p50 ms, median: baseline / new |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+for label, s in steps.items():
+    b, n = s["baseline"], s["new"]
+    cpu_b, cpu_n = min(x["cpu"] for x in b), min(x["cpu"] for x in n)
+    paired = statistics.median(y["cpu"] / x["cpu"] for x, y in zip(b, n))
+    offered = statistics.mean(x["offered"] for x in b + n)
+    drops = lambda xs: f"{sum(x['kdrop'] for x in xs)} / {sum(x['qdrop'] for x in xs)}"
+    md.append(f"| {label} | {offered:,.0f} | {min(x['pct'] for x in b)} % / {min(x['pct'] for x in n)} % "
+              f"| {cpu_b:.2f} | {cpu_n:.2f} | {cpu_n / cpu_b:.3f} | {paired:.3f} "
+              f"| {max(x['hwm'] for x in b) / 1024:.1f} / {max(x['hwm'] for x in n) / 1024:.1f} "
+              f"| {drops(b)}; {drops(n)} "
+              f"| {statistics.median(x['p50'] for x in b):.3f} / {statistics.median(x['p50'] for x in n):.3f} |")
+md += ["", "Staging outage (staging nginx killed, wrk as fast as it goes, each daemon in turn):", "",
+       "| daemon | production requests | counted as failed | dropped on full queues | RSS MB | peak RSS MB |",
+       "|---|---:|---:|---:|---:|---:|"]
+for line in open(f"{out}/outage.tsv"):
+    who, sent, failed, qdrop, rss, hwm = line.split()
+    md.append(f"| {who} | {int(sent):,} | {int(failed):,} | {int(qdrop):,} | {int(rss) / 1024:.1f} | {int(hwm) / 1024:.1f} |")
+text = "\n".join(md)
+open(f"{out}/compare.md", "w").write(text + "\n")
+print(); print(text)
+PY
+}
+
+if [ -n "$REPLAYER_BASELINE" ]; then
+    compare_binaries # above: both daemons at every rate and in the outage, then the script ends
+    exit 0
+fi
+
+start_replayer "$REPLAYER" "$OUT/replayer.log"
+
+ROWS=()
+for rate in $RATES; do
+    conns=$CONNECTIONS
+    if [ "$rate" != 0 ]; then
+        conns=$(pace_connections "http://127.0.0.1:$P/calibrate" "$rate")
+        sleep 1 # the probe's requests are replayed before the step's counters are read
+    fi
+    run_step "$rate" "$conns"
     label=$rate; [ "$rate" = 0 ] && label="max"
     [ "$rate" != 0 ] && label="$rate (wrk -c$conns)"
     echo "offered $label: production $sent ($offered/s), staging received $received ($pct %), CPU ${cpu_us} µs/request, kernel drops $kdrop, queue drops $qdrop, RSS peak $(hwm_kb "$RPID") kB"
@@ -194,7 +335,7 @@ qdrop=$(field 'd["requests"]["dropped_queue_full"]' <<<"$doc")
 OUT_RSS=$(( $(rss_kb "$RPID") / 1024 )); OUT_HWM=$(( $(hwm_kb "$RPID") / 1024 ))
 echo "outage: production $sent, failed $failed, queue drops (total) $qdrop, RSS $OUT_RSS MB (peak $OUT_HWM MB)"
 
-kill -TERM "$RPID"; wait "$RPID" || true
+stop_replayer
 
 {
     echo "Run on $(date -u +%Y-%m-%d) with \`bench/replay.sh\` (DURATION=$DURATION s per rate, wrk -t1 keep-alive, paced steps: PACE_MS=$PACE_MS ms between a connection's requests and the connection count calibrated by a 2 s probe, "max": -c$CONNECTIONS and no delay; production and staging nginx log every request; replayer release build, -output-http-workers ${WORKERS:-16})."
