@@ -367,4 +367,25 @@ mod tests {
         v["state"] = json!("Paused");
         assert!(serde_json::from_value::<StatusDocument>(v).is_err());
     }
+
+    /// The `status` fuzz target found a window ratio, `0.0017777777777777778`, that came back
+    /// one bit off after a write and a read: what the daemon writes, the plugins must read
+    /// exactly (serde_json's `float_roundtrip`).
+    #[test]
+    fn every_float_written_reads_back_to_the_same_bits() {
+        for text in [
+            "0.0017777777777777778",
+            "0.0017777777777777779",
+            "0.1",
+            "43.3",
+            "1e-300",
+            "2.2250738585072014e-308",
+        ] {
+            let value: f64 = serde_json::from_str(text).unwrap();
+            let written = serde_json::to_string(&value).unwrap();
+            let again: f64 = serde_json::from_str(&written).unwrap();
+            assert_eq!(value.to_bits(), again.to_bits(), "{text} -> {written}");
+            assert_eq!(serde_json::to_string(&again).unwrap(), written, "{text}");
+        }
+    }
 }
