@@ -1,7 +1,7 @@
 //! The repository stands alone: no file in it cites design notes, layouts or data that live
 //! outside it. The one sanctioned outside path is the public capture corpus's default
 //! location (`../shared/corpus` beside the clone, overridden by `REPLAYER_CORPUS`), which
-//! only the corpus finder, the scripts that run tests and the pages that explain them name.
+//! only the corpus finder and the scripts that run the tests name.
 
 use crate::util::workspace_root;
 use std::process::Command;
@@ -16,14 +16,12 @@ const OUTSIDE: [&str; 5] = [
 ];
 
 /// Where `../shared/corpus` may be named: test data's default location, not a document.
-const CORPUS_PATH_ALLOWED_IN: [&str; 7] = [
-    "README.md",
+const CORPUS_PATH_ALLOWED_IN: [&str; 5] = [
     "tests/util/corpus.rs",
     "tests/self_contained.rs",
     "scripts/test",
     "scripts/fuzz-short",
     ".ci/run",
-    "docs/reliability.md",
 ];
 
 #[test]
