@@ -75,12 +75,7 @@ pub fn eth_ipv4_tcp(
     f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
     f.extend_from_slice(&src.ip().octets());
     f.extend_from_slice(&dst.ip().octets());
-    f.extend_from_slice(&src.port().to_be_bytes());
-    f.extend_from_slice(&dst.port().to_be_bytes());
-    f.extend_from_slice(&seq.to_be_bytes());
-    f.extend_from_slice(&ack.to_be_bytes());
-    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    f.extend_from_slice(payload);
+    tcp_segment(&mut f, src.port(), dst.port(), seq, ack, flags, payload);
     f
 }
 
@@ -125,12 +120,7 @@ pub fn ipv6_tcp(
     f.extend_from_slice(&[6, 64]);
     f.extend_from_slice(&src.ip().octets());
     f.extend_from_slice(&dst.ip().octets());
-    f.extend_from_slice(&src.port().to_be_bytes());
-    f.extend_from_slice(&dst.port().to_be_bytes());
-    f.extend_from_slice(&seq.to_be_bytes());
-    f.extend_from_slice(&ack.to_be_bytes());
-    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    f.extend_from_slice(payload);
+    tcp_segment(&mut f, src.port(), dst.port(), seq, ack, flags, payload);
     f
 }
 
@@ -228,4 +218,23 @@ impl PcapBuilder {
         }
         count
     }
+}
+
+/// Appends a 20-byte TCP header (no options, window 65535, checksum left zero) and `payload`:
+/// the part every builder above shares, whatever carries it.
+fn tcp_segment(
+    f: &mut Vec<u8>,
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) {
+    f.extend_from_slice(&src_port.to_be_bytes());
+    f.extend_from_slice(&dst_port.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend_from_slice(payload);
 }
