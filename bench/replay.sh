@@ -13,7 +13,7 @@
 #   - a staging outage at the highest rate: staging stopped, RSS and the drop counters.
 # Prints a Markdown table (also left in bench/out/replay/result.md) for docs/benchmarks.md.
 #
-# Usage: bench/replay.sh [--write]   (env: DURATION=5 WORKERS=16 PACE_MS=10 RATES="2000 5000 10000 15000 0";
+# Usage: bench/replay.sh [--write]   (env: DURATION=5 WORKERS= QUEUE= PACE_MS=10 RATES="2000 5000 10000 15000 0";
 #        0 = as fast as wrk can). --write puts the table into docs/benchmarks.md, between
 #        the <!-- daemon:begin --> and <!-- daemon:end --> markers (appended the first time).
 #
@@ -39,6 +39,12 @@ RATES=${RATES:-"2000 5000 10000 15000 0"}
 # (pace_connections below): wrk's delay is in whole milliseconds, so a rate is a number of
 # connections each waiting a fixed delay.
 CONNECTIONS=${CONNECTIONS:-100}
+# The replay settings under test: the daemon's defaults unless WORKERS (a fixed worker count
+# per target) or QUEUE (-output-http-queue-len) is set.
+REPLAY_FLAGS=()
+[ -n "${WORKERS:-}" ] && REPLAY_FLAGS+=(-output-http-workers "$WORKERS")
+[ -n "${QUEUE:-}" ] && REPLAY_FLAGS+=(-output-http-queue-len "$QUEUE")
+SETTINGS=${REPLAY_FLAGS[*]:-default replay settings}
 WRITE=0
 [ "${1:-}" = --write ] && WRITE=1
 REPLAYER_BASELINE=${REPLAYER_BASELINE:-}
@@ -155,8 +161,7 @@ echo "staging alone: $BASE_RPS requests/s"
 
 start_replayer() { # start_replayer BINARY LOG -> pid in RPID, once its status socket answers
     rm -f "$OUT/status.sock"
-    "$1" -input-raw "lo:$P" -output-http "http://127.0.0.1:$S" \
-        -output-http-workers "${WORKERS:-16}" -output-http-queue-len 4096 \
+    "$1" -input-raw "lo:$P" -output-http "http://127.0.0.1:$S" ${REPLAY_FLAGS[@]+"${REPLAY_FLAGS[@]}"} \
         --status-socket "$OUT/status.sock" --sync-flag "$OUT/no-flag" 2> "$2" &
     RPID=$!
     PIDS+=("$RPID")
@@ -265,9 +270,9 @@ compare_binaries() {
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$who" "$sent" "$failed" "$qdrop" "$rss" "$hwm" >> "$OUT/outage.tsv"
     done
 
-    python3 - "$OUT" "$REPEATS" "$BASE_RPS" "$DURATION" "$PACE_MS" "$CONNECTIONS" "${WORKERS:-16}" <<'PY'
+    python3 - "$OUT" "$REPEATS" "$BASE_RPS" "$DURATION" "$PACE_MS" "$CONNECTIONS" "$SETTINGS" <<'PY'
 import collections, statistics, sys
-out, repeats, base_rps, duration, pace_ms, conns, workers = sys.argv[1:]
+out, repeats, base_rps, duration, pace_ms, conns, settings = sys.argv[1:]
 steps = collections.defaultdict(lambda: {"baseline": [], "new": []})
 for line in open(f"{out}/compare.tsv"):
     label, who, rep, offered, sent, received, pct, cpu, hwm, kdrop, qdrop, p50, p99 = line.rstrip("\n").split("\t")
@@ -275,7 +280,7 @@ for line in open(f"{out}/compare.tsv"):
                                   kdrop=int(kdrop), qdrop=int(qdrop), p50=float(p50)))
 md = [f"`bench/replay.sh` with REPLAYER_BASELINE (DURATION={duration} s per step, {repeats} steps per binary and rate, "
       f"baseline and new one after the other, the order swapped each time; paced steps: PACE_MS={pace_ms} ms, one "
-      f"connection count per rate calibrated with no replayer running; max: -c{conns}; -output-http-workers {workers}; "
+      f"connection count per rate calibrated with no replayer running; max: -c{conns}; {settings}; "
       f"each daemon started for its step). Staging alone: {base_rps} requests/s.",
       "",
       "| offered | production req/s (mean) | delivered, worst: baseline / new | CPU µs/request, best: baseline | new | new / baseline | median of the paired new / baseline | peak RSS MB, largest: baseline / new | kernel / queue drops, total: baseline; new | status socket p50 ms, median: baseline / new |",
@@ -338,7 +343,7 @@ echo "outage: production $sent, failed $failed, queue drops (total) $qdrop, RSS 
 stop_replayer
 
 {
-    echo "Run on $(date -u +%Y-%m-%d) with \`bench/replay.sh\` (DURATION=$DURATION s per rate, wrk -t1 keep-alive, paced steps: PACE_MS=$PACE_MS ms between a connection's requests and the connection count calibrated by a 2 s probe, "max": -c$CONNECTIONS and no delay; production and staging nginx log every request; replayer release build, -output-http-workers ${WORKERS:-16})."
+    echo "Run on $(date -u +%Y-%m-%d) with \`bench/replay.sh\` (DURATION=$DURATION s per rate, wrk -t1 keep-alive, paced steps: PACE_MS=$PACE_MS ms between a connection's requests and the connection count calibrated by a 2 s probe, "max": -c$CONNECTIONS and no delay; production and staging nginx log every request; replayer release build, $SETTINGS)."
     echo
     echo "Baseline (the machine's limit): wrk straight at staging nginx: **$BASE_RPS requests/s**."
     echo

@@ -4,7 +4,8 @@
 //! target that never answers (timeout), certificates verified unless skip-verify.
 
 use crate::util::*;
-use replayer::outputs::replay::{parse_target, ReplayConfig, ReplayOutput};
+use replayer::outputs::concurrency::WorkerRange;
+use replayer::outputs::replay::{parse_target, ReplayConfig, ReplayOutput, DEFAULT_PIPELINE};
 use replayer::outputs::Output;
 use replayer::request::{Connection, Header, Request};
 use replayer::status::stats::Stats;
@@ -71,7 +72,7 @@ fn requests_arrive_as_captured_on_reused_connections() {
         &scratch.join("staging"),
         "location / { return 200 \"ok\\n\"; } location /fail { return 500; }",
     );
-    let mut r = replay(&[staging.url()], |c| c.workers = 2);
+    let mut r = replay(&[staging.url()], |c| c.workers = WorkerRange::fixed(2));
     let headers = [
         ("Host", "www.example.org"),
         ("User-Agent", "replay-test/1"),
@@ -200,7 +201,7 @@ fn full_queue_drops_and_counts_without_blocking() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", silent.local_addr().unwrap());
     let mut r = replay(&[url], |c| {
-        c.workers = 1;
+        c.workers = WorkerRange::fixed(1);
         c.queue = 5;
         c.timeout = Duration::from_millis(500);
     });
@@ -213,8 +214,12 @@ fn full_queue_drops_and_counts_without_blocking() {
     let emit_time = start.elapsed();
     let req = r.stats.requests();
     assert_eq!(req.queued + req.dropped_queue_full, 1000);
-    // One in the worker's hands at most, five waiting.
-    assert!(req.queued <= 6, "queued {}", req.queued);
+    // One pipelined batch in the worker's hands at most, five waiting.
+    assert!(
+        req.queued <= (DEFAULT_PIPELINE + 5) as u64,
+        "queued {}",
+        req.queued
+    );
     assert!(
         emit_time < Duration::from_secs(1),
         "emit blocked: {emit_time:?}"
@@ -396,4 +401,110 @@ fn redirects_are_followed_only_within_the_target_when_asked() {
     assert_eq!(uris, ["/away", "/elsewhere", "/moved"]);
     let classes = r.stats.responses();
     assert_eq!((classes.c2xx, classes.c3xx), (1, 1));
+}
+
+/// Waits until `done` holds (polling), for at most `limit`.
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+#[test]
+fn a_backlog_is_pipelined_in_order_and_resent_when_staging_closes() {
+    let _processes = lock::processes();
+    let scratch = Scratch::new("replay-pipeline");
+    // nginx closes each connection after 7 requests, announcing it on the 7th answer: the
+    // rest of a batch written on it must go again, on a new connection, exactly once.
+    let staging = Nginx::start(
+        &scratch.join("staging"),
+        "keepalive_requests 7; location / { return 200 \"ok\\n\"; }",
+    );
+    let mut r = replay(&[staging.url()], |c| c.workers = WorkerRange::fixed(1));
+    // Queued faster than one connection answers, so batches form; every tenth a HEAD, whose
+    // answer has a Content-Length and no body (the next answer follows at once).
+    for i in 0..300 {
+        let method = if i % 10 == 3 { "HEAD" } else { "GET" };
+        r.output
+            .emit(&request(method, &format!("/p/{i}"), &[], b""))
+            .unwrap();
+    }
+    r.output.finish().unwrap();
+    let req = r.stats.requests();
+    assert_eq!(
+        (req.replayed, req.failed, req.dropped_queue_full),
+        (300, 0, 0)
+    );
+    let log = staging.wait_for_log(300, Duration::from_secs(5));
+    let uris: Vec<&str> = log.iter().map(|l| l.uri.as_str()).collect();
+    let expected: Vec<String> = (0..300).map(|i| format!("/p/{i}")).collect();
+    assert_eq!(uris, expected, "each once, in order (one worker)");
+    let heads = log.iter().filter(|l| l.method == "HEAD").count();
+    assert_eq!(heads, 30);
+    let connections: std::collections::BTreeSet<&str> =
+        log.iter().map(|l| l.connection.as_str()).collect();
+    assert_eq!(connections.len(), 300_usize.div_ceil(7), "7 per connection");
+    let pipelined = log.iter().filter(|l| l.pipelined).count();
+    assert!(pipelined > 150, "nginx read {pipelined} of 300 pipelined");
+}
+
+#[test]
+fn workers_grow_with_a_backlog_and_fall_to_the_minimum_when_staging_fails() {
+    let _processes = lock::processes();
+    let scratch = Scratch::new("replay-adaptive");
+    let mut staging = Nginx::start(&scratch.join("staging"), "");
+    // No pipelining, so only more workers can take the backlog.
+    let mut r = replay(&[staging.url()], |c| {
+        c.pipeline = 1;
+        c.queue = 20_000;
+    });
+    let workers = |r: &Replay| r.stats.targets()[0].workers;
+    assert_eq!(workers(&r), 8, "starts at the old fixed default");
+    for i in 0..20_000 {
+        r.output
+            .emit(&request("GET", &format!("/b/{i}"), &[], b""))
+            .unwrap();
+    }
+    let mut most = 0;
+    let emptied = wait_until(Duration::from_secs(30), || {
+        most = most.max(workers(&r));
+        r.stats.requests().replayed == 20_000
+    });
+    assert!(emptied, "replayed {}", r.stats.requests().replayed);
+    assert!(
+        most > 8,
+        "the backlog grew the workers to {most}, not beyond 8"
+    );
+
+    // The answers' tick is over before the failures start, as in a real outage.
+    std::thread::sleep(Duration::from_millis(200));
+    staging.stop();
+    for i in 0..500 {
+        r.output
+            .emit(&request("GET", &format!("/down/{i}"), &[], b""))
+            .unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(5), || workers(&r) == 1),
+        "failures bring the workers to the minimum, not {} ({:?})",
+        workers(&r),
+        r.stats.requests()
+    );
+    assert!(wait_until(Duration::from_secs(5), || {
+        r.stats.requests().failed == 500
+    }));
+
+    staging.restart();
+    for i in 0..50 {
+        r.output
+            .emit(&request("GET", &format!("/up/{i}"), &[], b""))
+            .unwrap();
+    }
+    r.output.finish().unwrap();
+    assert_eq!(r.stats.requests().replayed, 20_050);
 }

@@ -314,6 +314,8 @@ fn every_flag_is_a_config_key_and_unknown_keys_are_refused() {
         "output-http-header",
         // Only with a capture file as input (checked below); this file captures live.
         "input-raw-speed",
+        // Printed back as output-http-workers-min and -max (a fixed count is both alike).
+        "output-http-workers",
     ];
     let flags: BTreeSet<String> = help_flags()
         .into_iter()

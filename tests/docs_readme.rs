@@ -98,13 +98,21 @@ fn verbose_logs_why_each_replay_failed() {
     );
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let failures = stderr
+    // One line per failed attempt, saying how many requests it carried (a pipelined batch
+    // fails together).
+    let failures: usize = stderr
         .lines()
         .filter(|l| {
             l.contains("replay failed: Connection refused")
                 && l.contains("target=http://127.0.0.1:1")
         })
-        .count();
+        .map(|l| {
+            let n = l.rsplit("requests=").next().unwrap_or_default();
+            n.trim()
+                .parse::<usize>()
+                .unwrap_or_else(|_| panic!("no count in {l}"))
+        })
+        .sum();
     // Every request the capture holds that is replayable fails; each is logged.
     assert!(failures >= 60, "{failures} failures logged:\n{stderr}");
 }

@@ -422,9 +422,13 @@ fn nothing_is_sent_to_any_address_but_the_target() {
             || (dst == target && src.starts_with("127.0.0.1."))
     };
     let lines: Vec<&str> = packets.lines().collect();
+    // The replay itself was captured: packets with data to staging (pipelined, 71 requests
+    // may share a packet, so there are fewer of them than requests).
     assert!(
-        lines.len() > 71,
-        "the replay itself was captured: {packets}"
+        lines
+            .iter()
+            .any(|l| staging_port_of(l) && !l.ends_with("length 0")),
+        "the replay itself was not captured: {packets}"
     );
     let (control, stray): (Vec<&str>, Vec<&str>) = lines
         .iter()

@@ -239,6 +239,7 @@ fn finish(
 fn replay_config(config: &Config) -> ReplayConfig {
     let mut replay = ReplayConfig::new(config.outputs.http.iter().map(|t| t.url.clone()).collect());
     replay.workers = config.replay.workers;
+    replay.pipeline = config.replay.pipeline;
     replay.queue = config.replay.queue_len;
     replay.timeout = config.replay.timeout;
     replay.skip_verify = config.replay.skip_verify;

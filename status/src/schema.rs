@@ -267,6 +267,10 @@ pub struct TargetStatus {
     pub in_flight: u64,
     /// This target's answers by status class.
     pub responses: ResponseClasses,
+    /// Workers (connections) allowed to send to this target now, as adaptive concurrency
+    /// set it. A gauge; 0 in documents from before it existed.
+    #[serde(default)]
+    pub workers: u64,
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 /// The access-log format of [`Nginx`]: one request per line, tab-separated:
 /// connection serial, method, request URI, Host, X-Forwarded-Host, User-Agent,
 /// X-Replayed-By, request body length, status. Empty headers are `-`.
-pub const NGINX_LOG_FORMAT: &str = "$connection\t$request_method\t$request_uri\t$http_host\t$http_x_forwarded_host\t$http_user_agent\t$http_x_replayed_by\t$request_length\t$status";
+pub const NGINX_LOG_FORMAT: &str = "$connection\t$request_method\t$request_uri\t$http_host\t$http_x_forwarded_host\t$http_user_agent\t$http_x_replayed_by\t$request_length\t$status\t$pipe";
 
 /// One line of [`Nginx`]'s access log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub struct LogLine {
     pub x_replayed_by: String,
     pub request_length: String,
     pub status: u16,
+    /// Whether nginx read this request pipelined behind another (`$pipe` is `p`).
+    pub pipelined: bool,
 }
 
 /// A real nginx on 127.0.0.1, its own prefix in a scratch directory (single process, no
@@ -127,7 +129,7 @@ impl Nginx {
         text.lines()
             .map(|line| {
                 let f: Vec<&str> = line.split('\t').collect();
-                assert_eq!(f.len(), 9, "unexpected access log line {line:?}");
+                assert_eq!(f.len(), 10, "unexpected access log line {line:?}");
                 LogLine {
                     connection: f[0].into(),
                     method: f[1].into(),
@@ -138,6 +140,7 @@ impl Nginx {
                     x_replayed_by: f[6].into(),
                     request_length: f[7].into(),
                     status: f[8].parse().expect("status"),
+                    pipelined: f[9] == "p",
                 }
             })
             .collect()

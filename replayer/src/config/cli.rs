@@ -270,6 +270,7 @@ pub fn normalise(args: Vec<OsString>, command: &clap::Command) -> Result<Vec<OsS
 mod tests {
     use super::*;
     use crate::capture::Input;
+    use crate::config::WorkerRange;
 
     fn run(args: &[&str]) -> Result<Invocation, CliError> {
         parse(std::iter::once("replayer").chain(args.iter().copied()))
@@ -491,7 +492,7 @@ mod tests {
         assert!(c.capture.promisc);
         assert_eq!(c.outputs.http.len(), 2);
         assert_eq!(c.outputs.http[0].url.as_str(), "http://staging:8080/");
-        assert_eq!(c.replay.workers, 4);
+        assert_eq!(c.replay.workers, WorkerRange::fixed(4));
         assert_eq!(c.replay.queue_len, 100);
         assert_eq!(c.replay.timeout, std::time::Duration::from_millis(500));
         assert_eq!(c.replay.redirects, 2);

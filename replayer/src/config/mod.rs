@@ -109,8 +109,11 @@ pub struct Outputs {
 /// How the daemon replays to `-output-http` targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplaySettings {
-    /// Concurrent requests per target (`-output-http-workers`).
-    pub workers: usize,
+    /// Connections per target that may send at a time: a fixed count
+    /// (`-output-http-workers`) or an adaptive range (`-output-http-workers-min`/`-max`).
+    pub workers: WorkerRange,
+    /// Requests written before their answers are read (`-output-http-pipeline`).
+    pub pipeline: usize,
     /// Requests waiting per target before new ones are dropped (`-output-http-queue-len`).
     pub queue_len: usize,
     /// How long one request may take, connecting and redirects included
@@ -128,8 +131,10 @@ pub struct ReplaySettings {
 
 // Each default has one home, next to the code it tunes; `--print-config` shows them all.
 pub use crate::capture::types::DEFAULT_CAPTURE_BUFFER;
+pub use crate::outputs::concurrency::WorkerRange;
 pub use crate::outputs::replay::{
-    DEFAULT_QUEUE as DEFAULT_QUEUE_LEN, DEFAULT_TIMEOUT, DEFAULT_WORKERS,
+    DEFAULT_PIPELINE, DEFAULT_QUEUE as DEFAULT_QUEUE_LEN, DEFAULT_TIMEOUT, DEFAULT_WORKERS_MAX,
+    DEFAULT_WORKERS_MIN,
 };
 /// `--drain-timeout`: how long queued and in-flight requests may finish once stopping.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);

@@ -118,11 +118,9 @@ impl Config {
         }
 
         let replay = ReplaySettings {
-            workers: match s.output_http_workers {
-                None => DEFAULT_WORKERS,
-                Some(0) => return Err(invalid("output-http-workers")("must be at least 1".into())),
-                Some(n) => n,
-            },
+            workers: worker_range(s)?,
+            pipeline: at_least_one("output-http-pipeline", s.output_http_pipeline)?
+                .unwrap_or(DEFAULT_PIPELINE),
             queue_len: match s.output_http_queue_len {
                 None => DEFAULT_QUEUE_LEN,
                 Some(0) => {
@@ -294,7 +292,10 @@ impl Config {
                 .iter()
                 .map(|t| with_limit(t.url.to_string(), t.limit))
                 .collect(),
-            output_http_workers: Some(self.replay.workers),
+            output_http_workers: None,
+            output_http_workers_min: Some(self.replay.workers.min),
+            output_http_workers_max: Some(self.replay.workers.max),
+            output_http_pipeline: Some(self.replay.pipeline),
             output_http_queue_len: Some(self.replay.queue_len),
             output_http_timeout: Some(format_go_duration(self.replay.timeout)),
             output_http_redirects: Some(self.replay.redirects),
@@ -369,4 +370,38 @@ fn compile_all<T>(
         .iter()
         .map(|item| parse(item).map_err(invalid(flag)))
         .collect()
+}
+
+/// `value`, refused when it is 0.
+fn at_least_one(flag: &'static str, value: Option<usize>) -> Result<Option<usize>, ConfigError> {
+    match value {
+        Some(0) => Err(invalid(flag)("must be at least 1".into())),
+        other => Ok(other),
+    }
+}
+
+/// The workers per target: `-output-http-workers N` alone is a fixed count; otherwise the
+/// adaptive range from `-output-http-workers-min` and `-max`, each with its default.
+fn worker_range(s: &Settings) -> Result<WorkerRange, ConfigError> {
+    let fixed = at_least_one("output-http-workers", s.output_http_workers)?;
+    let min = at_least_one("output-http-workers-min", s.output_http_workers_min)?;
+    let max = at_least_one("output-http-workers-max", s.output_http_workers_max)?;
+    match (fixed, min, max) {
+        (Some(n), None, None) => Ok(WorkerRange::fixed(n)),
+        (Some(_), _, _) => Err(invalid("output-http-workers")(
+            "sets a fixed count; give it alone, or use -output-http-workers-min and -max \
+             for a range"
+                .into(),
+        )),
+        (None, min, max) => {
+            let min = min.unwrap_or(DEFAULT_WORKERS_MIN);
+            let max = max.unwrap_or(DEFAULT_WORKERS_MAX.max(min));
+            if min > max {
+                return Err(invalid("output-http-workers-min")(format!(
+                    "{min} is more than -output-http-workers-max {max}"
+                )));
+            }
+            Ok(WorkerRange { min, max })
+        }
+    }
 }

@@ -57,9 +57,19 @@ pub struct Settings {
     #[arg(long, value_name = "URL[|LIMIT]", help_heading = "Output")]
     #[serde(deserialize_with = "one_or_many")]
     pub output_http: Vec<String>,
-    /// Concurrent requests per target [default: 8]
+    /// A fixed number of concurrent connections per target, instead of the adaptive range
     #[arg(long, value_name = "N", help_heading = "Output")]
     pub output_http_workers: Option<usize>,
+    /// Fewest connections per target; more are opened while a backlog builds [default: 1]
+    #[arg(long, value_name = "N", help_heading = "Output")]
+    pub output_http_workers_min: Option<usize>,
+    /// Most connections per target; fewer are used when staging slows [default: 64]
+    #[arg(long, value_name = "N", help_heading = "Output")]
+    pub output_http_workers_max: Option<usize>,
+    /// Requests written on a connection before reading their answers; 1 turns pipelining
+    /// off [default: 16]
+    #[arg(long, value_name = "N", help_heading = "Output")]
+    pub output_http_pipeline: Option<usize>,
     /// Requests queued per target; when full, new ones are dropped and counted [default: 1000]
     #[arg(long, value_name = "N", help_heading = "Output")]
     pub output_http_queue_len: Option<usize>,
@@ -218,7 +228,8 @@ impl Settings {
             scalars: input_raw, input_raw_engine, input_raw_bpf_filter, input_raw_expire, input_raw_speed,
                 input_raw_buffer_size, input_raw_snaplen, input_raw_override_snaplen,
                 input_raw_promisc, max_streams, max_stream_bytes, max_buffered_bytes,
-                output_http_workers, output_http_queue_len,
+                output_http_workers, output_http_workers_min, output_http_workers_max,
+                output_http_pipeline, output_http_queue_len,
                 output_http_timeout, output_http_redirects, output_http_skip_verify,
                 output_http_stats, http_original_host, output_stdout, output_null, output_file,
                 allow_unsafe_methods, keep_credentials, status_socket, status_socket_mode,

@@ -217,6 +217,8 @@ fn defaults_are_the_safe_ones() {
     assert!(!config.replay.skip_verify);
     assert_eq!(config.replay.timeout, Duration::from_secs(5));
     assert_eq!(config.replay.redirects, 0);
+    assert_eq!(config.replay.workers, WorkerRange { min: 1, max: 64 });
+    assert_eq!(config.replay.pipeline, 16);
     assert_eq!(config.drain_timeout, Duration::from_secs(5));
     assert_eq!(
         config.status.path,
@@ -252,6 +254,22 @@ fn every_bad_value_names_its_flag() {
         (
             "output-http-queue-len = 0",
             "output-http-queue-len: must be at least 1",
+        ),
+        (
+            "output-http-workers-max = 0",
+            "output-http-workers-max: must be at least 1",
+        ),
+        (
+            "output-http-pipeline = 0",
+            "output-http-pipeline: must be at least 1",
+        ),
+        (
+            "output-http-workers = 4\noutput-http-workers-max = 9",
+            "output-http-workers: sets a fixed count; give it alone",
+        ),
+        (
+            "output-http-workers-min = 10\noutput-http-workers-max = 9",
+            "output-http-workers-min: 10 is more than -output-http-workers-max 9",
         ),
         ("output-http-timeout = \"0\"", "output-http-timeout: "),
         ("output-file = \"|5%\"", "output-file: empty path"),
@@ -503,5 +521,29 @@ fn speeds() {
     assert_eq!(
         resolve_err(s),
         "input-raw-speed: paces a capture file; a live capture runs at the wire's pace"
+    );
+}
+
+#[test]
+fn workers_are_a_fixed_count_or_a_range() {
+    let with = |toml: &str| {
+        let over = Settings::from_toml(toml).unwrap();
+        Config::resolve(&settings(":80").overlaid_with(over))
+            .unwrap()
+            .replay
+            .workers
+    };
+    assert_eq!(with("output-http-workers = 12"), WorkerRange::fixed(12));
+    assert_eq!(
+        with("output-http-workers-min = 4"),
+        WorkerRange { min: 4, max: 64 }
+    );
+    assert_eq!(
+        with("output-http-workers-max = 6"),
+        WorkerRange { min: 1, max: 6 }
+    );
+    assert_eq!(
+        with("output-http-workers-min = 100"),
+        WorkerRange { min: 100, max: 100 }
     );
 }

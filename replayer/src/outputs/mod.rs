@@ -1,7 +1,8 @@
 //! Where passed requests go: [`replay`] to staging over HTTP(S) (with its hand-written
-//! HTTP/1 writer, `wire`), or written as GoReplay records by [`file`](mod@file) (stdout, a file,
+//! HTTP/1 writer, `wire`, and its adaptive worker count, [`concurrency`]), or written as GoReplay records by [`file`](mod@file) (stdout, a file,
 //! or nowhere).
 
+pub mod concurrency;
 pub mod file;
 pub mod replay;
 mod wire;

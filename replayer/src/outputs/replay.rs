@@ -1,11 +1,24 @@
 //! The HTTP output: every request goes to every `-output-http` target, in real time.
 //!
-//! Per target: a bounded multi-consumer queue and a fixed number of worker tasks on tokio.
-//! Each worker owns one keep-alive connection to its target (plain TCP or TLS), opens it
-//! when it first needs it and again after a failure, and takes the next request from the
-//! queue as soon as the last one is answered. [`ReplayOutput::emit`] only does a
-//! non-blocking `try_send` per target: when a queue is full the request is dropped and
-//! counted, so capture never waits and a slow or dead staging costs drops, never memory.
+//! Per target: a bounded multi-consumer queue and worker tasks on tokio, as many of them
+//! sending at a time as the target's adaptive concurrency allows (`concurrency`: more while
+//! a backlog builds and staging keeps its pace, fewer when it slows or fails, always within
+//! `-output-http-workers-min`..`-max`). Each worker owns one keep-alive connection to its
+//! target (plain TCP or TLS), opens it when it first needs it and again after a failure.
+//! [`ReplayOutput::emit`] only does a non-blocking `try_send` per target: when a queue is
+//! full the request is dropped and counted, so capture never waits and a slow or dead
+//! staging costs drops, never memory.
+//!
+//! **Pipelining.** A worker takes the request at the head of the queue and, when more are
+//! waiting, up to `-output-http-pipeline` of them, writes them in one go and reads the
+//! answers in order (RFC 9112 §9.3.2). At full load this is what keeps up: one write and
+//! a few reads carry many requests, where one request per round trip spends the two
+//! cores on system calls and wake-ups. Only idempotent requests are followed by another
+//! (a POST, when allowed, ends its batch); with `-output-http-redirects` each request goes
+//! alone, since a redirect is followed on the same connection. A server that answers
+//! `Connection: close` processed nothing after that answer (RFC 9112 §9.6), so the rest
+//! of the batch goes again on a new connection; any other break fails the rest, because
+//! staging may have served them and replay must never send a request twice.
 //!
 //! What goes out is what was captured (after `filter` → `rewrite` → `limit`), byte for
 //! byte where HTTP allows: see `wire` for the request head (method, request-target,
@@ -20,6 +33,7 @@
 //! Long because a target (URL, TLS, cached DNS), its queues, the drain and the workers'
 //! exchange loop are one output; the part that stands alone, the wire format, is in `wire`.
 
+use super::concurrency::{Concurrency, WorkerRange};
 use super::wire::{self, ExchangeError, HeadRule, Unsendable};
 use crate::outputs::{Output, OutputError};
 use crate::request::Request;
@@ -37,10 +51,19 @@ use url::Url;
 
 /// How long staging has to answer one request (`-output-http-timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Concurrent requests (and connections) per target (`-output-http-workers`). GoReplay's
-/// default is unbounded; 8 keep up with a busy GOV.UK frontend on `lo` (docs/benchmarks.md)
-/// without opening a connection storm on a staging host that slows down.
+/// Workers (and connections) a target starts with, and the fixed count before adaptive
+/// concurrency. GoReplay's default is unbounded.
 pub const DEFAULT_WORKERS: usize = 8;
+/// The adaptive range's floor (`-output-http-workers-min`): one connection stays warm.
+pub const DEFAULT_WORKERS_MIN: usize = 1;
+/// The adaptive range's ceiling (`-output-http-workers-max`): with pipelining a handful of
+/// connections carry a busy host's traffic (docs/benchmarks.md); 64 is room for a staging
+/// with high latency, and still no storm for one that slows down (which lowers the count).
+pub const DEFAULT_WORKERS_MAX: usize = 64;
+/// Requests one worker writes before reading their answers (`-output-http-pipeline`).
+/// Deep enough that a full-load batch costs one write; shallow enough that a failure
+/// mid-batch costs little.
+pub const DEFAULT_PIPELINE: usize = 16;
 /// Requests waiting per target before new ones are dropped (`-output-http-queue-len`): a
 /// tenth of a second of a busy host's traffic, so a stalled staging costs little memory.
 pub const DEFAULT_QUEUE: usize = 1000;
@@ -52,8 +75,10 @@ pub const DNS_REFRESH: Duration = Duration::from_secs(30);
 pub struct ReplayConfig {
     /// Base URLs, as parsed by [`parse_target`].
     pub targets: Vec<Url>,
-    /// Concurrent requests (and connections) per target.
-    pub workers: usize,
+    /// How many workers (and connections) per target may send at a time.
+    pub workers: WorkerRange,
+    /// Requests a worker writes before reading their answers; 1 = no pipelining.
+    pub pipeline: usize,
     /// Requests waiting per target before new ones are dropped.
     pub queue: usize,
     /// How long one request may take: connecting, writing it, reading the response, and
@@ -69,12 +94,17 @@ pub struct ReplayConfig {
 }
 
 impl ReplayConfig {
-    /// The defaults for these targets: [`DEFAULT_WORKERS`], [`DEFAULT_QUEUE`],
-    /// [`DEFAULT_TIMEOUT`], certificates verified, the target's own `Host`, no redirects.
+    /// The defaults for these targets: adaptive workers from [`DEFAULT_WORKERS_MIN`] to
+    /// [`DEFAULT_WORKERS_MAX`], [`DEFAULT_PIPELINE`], [`DEFAULT_QUEUE`], [`DEFAULT_TIMEOUT`],
+    /// certificates verified, the target's own `Host`, no redirects.
     pub fn new(targets: Vec<Url>) -> ReplayConfig {
         ReplayConfig {
             targets,
-            workers: DEFAULT_WORKERS,
+            workers: WorkerRange {
+                min: DEFAULT_WORKERS_MIN,
+                max: DEFAULT_WORKERS_MAX,
+            },
+            pipeline: DEFAULT_PIPELINE,
             queue: DEFAULT_QUEUE,
             timeout: DEFAULT_TIMEOUT,
             skip_verify: false,
@@ -296,6 +326,8 @@ pub struct ReplayOutput {
 pub struct Drainer {
     closing: Arc<AtomicBool>,
     queues: Vec<async_channel::Sender<Arc<Request>>>,
+    /// Each target's concurrency: every worker is let loose to empty the queue.
+    concurrency: Vec<Arc<Concurrency>>,
     workers: Arc<Mutex<Vec<JoinHandle<()>>>>,
     runtime: tokio::runtime::Handle,
     drain_timeout: Duration,
@@ -311,6 +343,7 @@ impl Drainer {
         self.queues.iter().for_each(|q| {
             q.close();
         });
+        self.concurrency.iter().for_each(|c| c.open_all());
         let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
         let aborts: Vec<_> = workers.iter().map(JoinHandle::abort_handle).collect();
         let (runtime, drain_timeout) = (self.runtime.clone(), self.drain_timeout);
@@ -357,13 +390,29 @@ impl ReplayOutput {
         };
         let mut queues = Vec::new();
         let mut workers = Vec::new();
+        let mut controls = Vec::new();
+        let range = WorkerRange {
+            min: config.workers.min.max(1),
+            max: config.workers.max.max(config.workers.min).max(1),
+        };
         for (index, base) in config.targets.iter().enumerate() {
             let target = Arc::new(Target::new(index, base, config, tls.clone())?);
             let (tx, rx) = async_channel::bounded::<Arc<Request>>(config.queue.max(1));
-            for _ in 0..config.workers.max(1) {
-                let worker = Worker::new(target.clone(), stats.clone());
+            let control = Arc::new(Concurrency::new(range, target.pipeline));
+            stats.workers(index, control.active());
+            for slot in 0..range.max {
+                let worker = Worker::new(target.clone(), stats.clone(), control.clone(), slot);
                 workers.push(runtime.spawn(worker.run(rx.clone())));
             }
+            if range.is_adaptive() {
+                let (control, stats, tx) = (control.clone(), stats.clone(), tx.clone());
+                workers.push(runtime.spawn(async move {
+                    control
+                        .control(|| tx.len(), || tx.is_closed(), |n| stats.workers(index, n))
+                        .await
+                }));
+            }
+            controls.push(control);
             queues.push(tx);
         }
         Ok(ReplayOutput {
@@ -372,6 +421,7 @@ impl ReplayOutput {
             drain: Drainer {
                 closing: Arc::new(AtomicBool::new(false)),
                 queues,
+                concurrency: controls,
                 workers: Arc::new(Mutex::new(workers)),
                 runtime,
                 drain_timeout,
@@ -445,6 +495,8 @@ struct Target {
     original_host: bool,
     timeout: Duration,
     redirects: u32,
+    /// Requests per pipelined batch; 1 when redirects are followed (see the module doc).
+    pipeline: usize,
 }
 
 impl Target {
@@ -481,6 +533,11 @@ impl Target {
             original_host: config.original_host,
             timeout: config.timeout,
             redirects: config.redirects,
+            pipeline: if config.redirects > 0 {
+                1
+            } else {
+                config.pipeline.max(1)
+            },
         })
     }
 
@@ -529,6 +586,15 @@ impl Target {
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 
+/// Methods RFC 9110 §9.2.2 calls idempotent: safe to follow with another request before
+/// their answer, and to send again when staging closed before reading them.
+fn is_idempotent(method: &str) -> bool {
+    matches!(
+        method,
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+    )
+}
+
 #[derive(Debug, thiserror::Error)]
 enum SendError {
     #[error("{0}")]
@@ -541,52 +607,218 @@ enum SendError {
     Timeout,
 }
 
+impl SendError {
+    /// The write or the wait for the first answer found a connection staging had already
+    /// closed (see [`ExchangeError::is_stale_connection`]).
+    fn is_stale_connection(&self) -> bool {
+        match self {
+            SendError::Exchange(e) => e.is_stale_connection(),
+            SendError::Io(e) => wire::is_reset(e),
+            SendError::Unsendable(_) | SendError::Timeout => false,
+        }
+    }
+}
+
 /// One worker: its connection (opened on demand, dropped on any failure) and its buffers,
 /// reused from request to request.
 struct Worker {
     target: Arc<Target>,
     stats: Arc<Stats>,
+    control: Arc<Concurrency>,
+    /// This worker's place among the target's: it sends only while below the active count.
+    slot: usize,
     connection: Option<Box<dyn Stream>>,
     /// Whether `connection` has already carried a request (so the server may have closed
     /// it meanwhile).
     reused: bool,
-    /// The request as written: head and body.
+    /// The requests as written: heads and bodies, one after the other.
     message: Vec<u8>,
+    /// Where each request of a batch starts in `message`, and whether it is a HEAD.
+    sent: Vec<(usize, bool)>,
     /// The connection's read buffer.
     buf: Vec<u8>,
 }
 
 impl Worker {
-    fn new(target: Arc<Target>, stats: Arc<Stats>) -> Worker {
+    fn new(
+        target: Arc<Target>,
+        stats: Arc<Stats>,
+        control: Arc<Concurrency>,
+        slot: usize,
+    ) -> Worker {
         Worker {
             target,
             stats,
+            control,
+            slot,
             connection: None,
             reused: false,
             message: Vec::with_capacity(2048),
+            sent: Vec::new(),
             buf: Vec::new(),
         }
     }
 
-    /// Takes requests until the queue is closed and empty.
+    /// Takes requests until the queue is closed and empty, parking (with no connection
+    /// open) while its slot is above the target's active count.
     async fn run(mut self, queue: async_channel::Receiver<Arc<Request>>) {
-        while let Ok(request) = queue.recv().await {
-            let started = Instant::now();
-            let outcome = tokio::time::timeout(self.target.timeout, self.send(&request))
-                .await
-                .unwrap_or(Err(SendError::Timeout));
-            match outcome {
-                Ok(status) => self
-                    .stats
-                    .response(self.target.index, status, started.elapsed()),
+        let mut batch = Vec::with_capacity(self.target.pipeline);
+        loop {
+            if !self.control.may_work(self.slot) {
+                self.connection = None;
+                self.control.wait_turn(self.slot).await;
+                continue;
+            }
+            let Ok(first) = queue.recv().await else {
+                break;
+            };
+            batch.push(first);
+            // More of the waiting requests on the same write, after idempotent ones only.
+            while batch.len() < self.target.pipeline
+                && batch
+                    .last()
+                    .is_some_and(|r: &Arc<Request>| is_idempotent(&r.method))
+            {
+                match queue.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            if self.target.redirects > 0 {
+                for request in batch.drain(..) {
+                    self.send_alone(&request).await;
+                }
+            } else {
+                self.send_batch(&batch).await;
+                batch.clear();
+            }
+        }
+    }
+
+    /// One request, with redirects followed within the target.
+    async fn send_alone(&mut self, request: &Request) {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(self.target.timeout, self.send(request))
+            .await
+            .unwrap_or(Err(SendError::Timeout));
+        match outcome {
+            Ok(status) => self.answered(status, started.elapsed()),
+            Err(e) => {
+                // Whatever state the connection is in, it cannot be trusted now.
+                self.connection = None;
+                self.failed(1, &e);
+            }
+        }
+    }
+
+    fn answered(&self, status: u16, latency: Duration) {
+        self.stats.response(self.target.index, status, latency);
+        self.control.answered(latency);
+    }
+
+    fn failed(&self, requests: usize, e: &SendError) {
+        tracing::debug!(target = %self.target.name, requests, "replay failed: {e}");
+        for _ in 0..requests {
+            self.stats.failed(self.target.index);
+            self.control.failed();
+        }
+    }
+
+    /// A batch on one connection: written at once, answered in order. Each answer's time
+    /// runs from when staging could start on it (the write, or the previous answer's end)
+    /// to the end of its body, so a request that waited behind others in the pipeline
+    /// is not charged for their time.
+    async fn send_batch(&mut self, batch: &[Arc<Request>]) {
+        let target = self.target.clone();
+        self.message.clear();
+        self.sent.clear();
+        for request in batch {
+            let start = self.message.len();
+            let head = wire::write_head(
+                &mut self.message,
+                &target.rule(),
+                request,
+                &request.method,
+                &request.target,
+                &target.base_path,
+                request.body.len(),
+            );
+            match head {
+                Ok(()) => {
+                    self.message.extend_from_slice(&request.body);
+                    self.sent
+                        .push((start, request.method.as_bytes() == b"HEAD"));
+                }
                 Err(e) => {
-                    // Whatever state the connection is in, it cannot be trusted now.
-                    self.connection = None;
-                    tracing::debug!(target = %self.target.name, "replay failed: {e}");
-                    self.stats.failed(self.target.index);
+                    self.message.truncate(start);
+                    self.failed(1, &e.into());
                 }
             }
         }
+        let mut next = 0; // the first request not answered yet
+        let mut stale_retry = true;
+        while next < self.sent.len() {
+            let round = next;
+            let outcome = self.pipeline_round(&mut next).await;
+            match outcome {
+                Ok(()) => {}
+                Err(e) => {
+                    self.connection = None;
+                    let untouched = next == round;
+                    if untouched && self.reused && stale_retry && e.is_stale_connection() {
+                        // A pooled connection staging had closed: nothing reached it.
+                        stale_retry = false;
+                        continue;
+                    }
+                    self.failed(self.sent.len() - next, &e);
+                    return;
+                }
+            }
+        }
+        // Bytes after the last answer: staging is confused; do not reuse the connection.
+        if !self.buf.is_empty() {
+            self.connection = None;
+        }
+    }
+
+    /// Writes the batch from request `*next` on (on the open connection or a new one) and
+    /// reads answers, advancing `*next`, until all are answered or staging says it closes.
+    async fn pipeline_round(&mut self, next: &mut usize) -> Result<(), SendError> {
+        let timeout = self.target.timeout;
+        if self.connection.is_none() {
+            let connected = tokio::time::timeout(timeout, self.target.connect()).await;
+            self.connection = Some(connected.unwrap_or(Err(SendError::Timeout))?);
+            self.reused = false;
+            self.buf.clear();
+        }
+        let Some(io) = self.connection.as_mut() else {
+            unreachable!("connected above")
+        };
+        let from = self.sent[*next].0;
+        tokio::time::timeout(timeout, wire::send(io, &self.message[from..]))
+            .await
+            .unwrap_or(Err(std::io::ErrorKind::TimedOut.into()))?;
+        let mut clock = Instant::now();
+        while *next < self.sent.len() {
+            let head_request = self.sent[*next].1;
+            let read = wire::read_response(io, &mut self.buf, head_request, false);
+            let response = tokio::time::timeout(timeout, read)
+                .await
+                .map_err(|_| SendError::Timeout)??;
+            let latency = clock.elapsed();
+            clock = Instant::now();
+            *next += 1;
+            self.reused = true;
+            self.stats
+                .response(self.target.index, response.status, latency);
+            self.control.answered(latency);
+            if !response.reusable {
+                // Staging answered and closes: what follows was never processed.
+                self.connection = None;
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 
     /// Sends one request (following redirects within the target when configured) and

@@ -254,13 +254,18 @@ impl ExchangeError {
     pub fn is_stale_connection(&self) -> bool {
         match self {
             ExchangeError::Closed { answered } => !answered,
-            ExchangeError::Io(e) => matches!(
-                e.kind(),
-                io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
-            ),
+            ExchangeError::Io(e) => is_reset(e),
             ExchangeError::Malformed(_) => false,
         }
     }
+}
+
+/// The peer had closed the connection (reset, or a write to a closed socket).
+pub fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+    )
 }
 
 /// How a response body ends.
@@ -280,9 +285,29 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     head_request: bool,
     want_location: bool,
 ) -> Result<Response, ExchangeError> {
-    io.write_all(message).await?;
-    io.flush().await?;
+    send(io, message).await?;
     buf.clear();
+    let mut response = read_response(io, buf, head_request, want_location).await?;
+    // Bytes after the only response asked for: the server is confused; do not reuse.
+    response.reusable &= buf.is_empty();
+    Ok(response)
+}
+
+/// Writes `messages` (one request, or several pipelined) in one go.
+pub async fn send<S: AsyncWrite + Unpin>(io: &mut S, messages: &[u8]) -> io::Result<()> {
+    io.write_all(messages).await?;
+    io.flush().await
+}
+
+/// Reads the next response on `io` and its body. `buf` holds what was read and not yet
+/// used: after a pipelined response it may already hold the start of the next one, so it
+/// is kept between calls and cleared only by a new connection.
+pub async fn read_response<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut Vec<u8>,
+    head_request: bool,
+    want_location: bool,
+) -> Result<Response, ExchangeError> {
     loop {
         let (consumed, status, framing, mut reusable, location) = loop {
             if let Some(parsed) = parse_head(buf, head_request, want_location)? {
@@ -313,8 +338,6 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
         }
-        // Bytes after the response: the server is confused; do not reuse the connection.
-        reusable &= buf.is_empty();
         return Ok(Response {
             status,
             reusable,

@@ -128,6 +128,8 @@ struct TargetCounters {
     failed: AtomicU64,
     dropped_queue_full: AtomicU64,
     responses: Classes,
+    /// Workers allowed to send now (a gauge, set by the target's concurrency control).
+    workers: AtomicU64,
 }
 
 /// Totals since start.
@@ -201,6 +203,7 @@ impl Stats {
                     failed: AtomicU64::new(0),
                     dropped_queue_full: AtomicU64::new(0),
                     responses: Classes::default(),
+                    workers: AtomicU64::new(0),
                 })
                 .collect(),
             ring: (0..RING_SECONDS).map(|_| Bucket::new()).collect(),
@@ -241,6 +244,11 @@ impl Stats {
     /// `target` answered with `status` after `latency`.
     pub fn response(&self, target: usize, status: u16, latency: Duration) {
         self.response_at(target, status, latency, self.elapsed());
+    }
+
+    /// `target` now lets `active` workers send at a time.
+    pub fn workers(&self, target: usize, active: usize) {
+        self.targets[target].workers.store(active as u64, Relaxed);
     }
 
     /// No answer from `target` (connection refused or reset, timeout, TLS failure).
@@ -381,6 +389,7 @@ impl Stats {
                     failed,
                     in_flight: queued.saturating_sub(replayed + failed),
                     responses: t.responses.snapshot(),
+                    workers: t.workers.load(Relaxed),
                 }
             })
             .collect()
