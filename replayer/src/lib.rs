@@ -15,6 +15,7 @@ pub mod capture; // packets in (libpcap live, pcap files) → decoded TCP segmen
 pub mod stream; // segments → ordered bytes per connection → HTTP/1.x requests
 pub mod stages; // filter → rewrite → limit, with a verdict per request
 pub mod outputs; // replay to staging over HTTP(S); GoReplay records to stdout or a file
+pub mod diff; // production's answer against staging's: causes, noise, routes
 pub mod status; // counters, the status socket, Prometheus metrics, the sync flag
 pub mod config; // the command line and the TOML file → one typed Config
 pub mod flow; // wires capture → stages → per-output limits → outputs, once for every mode

@@ -44,6 +44,15 @@ pub struct StatusDocument {
     pub windows: BTreeMap<String, Window>,
     /// One entry per `-output-http` target, in the order they were given.
     pub targets: Vec<TargetStatus>,
+    // Added to schema 1 with the comparison of staging's answers with production's; absent
+    // in older documents, hence the defaults.
+    /// How staging's answers compared with production's, since the daemon started.
+    #[serde(default)]
+    pub diff: DiffCounters,
+    /// The routes with the most differing answers since the daemon started, most first
+    /// (at most ten), each with one example.
+    #[serde(default)]
+    pub diff_routes: Vec<DiffRoute>,
 }
 
 /// The daemon's phase, written in lowercase (`"replaying"`).
@@ -225,6 +234,76 @@ pub struct Window {
     /// while the daemon is younger than the window. `replayed_per_s` is `replayed / covered_s`.
     #[serde(default)]
     pub covered_s: f64,
+    /// How staging's answers in the window compared with production's.
+    #[serde(default)]
+    pub diff: DiffCounters,
+}
+
+/// Production's answer against staging's, counted per (request, target) pair. Every pair
+/// compared is exactly one of `same`, `differing` or `noisy`:
+/// `compared = same + differing + noisy`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffCounters {
+    /// Whether the daemon compares answers at all (production's responses are captured).
+    pub enabled: bool,
+    /// Pairs with both answers known.
+    pub compared: u64,
+    /// Pairs alike in everything compared.
+    pub same: u64,
+    /// Pairs that differ in at least one cause (body causes left out on noisy requests).
+    pub differing: u64,
+    /// Differing pairs by cause: `status`, `status_class`, `content_type`, `location`,
+    /// `body`, `length` (every key present; a pair may count under several).
+    pub by_cause: BTreeMap<String, u64>,
+    /// Pairs that differ only in the body, on a request production itself answers
+    /// differently each time: not counted as differing.
+    pub noisy: u64,
+    /// Requests staging answered whose production answer the capture missed: not compared.
+    pub prod_missing: u64,
+    /// Pairs where staging took over the configured ratio (and margin) longer than
+    /// production; counted apart from the causes.
+    pub slower: u64,
+}
+
+impl DiffCounters {
+    /// The share of compared pairs that differ, by every cause (`status_only`: by a status
+    /// difference alone); `None` when nothing was compared.
+    pub fn differing_share(&self, status_only: bool) -> Option<f64> {
+        let differing = if status_only {
+            self.by_cause.get("status").copied().unwrap_or(0)
+        } else {
+            self.differing
+        };
+        (self.compared > 0).then(|| differing as f64 / self.compared as f64)
+    }
+}
+
+/// A route (method and target template) whose answers differ, with one example.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffRoute {
+    /// The method and the route template: `GET /government/publications/{n}`.
+    pub route: String,
+    /// Differing pairs on this route.
+    pub differing: u64,
+    /// Of those, by cause (only causes seen are present).
+    pub by_cause: BTreeMap<String, u64>,
+    /// The first differing pair seen on this route.
+    pub example: DiffExample,
+}
+
+/// One differing pair, as an example of its route.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffExample {
+    /// The request's method.
+    pub method: String,
+    /// The request-target as captured.
+    pub target: String,
+    /// Production's status code.
+    pub production_status: u16,
+    /// Staging's status code.
+    pub staging_status: u16,
+    /// The causes, as keys of `by_cause`, comma-separated.
+    pub cause: String,
 }
 
 impl Window {

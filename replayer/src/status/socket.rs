@@ -203,6 +203,8 @@ impl DaemonStatus {
             responses: self.stats.responses(),
             windows: self.stats.windows(),
             targets: self.stats.targets(),
+            diff: self.stats.diff(),
+            diff_routes: self.stats.diff_routes(),
         }
     }
 }

@@ -12,10 +12,13 @@
 //! by the unit tests (about 160 of the lines, concurrent writers included).
 
 use crate::stages::filter::Reason;
+use crate::status::diff_counts::{DiffCounts, DiffOutcome, Example, RouteTable, TOP_ROUTES};
 use replayer_status::schema::{
-    Latency, RequestCounters, ResponseClasses, TargetStatus, Window, WINDOWS,
+    DiffCounters, DiffRoute, Latency, RequestCounters, ResponseClasses, TargetStatus, Window,
+    WINDOWS,
 };
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{self, Relaxed};
 use std::sync::Mutex;
@@ -59,6 +62,7 @@ struct Bucket {
     c5xx: AtomicU64,
     packets: AtomicU64,
     latency: [AtomicU64; LATENCY_BINS],
+    diff: DiffCounts,
 }
 
 impl Bucket {
@@ -75,6 +79,7 @@ impl Bucket {
             c5xx: AtomicU64::new(0),
             packets: AtomicU64::new(0),
             latency: std::array::from_fn(|_| AtomicU64::new(0)),
+            diff: DiffCounts::default(),
         }
     }
 
@@ -95,6 +100,7 @@ impl Bucket {
         for bin in &self.latency {
             bin.store(0, Relaxed);
         }
+        self.diff.clear();
     }
 }
 
@@ -148,6 +154,8 @@ struct Totals {
     responses: Classes,
     /// Latency of every answer since start, in [`LATENCY_BUCKETS_S`] (for Prometheus).
     latency: LatencyTotals,
+    /// Production's answers against staging's.
+    diff: DiffCounts,
 }
 
 /// Upper bounds (seconds) of the cumulative latency histogram Prometheus gets: its
@@ -186,6 +194,10 @@ pub struct Stats {
     ring: Box<[Bucket]>,
     /// Held only while a bucket is being recycled for a new second.
     recycle: Mutex<()>,
+    /// Whether answers are compared (production's responses captured).
+    diff_enabled: AtomicBool,
+    /// Differing pairs by route.
+    diff_routes: RouteTable,
 }
 
 impl Stats {
@@ -208,6 +220,8 @@ impl Stats {
                 .collect(),
             ring: (0..RING_SECONDS).map(|_| Bucket::new()).collect(),
             recycle: Mutex::new(()),
+            diff_enabled: AtomicBool::new(false),
+            diff_routes: RouteTable::default(),
         }
     }
 
@@ -249,6 +263,34 @@ impl Stats {
     /// `target` now lets `active` workers send at a time.
     pub fn workers(&self, target: usize, active: usize) {
         self.targets[target].workers.store(active as u64, Relaxed);
+    }
+
+    /// Says that answers are compared (the status document's `diff.enabled`).
+    pub fn enable_diff(&self) {
+        self.diff_enabled.store(true, Relaxed);
+    }
+
+    /// One (request, target) pair compared (or not, for want of production's answer);
+    /// `example` describes the pair, for the route table when it differs.
+    pub fn compared(&self, outcome: DiffOutcome, example: Example<'_>) {
+        self.totals.diff.record(&outcome);
+        self.bucket(self.elapsed()).diff.record(&outcome);
+        self.diff_routes.record(example, outcome.counted_causes());
+    }
+
+    /// The comparison's totals since start.
+    pub fn diff(&self) -> DiffCounters {
+        let mut counters = DiffCounters {
+            enabled: self.diff_enabled.load(Relaxed),
+            ..DiffCounters::default()
+        };
+        self.totals.diff.add_to(&mut counters);
+        counters
+    }
+
+    /// The routes with the most differing pairs, most first.
+    pub fn diff_routes(&self) -> Vec<DiffRoute> {
+        self.diff_routes.top(TOP_ROUTES)
     }
 
     /// No answer from `target` (connection refused or reset, timeout, TLS failure).
@@ -432,12 +474,17 @@ impl Stats {
             w.failed += bucket.failed.load(Relaxed);
             w.c5xx += bucket.c5xx.load(Relaxed);
             w.packets += bucket.packets.load(Relaxed);
+            bucket.diff.add_to(&mut w.diff);
             // A second without answers has an empty histogram: skip its 108 loads.
             if replayed > 0 {
                 for (sum, bin) in latency.iter_mut().zip(&bucket.latency) {
                     *sum += bin.load(Relaxed);
                 }
             }
+        }
+        w.diff.enabled = self.diff_enabled.load(Relaxed);
+        if w.diff.by_cause.is_empty() {
+            DiffCounts::default().add_to(&mut w.diff); // every cause key, even with no bucket
         }
         w.responses = w.replayed;
         w.ratio_5xx = (w.responses > 0).then(|| w.c5xx as f64 / w.responses as f64);
