@@ -81,6 +81,58 @@ fn printed(out: &Output) -> Vec<String> {
 }
 
 #[test]
+fn an_empty_input_is_refused_in_libpcaps_words_naming_it() {
+    let _processes = lock::processes();
+    let dir = Scratch::new("malformed-empty");
+    let refused = |input: &str, stdin: std::process::Stdio| {
+        let out = run_with_timeout_fed(
+            Command::new(bin("replayer")).args(["-input-raw", input, "-output-stdout"]),
+            stdin,
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.status.code(), Some(2), "{input}");
+        assert!(out.stdout.is_empty(), "{input}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let line = |name: &str| {
+        format!(
+            "replayer: cannot read capture file {name}: truncated dump file; tried to read 4 \
+             file header bytes, only got 0\n"
+        )
+    };
+    // Standard input from /dev/null, as `-` and as /dev/stdin.
+    for input in ["-:80", "/dev/stdin:80"] {
+        assert_eq!(
+            refused(input, std::process::Stdio::null()),
+            line("/dev/stdin")
+        );
+    }
+    // A FIFO whose writer closes it at once, and an empty file.
+    let fifo = dir.join("empty.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut writer = Command::new("sh")
+        .arg("-c")
+        .arg(format!(": > '{}'", fifo.display()))
+        .spawn()
+        .expect("sh");
+    let input = format!("{}:80", fifo.display());
+    let stderr = refused(&input, std::process::Stdio::null());
+    let _ = writer.wait();
+    assert_eq!(stderr, line(&fifo.display().to_string()));
+    let empty = dir.join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let input = format!("{}:80", empty.display());
+    assert_eq!(
+        refused(&input, std::process::Stdio::null()),
+        line(&empty.display().to_string())
+    );
+}
+
+#[test]
 fn a_truncated_file_yields_every_request_before_the_cut_then_an_error() {
     let _processes = lock::processes();
     let dir = Scratch::new("malformed-truncated");

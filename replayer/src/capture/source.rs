@@ -219,6 +219,15 @@ impl Source {
                         }
                         Handle::Fast(reader)
                     }
+                    // Not even a magic number (an empty file, `< /dev/null`, a FIFO closed at
+                    // once): refused here in libpcap's words, without its "libpcap error:"
+                    // and without a pipe and a thread set up for it to find nothing.
+                    Sniffed::Other { head, .. } if head.len() < 4 => {
+                        return Err(cannot_read(&format!(
+                            "truncated dump file; tried to read 4 file header bytes, only got {}",
+                            head.len()
+                        )));
+                    }
                     Sniffed::Other { file, head } => {
                         let mut capture = if stream {
                             libpcap_stream(file, head).map_err(|e| cannot_read(&e))?
