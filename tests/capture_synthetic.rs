@@ -396,6 +396,38 @@ fn a_bpf_filter_on_a_file_keeps_only_what_it_matches_in_either_format() {
 }
 
 #[test]
+fn a_bpf_filter_on_a_raw_ip_file_is_compiled_for_dlt_raw() {
+    let _processes = lock::processes();
+    // A file's LINKTYPE_RAW (101) is libpcap's DLT_RAW (12): its filter compiler refuses 101.
+    let dir = Scratch::new("bpf-raw");
+    let mut pcap = PcapBuilder::new(101);
+    let mut ng = PcapngBuilder::new();
+    ng.section(false).interface(101, 6);
+    let request = get("/raw");
+    for frame in [
+        eth_ipv4_tcp(client(), server(), 0, 0, SYN, b""),
+        c(1, &request),
+    ] {
+        pcap.frame(&frame[14..]);
+    }
+    for &(ts_us, frame) in &pcap.records() {
+        ng.packet(0, ts_us, frame);
+    }
+    let (classic, pcapng) = (dir.join("raw.pcap"), dir.join("raw.pcapng"));
+    pcap.write(&classic);
+    ng.write(&pcapng);
+    let filter = ["-input-raw-bpf-filter", "src host 10.0.0.1 and tcp port 80"];
+    for file in [&classic, &pcapng] {
+        assert_eq!(
+            lines(&replay_pcap_file(file, 80, &filter)),
+            ["GET /raw"],
+            "{}",
+            file.display()
+        );
+    }
+}
+
+#[test]
 fn a_syn_retried_after_a_stale_state_answer_keeps_its_request() {
     let _processes = lock::processes();
     // The server still holds an old connection on these ports: it answers the SYN with a bare

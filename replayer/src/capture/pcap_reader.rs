@@ -315,6 +315,16 @@ impl PcapReader {
         }
     }
 
+    /// The data link type (`DLT_*`) libpcap compiles filters for, for a file's `LINKTYPE_*`:
+    /// the same number for every type the decoder knows but raw IP, whose `LINKTYPE_RAW`
+    /// (101) is `DLT_RAW`, 12 on Linux (libpcap's `linktype_to_dlt`); its compiler refuses 101.
+    pub fn filter_dlt(linktype: u32) -> i32 {
+        match linktype {
+            101 => 12,
+            other => other as i32,
+        }
+    }
+
     /// Sets the reader up to decode frames and keep those that `filter` (a BPF program,
     /// checked by the caller for [`PcapReader::linktype`]) lets through. Its thread starts at
     /// the first [`PcapReader::advance`], on the capture thread: the daemon opens its input
@@ -563,7 +573,7 @@ impl Links {
         let program = match &self.filter {
             None => None,
             Some(filter) => Some(
-                pcap::Capture::dead(pcap::Linktype(linktype as i32))
+                pcap::Capture::dead(pcap::Linktype(PcapReader::filter_dlt(linktype)))
                     .and_then(|dead| dead.compile(filter, true))
                     .map_err(|e| ReadError::Filter {
                         filter: filter.clone(),
@@ -1175,9 +1185,14 @@ mod tests {
     }
 
     fn open(path: &Path) -> Box<PcapReader> {
+        open_with(path, None)
+    }
+
+    /// The reader of `path`, started with `filter`.
+    fn open_with(path: &Path, filter: Option<&str>) -> Box<PcapReader> {
         match PcapReader::sniff(path).unwrap() {
             Sniffed::Fast(mut r) => {
-                r.start(None);
+                r.start(filter.map(str::to_owned));
                 r
             }
             Sniffed::Other { .. } => panic!("not taken by the fast reader"),
@@ -1365,9 +1380,8 @@ mod tests {
     /// A record as (time, wire length, payload).
     type Got = (u64, u32, Vec<u8>);
 
-    /// Every record of `path`, then how the reading ended.
-    fn read_all(path: &Path) -> (Vec<Got>, Option<String>) {
-        let mut r = open(path);
+    /// Every record `r` reads, then how the reading ended.
+    fn read_all(mut r: Box<PcapReader>) -> (Vec<Got>, Option<String>) {
         let mut got = Vec::new();
         loop {
             match r.next_record() {
@@ -1388,7 +1402,7 @@ mod tests {
     /// The link type of a file of `bytes` and its records, read to its end without error.
     fn read_whole(bytes: &[u8]) -> (u32, Vec<Got>) {
         let (_dir, path) = file_with(bytes);
-        let (got, end) = read_all(&path);
+        let (got, end) = read_all(open(&path));
         assert_eq!(end, None);
         (open(&path).linktype(), got)
     }
@@ -1453,7 +1467,7 @@ mod tests {
             &frame(3, b"gone"),
         ));
         let (_dir, path) = file_with(&bytes);
-        let (got, end) = read_all(&path);
+        let (got, end) = read_all(open(&path));
         assert_eq!(
             got,
             [
@@ -1526,10 +1540,44 @@ mod tests {
             (header_cut, "truncated capture file: block 4 is cut short at byte {at} (it needs 12 bytes, the file has 6 more)".to_owned()),
         ] {
             let (_dir, path) = file_with(&bytes);
-            let (got, end) = read_all(&path);
+            let (got, end) = read_all(open(&path));
             assert_eq!(got, [(1_000_000_000, 63, b"whole".to_vec())], "{why}");
             assert_eq!(end, Some(why.replace("{at}", &at.to_string())));
         }
+    }
+
+    #[test]
+    fn a_pcapng_filter_runs_per_link_type_and_one_that_cannot_compile_for_one_says_so() {
+        // Ethernet and raw IP: "tcp port 80" compiles for both and keeps the same segment
+        // from each; "vlan" compiles for Ethernet only.
+        let mut bytes = shb(false);
+        bytes.extend(idb(false, 1, None));
+        bytes.extend(epb(false, NgKind::Enhanced, 0, 1, &frame(1, b"eth")));
+        let at = bytes.len();
+        bytes.extend(idb(false, 101, None));
+        bytes.extend(epb(false, NgKind::Enhanced, 1, 2, &frame(4, b"raw")[14..]));
+        let (_dir, path) = file_with(&bytes);
+        let read = |filter: &str| {
+            let (got, end) = read_all(open_with(&path, Some(filter)));
+            let payloads: Vec<Vec<u8>> = got.into_iter().map(|(_, _, p)| p).collect();
+            (payloads, end)
+        };
+        assert_eq!(
+            read("tcp port 80"),
+            (vec![b"eth".to_vec(), b"raw".to_vec()], None)
+        );
+        assert_eq!(read("tcp port 81"), (vec![], None));
+        let (got, end) = read("vlan");
+        assert_eq!(
+            got,
+            Vec::<Vec<u8>>::new(),
+            "no VLAN tag on the Ethernet frame"
+        );
+        let end = end.expect("an error for the raw interface");
+        assert!(
+            end.starts_with("invalid BPF filter \"vlan\" for link type 101 (block 4): "),
+            "{end} (the block at {at})"
+        );
     }
 
     #[test]

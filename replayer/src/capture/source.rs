@@ -208,7 +208,8 @@ impl Source {
                         // filter checked now (it compiles it again on its own thread).
                         let linktype = reader.linktype() as i32;
                         if let Some(filter) = &config.bpf_filter {
-                            Capture::dead(Linktype(linktype))
+                            let dlt = PcapReader::filter_dlt(reader.linktype());
+                            Capture::dead(Linktype(dlt))
                                 .map_err(|e| cannot_read(&e))?
                                 .compile(filter, true)
                                 .map_err(|e| bad_filter(filter, e))?;
