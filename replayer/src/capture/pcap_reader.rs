@@ -49,7 +49,7 @@
 //! | replayer -input-raw -:80`) is read the same way.
 //!
 //! Long because the read-ahead thread, the two formats' splitting and damage checks share one
-//! block format, and the unit tests (about half of the lines) build byte-level files for each
+//! block format, and the unit tests (about a third of the lines) build byte-level files for each
 //! case.
 
 use crate::capture::decode::{Decoded, Decoder, LinkType, TcpFlags, TcpSegment};
