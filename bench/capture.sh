@@ -12,7 +12,8 @@
 #     figure), with its peak RSS from `/usr/bin/time -v`;
 #   - libpcap reading alone (tcpdump -r with a filter that keeps nothing), for reference: what
 #     a pipeline that reads files through libpcap could reach at best;
-#   - tshark dissecting the same file's HTTP requests, as the careful-analyser reference.
+#   - tshark dissecting the same file's HTTP requests, as the careful-analyser reference;
+#   - the binary on the same capture as pcapng (`editcap -F pcapng`), free as in production.
 # Prints a Markdown table (also left in bench/out/capture/result.md); with --write, puts it in
 # the "Capture pipeline" section of docs/benchmarks.md.
 #
@@ -28,7 +29,9 @@
 #     (`-output-stdout`, compared by sha256), and count the same (`-stats` summary);
 #   - times both on it, interleaved: RUNS rounds, each running the old and the new binary one
 #     after the other (the order swapped every round), on one core and free, with `cat` as the
-#     I/O floor. On a shared machine a burst of someone else's work then hits both binaries
+#     I/O floor; and the same on the capture converted to pcapng (`editcap -F pcapng`), which
+#     both binaries must read to the same output as the pcap (a binary from before the
+#     pcapng reader hands pcapng to libpcap: its figures there are libpcap's reading). On a shared machine a burst of someone else's work then hits both binaries
 #     alike instead of all the runs of one of them, as hyperfine's one-command-after-the-other
 #     would;
 #   - prints a table with both and the ratio new / baseline (bench/out/capture/compare.md).
@@ -48,7 +51,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 CPU=${CPU:-1}
 RUNS=${RUNS:-10}
 mkdir -p "$OUT"
-for tool in nginx tcpdump wrk tshark hyperfine taskset python3; do
+for tool in nginx tcpdump wrk tshark editcap hyperfine taskset python3; do
     command -v "$tool" >/dev/null || { echo "bench/capture.sh: $tool is missing (scripts/install-deps installs it)" >&2; exit 1; }
 done
 [ -x /usr/bin/time ] || { echo "bench/capture.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
@@ -69,17 +72,18 @@ fi
 # REPLAYER_BASELINE set: the baseline and the new binary on the recorded file ($PCAP, $PORT),
 # behaviour first, then time. Called once the file is recorded.
 compare_binaries() {
-    echo "== behaviour: what each binary writes (-output-stdout, sha256) and counts (-stats)"
-    local name bin
-    for name in baseline new; do
-        bin=$REPLAYER; [ "$name" = baseline ] && bin=$REPLAYER_BASELINE
-        "$bin" -input-raw "$PCAP:$PORT" -input-raw-engine pcap_file -output-stdout -stats \
+    echo "== behaviour: what each binary writes (-output-stdout, sha256) and counts (-stats), pcap and pcapng"
+    local name bin file
+    for name in baseline new baseline-ng new-ng; do
+        bin=$REPLAYER; [ "${name%-ng}" = baseline ] && bin=$REPLAYER_BASELINE
+        file=$PCAP; [ "$name" != "${name%-ng}" ] && file=$PCAPNG
+        "$bin" -input-raw "$file:$PORT" -input-raw-engine pcap_file -output-stdout -stats \
             2> "$OUT/$name.log" | sha256sum | cut -d' ' -f1 > "$OUT/$name.sha256"
         # The summary's first part, which every version prints the same way (newer ones add
         # the filtered counts by reason after it).
         grep -o 'requests seen [0-9]* filtered [0-9]* sampled_out [0-9]* written [0-9]*' "$OUT/$name.log" \
             | tail -1 > "$OUT/$name.counts"
-        echo "$name ($bin): $(cat "$OUT/$name.counts"); output sha256 $(cat "$OUT/$name.sha256")"
+        echo "$name ($bin $file): $(cat "$OUT/$name.counts"); output sha256 $(cat "$OUT/$name.sha256")"
     done
     local seen
     seen=$(awk '{print $3}' "$OUT/baseline.counts")
@@ -90,20 +94,24 @@ compare_binaries() {
 
     echo "== timing, interleaved (page cache warm; one core: taskset -c $CPU; $RUNS rounds)"
     cat "$PCAP" > /dev/null
-    python3 - "$OUT" "$PCAP" "$PORT" "$CPU" "$RUNS" "$REPLAYER_BASELINE" "$REPLAYER" "$SIZE" "$WRK_REQUESTS" <<'PY'
+    python3 - "$OUT" "$PCAP" "$PORT" "$CPU" "$RUNS" "$REPLAYER_BASELINE" "$REPLAYER" "$SIZE" "$WRK_REQUESTS" "$PCAPNG" <<'PY'
 import json, os, statistics, subprocess, sys, time
-out, pcap, port, cpu, rounds, old, new, size, wrk_requests = sys.argv[1:]
+out, pcap, port, cpu, rounds, old, new, size, wrk_requests, pcapng = sys.argv[1:]
 rounds, size = int(rounds), int(size)
-counts = {who: open(f"{out}/{who}.counts").read().strip() for who in ("baseline", "new")}
-sums = {who: open(f"{out}/{who}.sha256").read().strip() for who in ("baseline", "new")}
-same = counts["baseline"] == counts["new"] and sums["baseline"] == sums["new"]
+names = ("baseline", "new", "baseline-ng", "new-ng")
+counts = {who: open(f"{out}/{who}.counts").read().strip() for who in names}
+sums = {who: open(f"{out}/{who}.sha256").read().strip() for who in names}
+# Both binaries, both formats: the same output.
+same = len(set(counts.values())) == 1 and len(set(sums.values())) == 1
 requests = int(counts["baseline"].split()[2])
-args = ["-input-raw", f"{pcap}:{port}", "-input-raw-engine", "pcap_file", "-output-null"]
 binary = {"baseline": old, "new": new}
 # "one": both of the binary's threads pinned to one core (the requests/s figure);
-# "free": as it runs in production, its read-ahead thread free to use the second core.
+# "free": as it runs in production, its read-ahead thread free to use the second core;
+# "ng-" the same on the pcapng.
 def command(mode, who):
-    return (["taskset", "-c", cpu] if mode == "one" else []) + [binary[who], *args]
+    file = pcapng if mode.startswith("ng-") else pcap
+    args = ["-input-raw", f"{file}:{port}", "-input-raw-engine", "pcap_file", "-output-null"]
+    return (["taskset", "-c", cpu] if mode.endswith("one") else []) + [binary[who], *args]
 
 def run(cmd):
     """Wall time, CPU time (user + system) and peak RSS in kB of one run of cmd."""
@@ -117,17 +125,18 @@ def run(cmd):
         sys.exit(f"bench/capture.sh: {' '.join(cmd)} exited with {p.returncode}")
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_kb": usage.ru_maxrss}
 
+modes = ("one", "free", "ng-one", "ng-free")
 load_start = os.getloadavg()[0]
-for mode in ("one", "free"):  # warm-up, not counted
+for mode in modes:  # warm-up, not counted
     for who in ("baseline", "new"):
         run(command(mode, who))
-runs = {"cat": []} | {(m, w): [] for m in ("one", "free") for w in ("baseline", "new")}
+runs = {"cat": []} | {(m, w): [] for m in modes for w in ("baseline", "new")}
 for r in range(rounds):
     runs["cat"].append(run(["cat", pcap]))
     # A B, then B A: neither binary always runs first, right after the other's page-cache
     # and CPU-frequency state.
     order = ("baseline", "new") if r % 2 == 0 else ("new", "baseline")
-    for mode in ("one", "free"):
+    for mode in modes:
         for who in order:
             runs[(mode, who)].append(run(command(mode, who)))
 load_end = os.getloadavg()[0]
@@ -143,19 +152,22 @@ def paired(mode):
     return statistics.median(n["wall"] / b["wall"] for n, b in zip(runs[(mode, "new")], runs[(mode, "baseline")]))
 
 rows = []
-for mode, label in (("one", "one core (`taskset -c " + cpu + "`)"), ("free", "free to use the second core")):
+one_core = "one core (`taskset -c " + cpu + "`)"
+for mode, label in (("one", one_core), ("free", "free to use the second core"),
+                    ("ng-one", "pcapng, " + one_core), ("ng-free", "pcapng, free to use the second core")):
     for what, how, f in (("wall", "best wall s", best), ("wall", "median wall s", median), ("cpu", "best CPU s (user + system)", best), ("cpu", "median CPU s", median)):
         b, n = f(mode, "baseline", what), f(mode, "new", what)
         rows.append(f"| {label}: {how} | {b:.3f} | {n:.3f} | {n / b:.3f} |")
     rows.append(f"| {label}: median of the rounds' new / baseline wall ratios |  |  | {paired(mode):.3f} |")
     b, n = best(mode, "baseline"), best(mode, "new")
     rows.append(f"| {label}: requests/s (best wall; higher is better) | {requests / b:,.0f} | {requests / n:,.0f} | {b / n:.3f} |")
-rss = {who: max(x["rss_kb"] for m in ("one", "free") for x in runs[(m, who)]) / 1024 for who in ("baseline", "new")}
+rss = {who: max(x["rss_kb"] for m in modes for x in runs[(m, who)]) / 1024 for who in ("baseline", "new")}
 rows.append(f"| peak RSS MB (largest of all runs) | {rss['baseline']:.1f} | {rss['new']:.1f} | {rss['new'] / rss['baseline']:.3f} |")
 cat = [x["wall"] for x in runs["cat"]]
-md = [f"Capture: {size / 1e6:.1f} MB, {requests:,} requests recovered (wrk sent {int(wrk_requests):,}).",
-      f"Behaviour: baseline `{counts['baseline']}`, new `{counts['new']}`; `-output-stdout` sha256 "
-      + ("identical" if sums["baseline"] == sums["new"] else f"**differs** ({sums['baseline'][:12]} / {sums['new'][:12]})") + ".",
+md = [f"Capture: {size / 1e6:.1f} MB, {requests:,} requests recovered (wrk sent {int(wrk_requests):,}); "
+      f"as pcapng (`editcap -F pcapng`): {os.path.getsize(pcapng) / 1e6:.1f} MB.",
+      f"Behaviour: baseline `{counts['baseline']}`, new `{counts['new']}`; `-output-stdout` sha256 of both binaries on "
+      "the pcap and on the pcapng " + ("identical" if same else "**differs** (" + ", ".join(f"{n} {sums[n][:12]}" for n in names) + ")") + ".",
       f"Timing: `-output-null`, {rounds} interleaved rounds (+1 warm-up), load average {load_start:.2f} at the start, "
       f"{load_end:.2f} at the end; I/O floor (`cat`) best {min(cat):.3f} s, median {statistics.median(cat):.3f} s.",
       "",
@@ -170,6 +182,7 @@ PY
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 PCAP="$OUT/loopback.pcap"
+PCAPNG="$OUT/loopback.pcapng"
 NGX="$OUT/nginx"
 mkdir -p "$NGX/tmp"
 cat > "$NGX/nginx.conf" <<CONF
@@ -209,6 +222,7 @@ cat "$OUT/tcpdump.log" | grep -E "captured|dropped" || true
 WRK_REQUESTS=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")
 SIZE=$(stat -c %s "$PCAP")
 echo "wrk sent $WRK_REQUESTS requests; capture is $SIZE bytes"
+editcap -F pcapng "$PCAP" "$PCAPNG"
 
 if [ -n "$REPLAYER_BASELINE" ]; then
     compare_binaries # below: the two binaries on this file, then the script ends
@@ -231,6 +245,7 @@ hyperfine --warmup 1 --runs "$RUNS" --export-json "$OUT/hyperfine.json" \
     -n library "taskset -c $CPU $BENCH_BIN $PCAP $PORT" \
     -n replayer "taskset -c $CPU $REPLAYER -input-raw $PCAP:$PORT -input-raw-engine pcap_file -output-null" \
     -n replayer-free "$REPLAYER -input-raw $PCAP:$PORT -input-raw-engine pcap_file -output-null" \
+    -n replayer-pcapng "$REPLAYER -input-raw $PCAPNG:$PORT -input-raw-engine pcap_file -output-null" \
     > "$OUT/hyperfine.txt"
 /usr/bin/time -v "$REPLAYER" -input-raw "$PCAP:$PORT" -input-raw-engine pcap_file -output-null 2> "$OUT/time.txt"
 RSS_KB=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$OUT/time.txt")
@@ -258,6 +273,7 @@ rows = [
     ("capture library, one core (`cargo bench --bench capture`)", *figures("library"), requests),
     ("`replayer ... -output-null`, one core", *figures("replayer"), requests),
     ("`replayer ... -output-null`, read-ahead thread free to use the second core", *figures("replayer-free"), requests),
+    ("the same on the capture as pcapng (`editcap -F pcapng`)", *figures("replayer-pcapng"), requests),
     ("`tshark -Y http.request` (reference, one run)", tshark_s, tshark_s, None, tshark_requests),
 ]
 md = [f"Capture: {size / 1e6:.1f} MB, {requests:,} requests recovered (wrk sent {int(wrk_requests):,}; tshark finds {tshark_requests:,}).", "",
@@ -300,7 +316,7 @@ if write == "--write":
         text,
         "",
         goals,
-        "Classic pcap files are read by the replayer's own reader (`replayer/src/capture/pcap_reader.rs`): "
+        "Classic pcap and pcapng files are read by the replayer's own reader (`replayer/src/capture/pcap_reader.rs`): "
         "a thread reads the file 1 MiB at a time, splits it into records and decodes each frame to its TCP "
         "segment, while the capture thread reassembles and frames HTTP; that is the file's counterpart of "
         "the kernel filling libpcap's ring in a live capture. libpcap reading alone (second row) is what a "

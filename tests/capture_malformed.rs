@@ -52,18 +52,12 @@ fn random_bytes_and_empty_files_are_refused_in_one_line() {
     assert_one_line_error(&run(&empty), "empty.pcap");
 }
 
-#[test]
-fn a_truncated_file_yields_every_request_before_the_cut_then_an_error() {
-    let _processes = lock::processes();
-    let dir = Scratch::new("malformed-truncated");
+/// A SYN, then 40 requests of one connection, one frame each; request `i` is frame `i + 1`.
+fn forty_requests() -> PcapBuilder {
     let mut pcap = PcapBuilder::new(1);
     pcap.frame(&eth_ipv4_tcp(client(), server(), 0, 0, SYN, b""));
     let mut seq = 1u32;
-    let mut cut_at = 0;
     for i in 0..40 {
-        if i == 30 {
-            cut_at = pcap.bytes().len() + 16 + 30; // inside request 30's frame
-        }
         let request = format!("GET /r/{i} HTTP/1.1\r\nHost: x\r\n\r\n");
         pcap.frame(&eth_ipv4_tcp(
             client(),
@@ -75,16 +69,157 @@ fn a_truncated_file_yields_every_request_before_the_cut_then_an_error() {
         ));
         seq += request.len() as u32;
     }
+    pcap
+}
+
+/// The request lines `out` printed.
+fn printed(out: &Output) -> Vec<String> {
+    goreplay_records(&out.stdout)
+        .iter()
+        .map(Record::request_line)
+        .collect()
+}
+
+#[test]
+fn an_empty_input_is_refused_in_libpcaps_words_naming_it() {
+    let _processes = lock::processes();
+    let dir = Scratch::new("malformed-empty");
+    let refused = |input: &str, stdin: std::process::Stdio| {
+        let out = run_with_timeout_fed(
+            Command::new(bin("replayer")).args(["-input-raw", input, "-output-stdout"]),
+            stdin,
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.status.code(), Some(2), "{input}");
+        assert!(out.stdout.is_empty(), "{input}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let line = |name: &str| {
+        format!(
+            "replayer: cannot read capture file {name}: truncated dump file; tried to read 4 \
+             file header bytes, only got 0\n"
+        )
+    };
+    // Standard input from /dev/null, as `-` and as /dev/stdin.
+    for input in ["-:80", "/dev/stdin:80"] {
+        assert_eq!(
+            refused(input, std::process::Stdio::null()),
+            line("/dev/stdin")
+        );
+    }
+    // A FIFO whose writer closes it at once, and an empty file.
+    let fifo = dir.join("empty.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut writer = Command::new("sh")
+        .arg("-c")
+        .arg(format!(": > '{}'", fifo.display()))
+        .spawn()
+        .expect("sh");
+    let input = format!("{}:80", fifo.display());
+    let stderr = refused(&input, std::process::Stdio::null());
+    let _ = writer.wait();
+    assert_eq!(stderr, line(&fifo.display().to_string()));
+    let empty = dir.join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let input = format!("{}:80", empty.display());
+    assert_eq!(
+        refused(&input, std::process::Stdio::null()),
+        line(&empty.display().to_string())
+    );
+}
+
+#[test]
+fn a_truncated_file_yields_every_request_before_the_cut_then_an_error() {
+    let _processes = lock::processes();
+    let dir = Scratch::new("malformed-truncated");
+    let pcap = forty_requests();
+    // Inside request 30's frame: the file header, 31 records, a record header, 30 bytes.
+    let frames = pcap.records();
+    let cut_at = 24
+        + frames[..31]
+            .iter()
+            .map(|(_, f)| 16 + f.len())
+            .sum::<usize>()
+        + 16
+        + 30;
     let file = dir.join("truncated.pcap");
     std::fs::write(&file, &pcap.bytes()[..cut_at]).unwrap();
     let out = run(&file);
     assert_one_line_error(&out, "truncated");
-    let got: Vec<String> = goreplay_records(&out.stdout)
-        .iter()
-        .map(Record::request_line)
-        .collect();
     let want: Vec<String> = (0..30).map(|i| format!("GET /r/{i}")).collect();
-    assert_eq!(got, want);
+    assert_eq!(printed(&out), want);
+}
+
+#[test]
+fn a_damaged_pcapng_yields_every_request_before_the_damage_then_an_error() {
+    let _processes = lock::processes();
+    let dir = Scratch::new("malformed-pcapng");
+    let pcap = forty_requests();
+    let mut ng = PcapngBuilder::new();
+    ng.section(false).interface(1, 6);
+    // Request 30's block, its number and where it starts.
+    let mut at = (0, 0, 0);
+    for (i, &(ts_us, frame)) in pcap.records().iter().enumerate() {
+        if i == 31 {
+            at = (
+                ng.blocks() + 1,
+                ng.bytes().len(),
+                frame.len().next_multiple_of(4) + 32,
+            );
+        }
+        ng.packet(0, ts_us, frame);
+    }
+    let (block, offset, len) = at;
+    let whole = ng.bytes().to_vec();
+    let want: Vec<String> = (0..30).map(|i| format!("GET /r/{i}")).collect();
+    // Cut inside the block; its trailing length changed; its length not a multiple of 4.
+    let mut mismatch = whole.clone();
+    mismatch[offset + len - 4] ^= 4;
+    let mut unaligned = whole.clone();
+    unaligned[offset + 4] ^= 1;
+    for (name, bytes, damage) in [
+        (
+            "cut",
+            whole[..offset + 30].to_vec(),
+            format!(
+                "truncated capture file: block {block} is cut short at byte {offset} \
+                 (it needs {len} bytes, the file has 30 more)"
+            ),
+        ),
+        (
+            "mismatch",
+            mismatch,
+            format!(
+                "damaged capture file: block {block} at byte {offset} ends with the length {}, \
+                 not the {len} it starts with",
+                len ^ 4
+            ),
+        ),
+        (
+            "unaligned",
+            unaligned,
+            format!(
+                "damaged capture file: block {block} at byte {offset} has a length of {}, \
+                 not a multiple of 4",
+                len ^ 1
+            ),
+        ),
+    ] {
+        let file = dir.join(format!("{name}.pcapng"));
+        std::fs::write(&file, bytes).unwrap();
+        let out = run(&file);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("replayer: capture failed: {}: {damage}\n", file.display()),
+            "{name}"
+        );
+        assert_eq!(printed(&out), want, "{name}");
+    }
 }
 
 #[test]

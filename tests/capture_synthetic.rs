@@ -232,10 +232,24 @@ fn the_last_requests_of_a_file_are_never_lost() {
     assert_eq!(lines(&replay(&pcap, &[])), want);
 }
 
+/// `editcap -F FORMAT FROM TO`.
+fn editcap(format: &str, from: &Path, to: &Path) {
+    let out = std::process::Command::new(require_tool("editcap"))
+        .args(["-F", format])
+        .arg(from)
+        .arg(to)
+        .output()
+        .expect("editcap");
+    assert!(
+        out.status.success(),
+        "editcap: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn pcapng_and_nanosecond_pcap_files_read_the_same() {
     let _processes = lock::processes();
-    let editcap = require_tool("editcap");
     let dir = Scratch::new("formats");
     let stream: Vec<u8> = (0..5).flat_map(|i| get(&format!("/format/{i}"))).collect();
     let mut pcap = PcapBuilder::new(1);
@@ -245,33 +259,85 @@ fn pcapng_and_nanosecond_pcap_files_read_the_same() {
     }
     let classic = dir.join("classic.pcap");
     pcap.write(&classic);
-    let want: Vec<String> = (0..5).map(|i| format!("GET /format/{i}")).collect();
-    for format in ["pcapng", "nsecpcap"] {
-        let converted = dir.join(format!("converted.{format}"));
-        let out = std::process::Command::new(&editcap)
-            .args(["-F", format])
-            .arg(&classic)
-            .arg(&converted)
-            .output()
-            .expect("editcap");
-        assert!(
-            out.status.success(),
-            "editcap: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            lines(&replay_pcap_file(&converted, 80, &[])),
-            want,
-            "{format}"
-        );
+    let want = replay_pcap_file(&classic, 80, &[]);
+    let lines_wanted: Vec<String> = (0..5).map(|i| format!("GET /format/{i}")).collect();
+    assert_eq!(lines(&want), lines_wanted);
+    // pcapng in microseconds; nanosecond pcap; pcapng in nanoseconds (`if_tsresol` 9) made
+    // from it. Every record the same to the byte, its time in the meta line included.
+    let nsec = dir.join("converted.nsecpcap");
+    editcap("nsecpcap", &classic, &nsec);
+    let ng_nsec = dir.join("converted-nsec.pcapng");
+    editcap("pcapng", &nsec, &ng_nsec);
+    let ng = dir.join("converted.pcapng");
+    editcap("pcapng", &classic, &ng);
+    for file in [&ng, &nsec, &ng_nsec] {
+        assert_eq!(replay_pcap_file(file, 80, &[]), want, "{}", file.display());
     }
+}
+
+/// Three connections' requests, interleaved, as a classic pcap, and the number of requests.
+fn three_connections() -> (PcapBuilder, usize) {
+    let mut pcap = PcapBuilder::new(1);
+    let clients: Vec<SocketAddrV4> = (1..=3)
+        .map(|i| format!("10.0.0.{i}:4000{i}").parse().unwrap())
+        .collect();
+    let mut connections: Vec<_> = clients
+        .iter()
+        .map(|&client| SyntheticConnection::open(&mut pcap, client, server()))
+        .collect();
+    for round in 0..20 {
+        for (i, connection) in connections.iter_mut().enumerate() {
+            connection.send(&mut pcap, &get(&format!("/c{i}/{round}")), 50);
+        }
+    }
+    for connection in connections {
+        connection.close(&mut pcap);
+    }
+    (pcap, 60)
+}
+
+#[test]
+fn a_pcapng_of_two_sections_in_both_byte_orders_and_two_link_types_reads_as_its_pcap() {
+    let _processes = lock::processes();
+    let dir = Scratch::new("pcapng-sections");
+    let (pcap, requests) = three_connections();
+    let classic = dir.join("three.pcap");
+    pcap.write(&classic);
+    let want = replay_pcap_file(&classic, 80, &[]);
+    assert_eq!(want.len(), requests);
+    // The same frames: the first half in a little-endian section, one Ethernet interface
+    // in microseconds; the rest in a big-endian section whose interface 0 is raw IP in
+    // nanoseconds and interface 1 Ethernet in microseconds, the frames alternating between
+    // them (a raw frame is the Ethernet one without its 14-byte header). Blocks the reader
+    // skips in between: a Name Resolution, an Interface Statistics and a custom block.
+    // libpcap refuses such a file (another byte order, another link type).
+    let records = pcap.records();
+    let half = records.len() / 2;
+    let mut ng = PcapngBuilder::new();
+    ng.section(false).block(4, &[0; 4]).interface(1, 6);
+    for &(ts_us, frame) in &records[..half] {
+        ng.packet(0, ts_us, frame);
+    }
+    ng.section(true).interface(101, 9).interface(1, 6);
+    for (i, &(ts_us, frame)) in records[half..].iter().enumerate() {
+        if i == 7 {
+            ng.block(5, &[1; 20]).block(0x0000_0BAD, b"custom");
+        }
+        match i % 2 {
+            0 => ng.packet(0, ts_us * 1_000, &frame[14..]),
+            _ => ng.packet(1, ts_us, frame),
+        };
+    }
+    let file = dir.join("three.pcapng");
+    ng.write(&file);
+    assert_eq!(replay_pcap_file(&file, 80, &[]), want);
 }
 
 #[test]
 fn a_bpf_filter_on_a_file_keeps_only_what_it_matches_in_either_format() {
     let _processes = lock::processes();
-    // Two clients; the filter names one. Classic pcap is read by our reader (libpcap runs the
-    // filter on each record); pcapng by libpcap itself: both must give the same answer.
+    // Two clients; the filter names one. Both formats are read by our reader, which runs
+    // libpcap's compiled filter on each record: both must give the same answer.
     let other: SocketAddrV4 = "10.0.0.9:40001".parse().unwrap();
     let mut pcap = PcapBuilder::new(1);
     pcap.frame(&eth_ipv4_tcp(client(), server(), 0, 0, SYN, b""));
@@ -295,13 +361,7 @@ fn a_bpf_filter_on_a_file_keeps_only_what_it_matches_in_either_format() {
     assert_eq!(unfiltered.len(), 8, "{unfiltered:?}");
 
     let pcapng = dir.join("two-clients.pcapng");
-    let out = std::process::Command::new(require_tool("editcap"))
-        .args(["-F", "pcapng"])
-        .arg(&classic)
-        .arg(&pcapng)
-        .output()
-        .expect("editcap");
-    assert!(out.status.success());
+    editcap("pcapng", &classic, &pcapng);
     assert_eq!(lines(&replay_pcap_file(&pcapng, 80, &filter)), want);
 
     // A filter libpcap cannot compile is refused before anything is read, in one line, with
@@ -333,6 +393,38 @@ fn a_bpf_filter_on_a_file_keeps_only_what_it_matches_in_either_format() {
         refused(file, &["-output-stdout"]);
     }
     refused(&classic, &["-output-http", "http://127.0.0.1:9"]);
+}
+
+#[test]
+fn a_bpf_filter_on_a_raw_ip_file_is_compiled_for_dlt_raw() {
+    let _processes = lock::processes();
+    // A file's LINKTYPE_RAW (101) is libpcap's DLT_RAW (12): its filter compiler refuses 101.
+    let dir = Scratch::new("bpf-raw");
+    let mut pcap = PcapBuilder::new(101);
+    let mut ng = PcapngBuilder::new();
+    ng.section(false).interface(101, 6);
+    let request = get("/raw");
+    for frame in [
+        eth_ipv4_tcp(client(), server(), 0, 0, SYN, b""),
+        c(1, &request),
+    ] {
+        pcap.frame(&frame[14..]);
+    }
+    for &(ts_us, frame) in &pcap.records() {
+        ng.packet(0, ts_us, frame);
+    }
+    let (classic, pcapng) = (dir.join("raw.pcap"), dir.join("raw.pcapng"));
+    pcap.write(&classic);
+    ng.write(&pcapng);
+    let filter = ["-input-raw-bpf-filter", "src host 10.0.0.1 and tcp port 80"];
+    for file in [&classic, &pcapng] {
+        assert_eq!(
+            lines(&replay_pcap_file(file, 80, &filter)),
+            ["GET /raw"],
+            "{}",
+            file.display()
+        );
+    }
 }
 
 #[test]
@@ -558,15 +650,9 @@ fn a_capture_read_from_a_pipe_a_fifo_or_standard_input() {
         want,
         "/dev/stdin"
     );
-    // pcapng from a pipe (libpcap reads it, the sniffed bytes put back in front).
+    // pcapng from a pipe (the sniffed first blocks read again by the reader thread).
     let pcapng = dir.join("piped.pcapng");
-    let out = std::process::Command::new(require_tool("editcap"))
-        .args(["-F", "pcapng"])
-        .arg(&file)
-        .arg(&pcapng)
-        .output()
-        .expect("editcap");
-    assert!(out.status.success());
+    editcap("pcapng", &file, &pcapng);
     let mut cat = std::process::Command::new("cat");
     assert_eq!(replay_piped("-", cat.arg(&pcapng)), want, "pcapng on stdin");
     // A FIFO, written by another process once the replayer opens it.

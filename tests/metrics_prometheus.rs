@@ -87,6 +87,12 @@ fn expected(doc: &StatusDocument) -> Vec<(String, f64)> {
         c.dropped_over_cap as f64,
     );
     add("replayer_capture_streams".into(), c.streams as f64);
+    for (cause, v) in &c.framing_skipped {
+        add(
+            format!("replayer_capture_framing_skipped_total{{cause=\"{cause}\"}}"),
+            *v as f64,
+        );
+    }
     add("replayer_up".into(), 1.0);
     add(
         format!("replayer_build_info{{version=\"{}\"}}", doc.version),
@@ -343,6 +349,20 @@ fn the_exposition_holds_the_documents_samples_and_the_histogram_only() {
     let _processes = lock::processes();
     let Seen { text, doc } = seen();
     let got = samples(text);
+    // One sample per framing-error cause, every cause there even at 0.
+    let framing: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("replayer_capture_framing_skipped_total"))
+        .collect();
+    assert_eq!(
+        framing,
+        [
+            "replayer_capture_framing_skipped_total{cause=\"bad_chunk\"} 0",
+            "replayer_capture_framing_skipped_total{cause=\"bad_head\"} 0",
+            "replayer_capture_framing_skipped_total{cause=\"bad_length\"} 0",
+            "replayer_capture_framing_skipped_total{cause=\"head_too_large\"} 0",
+        ]
+    );
     let want = expected(doc);
     for (key, _) in &want {
         assert!(got.contains_key(key), "{key} missing from\n{text}");

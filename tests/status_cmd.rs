@@ -140,14 +140,14 @@ fn a_paused_daemon_says_so_exit_1() {
         l[2]
     );
     assert_eq!(
-        l[5],
+        l[6],
         "     Requests: 3 seen, 0 queued, 0 replayed (answered), 0 failed (no answer)"
     );
     assert_eq!(
-        l[6],
+        l[7],
         " Not replayed: 0 filtered (method, URL, header rules), 0 sampled out (limits), 3 paused for sync, 0 queue full (staging too slow)"
     );
-    let row: Vec<&str> = l[10].split_whitespace().collect();
+    let row: Vec<&str> = l[11].split_whitespace().collect();
     assert_eq!(
         row,
         ["60", "s", "3", "0.00", "-", "0.000", "0.000", "0", "0", "3", "0"]
@@ -178,7 +178,7 @@ fn a_healthy_daemon_in_full_exit_0() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(text(&out.stderr), "");
     let l = lines(&out);
-    assert_eq!(l.len(), 15, "{l:#?}");
+    assert_eq!(l.len(), 16, "{l:#?}");
     assert_eq!(
         l[0], "● replayer: replaying",
         "no colour when not a terminal"
@@ -209,33 +209,37 @@ fn a_healthy_daemon_in_full_exit_0() {
     );
     assert_eq!(
         l[5],
-        "     Requests: 6 seen, 6 queued, 6 replayed (answered), 0 failed (no answer)"
+        "      Framing: 0 connections not replayed past a framing error: 0 bad head, 0 bad length, 0 head too large, 0 bad chunk"
     );
     assert_eq!(
         l[6],
+        "     Requests: 6 seen, 6 queued, 6 replayed (answered), 0 failed (no answer)"
+    );
+    assert_eq!(
+        l[7],
         " Not replayed: 0 filtered (method, URL, header rules), 0 sampled out (limits), 0 paused for sync, 0 queue full (staging too slow)"
     );
-    assert_eq!(l[7], "    Responses: 1xx 0, 2xx 4, 3xx 0, 4xx 0, 5xx 2");
-    assert_eq!(l[8], "");
+    assert_eq!(l[8], "    Responses: 1xx 0, 2xx 4, 3xx 0, 4xx 0, 5xx 2");
+    assert_eq!(l[9], "");
     assert_eq!(
-        l[9],
+        l[10],
         "   Window     Seen Replayed/s 5xx ratio   p50 ms   p99 ms Filtered  Sampled   Paused Queue full"
     );
     for (i, window) in ["60", "300", "900"].iter().enumerate() {
-        let row: Vec<&str> = l[10 + i].split_whitespace().collect();
-        assert_eq!(row.len(), 12, "{}", l[10 + i]);
+        let row: Vec<&str> = l[11 + i].split_whitespace().collect();
+        assert_eq!(row.len(), 12, "{}", l[11 + i]);
         assert_eq!(&row[..3], [*window, "s", "6"]);
         assert_eq!(&row[4..6], ["33.33", "%"]);
         assert_eq!(&row[8..], ["0", "0", "0", "0"]);
         let rate: f64 = row[3].parse().unwrap();
         let p50: f64 = row[6].parse().unwrap();
-        assert!(rate > 0.0 && p50 > 0.0, "{}", l[10 + i]);
+        assert!(rate > 0.0 && p50 > 0.0, "{}", l[11 + i]);
     }
-    assert_eq!(l[13], "");
+    assert_eq!(l[14], "");
     let url = &doc.targets[0].url;
     assert!(url.starts_with(&staging.url()), "{url}");
     assert_eq!(
-        l[14],
+        l[15],
         format!("       Target: {url}: 6 replayed, 0 failed, 0 in flight; 1xx 0, 2xx 4, 3xx 0, 4xx 0, 5xx 2")
     );
 

@@ -1,7 +1,7 @@
 //! A (damaged) capture file through `pipeline::run`, as the binary reads it: the file is
-//! written to disk, then read by the replayer's own classic-pcap reader (its read-ahead
-//! thread: records, lengths, the BPF filter, decoding) or, when it is not classic pcap, by
-//! libpcap; then reassembly and HTTP framing with small caps.
+//! written to disk, then read by the replayer's own reader of classic pcap and pcapng (its
+//! read-ahead thread: records and blocks, lengths, the BPF filter, decoding) or, when it is
+//! neither, by libpcap; then reassembly and HTTP framing with small caps.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

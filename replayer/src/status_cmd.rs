@@ -252,6 +252,23 @@ pub fn render(doc: &StatusDocument, on_terminal: bool) -> String {
             c.kernel_dropped, c.if_dropped, c.reassembly_gaps, c.requests_cut, c.dropped_over_cap
         ),
     );
+    // In the causes' order of the design (docs/design.md), not the document's alphabetical
+    // one; a daemon from before the framing rules reports none.
+    let skipped = if c.framing_skipped.is_empty() {
+        "not reported by this daemon".to_string()
+    } else {
+        let count = |cause: &str| c.framing_skipped.get(cause).copied().unwrap_or(0);
+        format!(
+            "{} connections not replayed past a framing error: {} bad head, {} bad length, \
+             {} head too large, {} bad chunk",
+            c.framing_skipped.values().sum::<u64>(),
+            count("bad_head"),
+            count("bad_length"),
+            count("head_too_large"),
+            count("bad_chunk")
+        )
+    };
+    line(&mut out, "Framing", skipped);
 
     let r = &doc.requests;
     line(
@@ -352,6 +369,11 @@ mod tests {
          Sync: data sync in progress since 2026-11-24T12:09:00Z (2h13m), flag /etc/govuk/env.d/FACTER_data_sync_in_progress
 ";
         assert!(text.starts_with(expected), "{text}");
+        // A document from before the framing rules has no `framing_skipped`.
+        assert!(
+            text.contains("\n      Framing: not reported by this daemon\n"),
+            "{text}"
+        );
         assert_eq!(exit_code(doc.state), EXIT_PAUSED);
         // Colour only when asked for (a terminal).
         assert!(!text.contains('\x1b'));

@@ -1,5 +1,6 @@
-//! Synthetic captures: classic pcap files built frame by frame (Ethernet, IPv4, TCP), and
-//! TCP connections in them that keep their own sequence numbers.
+//! Synthetic captures: classic pcap files built frame by frame (Ethernet, IPv4, TCP), the
+//! same frames as pcapng (sections, interfaces, blocks chosen by the test), and TCP
+//! connections in them that keep their own sequence numbers.
 
 use std::path::Path;
 
@@ -209,14 +210,119 @@ impl PcapBuilder {
 
     /// Frames appended so far.
     pub fn frame_count(&self) -> u64 {
-        let mut count = 0;
+        self.records().len() as u64
+    }
+
+    /// Every frame appended so far, with its time in microseconds since the epoch.
+    pub fn records(&self) -> Vec<(u64, &[u8])> {
+        let word = |at: usize| u32::from_le_bytes(self.bytes[at..at + 4].try_into().unwrap());
+        let mut records = Vec::new();
         let mut at = 24;
         while at + 16 <= self.bytes.len() {
-            let len = u32::from_le_bytes(self.bytes[at + 8..at + 12].try_into().unwrap());
-            at += 16 + len as usize;
-            count += 1;
+            let ts_us = u64::from(word(at)) * 1_000_000 + u64::from(word(at + 4));
+            let len = word(at + 8) as usize;
+            records.push((ts_us, &self.bytes[at + 16..at + 16 + len]));
+            at += 16 + len;
         }
-        count
+        records
+    }
+}
+
+/// A pcapng file built block by block: sections in either byte order, interfaces of any
+/// link type and timestamp resolution, Enhanced Packet Blocks and any other block.
+#[derive(Default)]
+pub struct PcapngBuilder {
+    bytes: Vec<u8>,
+    /// The current section's byte order.
+    big: bool,
+    /// Blocks so far.
+    blocks: u64,
+}
+
+impl PcapngBuilder {
+    pub fn new() -> PcapngBuilder {
+        PcapngBuilder::default()
+    }
+
+    /// Starts a section (a Section Header Block, version 1.0, length unknown) in big- or
+    /// little-endian byte order; its interfaces are numbered from 0 again.
+    pub fn section(&mut self, big: bool) -> &mut Self {
+        self.big = big;
+        let mut body = Vec::new();
+        self.put(
+            &mut body,
+            &[(0x1A2B_3C4D, 4), (1, 2), (0, 2), (u64::MAX, 8)],
+        );
+        self.block(0x0A0D_0D0A, &body)
+    }
+
+    /// An Interface Description Block for `linktype`, snap length 0 (none); `tsresol` is
+    /// written as its `if_tsresol` option unless it is 6 (microseconds, the default).
+    pub fn interface(&mut self, linktype: u16, tsresol: u8) -> &mut Self {
+        let mut body = Vec::new();
+        self.put(&mut body, &[(u64::from(linktype), 2), (0, 2), (0, 4)]);
+        if tsresol != 6 {
+            self.put(&mut body, &[(9, 2), (1, 2)]);
+            body.extend_from_slice(&[tsresol, 0, 0, 0]);
+            self.put(&mut body, &[(0, 2), (0, 2)]);
+        }
+        self.block(1, &body)
+    }
+
+    /// An Enhanced Packet Block on `interface`, at `units` of its timestamp resolution.
+    pub fn packet(&mut self, interface: u32, units: u64, frame: &[u8]) -> &mut Self {
+        let mut body = Vec::new();
+        let len = frame.len() as u64;
+        self.put(
+            &mut body,
+            &[
+                (u64::from(interface), 4),
+                (units >> 32, 4),
+                (units & 0xFFFF_FFFF, 4),
+                (len, 4),
+                (len, 4),
+            ],
+        );
+        body.extend_from_slice(frame);
+        self.block(6, &body)
+    }
+
+    /// Any block: its type, then `body` padded to 4 bytes, framed by its length.
+    pub fn block(&mut self, kind: u32, body: &[u8]) -> &mut Self {
+        let padded = body.len().next_multiple_of(4);
+        let len = (padded + 12) as u64;
+        let mut out = Vec::new();
+        self.put(&mut out, &[(u64::from(kind), 4), (len, 4)]);
+        out.extend_from_slice(body);
+        out.resize(8 + padded, 0);
+        self.put(&mut out, &[(len, 4)]);
+        self.bytes.extend(out);
+        self.blocks += 1;
+        self
+    }
+
+    /// Puts each `(value, size)` in the section's byte order, in `size` bytes.
+    fn put(&self, out: &mut Vec<u8>, words: &[(u64, usize)]) {
+        for &(value, size) in words {
+            if self.big {
+                out.extend_from_slice(&value.to_be_bytes()[8 - size..]);
+            } else {
+                out.extend_from_slice(&value.to_le_bytes()[..size]);
+            }
+        }
+    }
+
+    /// Blocks written so far: the next one is block `blocks() + 1`.
+    pub fn blocks(&self) -> u64 {
+        self.blocks
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn write(&self, path: &Path) {
+        std::fs::write(path, &self.bytes).expect("write pcapng");
     }
 }
 

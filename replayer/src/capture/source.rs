@@ -10,11 +10,13 @@
 //! see traffic addressed elsewhere (mirrored ports, `tcpreplay` onto a veth).
 //!
 //! Files: classic pcap (what `tcpdump -w` writes, either byte order, micro- or nanosecond
-//! timestamps) is read and decoded by `pcap_reader` on a read-ahead thread, which hands
-//! over [`Next::Decoded`] packets; a user's BPF filter is still compiled and run by libpcap
-//! (`pcap_offline_filter`). pcapng and everything else go to libpcap, which also gives the
-//! error for a file that is no capture (docs/daemon.md, docs/benchmarks.md: why). A stream
-//! (standard input as `-`, a pipe, a FIFO) is read the same way, front to back.
+//! timestamps) and pcapng (any number of sections in either byte order, interfaces of
+//! different link types and timestamp resolutions) are read and decoded by `pcap_reader` on
+//! a read-ahead thread, which hands over [`Next::Decoded`] packets; a user's BPF filter is
+//! still compiled and run by libpcap (`pcap_offline_filter`). The rarer pcap variants, a
+//! pcapng damaged before its first interface and everything else go to libpcap, which also
+//! gives the error for a file that is no capture (docs/daemon.md, docs/benchmarks.md: why).
+//! A stream (standard input as `-`, a pipe, a FIFO) is read the same way, front to back.
 
 use super::pcap_reader::{PcapReader, Sniffed};
 use crate::capture::decode::{LinkType, TcpSegment};
@@ -43,9 +45,10 @@ pub struct Packet<'a> {
 /// What a read produced.
 #[derive(Debug)]
 pub enum Next<'a> {
-    /// A raw packet from libpcap (live, or a pcapng file), still to be decoded.
+    /// A raw packet from libpcap (live, or a file our reader leaves to it), still to be
+    /// decoded.
     Packet(Packet<'a>),
-    /// A packet already decoded (classic pcap files are decoded on their reader thread):
+    /// A packet already decoded (pcap and pcapng files are decoded on their reader thread):
     /// its capture time, length on the wire, and TCP segment if it carried one.
     Decoded {
         /// Capture time, nanoseconds since the Unix epoch.
@@ -63,10 +66,11 @@ pub enum Next<'a> {
 
 enum Handle {
     Live(Capture<Active>),
-    /// pcapng and other files libpcap reads.
+    /// Files our reader leaves to libpcap.
     File(Capture<Offline>),
-    /// A classic pcap file, read by our own reader (which applies the user's BPF filter).
-    Classic(Box<PcapReader>),
+    /// A classic pcap or pcapng file, read by our own reader (which applies the user's BPF
+    /// filter).
+    Fast(Box<PcapReader>),
 }
 
 /// An open packet source.
@@ -199,21 +203,31 @@ impl Source {
                     CaptureError::Open(format!("invalid BPF filter {filter:?}: {e}"))
                 };
                 let handle = match PcapReader::sniff(path).map_err(|e| cannot_read(&e))? {
-                    Sniffed::Classic(mut reader) => {
+                    Sniffed::Fast(mut reader) => {
                         // The reader thread decodes: it needs the link type now, and the
                         // filter checked now (it compiles it again on its own thread).
                         let linktype = reader.linktype() as i32;
                         if let Some(filter) = &config.bpf_filter {
-                            Capture::dead(Linktype(linktype))
+                            let dlt = PcapReader::filter_dlt(reader.linktype());
+                            Capture::dead(Linktype(dlt))
                                 .map_err(|e| cannot_read(&e))?
                                 .compile(filter, true)
                                 .map_err(|e| bad_filter(filter, e))?;
                         }
                         // An unknown link type is refused by the pipeline, before any read.
-                        if let Some(link) = LinkType::from_dlt(linktype) {
-                            reader.start(link, config.bpf_filter.clone());
+                        if LinkType::from_dlt(linktype).is_some() {
+                            reader.start(config.bpf_filter.clone());
                         }
-                        Handle::Classic(reader)
+                        Handle::Fast(reader)
+                    }
+                    // Not even a magic number (an empty file, `< /dev/null`, a FIFO closed at
+                    // once): refused here in libpcap's words, without its "libpcap error:"
+                    // and without a pipe and a thread set up for it to find nothing.
+                    Sniffed::Other { head, .. } if head.len() < 4 => {
+                        return Err(cannot_read(&format!(
+                            "truncated dump file; tried to read 4 file header bytes, only got {}",
+                            head.len()
+                        )));
                     }
                     Sniffed::Other { file, head } => {
                         let mut capture = if stream {
@@ -279,7 +293,7 @@ impl Source {
         match &self.handle {
             Handle::Live(c) => c.get_datalink().0,
             Handle::File(c) => c.get_datalink().0,
-            Handle::Classic(reader) => reader.linktype() as i32,
+            Handle::Fast(reader) => reader.linktype() as i32,
         }
     }
 
@@ -306,7 +320,7 @@ impl Source {
         let read = match &mut self.handle {
             Handle::Live(c) => c.next_packet(),
             Handle::File(c) => c.next_packet(),
-            Handle::Classic(reader) => return next_classic(reader, &self.description),
+            Handle::Fast(reader) => return next_fast(reader, &self.description),
         };
         match read {
             Ok(packet) => {
@@ -336,12 +350,12 @@ impl Source {
                 .stats()
                 .ok()
                 .map(|s| (u64::from(s.dropped), u64::from(s.if_dropped))),
-            Handle::File(_) | Handle::Classic(..) => None,
+            Handle::File(_) | Handle::Fast(..) => None,
         }
     }
 }
 
-/// A stream that is no classic pcap (pcapng from a pipe), handed to libpcap. The bytes read
+/// A stream our reader does not take (a pcap variant from a pipe), handed to libpcap. The bytes read
 /// to tell what it holds are gone from the stream, so they are put back in front of the rest
 /// through a pipe of our own, fed by a thread; libpcap reads its other end.
 fn libpcap_stream(
@@ -377,11 +391,8 @@ fn libpcap_stream(
         .map_err(|e| Box::new(e) as Box<dyn std::fmt::Display>)
 }
 
-/// The next packet of a classic pcap file that passes the filter.
-fn next_classic<'a>(
-    reader: &'a mut PcapReader,
-    description: &str,
-) -> Result<Next<'a>, CaptureError> {
+/// The next packet of a file our reader reads that passes the filter.
+fn next_fast<'a>(reader: &'a mut PcapReader, description: &str) -> Result<Next<'a>, CaptureError> {
     let damaged =
         |e: super::pcap_reader::ReadError| CaptureError::Read(format!("{description}: {e}"));
     if !reader.advance().map_err(damaged)? {

@@ -264,6 +264,19 @@ pub fn render(doc: &StatusDocument, latency: &LatencyHistogram) -> String {
     }
     m.family("capture_streams", "gauge", "TCP streams tracked now.");
     m.sample("replayer_capture_streams", "", c.streams);
+    m.family(
+        "capture_framing_skipped_total",
+        "counter",
+        "Connections whose rest was not replayed after a framing error, by cause: bad_head, \
+         bad_length, head_too_large, bad_chunk.",
+    );
+    for (cause, value) in &c.framing_skipped {
+        m.sample(
+            "replayer_capture_framing_skipped_total",
+            &format!("cause=\"{}\"", escape(cause)),
+            *value,
+        );
+    }
 
     m.family(
         "target_replayed_total",
@@ -479,18 +492,23 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::CaptureStats;
+    use crate::capture::{CaptureStats, FramingError};
     use crate::status::stats::Stats;
     use std::io::{Read, Write};
     use std::path::Path;
+    use std::sync::atomic::Ordering;
 
     fn status() -> Arc<DaemonStatus> {
         let stats = Arc::new(Stats::new(&["http://a\"b/".to_string()]));
         stats.queued(0);
         stats.response(0, 503, Duration::from_millis(8));
+        let capture = CaptureStats::default();
+        for (cause, n) in [(FramingError::BadHead, 2), (FramingError::HeadTooLarge, 1)] {
+            capture.framing_skipped[cause.index()].store(n, Ordering::Relaxed);
+        }
         let status = Arc::new(DaemonStatus::new(
             "lo:80".into(),
-            Arc::new(CaptureStats::default()),
+            Arc::new(capture),
             stats,
             Path::new("/flag"),
         ));
@@ -514,6 +532,11 @@ mod tests {
             "replayer_state{state=\"replaying\"} 1",
             "replayer_state{state=\"paused\"} 0",
             "replayer_window_ratio_5xx{window=\"60\"} 1",
+            "# TYPE replayer_capture_framing_skipped_total counter",
+            "replayer_capture_framing_skipped_total{cause=\"bad_chunk\"} 0",
+            "replayer_capture_framing_skipped_total{cause=\"bad_head\"} 2",
+            "replayer_capture_framing_skipped_total{cause=\"bad_length\"} 0",
+            "replayer_capture_framing_skipped_total{cause=\"head_too_large\"} 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
