@@ -9,12 +9,13 @@ use std::process::Command;
 use std::time::Duration;
 
 /// (page, the program's command line for `--help`).
-const PROGRAMS: [(&str, &[&str]); 5] = [
+const PROGRAMS: [(&str, &[&str]); 6] = [
     ("replayer", &["replayer"]),
     ("replayer-status", &["replayer", "status"]),
     ("check_replayer_procs", &["check_replayer_procs"]),
     ("check_replay_rate", &["check_replay_rate"]),
     ("check_replay_5xx", &["check_replay_5xx"]),
+    ("check_replay_diff", &["check_replay_diff"]),
 ];
 
 fn generate(out: &Path) -> Vec<String> {

@@ -44,6 +44,7 @@ const CONTENTS: &[(&str, &str)] = &[
     ),
     ("-rwxr-xr-x", "./usr/lib/nagios/plugins/check_replay_rate"),
     ("-rwxr-xr-x", "./usr/lib/nagios/plugins/check_replay_5xx"),
+    ("-rwxr-xr-x", "./usr/lib/nagios/plugins/check_replay_diff"),
     ("-rw-r--r--", "./usr/lib/systemd/system/replayer.service"),
     (
         "lrwxrwxrwx",
@@ -84,6 +85,7 @@ const CONTENTS: &[(&str, &str)] = &[
     ("-rw-r--r--", "./usr/share/man/man1/check_replayer_procs.1"),
     ("-rw-r--r--", "./usr/share/man/man1/check_replay_rate.1"),
     ("-rw-r--r--", "./usr/share/man/man1/check_replay_5xx.1"),
+    ("-rw-r--r--", "./usr/share/man/man1/check_replay_diff.1"),
     (
         "-rw-r--r--",
         "./usr/share/bash-completion/completions/replayer",
@@ -100,6 +102,10 @@ const CONTENTS: &[(&str, &str)] = &[
         "-rw-r--r--",
         "./usr/share/bash-completion/completions/check_replay_5xx",
     ),
+    (
+        "-rw-r--r--",
+        "./usr/share/bash-completion/completions/check_replay_diff",
+    ),
     ("-rw-r--r--", "./usr/share/zsh/vendor-completions/_replayer"),
     (
         "-rw-r--r--",
@@ -112,6 +118,10 @@ const CONTENTS: &[(&str, &str)] = &[
     (
         "-rw-r--r--",
         "./usr/share/zsh/vendor-completions/_check_replay_5xx",
+    ),
+    (
+        "-rw-r--r--",
+        "./usr/share/zsh/vendor-completions/_check_replay_diff",
     ),
     (
         "-rw-r--r--",
@@ -129,6 +139,10 @@ const CONTENTS: &[(&str, &str)] = &[
         "-rw-r--r--",
         "./usr/share/fish/vendor_completions.d/check_replay_5xx.fish",
     ),
+    (
+        "-rw-r--r--",
+        "./usr/share/fish/vendor_completions.d/check_replay_diff.fish",
+    ),
     ("-rw-r--r--", "./usr/share/doc/replayer/README.md"),
     ("-rw-r--r--", "./usr/share/doc/replayer/copyright"),
     ("-rw-r--r--", "./usr/share/doc/replayer/checks.md"),
@@ -144,6 +158,7 @@ fn build_deb(dir: &Path) -> PathBuf {
         "check_replayer_procs",
         "check_replay_rate",
         "check_replay_5xx",
+        "check_replay_diff",
     ] {
         bin(name);
     }
@@ -334,6 +349,7 @@ fn build_install_use_and_purge() -> Seen {
         "check_replayer_procs",
         "check_replay_rate",
         "check_replay_5xx",
+        "check_replay_diff",
     ]
     .map(|page| {
         (
@@ -363,6 +379,7 @@ fn build_install_use_and_purge() -> Seen {
     let socket_plugins = [
         ("check_replay_rate", "REPLAY RATE CRITICAL: "),
         ("check_replay_5xx", "REPLAY 5XX CRITICAL: "),
+        ("check_replay_diff", "REPLAY DIFF CRITICAL: "),
     ]
     .map(|(plugin, label)| {
         let out = run(Command::new(plugins.join(plugin))

@@ -1,7 +1,8 @@
-//! The three plugins' options, as clap definitions in the library (not in the binaries) so
+//! The plugins' options, as clap definitions in the library (not in the binaries) so
 //! that one source gives each binary its parser and `--help` and `xtask` their man pages and
 //! shell completions ([`commands`]): nothing written twice that could drift.
 
+use crate::diff::CauseFilter;
 use crate::status_client::{SocketArgs, SocketPlugin};
 use crate::{parse_threshold, Common, PluginArgs, ThresholdArg};
 use clap::{ArgAction, CommandFactory, Parser};
@@ -101,6 +102,67 @@ impl SocketPlugin for FiveXxArgs {
     }
 }
 
+/// Checks that staging answers like production: the share of compared answers that differ.
+#[derive(Debug, Parser)]
+#[command(
+    name = "check_replay_diff",
+    version,
+    args_override_self = true,
+    override_usage = "check_replay_diff [-S socket] [--window 60|300|900] [-w range] [-c range] [--cause status|any] [--min-compared N] [-t timeout] [-v] [--sync-flag path] [--sync-max-age duration] [--sync-window HH:MM-HH:MM]",
+    after_help = "Ranges are [@]start:end (alert outside, endpoints OK; @ alerts inside): 0.05 alerts above 5 % of compared answers differing.\nWhile the sync flag says a data sync is running, WARNING and CRITICAL become OK with the truth in the text."
+)]
+pub struct DiffArgs {
+    /// `-S` (the socket) and `--window`.
+    #[command(flatten)]
+    pub socket: SocketArgs,
+
+    /// Warning range for the share of compared answers that differ (0 to 1).
+    #[arg(short = 'w', long = "warning", value_name = "RANGE", allow_hyphen_values = true, default_value = "0.05",
+          value_parser = parse_threshold)]
+    pub warning: ThresholdArg,
+
+    /// Critical range for the share of compared answers that differ (0 to 1).
+    #[arg(short = 'c', long = "critical", value_name = "RANGE", allow_hyphen_values = true, default_value = "0.1",
+          value_parser = parse_threshold)]
+    pub critical: ThresholdArg,
+
+    /// Which differences count: a different status alone, or any cause (content type,
+    /// Location, body and length too).
+    #[arg(
+        long = "cause",
+        value_name = "status|any",
+        default_value = "status",
+        value_enum
+    )]
+    pub cause: CauseFilter,
+
+    /// Below this many compared answers in the window the share is not judged (stays OK,
+    /// says so).
+    #[arg(
+        long = "min-compared",
+        value_name = "N",
+        allow_hyphen_values = true,
+        default_value_t = 20
+    )]
+    pub min_compared: u64,
+
+    /// `-t`, `-v` and the sync options.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+impl PluginArgs for DiffArgs {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+impl SocketPlugin for DiffArgs {
+    fn socket_args(&self) -> &SocketArgs {
+        &self.socket
+    }
+}
+
 /// Counts processes by name, arguments and user, like check_procs.
 #[derive(Debug, Parser)]
 #[command(
@@ -152,5 +214,6 @@ pub fn commands() -> Vec<clap::Command> {
         ProcsArgs::command(),
         RateArgs::command(),
         FiveXxArgs::command(),
+        DiffArgs::command(),
     ]
 }

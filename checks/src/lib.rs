@@ -6,7 +6,7 @@
 //!   guidelines (the `nagiosplugin` crate gets both wrong, so it is not used);
 //! - [`procs`]: counting processes from `/proc` exactly as `check_procs` counts them;
 //! - [`status_client`]: reading the daemon's status document from its Unix socket;
-//! - [`rate`] and [`five_xx`]: what the two socket checks make of that document.
+//! - [`rate`], [`five_xx`] and [`diff`]: what the socket checks make of that document.
 //!
 //! - [`cli`]: each plugin's options (clap), also the source of the man pages.
 //!
@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod diff;
 pub mod five_xx;
 pub mod perfdata;
 pub mod plugin;

@@ -5,7 +5,7 @@
 //! (never committed; the Debian package build runs this):
 //!
 //! ```text
-//! DIR/man/man1/{replayer,replayer-status,check_replayer_procs,check_replay_rate,check_replay_5xx}.1
+//! DIR/man/man1/{replayer,replayer-status,check_replayer_procs,check_replay_rate,check_replay_5xx,check_replay_diff}.1
 //! DIR/completions/bash/NAME  DIR/completions/zsh/_NAME  DIR/completions/fish/NAME.fish
 //! ```
 
