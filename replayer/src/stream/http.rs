@@ -27,9 +27,11 @@
 
 use crate::capture::{CaptureStats, FramingError};
 use crate::request::{ByteStr, Class, Connection, Headers, Request};
+use crate::stream::framing::{
+    self, chunk_step, copy_head, find_head_end, BodyFraming, Chunk, ChunkStep, FramingFields,
+};
 use crate::stream::reassemble::{Buffered, Consumer};
-use bytes::{Bytes, BytesMut};
-use std::cell::RefCell;
+use bytes::Bytes;
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -39,29 +41,6 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
 /// Longest line kept while looking for a request line after a gap.
 const MAX_RESYNC_LINE: usize = 8 * 1024;
-/// Longest chunk-size or trailer line accepted.
-const MAX_CHUNK_LINE: usize = 4 * 1024;
-
-/// Request heads are copied into shared chunks of this size, many heads to a chunk, so that
-/// framing a request allocates nothing for its head (a chunk is freed with its last request).
-const HEAD_CHUNK: usize = 16 * 1024;
-
-thread_local! {
-    /// The chunk heads are being copied into. One per capture thread, shared by all of its
-    /// streams: memory stays one chunk however many streams are open.
-    static HEAD_ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::new());
-}
-
-/// A shared copy of `raw` (a complete request head).
-fn copy_head(raw: &[u8]) -> Bytes {
-    HEAD_ARENA.with_borrow_mut(|arena| {
-        if arena.capacity() - arena.len() < raw.len() {
-            *arena = BytesMut::with_capacity(HEAD_CHUNK.max(raw.len()));
-        }
-        arena.extend_from_slice(raw);
-        arena.split().freeze()
-    })
-}
 
 /// Methods accepted at a resynchronisation point. After a gap the next bytes may start
 /// mid-line, and a tail such as `ET /x HTTP/1.1` must not pass for a request: only these
@@ -138,17 +117,6 @@ enum State {
     Closed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunk {
-    Size,
-    Data {
-        remaining: u64,
-    },
-    /// The CRLF after a chunk's data.
-    DataEnd,
-    Trailer,
-}
-
 /// The part of a request known once its head is parsed.
 #[derive(Debug)]
 struct Head {
@@ -156,15 +124,6 @@ struct Head {
     target: ByteStr,
     version_minor: u8,
     headers: Headers,
-}
-
-/// How the body of a request is delimited.
-enum Framing {
-    None,
-    Length(u64),
-    Chunked,
-    /// Contradictory or unknown framing headers (RFC 9112 §6.3): the body cannot be delimited.
-    Unusable,
 }
 
 /// Methods whose request body has no defined meaning (RFC 9110 §9.3.1, §9.3.2, §9.3.7).
@@ -200,16 +159,9 @@ impl Consumer<Emitter<'_>> for RequestParser {
         ts_ns: u64,
         budget: usize,
     ) {
-        if self.buf.is_empty() {
-            let used = self.process(cx, conn, data, ts_ns);
-            self.buf.extend_from_slice(&data[used..]);
-        } else {
-            let mut buf = std::mem::take(&mut self.buf);
-            buf.extend_from_slice(data);
-            let used = self.process(cx, conn, &buf, ts_ns);
-            buf.drain(..used);
-            self.buf = buf;
-        }
+        let mut buf = std::mem::take(&mut self.buf);
+        framing::feed(&mut buf, data, |input| self.process(cx, conn, input, ts_ns));
+        self.buf = buf;
         self.enforce_budget(cx, budget);
     }
 
@@ -353,17 +305,17 @@ impl RequestParser {
                 let bodyless = BODYLESS_METHODS.contains(&&*head.method);
                 self.head = Some(head);
                 match framing {
-                    Framing::None | Framing::Length(0) => self.complete(cx, conn),
-                    Framing::Length(n) => self.state = State::Body { remaining: n },
-                    Framing::Chunked => self.state = State::Chunked(Chunk::Size),
-                    Framing::Unusable if bodyless => {
+                    BodyFraming::None | BodyFraming::Length(0) => self.complete(cx, conn),
+                    BodyFraming::Length(n) => self.state = State::Body { remaining: n },
+                    BodyFraming::Chunked => self.state = State::Chunked(Chunk::Size),
+                    BodyFraming::NotChunked | BodyFraming::Invalid if bodyless => {
                         // Where the body ends is unknown, but for these methods a body means
                         // nothing (RFC 9110 §9.3): the head is the request. Emit it; where
                         // the next one starts is not certain, so the rest is skipped.
                         self.complete(cx, conn);
                         return Some(self.close(cx, FramingError::BadLength, input.len()));
                     }
-                    Framing::Unusable => {
+                    BodyFraming::NotChunked | BodyFraming::Invalid => {
                         cx.cut();
                         return Some(self.close(cx, FramingError::BadLength, input.len()));
                     }
@@ -396,54 +348,18 @@ impl RequestParser {
         chunk: Chunk,
         input: &[u8],
     ) -> Option<usize> {
-        match chunk {
-            Chunk::Size => match httparse::parse_chunk_size(input) {
-                Ok(httparse::Status::Complete((used, 0))) => {
-                    self.state = State::Chunked(Chunk::Trailer);
-                    Some(used)
-                }
-                Ok(httparse::Status::Complete((used, size))) => {
-                    self.state = State::Chunked(Chunk::Data { remaining: size });
-                    Some(used)
-                }
-                Ok(httparse::Status::Partial) if input.len() <= MAX_CHUNK_LINE => None,
-                _ => Some(self.abandon(cx)),
-            },
-            Chunk::Data { remaining } => {
-                let take = remaining.min(input.len() as u64) as usize;
-                self.body.extend_from_slice(&input[..take]);
-                self.state = State::Chunked(if take as u64 == remaining {
-                    Chunk::DataEnd
-                } else {
-                    Chunk::Data {
-                        remaining: remaining - take as u64,
-                    }
-                });
-                Some(take)
+        let body = &mut self.body;
+        match chunk_step(chunk, input, |data| body.extend_from_slice(data)) {
+            ChunkStep::Next(used, next) => {
+                self.state = State::Chunked(next);
+                Some(used)
             }
-            Chunk::DataEnd => match input {
-                [b'\n', ..] => {
-                    self.state = State::Chunked(Chunk::Size);
-                    Some(1)
-                }
-                [b'\r', b'\n', ..] => {
-                    self.state = State::Chunked(Chunk::Size);
-                    Some(2)
-                }
-                [b'\r'] => None,
-                _ => Some(self.abandon(cx)),
-            },
-            Chunk::Trailer => match memchr::memchr(b'\n', input) {
-                Some(nl) => {
-                    let line = &input[..nl];
-                    if line.is_empty() || line == b"\r" {
-                        self.complete(cx, conn);
-                    }
-                    Some(nl + 1)
-                }
-                None if input.len() <= MAX_CHUNK_LINE => None,
-                None => Some(self.abandon(cx)),
-            },
+            ChunkStep::Done(used) => {
+                self.complete(cx, conn);
+                Some(used)
+            }
+            ChunkStep::More => None,
+            ChunkStep::Bad => Some(self.abandon(cx)),
         }
     }
 
@@ -524,7 +440,7 @@ impl RequestParser {
 ///
 /// `raw` is the head's bytes, which `request` points into: they are copied once into a shared
 /// buffer, and every part of the head becomes a slice of (or an offset into) that copy.
-fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Framing)> {
+fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, BodyFraming)> {
     let shared = copy_head(raw);
     // Where `part` lies in `raw`, and so in the copy.
     let range = |part: &[u8]| {
@@ -547,11 +463,7 @@ fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Fra
     let target =
         unsafe { ByteStr::from_utf8_unchecked(shared.slice(range(request.path?.as_bytes()))) };
     let version_minor = request.version?;
-    let mut length: Option<u64> = None;
-    // The last transfer coding seen so far, over every `Transfer-Encoding` line: chunked?
-    let mut final_chunked: Option<bool> = None;
-    let (mut chunked_seen, mut chunked_twice) = (false, false);
-    let mut unusable = false;
+    let mut framing = FramingFields::default();
     // One spare slot: the marker header `rewrite` adds to every replayed request.
     let mut headers = Headers::captured(shared, request.headers.len() + 1);
     for h in request.headers.iter() {
@@ -567,74 +479,18 @@ fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Fra
         // SAFETY: httparse returned the name as a `str` lying in `raw`; the copy is exact.
         let class = unsafe { headers.push_captured(range(h.name.as_bytes()), value, line_end) };
         if class == Class::CONTENT_LENGTH {
-            match parse_length(h.value) {
-                Some(value) if length.is_none_or(|l| l == value) => length = Some(value),
-                _ => unusable = true,
-            }
+            framing.content_length(h.value);
         } else if class == Class::TRANSFER_ENCODING {
-            // Several lines are one list (RFC 9110 §5.3): what counts is the coding that
-            // comes last over all of them, and only a final `chunked`, applied once,
-            // delimits a request body (RFC 9112 §6.1, §6.3). An empty list element
-            // (`, chunked,`) no sender may generate makes the framing unusable: RFC 9110
-            // §5.6.1 would have it ignored, but nginx takes nothing but a bare `chunked`
-            // (501), and a request so framed is not one production served as chunked.
-            for coding in h.value.split(|&b| b == b',') {
-                let coding = coding.trim_ascii();
-                if coding.is_empty() {
-                    unusable = true;
-                    continue;
-                }
-                let is_chunked = coding.eq_ignore_ascii_case(b"chunked");
-                chunked_twice |= is_chunked && chunked_seen;
-                chunked_seen |= is_chunked;
-                final_chunked = Some(is_chunked);
-            }
+            framing.transfer_encoding(h.value);
         }
     }
-    let chunked = match final_chunked {
-        Some(true) if !chunked_twice => true,
-        Some(_) => {
-            unusable = true;
-            false
-        }
-        None => false,
-    };
-    let framing = match (unusable, chunked, length) {
-        (true, _, _) => Framing::Unusable,
-        (false, true, _) => Framing::Chunked,
-        (false, false, Some(n)) => Framing::Length(n),
-        (false, false, None) => Framing::None,
-    };
     let head = Head {
         method,
         target,
         version_minor,
         headers,
     };
-    Some((head, framing))
-}
-
-fn parse_length(value: &[u8]) -> Option<u64> {
-    let digits = value.trim_ascii();
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-/// Finds the end of a head (the empty line) in `input`, looking from `from`. `Ok(end)` is the
-/// offset just past it; `Err(resume)` is where to look again once more bytes arrive.
-fn find_head_end(input: &[u8], from: usize) -> Result<usize, usize> {
-    let mut at = from.min(input.len());
-    while let Some(i) = memchr::memchr(b'\n', &input[at..]).map(|i| at + i) {
-        match (input.get(i + 1), input.get(i + 2)) {
-            (Some(b'\n'), _) => return Ok(i + 2),
-            (Some(b'\r'), Some(b'\n')) => return Ok(i + 3),
-            (None, _) | (Some(b'\r'), None) => return Err(i),
-            _ => at = i + 1,
-        }
-    }
-    Err(input.len())
+    Some((head, framing.body()))
 }
 
 /// Finds the first line of `input` that is a request line (`METHOD SP target SP HTTP/1.x`,

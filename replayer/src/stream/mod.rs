@@ -2,6 +2,7 @@
 //! sequence order, [`http`] frames them into requests, and [`pipeline`] drives a capture
 //! source through both on the capture thread.
 
+pub(crate) mod framing;
 pub mod http;
 pub mod pipeline;
 pub mod reassemble;
