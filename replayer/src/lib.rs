@@ -11,6 +11,8 @@
 #![warn(missing_docs)]
 
 pub mod request; // the request as captured: shared by every stage below
+pub mod diff; // production's answers against staging's: the body digest both sides share
+pub mod response; // production's response as captured, paired with its request
 pub mod capture; // packets in (libpcap live, pcap files) → decoded TCP segments
 pub mod stream; // segments → ordered bytes per connection → HTTP/1.x requests
 pub mod stages; // filter → rewrite → limit, with a verdict per request

@@ -10,6 +10,8 @@
 use bytes::{Bytes, BytesMut};
 use std::cell::RefCell;
 
+/// Longest line kept while looking for the start of a message after a gap.
+pub(crate) const MAX_RESYNC_LINE: usize = 8 * 1024;
 /// Longest chunk-size or trailer line accepted.
 pub(crate) const MAX_CHUNK_LINE: usize = 4 * 1024;
 
@@ -49,9 +51,34 @@ pub(crate) fn feed(buf: &mut Vec<u8>, data: &[u8], mut process: impl FnMut(&[u8]
     }
 }
 
+/// Whether the head being received has its end in `input`. A head that arrived in pieces
+/// is only re-parsed once its end is in sight, so a head trickling in byte by byte costs
+/// linear, not quadratic, time: `head_scan` is where to look from (set by the caller when
+/// the parser found the head incomplete), and is moved on while the end is not found.
+pub(crate) fn head_in_sight(head_scan: &mut Option<usize>, input: &[u8]) -> bool {
+    match head_scan.map(|from| find_head_end(input, from)) {
+        None => true,
+        Some(Ok(_)) => {
+            *head_scan = None;
+            true
+        }
+        Some(Err(resume)) => {
+            *head_scan = Some(resume);
+            false
+        }
+    }
+}
+
+/// How much of a body with `remaining` bytes to come lies in `rest`: (bytes taken, bytes
+/// still to come after them).
+pub(crate) fn take_body(remaining: u64, rest: &[u8]) -> (usize, u64) {
+    let take = remaining.min(rest.len() as u64) as usize;
+    (take, remaining - take as u64)
+}
+
 /// Finds the end of a head (the empty line) in `input`, looking from `from`. `Ok(end)` is the
 /// offset just past it; `Err(resume)` is where to look again once more bytes arrive.
-pub(crate) fn find_head_end(input: &[u8], from: usize) -> Result<usize, usize> {
+fn find_head_end(input: &[u8], from: usize) -> Result<usize, usize> {
     let mut at = from.min(input.len());
     while let Some(i) = memchr::memchr(b'\n', &input[at..]).map(|i| at + i) {
         match (input.get(i + 1), input.get(i + 2)) {
@@ -62,6 +89,36 @@ pub(crate) fn find_head_end(input: &[u8], from: usize) -> Result<usize, usize> {
         }
     }
     Err(input.len())
+}
+
+/// Finds the first line of `input` that `starts_message` accepts (a request line, a status
+/// line: both begin with an upper-case letter). `Ok(offset)` is its start; `Err(keep_from)`
+/// means none is complete yet and bytes from `keep_from` on may still become one.
+pub(crate) fn find_line(
+    input: &[u8],
+    starts_message: impl Fn(&[u8]) -> bool,
+) -> Result<usize, usize> {
+    let mut line_start = 0;
+    loop {
+        let rest = &input[line_start..];
+        match memchr::memchr(b'\n', rest) {
+            Some(nl) => {
+                if starts_message(&rest[..nl]) {
+                    return Ok(line_start);
+                }
+                line_start += nl + 1;
+            }
+            None => {
+                let may_start_one = rest.len() <= MAX_RESYNC_LINE
+                    && rest.first().is_none_or(u8::is_ascii_uppercase);
+                return Err(if may_start_one {
+                    line_start
+                } else {
+                    input.len()
+                });
+            }
+        }
+    }
 }
 
 /// A `Content-Length` value: digits only (at most 19, so it fits), blanks around allowed.

@@ -54,6 +54,7 @@ pub fn run_opened(
         stats,
         next_id: 1,
         on_request,
+        pairing: None,
     };
 
     // Packet and byte totals are published in batches: one atomic add per packet would be
