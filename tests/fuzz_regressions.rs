@@ -43,6 +43,7 @@ fn a_retransmitted_syn_on_a_closed_stream_holds_no_bytes() {
         stats: &stats,
         next_id: 1,
         on_request: &mut sink,
+        pairing: None,
     };
     let mut reassembler: Reassembler<'_, RequestParser> =
         Reassembler::new(80, ReassemblyLimits::default(), 30_000_000_000, &stats);

@@ -9,9 +9,11 @@
 mod util;
 
 // The daemon's library on its own: capture, reassembly, framing.
+mod capture_responses;
 mod corpus_library;
 mod fuzz_regressions;
 mod proptest_reassembly;
+mod proptest_responses;
 mod reassembly_robustness;
 
 // The binary on capture files.

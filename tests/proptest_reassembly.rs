@@ -125,6 +125,7 @@ fn reassemble(stream: &[u8], m: &Mangling) -> (Vec<Request>, CaptureStats) {
             stats: &stats,
             next_id: 1,
             on_request: &mut sink,
+            pairing: None,
         };
         let mut reassembler: Reassembler<'_, RequestParser> =
             Reassembler::new(80, ReassemblyLimits::default(), 60_000_000_000, &stats);

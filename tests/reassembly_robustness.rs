@@ -80,7 +80,7 @@ proptest! {
         };
         let stats = CaptureStats::default();
         let mut sink = |_: Request| {};
-        let mut cx = Emitter { stats: &stats, next_id: 1, on_request: &mut sink };
+        let mut cx = Emitter { stats: &stats, next_id: 1, on_request: &mut sink, pairing: None };
         let mut reassembler: Reassembler<'_, RequestParser> =
             Reassembler::new(80, limits, 10_000_000_000, &stats);
         let server: SocketAddr = "10.0.0.2:80".parse().unwrap();

@@ -32,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
         stats: &stats,
         next_id: 1,
         on_request: &mut on_request,
+        pairing: None,
     };
     let mut decoder = Decoder::new(capture.link);
     for frame in &capture.frames {

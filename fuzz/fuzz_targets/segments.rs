@@ -101,6 +101,7 @@ fuzz_target!(|input: Input| {
         stats: &stats,
         next_id: 1,
         on_request: &mut on_request,
+        pairing: None,
     };
     let mut now: u64 = 1_700_000_000_000_000_000;
     let mut payload = Vec::new();

@@ -11,11 +11,12 @@
 #![warn(missing_docs)]
 
 pub mod request; // the request as captured: shared by every stage below
+pub mod diff; // production's answer against staging's: body digests, causes, noise, routes
+pub mod response; // production's response as captured, paired with its request
 pub mod capture; // packets in (libpcap live, pcap files) → decoded TCP segments
 pub mod stream; // segments → ordered bytes per connection → HTTP/1.x requests
 pub mod stages; // filter → rewrite → limit, with a verdict per request
 pub mod outputs; // replay to staging over HTTP(S); GoReplay records to stdout or a file
-pub mod diff; // production's answer against staging's: causes, noise, routes
 pub mod status; // counters, the status socket, Prometheus metrics, the sync flag
 pub mod config; // the command line and the TOML file → one typed Config
 pub mod flow; // wires capture → stages → per-output limits → outputs, once for every mode

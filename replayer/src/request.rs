@@ -719,14 +719,19 @@ mod tests {
 pub(crate) mod test_support {
     use super::{Connection, Header, Request};
 
+    /// The connection every hand-made request and response comes on.
+    pub fn connection() -> Connection {
+        Connection {
+            client: "192.0.2.10:50000".parse().unwrap(),
+            server: "192.0.2.1:80".parse().unwrap(),
+        }
+    }
+
     pub fn request(method: &str, target: &str) -> Request {
         Request {
             id: 7,
             captured_at_ns: 1_700_000_000_123_456_789,
-            connection: Connection {
-                client: "192.0.2.10:50000".parse().unwrap(),
-                server: "192.0.2.1:80".parse().unwrap(),
-            },
+            connection: connection(),
             method: method.into(),
             target: target.into(),
             version_minor: 1,

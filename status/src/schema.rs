@@ -135,6 +135,27 @@ pub struct CaptureCounters {
     /// 400 and closed them, and where the next request began was not certain.
     #[serde(default)]
     pub framing_skipped: BTreeMap<String, u64>,
+    // Added to schema 1 with production's responses, captured passively for the comparison
+    // with staging's; 0 while they are not captured. Absent in older documents.
+    /// Production's responses framed from the server's packets (interim 1xx not counted).
+    #[serde(default)]
+    pub prod_responses: u64,
+    /// Of those, responses whose request was not certain (capture started mid-connection,
+    /// a gap or junk before them): not paired with any request.
+    #[serde(default)]
+    pub prod_responses_unpaired: u64,
+    /// Requests production's answer to which was never captured or could not be paired.
+    #[serde(default)]
+    pub prod_responses_missing: u64,
+    /// Responses cut by a gap, the end of a stream or a cap: never emitted half.
+    #[serde(default)]
+    pub prod_responses_cut: u64,
+    /// Junk where a response head was expected, heads or chunks that could not be framed.
+    #[serde(default)]
+    pub prod_response_framing_errors: u64,
+    /// Holes in server streams that were never filled.
+    #[serde(default)]
+    pub prod_response_gaps: u64,
 }
 
 /// The `requests` section: what became of each captured request, totals since the daemon

@@ -130,6 +130,28 @@ pub struct CaptureStats {
     /// Connections whose rest was skipped after a framing error, by [`FramingError`]
     /// (indexed by [`FramingError::index`]).
     pub framing_skipped: [AtomicU64; FramingError::ALL.len()],
+
+    // Production's responses, counted only when they are captured too
+    // (`stream::pipeline::run_with_responses`); zero otherwise.
+    /// Server streams currently tracked.
+    pub response_streams: AtomicU64,
+    /// Holes in a server stream that were never filled.
+    pub response_gaps: AtomicU64,
+    /// Server bytes, segments or streams dropped because a cap was hit.
+    pub response_dropped_over_cap: AtomicU64,
+    /// Complete responses framed (paired or not), interim (1xx) ones not counted.
+    pub responses: AtomicU64,
+    /// Responses framed without knowing for certain which request they answer (capture
+    /// started mid-connection, the request was not framed, or a gap or junk came before).
+    pub responses_unpaired: AtomicU64,
+    /// Framed requests whose response never came or could not be paired with certainty
+    /// (the comparison's `prod_missing`).
+    pub responses_missing: AtomicU64,
+    /// Responses cut by a gap, the end of the stream or a cap: counted, never emitted half.
+    pub responses_cut: AtomicU64,
+    /// Junk where a response head was expected, and heads or chunked bodies that could not
+    /// be framed; framing resumes at the next status line, pairing only where certain.
+    pub response_framing_errors: AtomicU64,
 }
 
 /// Why the framer gave up on the rest of a connection. After such an error the next request

@@ -198,6 +198,12 @@ impl DaemonStatus {
                         (e.as_str().to_string(), count)
                     })
                     .collect(),
+                prod_responses: c.responses.load(Relaxed),
+                prod_responses_unpaired: c.responses_unpaired.load(Relaxed),
+                prod_responses_missing: c.responses_missing.load(Relaxed),
+                prod_responses_cut: c.responses_cut.load(Relaxed),
+                prod_response_framing_errors: c.response_framing_errors.load(Relaxed),
+                prod_response_gaps: c.response_gaps.load(Relaxed),
             },
             requests: self.stats.requests(),
             responses: self.stats.responses(),

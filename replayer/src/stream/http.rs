@@ -27,8 +27,13 @@
 
 use crate::capture::{CaptureStats, FramingError};
 use crate::request::{ByteStr, Class, Connection, Headers, Request};
+use crate::stream::framing::{
+    self, chunk_step, copy_head, find_line, BodyFraming, Chunk, ChunkStep, FramingFields,
+    MAX_RESYNC_LINE,
+};
+use crate::stream::pairing::{Pairing, Pending, RequestKind};
 use crate::stream::reassemble::{Buffered, Consumer};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering::Relaxed;
@@ -37,31 +42,6 @@ use std::sync::atomic::Ordering::Relaxed;
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Most header fields in one request head.
 const MAX_HEADERS: usize = 128;
-/// Longest line kept while looking for a request line after a gap.
-const MAX_RESYNC_LINE: usize = 8 * 1024;
-/// Longest chunk-size or trailer line accepted.
-const MAX_CHUNK_LINE: usize = 4 * 1024;
-
-/// Request heads are copied into shared chunks of this size, many heads to a chunk, so that
-/// framing a request allocates nothing for its head (a chunk is freed with its last request).
-const HEAD_CHUNK: usize = 16 * 1024;
-
-thread_local! {
-    /// The chunk heads are being copied into. One per capture thread, shared by all of its
-    /// streams: memory stays one chunk however many streams are open.
-    static HEAD_ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::new());
-}
-
-/// A shared copy of `raw` (a complete request head).
-fn copy_head(raw: &[u8]) -> Bytes {
-    HEAD_ARENA.with_borrow_mut(|arena| {
-        if arena.capacity() - arena.len() < raw.len() {
-            *arena = BytesMut::with_capacity(HEAD_CHUNK.max(raw.len()));
-        }
-        arena.extend_from_slice(raw);
-        arena.split().freeze()
-    })
-}
 
 /// Methods accepted at a resynchronisation point. After a gap the next bytes may start
 /// mid-line, and a tail such as `ET /x HTTP/1.1` must not pass for a request: only these
@@ -97,23 +77,52 @@ pub struct Emitter<'a> {
     /// Called with each complete request, in capture order per connection (on the capture
     /// thread: it must not wait).
     pub on_request: &'a mut dyn FnMut(Request),
+    /// When production's responses are captured too: where each request is queued for its
+    /// response, and where requests lost to gaps and errors are marked. `None`: requests only.
+    pub pairing: Option<&'a RefCell<Pairing<'a>>>,
 }
 
 impl Emitter<'_> {
-    fn emit(&mut self, mut request: Request) {
+    /// Hands over a complete request whose last byte was captured at `last_byte_ns`.
+    fn emit(&mut self, mut request: Request, last_byte_ns: u64) {
         request.id = self.next_id;
         self.next_id += 1;
         self.stats.requests.fetch_add(1, Relaxed);
+        if let Some(pairing) = self.pairing {
+            let pending = Pending {
+                id: request.id,
+                kind: RequestKind::of(&request.method),
+                last_byte_ns,
+            };
+            pairing.borrow_mut().request(&request.connection, pending);
+        }
         (self.on_request)(request);
     }
 
-    fn cut(&self) {
+    /// A request was cut: `exactly_one` when it is certain that no other was lost with it.
+    fn cut(&self, conn: &Connection, exactly_one: bool) {
         self.stats.requests_cut.fetch_add(1, Relaxed);
+        self.lost(conn, exactly_one);
     }
 
-    fn over_cap(&self) {
-        self.stats.requests_cut.fetch_add(1, Relaxed);
+    /// A request was cut at a memory cap.
+    fn over_cap(&self, conn: &Connection, exactly_one: bool) {
         self.stats.dropped_over_cap.fetch_add(1, Relaxed);
+        self.cut(conn, exactly_one);
+    }
+
+    /// Requests were lost on `conn` (counted or not): pairing must know where.
+    fn lost(&self, conn: &Connection, exactly_one: bool) {
+        if let Some(pairing) = self.pairing {
+            pairing.borrow_mut().requests_lost(conn, exactly_one);
+        }
+    }
+
+    /// The client stream of `conn` begins (`mid_connection`: after bytes never seen).
+    fn started(&self, conn: &Connection, mid_connection: bool) {
+        if let Some(pairing) = self.pairing {
+            pairing.borrow_mut().requests_started(conn, mid_connection);
+        }
     }
 
     fn skip_rest(&self, cause: FramingError) {
@@ -138,17 +147,6 @@ enum State {
     Closed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunk {
-    Size,
-    Data {
-        remaining: u64,
-    },
-    /// The CRLF after a chunk's data.
-    DataEnd,
-    Trailer,
-}
-
 /// The part of a request known once its head is parsed.
 #[derive(Debug)]
 struct Head {
@@ -156,15 +154,6 @@ struct Head {
     target: ByteStr,
     version_minor: u8,
     headers: Headers,
-}
-
-/// How the body of a request is delimited.
-enum Framing {
-    None,
-    Length(u64),
-    Chunked,
-    /// Contradictory or unknown framing headers (RFC 9112 §6.3): the body cannot be delimited.
-    Unusable,
 }
 
 /// Methods whose request body has no defined meaning (RFC 9110 §9.3.1, §9.3.2, §9.3.7).
@@ -183,6 +172,10 @@ pub struct RequestParser {
     head_started: bool,
     head: Option<Head>,
     body: Vec<u8>,
+    /// Whether the stream has begun (pairing is told how, once).
+    begun: bool,
+    /// Capture time of the packet being framed: the last byte's, when a request completes.
+    now_ns: u64,
 }
 
 impl Buffered for RequestParser {
@@ -200,27 +193,35 @@ impl Consumer<Emitter<'_>> for RequestParser {
         ts_ns: u64,
         budget: usize,
     ) {
-        if self.buf.is_empty() {
-            let used = self.process(cx, conn, data, ts_ns);
-            self.buf.extend_from_slice(&data[used..]);
-        } else {
-            let mut buf = std::mem::take(&mut self.buf);
-            buf.extend_from_slice(data);
-            let used = self.process(cx, conn, &buf, ts_ns);
-            buf.drain(..used);
-            self.buf = buf;
+        if !self.begun {
+            self.begun = true;
+            cx.started(conn, false);
         }
-        self.enforce_budget(cx, budget);
+        self.now_ns = ts_ns;
+        let mut buf = std::mem::take(&mut self.buf);
+        framing::feed(&mut buf, data, |input| self.process(cx, conn, input, ts_ns));
+        self.buf = buf;
+        self.enforce_budget(cx, conn, budget);
     }
 
-    fn gap(&mut self, cx: &mut Emitter<'_>, len: Option<u64>) {
+    fn gap(&mut self, cx: &mut Emitter<'_>, conn: &Connection, len: Option<u64>) {
+        if !self.begun {
+            self.begun = true;
+            cx.started(conn, len.is_none());
+            if len.is_none() {
+                // Nothing framed yet: the start's loss is all pairing needs to know.
+                self.state = State::Resync;
+                return;
+            }
+        }
         let partial_head = self.state == State::Head && !self.buf.is_empty();
         self.buf.clear();
         self.head_scan = None;
         self.head_started = false;
         self.state = match (self.state, len) {
             (State::Body { remaining }, Some(len)) if len < remaining => {
-                cx.cut();
+                // Inside one body: exactly that request is lost.
+                cx.cut(conn, true);
                 State::Skip {
                     remaining: remaining - len,
                 }
@@ -230,12 +231,15 @@ impl Consumer<Emitter<'_>> for RequestParser {
             },
             (State::Closed, _) => State::Closed,
             (State::Body { .. } | State::Chunked(_), _) => {
-                cx.cut();
+                cx.cut(conn, false);
                 State::Resync
             }
             _ => {
+                // Whole requests may lie in the gap, counted or not.
                 if partial_head {
-                    cx.cut();
+                    cx.cut(conn, false);
+                } else {
+                    cx.lost(conn, false);
                 }
                 State::Resync
             }
@@ -243,14 +247,17 @@ impl Consumer<Emitter<'_>> for RequestParser {
         self.drop_request();
     }
 
-    fn end(&mut self, cx: &mut Emitter<'_>) {
+    fn end(&mut self, cx: &mut Emitter<'_>, conn: &Connection) {
         let partial = match self.state {
             State::Head => !self.buf.is_empty(),
             State::Body { .. } | State::Chunked(_) => true,
             State::Resync | State::Skip { .. } | State::Closed => false,
         };
         if partial {
-            cx.cut();
+            cx.cut(conn, true);
+        }
+        if let Some(pairing) = cx.pairing {
+            pairing.borrow_mut().requests_ended(conn);
         }
         *self = RequestParser::default();
     }
@@ -271,7 +278,7 @@ impl RequestParser {
             let rest = &input[pos..];
             match self.state {
                 State::Closed => return input.len(),
-                State::Resync => match find_request_line(rest) {
+                State::Resync => match find_line(rest, is_request_line) {
                     Ok(start) => {
                         pos += start;
                         self.state = State::Head;
@@ -289,26 +296,20 @@ impl RequestParser {
                     }
                 }
                 State::Body { remaining } => {
-                    let take = remaining.min(rest.len() as u64) as usize;
+                    let (take, remaining) = framing::take_body(remaining, rest);
                     self.body.extend_from_slice(&rest[..take]);
                     pos += take;
-                    if take as u64 == remaining {
-                        self.complete(cx, conn);
-                    } else {
-                        self.state = State::Body {
-                            remaining: remaining - take as u64,
-                        };
+                    match remaining {
+                        0 => self.complete(cx, conn),
+                        _ => self.state = State::Body { remaining },
                     }
                 }
                 State::Skip { remaining } => {
-                    let take = remaining.min(rest.len() as u64) as usize;
+                    let (take, remaining) = framing::take_body(remaining, rest);
                     pos += take;
-                    self.state = if take as u64 == remaining {
-                        State::Head
-                    } else {
-                        State::Skip {
-                            remaining: remaining - take as u64,
-                        }
+                    self.state = match remaining {
+                        0 => State::Head,
+                        _ => State::Skip { remaining },
                     };
                 }
                 State::Chunked(chunk) => match self.chunked(cx, conn, chunk, rest) {
@@ -328,16 +329,8 @@ impl RequestParser {
         conn: &Connection,
         input: &[u8],
     ) -> Option<usize> {
-        // A head that arrived in pieces is only re-parsed once its end is in sight, so a
-        // head trickling in byte by byte costs linear, not quadratic, time.
-        if let Some(from) = self.head_scan {
-            match find_head_end(input, from) {
-                Ok(_) => self.head_scan = None,
-                Err(resume) => {
-                    self.head_scan = Some(resume);
-                    return None;
-                }
-            }
+        if !framing::head_in_sight(&mut self.head_scan, input) {
+            return None;
         }
         let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let mut request = httparse::Request::new(&mut []);
@@ -347,24 +340,24 @@ impl RequestParser {
         match parsed {
             Ok(httparse::Status::Complete(len)) => {
                 let Some((head, framing)) = head_of(&request, &input[..len]) else {
-                    cx.cut();
+                    cx.cut(conn, true);
                     return Some(self.close(cx, FramingError::BadHead, input.len()));
                 };
                 let bodyless = BODYLESS_METHODS.contains(&&*head.method);
                 self.head = Some(head);
                 match framing {
-                    Framing::None | Framing::Length(0) => self.complete(cx, conn),
-                    Framing::Length(n) => self.state = State::Body { remaining: n },
-                    Framing::Chunked => self.state = State::Chunked(Chunk::Size),
-                    Framing::Unusable if bodyless => {
+                    BodyFraming::None | BodyFraming::Length(0) => self.complete(cx, conn),
+                    BodyFraming::Length(n) => self.state = State::Body { remaining: n },
+                    BodyFraming::Chunked => self.state = State::Chunked(Chunk::Size),
+                    BodyFraming::NotChunked | BodyFraming::Invalid if bodyless => {
                         // Where the body ends is unknown, but for these methods a body means
                         // nothing (RFC 9110 §9.3): the head is the request. Emit it; where
                         // the next one starts is not certain, so the rest is skipped.
                         self.complete(cx, conn);
                         return Some(self.close(cx, FramingError::BadLength, input.len()));
                     }
-                    Framing::Unusable => {
-                        cx.cut();
+                    BodyFraming::NotChunked | BodyFraming::Invalid => {
+                        cx.cut(conn, true);
                         return Some(self.close(cx, FramingError::BadLength, input.len()));
                     }
                 }
@@ -373,7 +366,7 @@ impl RequestParser {
             Ok(httparse::Status::Partial) => {
                 if input.len() > MAX_HEAD_BYTES {
                     // nginx answers 400 (header too large) and closes.
-                    cx.over_cap();
+                    cx.over_cap(conn, true);
                     return Some(self.close(cx, FramingError::HeadTooLarge, input.len()));
                 }
                 self.head_scan = Some(input.len().saturating_sub(3));
@@ -382,7 +375,7 @@ impl RequestParser {
             Err(_) => {
                 // Not a request head (nginx: 400, connection closed): count it and skip the
                 // rest of the connection.
-                cx.cut();
+                cx.cut(conn, true);
                 Some(self.close(cx, FramingError::BadHead, input.len()))
             }
         }
@@ -396,62 +389,26 @@ impl RequestParser {
         chunk: Chunk,
         input: &[u8],
     ) -> Option<usize> {
-        match chunk {
-            Chunk::Size => match httparse::parse_chunk_size(input) {
-                Ok(httparse::Status::Complete((used, 0))) => {
-                    self.state = State::Chunked(Chunk::Trailer);
-                    Some(used)
-                }
-                Ok(httparse::Status::Complete((used, size))) => {
-                    self.state = State::Chunked(Chunk::Data { remaining: size });
-                    Some(used)
-                }
-                Ok(httparse::Status::Partial) if input.len() <= MAX_CHUNK_LINE => None,
-                _ => Some(self.abandon(cx)),
-            },
-            Chunk::Data { remaining } => {
-                let take = remaining.min(input.len() as u64) as usize;
-                self.body.extend_from_slice(&input[..take]);
-                self.state = State::Chunked(if take as u64 == remaining {
-                    Chunk::DataEnd
-                } else {
-                    Chunk::Data {
-                        remaining: remaining - take as u64,
-                    }
-                });
-                Some(take)
+        let body = &mut self.body;
+        match chunk_step(chunk, input, |data| body.extend_from_slice(data)) {
+            ChunkStep::Next(used, next) => {
+                self.state = State::Chunked(next);
+                Some(used)
             }
-            Chunk::DataEnd => match input {
-                [b'\n', ..] => {
-                    self.state = State::Chunked(Chunk::Size);
-                    Some(1)
-                }
-                [b'\r', b'\n', ..] => {
-                    self.state = State::Chunked(Chunk::Size);
-                    Some(2)
-                }
-                [b'\r'] => None,
-                _ => Some(self.abandon(cx)),
-            },
-            Chunk::Trailer => match memchr::memchr(b'\n', input) {
-                Some(nl) => {
-                    let line = &input[..nl];
-                    if line.is_empty() || line == b"\r" {
-                        self.complete(cx, conn);
-                    }
-                    Some(nl + 1)
-                }
-                None if input.len() <= MAX_CHUNK_LINE => None,
-                None => Some(self.abandon(cx)),
-            },
+            ChunkStep::Done(used) => {
+                self.complete(cx, conn);
+                Some(used)
+            }
+            ChunkStep::More => None,
+            ChunkStep::Bad => Some(self.abandon(cx, conn)),
         }
     }
 
     /// Gives up on a request whose chunked body is malformed, and on the rest of the
     /// connection (nginx: 400, closed); returns the bytes consumed (none: the closed state
     /// passes over them).
-    fn abandon(&mut self, cx: &mut Emitter<'_>) -> usize {
-        cx.cut();
+    fn abandon(&mut self, cx: &mut Emitter<'_>, conn: &Connection) -> usize {
+        cx.cut(conn, true);
         self.close(cx, FramingError::BadChunk, 0)
     }
 
@@ -474,7 +431,7 @@ impl RequestParser {
             } else {
                 Bytes::from(std::mem::take(&mut self.body))
             };
-            cx.emit(Request {
+            let request = Request {
                 id: 0,
                 captured_at_ns: self.started_ns,
                 connection: *conn,
@@ -483,7 +440,8 @@ impl RequestParser {
                 version_minor: head.version_minor,
                 headers: head.headers,
                 body,
-            });
+            };
+            cx.emit(request, self.now_ns);
         }
         self.state = State::Head;
         self.head_started = false;
@@ -496,19 +454,19 @@ impl RequestParser {
     }
 
     /// Keeps what this stream holds within `budget`, cutting the request that outgrew it.
-    fn enforce_budget(&mut self, cx: &mut Emitter<'_>, budget: usize) {
+    fn enforce_budget(&mut self, cx: &mut Emitter<'_>, conn: &Connection, budget: usize) {
         if self.buffered() <= budget {
             return;
         }
         match self.state {
             State::Body { remaining } => {
-                cx.over_cap();
+                cx.over_cap(conn, true);
                 self.drop_request();
                 self.state = State::Skip { remaining };
             }
             State::Resync | State::Closed => {}
             _ => {
-                cx.over_cap();
+                cx.over_cap(conn, false);
                 self.drop_request();
                 self.state = State::Resync;
             }
@@ -524,7 +482,7 @@ impl RequestParser {
 ///
 /// `raw` is the head's bytes, which `request` points into: they are copied once into a shared
 /// buffer, and every part of the head becomes a slice of (or an offset into) that copy.
-fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Framing)> {
+fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, BodyFraming)> {
     let shared = copy_head(raw);
     // Where `part` lies in `raw`, and so in the copy.
     let range = |part: &[u8]| {
@@ -547,11 +505,7 @@ fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Fra
     let target =
         unsafe { ByteStr::from_utf8_unchecked(shared.slice(range(request.path?.as_bytes()))) };
     let version_minor = request.version?;
-    let mut length: Option<u64> = None;
-    // The last transfer coding seen so far, over every `Transfer-Encoding` line: chunked?
-    let mut final_chunked: Option<bool> = None;
-    let (mut chunked_seen, mut chunked_twice) = (false, false);
-    let mut unusable = false;
+    let mut framing = FramingFields::default();
     // One spare slot: the marker header `rewrite` adds to every replayed request.
     let mut headers = Headers::captured(shared, request.headers.len() + 1);
     for h in request.headers.iter() {
@@ -567,103 +521,21 @@ fn head_of(request: &httparse::Request<'_, '_>, raw: &[u8]) -> Option<(Head, Fra
         // SAFETY: httparse returned the name as a `str` lying in `raw`; the copy is exact.
         let class = unsafe { headers.push_captured(range(h.name.as_bytes()), value, line_end) };
         if class == Class::CONTENT_LENGTH {
-            match parse_length(h.value) {
-                Some(value) if length.is_none_or(|l| l == value) => length = Some(value),
-                _ => unusable = true,
-            }
+            framing.content_length(h.value);
         } else if class == Class::TRANSFER_ENCODING {
-            // Several lines are one list (RFC 9110 §5.3): what counts is the coding that
-            // comes last over all of them, and only a final `chunked`, applied once,
-            // delimits a request body (RFC 9112 §6.1, §6.3). An empty list element
-            // (`, chunked,`) no sender may generate makes the framing unusable: RFC 9110
-            // §5.6.1 would have it ignored, but nginx takes nothing but a bare `chunked`
-            // (501), and a request so framed is not one production served as chunked.
-            for coding in h.value.split(|&b| b == b',') {
-                let coding = coding.trim_ascii();
-                if coding.is_empty() {
-                    unusable = true;
-                    continue;
-                }
-                let is_chunked = coding.eq_ignore_ascii_case(b"chunked");
-                chunked_twice |= is_chunked && chunked_seen;
-                chunked_seen |= is_chunked;
-                final_chunked = Some(is_chunked);
-            }
+            framing.transfer_encoding(h.value);
         }
     }
-    let chunked = match final_chunked {
-        Some(true) if !chunked_twice => true,
-        Some(_) => {
-            unusable = true;
-            false
-        }
-        None => false,
-    };
-    let framing = match (unusable, chunked, length) {
-        (true, _, _) => Framing::Unusable,
-        (false, true, _) => Framing::Chunked,
-        (false, false, Some(n)) => Framing::Length(n),
-        (false, false, None) => Framing::None,
-    };
     let head = Head {
         method,
         target,
         version_minor,
         headers,
     };
-    Some((head, framing))
+    Some((head, framing.body()))
 }
 
-fn parse_length(value: &[u8]) -> Option<u64> {
-    let digits = value.trim_ascii();
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-/// Finds the end of a head (the empty line) in `input`, looking from `from`. `Ok(end)` is the
-/// offset just past it; `Err(resume)` is where to look again once more bytes arrive.
-fn find_head_end(input: &[u8], from: usize) -> Result<usize, usize> {
-    let mut at = from.min(input.len());
-    while let Some(i) = memchr::memchr(b'\n', &input[at..]).map(|i| at + i) {
-        match (input.get(i + 1), input.get(i + 2)) {
-            (Some(b'\n'), _) => return Ok(i + 2),
-            (Some(b'\r'), Some(b'\n')) => return Ok(i + 3),
-            (None, _) | (Some(b'\r'), None) => return Err(i),
-            _ => at = i + 1,
-        }
-    }
-    Err(input.len())
-}
-
-/// Finds the first line of `input` that is a request line (`METHOD SP target SP HTTP/1.x`,
-/// with a known method). `Ok(offset)` is its start; `Err(keep_from)` means none is complete
-/// yet and bytes from `keep_from` on may still become one.
-fn find_request_line(input: &[u8]) -> Result<usize, usize> {
-    let mut line_start = 0;
-    loop {
-        let rest = &input[line_start..];
-        match memchr::memchr(b'\n', rest) {
-            Some(nl) => {
-                if is_request_line(&rest[..nl]) {
-                    return Ok(line_start);
-                }
-                line_start += nl + 1;
-            }
-            None => {
-                let may_start_one = rest.len() <= MAX_RESYNC_LINE
-                    && rest.first().is_none_or(u8::is_ascii_uppercase);
-                return Err(if may_start_one {
-                    line_start
-                } else {
-                    input.len()
-                });
-            }
-        }
-    }
-}
-
+/// A request line: `METHOD SP target SP HTTP/1.x`, with a known method.
 fn is_request_line(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let Some(sp) = memchr::memchr(b' ', line) else {
@@ -714,15 +586,16 @@ mod tests {
                 stats: &stats,
                 next_id: 1,
                 on_request: &mut sink,
+                pairing: None,
             };
             let mut parser = RequestParser::default();
             for piece in pieces {
                 match piece {
                     Ok(data) => parser.data(&mut cx, &conn(), data, 0, usize::MAX),
-                    Err(len) => parser.gap(&mut cx, Some(*len)),
+                    Err(len) => parser.gap(&mut cx, &conn(), Some(*len)),
                 }
             }
-            parser.end(&mut cx);
+            parser.end(&mut cx, &conn());
         }
         (out, stats)
     }

@@ -1,10 +1,12 @@
-//! `reassemble`: TCP segments → the ordered byte stream each client sent, with every hole
-//! accounted for.
+//! `reassemble`: TCP segments → the ordered byte stream one side of each connection sent,
+//! with every hole accounted for.
 //!
-//! One stream per connection 4-tuple, client → server only (the direction that carries
-//! requests); the server's packets are used as evidence: its SYN-ACK tells where a client
-//! stream starts when the client's SYN was missed, its ACKs prove that bytes we never saw were
-//! sent (so waiting for them is pointless), and its RST ends the stream.
+//! One stream per connection 4-tuple, in one [`Direction`]: client → server (the requests,
+//! what replay needs) or server → client (production's responses, only when they are asked
+//! for: a second reassembler, so the request-only path pays nothing for them). The other
+//! side's packets are used as evidence: the server's SYN-ACK tells where a client stream
+//! starts when the client's SYN was missed, the peer's ACKs prove that bytes we never saw
+//! were sent (so waiting for them is pointless), and the peer's RST ends the stream.
 //!
 //! Bytes are placed by sequence number modulo 2^32 (an absolute 64-bit offset is kept so
 //! wrap-around is a non-event). In-order bytes go straight to the [`Consumer`] without a
@@ -17,7 +19,7 @@
 //! Memory is capped ([`ReassemblyLimits`]): per stream, in total, and in number of streams;
 //! what does not fit is dropped and counted in `dropped_over_cap`.
 //!
-//! Long because it is one state machine: placement, holes and their timeouts, the server's
+//! Long because it is one state machine: placement, holes and their timeouts, the peer's
 //! evidence and the memory caps all act on the same per-stream state and its invariants.
 //! Its tests are in tests/ (proptest_reassembly.rs, reassembly_robustness.rs).
 
@@ -26,6 +28,7 @@ use crate::capture::{CaptureStats, ReassemblyLimits};
 use crate::request::Connection;
 use foldhash::fast::RandomState;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// How long a hole may wait for a retransmission before it is declared lost. Generous next to
@@ -41,17 +44,39 @@ const SWEEP_INTERVAL_NS: u64 = 1_000_000_000;
 /// recognised as such instead of starting a new stream mid-request.
 const CLOSED_TTL_NS: u64 = 10_000_000_000;
 
-/// What receives a stream's bytes, in order (the `http` framer, in the daemon).
-/// `X` is the caller's context, passed through to every call.
+/// What receives a stream's bytes, in order (the `http` framer for requests, the `response`
+/// framer for responses). `X` is the caller's context, passed through to every call, with
+/// the stream's connection.
 pub trait Consumer<X: ?Sized>: Default + Buffered {
     /// The next in-order bytes of the stream, first captured at `ts_ns`. `budget` is how many
     /// bytes the consumer may keep buffered after this call.
     fn data(&mut self, cx: &mut X, conn: &Connection, data: &[u8], ts_ns: u64, budget: usize);
     /// `len` bytes are missing before the next data; `None` when the stream starts
     /// mid-connection and what came before is unknown.
-    fn gap(&mut self, cx: &mut X, len: Option<u64>);
+    fn gap(&mut self, cx: &mut X, conn: &Connection, len: Option<u64>);
     /// The stream is over: no more bytes will come.
-    fn end(&mut self, cx: &mut X);
+    fn end(&mut self, cx: &mut X, conn: &Connection);
+}
+
+/// Which side's bytes a [`Reassembler`] puts in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Client → server: the requests.
+    ToServer,
+    /// Server → client: the responses.
+    ToClient,
+}
+
+/// The counters one direction's reassembly keeps (each direction has its own, so that the
+/// request side's figures mean what they always meant when responses are captured too).
+#[derive(Clone, Copy)]
+struct Counters<'s> {
+    /// Holes never filled.
+    gaps: &'s AtomicU64,
+    /// Bytes, segments or streams dropped at a cap.
+    over_cap: &'s AtomicU64,
+    /// Open streams.
+    streams: &'s AtomicU64,
 }
 
 /// How much memory a consumer holds, for the reassembler's caps.
@@ -63,16 +88,17 @@ pub trait Buffered {
 /// Shared state that every stream operation needs besides the stream itself.
 struct Shared<'s> {
     limits: ReassemblyLimits,
-    stats: &'s CaptureStats,
+    counters: Counters<'s>,
     /// Bytes held across all streams: out-of-order segments plus consumer buffers.
     buffered_total: usize,
     /// Of which out-of-order segments (waiting behind a hole).
     pending_total: usize,
 }
 
-/// The reassembler for one capture: all streams towards `server_port`.
+/// The reassembler for one capture: all streams of one direction on `server_port`.
 pub struct Reassembler<'s, C> {
     server_port: u16,
+    direction: Direction,
     expire_ns: u64,
     /// foldhash: several times faster than SipHash on these 4-tuples, and seeded per process,
     /// so crafted addresses cannot aim at collisions.
@@ -92,7 +118,8 @@ struct Stream<C> {
     conn: Connection,
     consumer: C,
     open: bool,
-    /// The client's initial sequence number, when its SYN (or the server's SYN-ACK) was seen.
+    /// The sending side's initial sequence number, when its SYN (or, for a client, the
+    /// server's SYN-ACK) was seen.
     isn: Option<u32>,
     /// Sequence number and absolute offset of the next byte to deliver.
     next_seq: u32,
@@ -102,7 +129,7 @@ struct Stream<C> {
     pending_bytes: usize,
     /// When the current hole (gap before the first pending segment) was first seen.
     hole_since_ns: u64,
-    /// Highest absolute offset the server acknowledged.
+    /// Highest absolute offset the peer acknowledged.
     acked_abs: u64,
     fin_abs: Option<u64>,
     last_seen_ns: u64,
@@ -113,20 +140,66 @@ struct Stream<C> {
 impl<'s, C> Reassembler<'s, C> {
     /// A reassembler for client streams to `server_port`, holding no more than `limits`;
     /// a stream idle for `expire_ns` nanoseconds of capture time is ended (flushed, then
-    /// forgotten). Counters go to `stats`.
+    /// forgotten). Counters go to `stats` (`reassembly_gaps`, `dropped_over_cap`, `streams`).
     pub fn new(
         server_port: u16,
         limits: ReassemblyLimits,
         expire_ns: u64,
         stats: &'s CaptureStats,
     ) -> Self {
+        let counters = Counters {
+            gaps: &stats.reassembly_gaps,
+            over_cap: &stats.dropped_over_cap,
+            streams: &stats.streams,
+        };
+        Self::with(
+            server_port,
+            Direction::ToServer,
+            limits,
+            expire_ns,
+            counters,
+        )
+    }
+
+    /// The same for the server's streams (the responses), with the same guarantees; the
+    /// client's packets are the evidence. Its own `limits` (the request side's are not
+    /// shared), and its own counters (`response_gaps`, `response_dropped_over_cap`,
+    /// `response_streams`).
+    pub fn responses(
+        server_port: u16,
+        limits: ReassemblyLimits,
+        expire_ns: u64,
+        stats: &'s CaptureStats,
+    ) -> Self {
+        let counters = Counters {
+            gaps: &stats.response_gaps,
+            over_cap: &stats.response_dropped_over_cap,
+            streams: &stats.response_streams,
+        };
+        Self::with(
+            server_port,
+            Direction::ToClient,
+            limits,
+            expire_ns,
+            counters,
+        )
+    }
+
+    fn with(
+        server_port: u16,
+        direction: Direction,
+        limits: ReassemblyLimits,
+        expire_ns: u64,
+        counters: Counters<'s>,
+    ) -> Self {
         Reassembler {
             server_port,
+            direction,
             expire_ns: expire_ns.max(1),
             streams: HashMap::with_hasher(RandomState::default()),
             shared: Shared {
                 limits,
-                stats,
+                counters,
                 buffered_total: 0,
                 pending_total: 0,
             },
@@ -143,7 +216,10 @@ impl<'s, C> Reassembler<'s, C> {
 
     fn publish_stream_count(&mut self) {
         self.open_streams = self.streams.values().filter(|s| s.open).count() as u64;
-        self.shared.stats.streams.store(self.open_streams, Relaxed);
+        self.shared
+            .counters
+            .streams
+            .store(self.open_streams, Relaxed);
     }
 }
 
@@ -153,27 +229,43 @@ impl<'s, C> Reassembler<'s, C> {
     where
         C: Consumer<X>,
     {
-        if seg.dst.port() == self.server_port {
-            self.client_segment(seg, ts_ns, cx);
-        } else if seg.src.port() == self.server_port {
-            self.server_segment(seg, ts_ns, cx);
+        let to_server = seg.dst.port() == self.server_port;
+        if to_server || seg.src.port() == self.server_port {
+            let conn = if to_server {
+                Connection {
+                    client: seg.src,
+                    server: seg.dst,
+                }
+            } else {
+                Connection {
+                    client: seg.dst,
+                    server: seg.src,
+                }
+            };
+            if to_server == (self.direction == Direction::ToServer) {
+                self.data_segment(seg, conn, ts_ns, cx);
+            } else {
+                self.evidence_segment(seg, conn, ts_ns, cx);
+            }
         }
         if ts_ns >= self.last_sweep_ns + SWEEP_INTERVAL_NS {
             self.sweep(ts_ns, cx);
         }
     }
 
-    fn client_segment<X: ?Sized>(&mut self, seg: &TcpSegment<'_>, ts_ns: u64, cx: &mut X)
-    where
+    /// A segment of the direction being reassembled.
+    fn data_segment<X: ?Sized>(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        conn: Connection,
+        ts_ns: u64,
+        cx: &mut X,
+    ) where
         C: Consumer<X>,
     {
-        let conn = Connection {
-            client: seg.src,
-            server: seg.dst,
-        };
         if let Some(stream) = self.streams.get_mut(&conn) {
             let was_open = stream.open;
-            stream.client_segment(seg, ts_ns, cx, &mut self.shared);
+            stream.data_segment(seg, ts_ns, cx, &mut self.shared);
             let now_open = stream.open;
             if was_open != now_open {
                 self.count_transition(now_open);
@@ -190,9 +282,9 @@ impl<'s, C> Reassembler<'s, C> {
         let mut stream: Stream<C> = Stream::new(conn, seg.seq, ts_ns);
         if !seg.flags.syn {
             // Mid-connection start: the consumer must find the next message boundary.
-            stream.consumer.gap(cx, None);
+            stream.consumer.gap(cx, &conn, None);
         }
-        stream.client_segment(seg, ts_ns, cx, &mut self.shared);
+        stream.data_segment(seg, ts_ns, cx, &mut self.shared);
         let open = stream.open;
         self.streams.insert(conn, stream);
         if open {
@@ -208,36 +300,42 @@ impl<'s, C> Reassembler<'s, C> {
         } else {
             self.open_streams = self.open_streams.saturating_sub(1);
         }
-        self.shared.stats.streams.store(self.open_streams, Relaxed);
+        self.shared
+            .counters
+            .streams
+            .store(self.open_streams, Relaxed);
     }
 
-    fn server_segment<X: ?Sized>(&mut self, seg: &TcpSegment<'_>, ts_ns: u64, cx: &mut X)
-    where
+    /// A segment of the other direction: evidence about the streams being reassembled.
+    fn evidence_segment<X: ?Sized>(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        conn: Connection,
+        ts_ns: u64,
+        cx: &mut X,
+    ) where
         C: Consumer<X>,
     {
-        // The server's ACKs only matter while some stream waits behind a hole; skipping them
+        // The peer's ACKs only matter while some stream waits behind a hole; skipping them
         // otherwise saves a lookup for half the packets of a capture.
         if !seg.flags.syn && !seg.flags.rst && self.shared.pending_total == 0 {
             return;
         }
-        let conn = Connection {
-            client: seg.dst,
-            server: seg.src,
-        };
         match self.streams.get_mut(&conn) {
             Some(stream) if stream.open => {
                 stream.last_seen_ns = ts_ns;
                 if seg.flags.rst {
-                    // The server dropped the connection: nothing more the client sends counts.
+                    // The peer dropped the connection: nothing more this side sends counts.
                     stream.finish(cx, &mut self.shared);
                     self.count_transition(false);
                 } else if seg.flags.ack {
-                    stream.server_ack(seg.ack, ts_ns, cx, &mut self.shared);
+                    stream.peer_ack(seg.ack, ts_ns, cx, &mut self.shared);
                 }
             }
             Some(_) => {}
             None if seg.flags.syn && seg.flags.ack => {
                 // We missed the client's SYN, but the SYN-ACK says where its stream starts.
+                // (Only a client stream is started so: a client sends no SYN-ACK.)
                 if !self.make_room(ts_ns, false, cx) {
                     return;
                 }
@@ -280,7 +378,7 @@ impl<'s, C> Reassembler<'s, C> {
                 return true;
             }
         }
-        self.shared.stats.dropped_over_cap.fetch_add(1, Relaxed);
+        self.shared.counters.over_cap.fetch_add(1, Relaxed);
         false
     }
 
@@ -359,7 +457,7 @@ impl<C> Stream<C> {
         (self.next_abs as i64 + delta).max(0) as u64
     }
 
-    fn client_segment<X: ?Sized>(
+    fn data_segment<X: ?Sized>(
         &mut self,
         seg: &TcpSegment<'_>,
         ts_ns: u64,
@@ -431,7 +529,7 @@ impl<C> Stream<C> {
         self.isn = Some(isn);
     }
 
-    fn server_ack<X: ?Sized>(&mut self, ack: u32, ts_ns: u64, cx: &mut X, shared: &mut Shared<'_>)
+    fn peer_ack<X: ?Sized>(&mut self, ack: u32, ts_ns: u64, cx: &mut X, shared: &mut Shared<'_>)
     where
         C: Consumer<X>,
     {
@@ -478,12 +576,12 @@ impl<C> Stream<C> {
                 return;
             }
             if self.pending_bytes + self.consumer_buffered + data.len() > limits.max_stream_bytes {
-                shared.stats.dropped_over_cap.fetch_add(1, Relaxed);
+                shared.counters.over_cap.fetch_add(1, Relaxed);
                 return;
             }
         }
         if shared.buffered_total + data.len() > limits.max_total_bytes {
-            shared.stats.dropped_over_cap.fetch_add(1, Relaxed);
+            shared.counters.over_cap.fetch_add(1, Relaxed);
             return;
         }
         if self.pending.is_empty() {
@@ -563,9 +661,9 @@ impl<C> Stream<C> {
         let ts_ns = first.ts_ns;
         if start > self.next_abs {
             let missing = start - self.next_abs;
-            self.consumer.gap(cx, Some(missing));
+            self.consumer.gap(cx, &self.conn, Some(missing));
             self.account_consumer(shared);
-            shared.stats.reassembly_gaps.fetch_add(1, Relaxed);
+            shared.counters.gaps.fetch_add(1, Relaxed);
             self.next_seq = self.next_seq.wrapping_add(missing as u32);
             self.next_abs = start;
         }
@@ -600,9 +698,9 @@ impl<C> Stream<C> {
         if let Some(fin) = self.fin_abs {
             if fin > self.next_abs {
                 // Bytes between the last we saw and the FIN never arrived.
-                self.consumer.gap(cx, Some(fin - self.next_abs));
+                self.consumer.gap(cx, &self.conn, Some(fin - self.next_abs));
                 self.account_consumer(shared);
-                shared.stats.reassembly_gaps.fetch_add(1, Relaxed);
+                shared.counters.gaps.fetch_add(1, Relaxed);
                 self.next_abs = fin;
             }
         }
@@ -613,7 +711,7 @@ impl<C> Stream<C> {
     where
         C: Consumer<X>,
     {
-        self.consumer.end(cx);
+        self.consumer.end(cx, &self.conn);
         self.account_consumer(shared);
         self.release(shared);
         self.consumer = C::default();
