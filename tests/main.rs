@@ -34,6 +34,7 @@ mod capture_loopback;
 // The daemon: replay to staging, its status, faults, security.
 mod daemon_e2e;
 mod daemon_replay;
+mod diff_live;
 mod faults_staging;
 mod metrics_prometheus;
 mod replay_fidelity;

@@ -13,8 +13,10 @@
 use crate::capture::{CaptureError, CaptureStats, Input, Source};
 use crate::config::Config;
 use crate::flow::{self, Flow, FlowError, OnOutputError, ReplayRoute};
+use crate::join::Join;
 use crate::outputs::replay::{ReplayConfig, ReplayOutput};
 use crate::privileges;
+use crate::response::ResponseConfig;
 use crate::shutdown::Shutdown;
 use crate::stages::limit::Limiter;
 use crate::stages::FlowStats;
@@ -22,7 +24,7 @@ use crate::status::metrics;
 use crate::status::socket::{self, DaemonStatus};
 use crate::status::stats::Stats;
 use crate::status::sync_watch;
-use crate::stream::pipeline;
+use crate::stream::pipeline::{self, Captured};
 use replayer_status::schema::DaemonState;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -90,8 +92,31 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
         }
         None => None,
     };
+    // The comparison with production's answers (--diff): one table both sides report to,
+    // swept once a second for answers that never got their other half.
+    let diff = &config.diff;
+    let join = diff.enabled.then(|| {
+        Arc::new(Join::new(
+            diff.digest.clone(),
+            diff.rules.clone(),
+            diff.ignore_urls.clone(),
+            stats.clone(),
+        ))
+    });
+    if let Some(join) = &join {
+        let (join, stopping) = (join.clone(), shutdown.wait());
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_secs(1));
+            tokio::select! {
+                _ = stopping => {}
+                _ = async { loop { ticks.tick().await; join.sweep(std::time::Instant::now()); } } => {}
+            }
+        });
+    }
+    let mut replay_settings = replay_config(config);
+    replay_settings.join = join.clone();
     let replay = ReplayOutput::start(
-        &replay_config(config),
+        &replay_settings,
         stats.clone(),
         runtime.handle().clone(),
         config.drain_timeout,
@@ -152,13 +177,32 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
                     Some(route),
                     shutdown.clone(),
                 );
-                let result = pipeline::run_opened(
-                    source,
-                    &config.capture,
-                    &shutdown.capture_flag(),
-                    &capture_stats,
-                    &mut |r| flow.request(r),
-                );
+                let result = match &join {
+                    Some(join) => {
+                        let responses = ResponseConfig {
+                            digest: join.digest().clone(),
+                            keep_body: 0,
+                        };
+                        pipeline::run_opened_with_responses(
+                            source,
+                            &config.capture,
+                            &responses,
+                            &shutdown.capture_flag(),
+                            &capture_stats,
+                            &mut |captured| match captured {
+                                Captured::Request(r) => flow.request(r),
+                                Captured::Response(r) => join.production(&r),
+                            },
+                        )
+                    }
+                    None => pipeline::run_opened(
+                        source,
+                        &config.capture,
+                        &shutdown.capture_flag(),
+                        &capture_stats,
+                        &mut |r| flow.request(r),
+                    ),
+                };
                 // Failures were logged as they happened (DropOutput).
                 let _ = flow.finish();
                 let _ = done_tx.send(result);

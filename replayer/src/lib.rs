@@ -18,6 +18,7 @@ pub mod stream; // segments → ordered bytes per connection → HTTP/1.x reques
 pub mod stages; // filter → rewrite → limit, with a verdict per request
 pub mod outputs; // replay to staging over HTTP(S); GoReplay records to stdout or a file
 pub mod status; // counters, the status socket, Prometheus metrics, the sync flag
+pub mod join; // production's answer and staging's to one request, brought together and compared
 pub mod config; // the command line and the TOML file → one typed Config
 pub mod flow; // wires capture → stages → per-output limits → outputs, once for every mode
 pub mod shutdown; // one way to stop: signals, -exit-after, the end of a file

@@ -284,6 +284,9 @@ pub struct DiffCounters {
     /// Pairs where staging took over the configured ratio (and margin) longer than
     /// production; counted apart from the causes.
     pub slower: u64,
+    /// Pairs not compared because the comparison's table of requests in flight was full.
+    #[serde(default)]
+    pub untracked: u64,
 }
 
 impl DiffCounters {

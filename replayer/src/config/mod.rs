@@ -106,6 +106,19 @@ pub struct Outputs {
     pub file: Option<FileTarget>,
 }
 
+/// How staging's answers are compared with production's.
+#[derive(Debug, Clone)]
+pub struct DiffSettings {
+    /// Whether answers are compared (`--diff`); the options below are checked either way.
+    pub enabled: bool,
+    /// How bodies are digested, on both sides (`--diff-max-body`, `--diff-body-mask`).
+    pub digest: crate::diff::digest::DigestConfig,
+    /// What is compared (`--diff-ignore-header`).
+    pub rules: crate::diff::compare::Rules,
+    /// Request-targets whose answers are not compared (`--diff-ignore-url`).
+    pub ignore_urls: Vec<regex::Regex>,
+}
+
 /// How the daemon replays to `-output-http` targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplaySettings {
@@ -145,6 +158,8 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Config {
     /// What to capture and how (`-input-raw*`).
     pub capture: CaptureConfig,
+    /// The comparison of staging's answers with production's (`--diff` and its options).
+    pub diff: DiffSettings,
     /// The input as the status document names it: `lo:7999`, `any:80`, or the file's path.
     pub source: String,
     /// Where requests go (`-output-*`).

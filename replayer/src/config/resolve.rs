@@ -225,8 +225,15 @@ impl Config {
             );
         }
 
+        let diff = diff_settings(s)?;
+        if diff.enabled && outputs.http.is_empty() {
+            return Err(invalid("diff")(
+                "compares staging's answers: give an -output-http target".into(),
+            ));
+        }
         Ok(Config {
             capture,
+            diff,
             source,
             outputs,
             replay,
@@ -292,6 +299,18 @@ impl Config {
                 .iter()
                 .map(|t| with_limit(t.url.to_string(), t.limit))
                 .collect(),
+            diff: Some(self.diff.enabled),
+            diff_max_body: Some(format_size(self.diff.digest.max_body as u64)),
+            diff_body_mask: texts(&self.diff.digest.masks),
+            diff_ignore_header: [
+                (self.diff.rules.ignore_content_type, "Content-Type"),
+                (self.diff.rules.ignore_location, "Location"),
+            ]
+            .iter()
+            .filter(|(ignored, _)| *ignored)
+            .map(|(_, name)| name.to_string())
+            .collect(),
+            diff_ignore_url: texts(&self.diff.ignore_urls),
             output_http_workers: None,
             output_http_workers_min: Some(self.replay.workers.min),
             output_http_workers_max: Some(self.replay.workers.max),
@@ -404,4 +423,44 @@ fn worker_range(s: &Settings) -> Result<WorkerRange, ConfigError> {
             Ok(WorkerRange { min, max })
         }
     }
+}
+
+/// `--diff` and its options, checked whether or not the comparison is on.
+fn diff_settings(s: &Settings) -> Result<DiffSettings, ConfigError> {
+    use crate::diff::compare::Rules;
+    use crate::diff::digest::DigestConfig;
+    let mut digest = DigestConfig::default();
+    if let Some(size) = &s.diff_max_body {
+        let bytes = parse_size(size).map_err(invalid("diff-max-body"))?;
+        digest.max_body = usize::try_from(bytes)
+            .ok()
+            .filter(|b| *b <= 1 << 30)
+            .ok_or_else(|| invalid("diff-max-body")(format!("'{size}' is more than 1 GiB")))?;
+    }
+    digest.masks = compile_all(&s.diff_body_mask, compile_bytes_regex, "diff-body-mask")?;
+    let mut rules = Rules::default();
+    for name in &s.diff_ignore_header {
+        match name.to_ascii_lowercase().as_str() {
+            "content-type" => rules.ignore_content_type = true,
+            "location" => rules.ignore_location = true,
+            _ => {
+                return Err(invalid("diff-ignore-header")(format!(
+                    "'{name}' is never compared: only Content-Type and Location are"
+                )))
+            }
+        }
+    }
+    let ignore_urls = compile_all(&s.diff_ignore_url, compile_regex, "diff-ignore-url")?;
+    Ok(DiffSettings {
+        enabled: s.diff.unwrap_or(false),
+        digest,
+        rules,
+        ignore_urls,
+    })
+}
+
+/// A regex over bytes (a body need not be UTF-8), with [`compile_regex`]'s message.
+fn compile_bytes_regex(pattern: &str) -> Result<regex::bytes::Regex, String> {
+    compile_regex(pattern)?;
+    regex::bytes::Regex::new(pattern).map_err(|e| e.to_string())
 }

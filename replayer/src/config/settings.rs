@@ -192,6 +192,27 @@ pub struct Settings {
     /// Also pause during this daily UTC window, e.g. 22:00-08:00
     #[arg(long, value_name = "HH:MM-HH:MM", help_heading = "Daemon")]
     pub sync_window: Option<String>,
+    /// Compare staging's answers with production's (captures production's responses too);
+    /// see the status document's diff section and check_replay_diff
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Comparison")]
+    pub diff: Option<bool>,
+    /// Decoded body bytes hashed for the comparison; beyond, only the length counts
+    /// [default: 1mb]
+    #[arg(long, value_name = "SIZE", help_heading = "Comparison")]
+    pub diff_max_body: Option<String>,
+    /// Replace what this regex matches in both bodies before comparing them, e.g. CSRF
+    /// tokens or timestamps (repeatable)
+    #[arg(long, value_name = "REGEX", help_heading = "Comparison")]
+    #[serde(deserialize_with = "one_or_many")]
+    pub diff_body_mask: Vec<String>,
+    /// Do not compare this header: Content-Type or Location, the two compared (repeatable)
+    #[arg(long, value_name = "NAME", help_heading = "Comparison")]
+    #[serde(deserialize_with = "one_or_many")]
+    pub diff_ignore_header: Vec<String>,
+    /// Do not compare the answers to request-targets matching this regex (repeatable)
+    #[arg(long, value_name = "REGEX", help_heading = "Comparison")]
+    #[serde(deserialize_with = "one_or_many")]
+    pub diff_ignore_url: Vec<String>,
     /// On SIGTERM/SIGINT, how long in-flight requests may finish [default: 5s]
     #[arg(long, value_name = "DURATION", help_heading = "Daemon")]
     pub drain_timeout: Option<String>,
@@ -234,8 +255,8 @@ impl Settings {
                 output_http_stats, http_original_host, output_stdout, output_null, output_file,
                 allow_unsafe_methods, keep_credentials, status_socket, status_socket_mode,
                 status_socket_group, metrics_listen, sync_flag, sync_max_age, sync_window,
-                drain_timeout, exit_after, stats, verbose;
-            lists: output_http, http_allow_method, http_allow_url, http_disallow_url,
+                drain_timeout, exit_after, stats, verbose, diff, diff_max_body;
+            lists: diff_body_mask, diff_ignore_header, diff_ignore_url, output_http, http_allow_method, http_allow_url, http_disallow_url,
                 http_allow_header, http_disallow_header, http_header_limiter, http_set_header,
                 http_set_param, http_rewrite_url,
         )

@@ -35,6 +35,7 @@
 
 use super::concurrency::{Concurrency, WorkerRange};
 use super::wire::{self, ExchangeError, HeadRule, Unsendable};
+use crate::join::{Join, Observed};
 use crate::outputs::{Output, OutputError};
 use crate::request::Request;
 use crate::status::stats::Stats;
@@ -91,6 +92,9 @@ pub struct ReplayConfig {
     /// Redirects followed within the target (`-output-http-redirects`); 0, the default,
     /// follows none and records the 3xx.
     pub redirects: u32,
+    /// Where staging's answers go to be compared with production's (`--diff`); `None`
+    /// reads only their status.
+    pub join: Option<Arc<Join>>,
 }
 
 impl ReplayConfig {
@@ -105,6 +109,7 @@ impl ReplayConfig {
                 max: DEFAULT_WORKERS_MAX,
             },
             pipeline: DEFAULT_PIPELINE,
+            join: None,
             queue: DEFAULT_QUEUE,
             timeout: DEFAULT_TIMEOUT,
             skip_verify: false,
@@ -316,6 +321,8 @@ impl CachingResolver {
 pub struct ReplayOutput {
     queues: Vec<async_channel::Sender<Arc<Request>>>,
     stats: Arc<Stats>,
+    /// The comparison with production's answers, when on.
+    join: Option<Arc<Join>>,
     drain: Drainer,
 }
 
@@ -418,6 +425,7 @@ impl ReplayOutput {
         Ok(ReplayOutput {
             queues: queues.clone(),
             stats,
+            join: config.join.clone(),
             drain: Drainer {
                 closing: Arc::new(AtomicBool::new(false)),
                 queues,
@@ -444,10 +452,23 @@ impl ReplayOutput {
         let Some(queue) = self.queues.get(target) else {
             return;
         };
-        match queue.try_send(request) {
-            Ok(()) => self.stats.queued(target),
-            Err(async_channel::TrySendError::Full(_)) => self.stats.dropped_queue_full(target),
-            Err(async_channel::TrySendError::Closed(_)) => {}
+        let id = request.id;
+        let tracked = self.join.as_ref().is_some_and(|join| join.expect(&request));
+        let sent = match queue.try_send(request) {
+            Ok(()) => {
+                self.stats.queued(target);
+                true
+            }
+            Err(async_channel::TrySendError::Full(_)) => {
+                self.stats.dropped_queue_full(target);
+                false
+            }
+            Err(async_channel::TrySendError::Closed(_)) => false,
+        };
+        if tracked && !sent {
+            if let Some(join) = &self.join {
+                join.staging_gone(id);
+            }
         }
     }
 
@@ -497,6 +518,8 @@ struct Target {
     redirects: u32,
     /// Requests per pipelined batch; 1 when redirects are followed (see the module doc).
     pipeline: usize,
+    /// The comparison with production's answers, when on.
+    join: Option<Arc<Join>>,
 }
 
 impl Target {
@@ -538,6 +561,7 @@ impl Target {
             } else {
                 config.pipeline.max(1)
             },
+            join: config.join.clone(),
         })
     }
 
@@ -633,8 +657,8 @@ struct Worker {
     reused: bool,
     /// The requests as written: heads and bodies, one after the other.
     message: Vec<u8>,
-    /// Where each request of a batch starts in `message`, and whether it is a HEAD.
-    sent: Vec<(usize, bool)>,
+    /// Each request of a batch: where it starts in `message`, whether it is a HEAD, its id.
+    sent: Vec<(usize, bool, u64)>,
     /// The connection's read buffer.
     buf: Vec<u8>,
 }
@@ -702,25 +726,34 @@ impl Worker {
             .await
             .unwrap_or(Err(SendError::Timeout));
         match outcome {
-            Ok(status) => self.answered(status, started.elapsed()),
+            Ok(status) => self.answered(request.id, status, started.elapsed()),
             Err(e) => {
                 // Whatever state the connection is in, it cannot be trusted now.
                 self.connection = None;
-                self.failed(1, &e);
+                self.failed(&[request.id], &e);
             }
         }
     }
 
-    fn answered(&self, status: u16, latency: Duration) {
+    /// An answer to a request sent alone (redirects followed): counted, not compared, since
+    /// what production answered was the first hop.
+    fn answered(&self, id: u64, status: u16, latency: Duration) {
         self.stats.response(self.target.index, status, latency);
         self.control.answered(latency);
+        if let Some(join) = &self.target.join {
+            join.staging_gone(id);
+        }
     }
 
-    fn failed(&self, requests: usize, e: &SendError) {
+    fn failed(&self, ids: &[u64], e: &SendError) {
+        let requests = ids.len();
         tracing::debug!(target = %self.target.name, requests, "replay failed: {e}");
-        for _ in 0..requests {
+        for &id in ids {
             self.stats.failed(self.target.index);
             self.control.failed();
+            if let Some(join) = &self.target.join {
+                join.staging_gone(id);
+            }
         }
     }
 
@@ -746,12 +779,12 @@ impl Worker {
             match head {
                 Ok(()) => {
                     self.message.extend_from_slice(&request.body);
-                    self.sent
-                        .push((start, request.method.as_bytes() == b"HEAD"));
+                    let head = request.method.as_bytes() == b"HEAD";
+                    self.sent.push((start, head, request.id));
                 }
                 Err(e) => {
                     self.message.truncate(start);
-                    self.failed(1, &e.into());
+                    self.failed(&[request.id], &e.into());
                 }
             }
         }
@@ -770,7 +803,8 @@ impl Worker {
                         stale_retry = false;
                         continue;
                     }
-                    self.failed(self.sent.len() - next, &e);
+                    let ids: Vec<u64> = self.sent[next..].iter().map(|s| s.2).collect();
+                    self.failed(&ids, &e);
                     return;
                 }
             }
@@ -799,9 +833,15 @@ impl Worker {
             .await
             .unwrap_or(Err(std::io::ErrorKind::TimedOut.into()))?;
         let mut clock = Instant::now();
+        let keep = match &self.target.join {
+            Some(join) => wire::Keep::Observed(join.digest()),
+            None => wire::Keep::Status {
+                want_location: false,
+            },
+        };
         while *next < self.sent.len() {
-            let head_request = self.sent[*next].1;
-            let read = wire::read_response(io, &mut self.buf, head_request, false);
+            let (_, head_request, id) = self.sent[*next];
+            let read = wire::read_response(io, &mut self.buf, head_request, keep);
             let response = tokio::time::timeout(timeout, read)
                 .await
                 .map_err(|_| SendError::Timeout)??;
@@ -812,6 +852,18 @@ impl Worker {
             self.stats
                 .response(self.target.index, response.status, latency);
             self.control.answered(latency);
+            if let (Some(join), Some(body)) = (&self.target.join, response.body) {
+                join.staging(
+                    id,
+                    Observed {
+                        status: response.status,
+                        content_type: response.content_type.map(Into::into),
+                        location: response.location.map(|l| l.into_bytes().into()),
+                        body,
+                        latency: Some(latency),
+                    },
+                );
+            }
             if !response.reusable {
                 // Staging answered and closes: what follows was never processed.
                 self.connection = None;

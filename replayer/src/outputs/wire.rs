@@ -12,6 +12,7 @@
 //! Long because the head writer and the response framing rules belong with the unit tests
 //! that pin them byte for byte (about 190 of the lines).
 
+use crate::diff::digest::{BodyDigest, Digest, DigestConfig};
 use crate::request::{Class, HeaderRef, Request};
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -233,8 +234,25 @@ pub struct Response {
     pub status: u16,
     /// Whether the connection can carry another request.
     pub reusable: bool,
-    /// The `Location` of a 3xx, when asked for.
+    /// The `Location` of a 3xx, when asked for (and always when observing).
     pub location: Option<String>,
+    /// When observing (for the comparison with production): `Content-Type` as sent.
+    pub content_type: Option<Vec<u8>>,
+    /// When observing: the digest of the body, its content coding undone.
+    pub body: Option<Digest>,
+}
+
+/// What [`read_response`] keeps of a response beyond its status.
+#[derive(Clone, Copy)]
+pub enum Keep<'c> {
+    /// The status, and `Location` when `want_location`.
+    Status {
+        /// Keep `Location` (redirects are followed).
+        want_location: bool,
+    },
+    /// Everything the comparison with production needs: `Content-Type`, `Location` and the
+    /// body's digest, made as the body streams by (never buffered whole).
+    Observed(&'c DigestConfig),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -287,7 +305,8 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Response, ExchangeError> {
     send(io, message).await?;
     buf.clear();
-    let mut response = read_response(io, buf, head_request, want_location).await?;
+    let keep = Keep::Status { want_location };
+    let mut response = read_response(io, buf, head_request, keep).await?;
     // Bytes after the only response asked for: the server is confused; do not reuse.
     response.reusable &= buf.is_empty();
     Ok(response)
@@ -306,11 +325,30 @@ pub async fn read_response<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut Vec<u8>,
     head_request: bool,
-    want_location: bool,
+    keep: Keep<'_>,
 ) -> Result<Response, ExchangeError> {
+    let observe = match keep {
+        Keep::Observed(config) => Some(config),
+        Keep::Status { .. } => None,
+    };
+    let want_location = observe.is_some()
+        || matches!(
+            keep,
+            Keep::Status {
+                want_location: true
+            }
+        );
     loop {
-        let (consumed, status, framing, mut reusable, location) = loop {
-            if let Some(parsed) = parse_head(buf, head_request, want_location)? {
+        let Head {
+            consumed,
+            status,
+            framing,
+            mut reusable,
+            location,
+            content_type,
+            content_encoding,
+        } = loop {
+            if let Some(parsed) = parse_head(buf, head_request, want_location, observe.is_some())? {
                 break parsed;
             }
             if fill(io, buf).await? == 0 {
@@ -326,15 +364,19 @@ pub async fn read_response<S: AsyncRead + Unpin>(
         if status == 101 {
             return Err(ExchangeError::Malformed("101 Switching Protocols".into()));
         }
+        let mut digest = observe.map(|config| BodyDigest::new(config, content_encoding.as_deref()));
         match framing {
             Framing::None => {}
-            Framing::Length(n) => skip(io, buf, n).await?,
-            Framing::Chunked => skip_chunked(io, buf).await?,
+            Framing::Length(n) => skip(io, buf, n, &mut digest).await?,
+            Framing::Chunked => skip_chunked(io, buf, &mut digest).await?,
             Framing::UntilClose => {
                 reusable = false;
-                buf.clear();
-                while fill(io, buf).await? > 0 {
+                loop {
+                    feed(&mut digest, buf);
                     buf.clear();
+                    if fill(io, buf).await? == 0 {
+                        break;
+                    }
                 }
             }
         }
@@ -342,17 +384,30 @@ pub async fn read_response<S: AsyncRead + Unpin>(
             status,
             reusable,
             location,
+            content_type,
+            body: digest.map(BodyDigest::finish),
         });
     }
 }
 
-type ParsedHead = (usize, u16, Framing, bool, Option<String>);
+/// A response head, parsed.
+struct Head {
+    /// Bytes of `buf` it took.
+    consumed: usize,
+    status: u16,
+    framing: Framing,
+    reusable: bool,
+    location: Option<String>,
+    content_type: Option<Vec<u8>>,
+    content_encoding: Option<Vec<u8>>,
+}
 
 fn parse_head(
     buf: &[u8],
     head_request: bool,
     want_location: bool,
-) -> Result<Option<ParsedHead>, ExchangeError> {
+    observe: bool,
+) -> Result<Option<Head>, ExchangeError> {
     if buf.is_empty() {
         return Ok(None);
     }
@@ -367,6 +422,7 @@ fn parse_head(
     let http10 = response.version == Some(0);
     let (mut length, mut chunked, mut close, mut keep_alive, mut location) =
         (None, false, false, false, None);
+    let (mut content_type, mut content_encoding) = (None, None);
     for h in response.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             let n = std::str::from_utf8(h.value)
@@ -390,6 +446,10 @@ fn parse_head(
             }
         } else if want_location && h.name.eq_ignore_ascii_case("location") {
             location = std::str::from_utf8(h.value).ok().map(str::to_string);
+        } else if observe && h.name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(h.value.to_vec());
+        } else if observe && h.name.eq_ignore_ascii_case("content-encoding") {
+            content_encoding = Some(h.value.to_vec());
         }
     }
     let framing = if head_request || status < 200 || status == 204 || status == 304 {
@@ -402,7 +462,15 @@ fn parse_head(
         Framing::UntilClose
     };
     let reusable = !close && (!http10 || keep_alive);
-    Ok(Some((consumed, status, framing, reusable, location)))
+    Ok(Some(Head {
+        consumed,
+        status,
+        framing,
+        reusable,
+        location,
+        content_type,
+        content_encoding,
+    }))
 }
 
 fn last_token(value: &[u8]) -> &[u8] {
@@ -419,14 +487,24 @@ async fn fill<S: AsyncRead + Unpin>(io: &mut S, buf: &mut Vec<u8>) -> io::Result
     io.read_buf(buf).await
 }
 
-/// Consumes `n` body bytes: those already in `buf`, then from `io`, thrown away.
+/// Body bytes into the digest, when there is one.
+fn feed(digest: &mut Option<BodyDigest<'_>>, bytes: &[u8]) {
+    if let Some(digest) = digest {
+        digest.update(bytes);
+    }
+}
+
+/// Consumes `n` body bytes: those already in `buf`, then from `io`, through `digest` (if
+/// any) and thrown away.
 async fn skip<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut Vec<u8>,
     mut n: u64,
+    digest: &mut Option<BodyDigest<'_>>,
 ) -> Result<(), ExchangeError> {
     loop {
         let have = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+        feed(digest, &buf[..have]);
         buf.drain(..have);
         n -= have as u64;
         if n == 0 {
@@ -438,10 +516,12 @@ async fn skip<S: AsyncRead + Unpin>(
     }
 }
 
-/// Consumes a chunked body up to the end of its trailers.
+/// Consumes a chunked body up to the end of its trailers, the chunks' data through
+/// `digest` (if any).
 async fn skip_chunked<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut Vec<u8>,
+    digest: &mut Option<BodyDigest<'_>>,
 ) -> Result<(), ExchangeError> {
     loop {
         match httparse::parse_chunk_size(buf) {
@@ -451,7 +531,8 @@ async fn skip_chunked<S: AsyncRead + Unpin>(
             }
             Ok(httparse::Status::Complete((used, size))) => {
                 buf.drain(..used);
-                skip(io, buf, size + 2).await?; // the data and its CRLF
+                skip(io, buf, size, digest).await?;
+                skip(io, buf, 2, &mut None).await?; // the data's CRLF
             }
             Ok(httparse::Status::Partial) => {
                 if fill(io, buf).await? == 0 {

@@ -34,6 +34,8 @@ pub enum DiffOutcome {
     },
     /// Staging answered; production's answer was never captured.
     ProdMissing,
+    /// Not tracked: the comparison's table was full.
+    Untracked,
 }
 
 impl DiffOutcome {
@@ -46,7 +48,7 @@ impl DiffOutcome {
                 ..
             } => causes.without_body(),
             DiffOutcome::Compared { causes, .. } => causes,
-            DiffOutcome::ProdMissing => Causes::default(),
+            DiffOutcome::ProdMissing | DiffOutcome::Untracked => Causes::default(),
         }
     }
 }
@@ -61,14 +63,22 @@ pub struct DiffCounts {
     noisy: AtomicU64,
     prod_missing: AtomicU64,
     slower: AtomicU64,
+    untracked: AtomicU64,
 }
 
 impl DiffCounts {
     /// Counts one outcome.
     pub fn record(&self, outcome: &DiffOutcome) {
-        let DiffOutcome::Compared { causes, slower, .. } = *outcome else {
-            self.prod_missing.fetch_add(1, Relaxed);
-            return;
+        let (causes, slower) = match *outcome {
+            DiffOutcome::Compared { causes, slower, .. } => (causes, slower),
+            DiffOutcome::ProdMissing => {
+                self.prod_missing.fetch_add(1, Relaxed);
+                return;
+            }
+            DiffOutcome::Untracked => {
+                self.untracked.fetch_add(1, Relaxed);
+                return;
+            }
         };
         self.compared.fetch_add(1, Relaxed);
         if slower {
@@ -96,6 +106,7 @@ impl DiffCounts {
             &self.noisy,
             &self.prod_missing,
             &self.slower,
+            &self.untracked,
         ];
         for counter in scalars.into_iter().chain(&self.by_cause) {
             counter.store(0, Relaxed);
@@ -111,6 +122,7 @@ impl DiffCounts {
         into.noisy += self.noisy.load(Relaxed);
         into.prod_missing += self.prod_missing.load(Relaxed);
         into.slower += self.slower.load(Relaxed);
+        into.untracked += self.untracked.load(Relaxed);
         for cause in Cause::ALL {
             *into.by_cause.entry(cause.key().to_string()).or_default() +=
                 self.by_cause[cause as usize].load(Relaxed);

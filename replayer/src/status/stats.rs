@@ -272,10 +272,17 @@ impl Stats {
 
     /// One (request, target) pair compared (or not, for want of production's answer);
     /// `example` describes the pair, for the route table when it differs.
-    pub fn compared(&self, outcome: DiffOutcome, example: Example<'_>) {
+    pub fn compared(&self, outcome: DiffOutcome, example: Option<Example<'_>>) {
         self.totals.diff.record(&outcome);
         self.bucket(self.elapsed()).diff.record(&outcome);
-        self.diff_routes.record(example, outcome.counted_causes());
+        if let Some(example) = example {
+            self.diff_routes.record(example, outcome.counted_causes());
+        }
+    }
+
+    /// A pair the comparison could not track (its table was full).
+    pub fn diff_untracked(&self) {
+        self.compared(DiffOutcome::Untracked, None);
     }
 
     /// The comparison's totals since start.

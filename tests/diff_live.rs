@@ -1,0 +1,144 @@
+//! The comparison of staging's answers with production's, live: nginx as production and
+//! nginx as staging on loopback, the daemon capturing production's interface with `--diff`,
+//! staging different on purpose on some routes. Exact counts in the status document and the
+//! check's exact line and exit code.
+
+use crate::util::*;
+use replayer_status::schema::DaemonState;
+use std::process::Command;
+use std::time::Duration;
+
+/// Production: every route answers 200; `/gz/` is gzip-encoded for clients that accept it;
+/// `/time` holds a random id, different on every answer (noise).
+const PRODUCTION: &str = "gzip on; gzip_min_length 1; gzip_types text/plain;\n\
+    location /same/ { return 200 \"same page\\n\"; }\n\
+    location /moved/ { return 200 \"a page\\n\"; }\n\
+    location /changed/ { return 200 \"old\\n\"; }\n\
+    location /gz/ { return 200 \"a text long enough to be worth compressing, twice over: a text long enough\\n\"; }\n\
+    location /time { return 200 \"$request_id\\n\"; }";
+
+/// Staging: `/moved/` is gone (404, an HTML error page), `/changed/` has another body of the
+/// same length, `/gz/` is the same text uncompressed, `/time` is as random.
+const STAGING: &str = "location /same/ { return 200 \"same page\\n\"; }\n\
+    location /moved/ { return 404; }\n\
+    location /changed/ { return 200 \"new\\n\"; }\n\
+    location /gz/ { return 200 \"a text long enough to be worth compressing, twice over: a text long enough\\n\"; }\n\
+    location /time { return 200 \"$request_id\\n\"; }";
+
+/// curl over one keep-alive connection, accepting gzip (the body is left encoded).
+fn curl(port: u16, paths: &[&str]) {
+    let mut cmd = Command::new(require_tool("curl"));
+    for (i, path) in paths.iter().enumerate() {
+        if i > 0 {
+            cmd.arg("--next");
+        }
+        cmd.args(["-s", "-o", "/dev/null", "-H", "Accept-Encoding: gzip"])
+            .arg(format!("http://127.0.0.1:{port}{path}"));
+    }
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(20));
+    assert!(out.status.success(), "curl failed: {out:?}");
+}
+
+#[test]
+fn staging_answers_are_compared_with_production_by_cause() {
+    let _processes = lock::processes();
+    assert!(is_root(), "live capture on lo needs root (CI runs as root)");
+    let scratch = Scratch::new("diff-live");
+    let production = Nginx::start(&scratch.join("production"), PRODUCTION);
+    let staging = Nginx::start(&scratch.join("staging"), STAGING);
+    let mut daemon = DaemonProcess::spawn(
+        &scratch.join("daemon"),
+        &[
+            &format!("-input-raw=lo:{}", production.port),
+            &format!("-output-http={}", staging.url()),
+            "--diff",
+        ],
+    );
+    daemon.wait_for(Duration::from_secs(10), "replaying", |d| {
+        d.state == DaemonState::Replaying
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    curl(
+        production.port,
+        &["/same/1", "/same/2", "/same/3", "/moved/1", "/moved/2"],
+    );
+    curl(
+        production.port,
+        &["/moved/3", "/changed/1", "/changed/2", "/gz/1", "/gz/2"],
+    );
+    for _ in 0..4 {
+        curl(production.port, &["/time"]);
+    }
+    let doc = daemon.wait_for(Duration::from_secs(15), "14 pairs compared", |d| {
+        d.diff.compared >= 14
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let doc = daemon.status().unwrap_or(doc);
+    let d = &doc.diff;
+    assert!(d.enabled);
+    // The first /time pair differs (production's noise is not known yet); the next three are
+    // noisy: production answered /time differently each time.
+    assert_eq!(
+        (d.compared, d.same, d.differing, d.noisy, d.prod_missing),
+        (14, 5, 6, 3, 0),
+        "{d:#?}"
+    );
+    let by: Vec<(&str, u64)> = d.by_cause.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        by,
+        [
+            ("body", 3),
+            ("content_type", 3),
+            ("length", 0),
+            ("location", 0),
+            ("status", 3),
+            ("status_class", 3)
+        ],
+        "{d:#?}"
+    );
+    assert_eq!(doc.windows["60"].diff.compared, 14);
+    let top = &doc.diff_routes[0];
+    assert_eq!((top.route.as_str(), top.differing), ("GET /moved/{n}", 3));
+    assert_eq!(
+        (top.example.production_status, top.example.staging_status),
+        (200, 404)
+    );
+
+    let check = |args: &[&str]| {
+        run_with_timeout(
+            Command::new(bin("check_replay_diff"))
+                .arg("-S")
+                .arg(&daemon.socket)
+                .args(["--window", "60", "--sync-flag", "/nonexistent/flag"])
+                .args(args),
+            Duration::from_secs(10),
+        )
+    };
+    let out = check(&["--min-compared", "1"]);
+    let first = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{first}");
+    assert_eq!(
+        first.lines().next().unwrap(),
+        "REPLAY DIFF CRITICAL: 21.43% of answers differ in status from production's over 1m \
+         (3 of 14 compared; body 3, content_type 3, status 3, status_class 3; noisy 3) | \
+         differing_ratio=0.214286;0.05;0.1;0;1 compared=14;;;0; differing=3;;;0; noisy=3;;;0; \
+         prod_missing=0;;;0; slower=0;;;0;"
+    );
+    assert_eq!(
+        first.lines().nth(1),
+        Some(
+            "GET /moved/{n}: 3 differing since start (content_type 3, status 3, status_class 3), \
+             e.g. GET /moved/1 production 200 staging 404"
+        ),
+        "docs/diff.md shows this output"
+    );
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with(
+            "REPLAY DIFF OK: only 14 answers compared over 1m, fewer than --min-compared 20"
+        ),
+        "{out:?}"
+    );
+}
