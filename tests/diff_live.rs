@@ -46,12 +46,14 @@ fn staging_answers_are_compared_with_production_by_cause() {
     let scratch = Scratch::new("diff-live");
     let production = Nginx::start(&scratch.join("production"), PRODUCTION);
     let staging = Nginx::start(&scratch.join("staging"), STAGING);
+    let metrics_port = free_port();
     let mut daemon = DaemonProcess::spawn(
         &scratch.join("daemon"),
         &[
             &format!("-input-raw=lo:{}", production.port),
             &format!("-output-http={}", staging.url()),
             "--diff",
+            &format!("--metrics-listen=127.0.0.1:{metrics_port}"),
         ],
     );
     daemon.wait_for(Duration::from_secs(10), "replaying", |d| {
@@ -103,6 +105,38 @@ fn staging_answers_are_compared_with_production_by_cause() {
     assert_eq!(
         (top.example.production_status, top.example.staging_status),
         (200, 404)
+    );
+
+    // The same figures for Prometheus.
+    let scrape = run_with_timeout(
+        Command::new(require_tool("curl"))
+            .arg("-s")
+            .arg(format!("http://127.0.0.1:{metrics_port}/metrics")),
+        Duration::from_secs(10),
+    );
+    let metrics = String::from_utf8_lossy(&scrape.stdout);
+    let diff_lines: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("replayer_diff_"))
+        .collect();
+    assert_eq!(
+        diff_lines,
+        [
+            "replayer_diff_enabled 1",
+            "replayer_diff_compared_total 14",
+            "replayer_diff_same_total 5",
+            "replayer_diff_differing_total 6",
+            "replayer_diff_noisy_total 3",
+            "replayer_diff_prod_missing_total 0",
+            "replayer_diff_slower_total 0",
+            "replayer_diff_untracked_total 0",
+            "replayer_diff_differing_by_cause_total{cause=\"body\"} 3",
+            "replayer_diff_differing_by_cause_total{cause=\"content_type\"} 3",
+            "replayer_diff_differing_by_cause_total{cause=\"length\"} 0",
+            "replayer_diff_differing_by_cause_total{cause=\"location\"} 0",
+            "replayer_diff_differing_by_cause_total{cause=\"status\"} 3",
+            "replayer_diff_differing_by_cause_total{cause=\"status_class\"} 3",
+        ]
     );
 
     let check = |args: &[&str]| {

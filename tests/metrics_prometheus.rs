@@ -63,6 +63,28 @@ fn expected(doc: &StatusDocument) -> Vec<(String, f64)> {
         );
     }
     add("replayer_requests_queued_total".into(), r.queued as f64);
+    let d = &doc.diff;
+    add(
+        "replayer_diff_enabled".into(),
+        f64::from(u8::from(d.enabled)),
+    );
+    for (name, v) in [
+        ("compared", d.compared),
+        ("same", d.same),
+        ("differing", d.differing),
+        ("noisy", d.noisy),
+        ("prod_missing", d.prod_missing),
+        ("slower", d.slower),
+        ("untracked", d.untracked),
+    ] {
+        add(format!("replayer_diff_{name}_total"), v as f64);
+    }
+    for (cause, v) in &d.by_cause {
+        add(
+            format!("replayer_diff_differing_by_cause_total{{cause=\"{cause}\"}}"),
+            *v as f64,
+        );
+    }
     let c = &doc.capture;
     add("replayer_capture_packets_total".into(), c.packets as f64);
     add("replayer_capture_bytes_total".into(), c.bytes as f64);

@@ -278,6 +278,62 @@ pub fn render(doc: &StatusDocument, latency: &LatencyHistogram) -> String {
         );
     }
 
+    let d = &doc.diff;
+    m.family(
+        "diff_enabled",
+        "gauge",
+        "1 when staging's answers are compared with production's (--diff).",
+    );
+    m.sample("replayer_diff_enabled", "", u8::from(d.enabled));
+    for (name, help, value) in [
+        (
+            "diff_compared_total",
+            "(request, target) pairs with both answers known: same + differing + noisy.",
+            d.compared,
+        ),
+        ("diff_same_total", "Pairs alike in everything compared.", d.same),
+        (
+            "diff_differing_total",
+            "Pairs that differ by at least one cause.",
+            d.differing,
+        ),
+        (
+            "diff_noisy_total",
+            "Pairs that differ only in the body, on a request production answers differently each time.",
+            d.noisy,
+        ),
+        (
+            "diff_prod_missing_total",
+            "Staging answers whose production answer the capture missed.",
+            d.prod_missing,
+        ),
+        (
+            "diff_slower_total",
+            "Pairs where staging took over the ratio and margin longer than production.",
+            d.slower,
+        ),
+        (
+            "diff_untracked_total",
+            "Pairs not compared because the comparison's table was full.",
+            d.untracked,
+        ),
+    ] {
+        m.family(name, "counter", help);
+        m.sample(&format!("replayer_{name}"), "", value);
+    }
+    m.family(
+        "diff_differing_by_cause_total",
+        "counter",
+        "Differing pairs by cause: status, status_class, content_type, location, body, length.",
+    );
+    for (cause, value) in &d.by_cause {
+        m.sample(
+            "replayer_diff_differing_by_cause_total",
+            &format!("cause=\"{}\"", escape(cause)),
+            *value,
+        );
+    }
+
     m.family(
         "target_replayed_total",
         "counter",
