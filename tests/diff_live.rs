@@ -139,6 +139,38 @@ fn staging_answers_are_compared_with_production_by_cause() {
         ]
     );
 
+    // The report for a terminal.
+    let report = run_with_timeout(
+        Command::new(bin("replayer"))
+            .args(["diff", "--window", "60", "-S"])
+            .arg(&daemon.socket),
+        Duration::from_secs(10),
+    );
+    assert_eq!(report.status.code(), Some(0), "{report:?}");
+    let text = String::from_utf8_lossy(&report.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..6],
+        [
+            "Since start:  14 compared: 5 same, 6 differing (42.86%), 3 noisy; production's answer missing 0, staging slower 0, untracked 0",
+            "  by cause:   body 3, content_type 3, status 3, status_class 3",
+            "Last 60 s: 14 compared: 5 same, 6 differing (42.86%), 3 noisy; production's answer missing 0, staging slower 0, untracked 0",
+            "  by cause:   body 3, content_type 3, status 3, status_class 3",
+            "",
+            "Routes that differ most (since start):",
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        lines[6..9],
+        [
+            "       3  GET /moved/{n}",
+            "          content_type 3, status 3, status_class 3",
+            "          e.g. GET /moved/1: production 200, staging 404 (status,status_class,content_type)",
+        ],
+        "{text}"
+    );
+
     let check = |args: &[&str]| {
         run_with_timeout(
             Command::new(bin("check_replay_diff"))

@@ -9,9 +9,10 @@ use std::process::Command;
 use std::time::Duration;
 
 /// (page, the program's command line for `--help`).
-const PROGRAMS: [(&str, &[&str]); 6] = [
+const PROGRAMS: [(&str, &[&str]); 7] = [
     ("replayer", &["replayer"]),
     ("replayer-status", &["replayer", "status"]),
+    ("replayer-diff", &["replayer", "diff"]),
     ("check_replayer_procs", &["check_replayer_procs"]),
     ("check_replay_rate", &["check_replay_rate"]),
     ("check_replay_5xx", &["check_replay_5xx"]),
@@ -77,7 +78,7 @@ fn pages_render_and_name_every_option_completions_load() {
     let mut expected: Vec<String> = Vec::new();
     for (page, _) in PROGRAMS {
         expected.push(format!("/man/man1/{page}.1"));
-        if page != "replayer-status" {
+        if page != "replayer-status" && page != "replayer-diff" {
             expected.push(format!("/completions/bash/{page}"));
             expected.push(format!("/completions/zsh/_{page}"));
             expected.push(format!("/completions/fish/{page}.fish"));
@@ -148,7 +149,10 @@ fn pages_render_and_name_every_option_completions_load() {
         );
     }
 
-    for (page, _) in PROGRAMS.iter().filter(|(p, _)| *p != "replayer-status") {
+    for (page, _) in PROGRAMS
+        .iter()
+        .filter(|(p, _)| *p != "replayer-status" && *p != "replayer-diff")
+    {
         let script = scratch.join(format!("completions/bash/{page}"));
         let loaded = run_with_timeout(
             Command::new(&bash).arg("-c").arg(format!(

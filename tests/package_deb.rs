@@ -82,6 +82,7 @@ const CONTENTS: &[(&str, &str)] = &[
     ),
     ("-rw-r--r--", "./usr/share/man/man1/replayer.1"),
     ("-rw-r--r--", "./usr/share/man/man1/replayer-status.1"),
+    ("-rw-r--r--", "./usr/share/man/man1/replayer-diff.1"),
     ("-rw-r--r--", "./usr/share/man/man1/check_replayer_procs.1"),
     ("-rw-r--r--", "./usr/share/man/man1/check_replay_rate.1"),
     ("-rw-r--r--", "./usr/share/man/man1/check_replay_5xx.1"),
@@ -346,6 +347,7 @@ fn build_install_use_and_purge() -> Seen {
     let man_w = [
         "replayer",
         "replayer-status",
+        "replayer-diff",
         "check_replayer_procs",
         "check_replay_rate",
         "check_replay_5xx",

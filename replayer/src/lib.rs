@@ -26,6 +26,7 @@ pub mod privileges; // gives up capabilities once capture is open
 pub mod daemon; // the long-running shape of the flow, with replay and the status socket
 pub mod progress; // a progress bar while reading a capture file in a terminal
 pub mod status_cmd; // `replayer status`: asks a running daemon
+pub mod diff_cmd; // `replayer diff`: staging against production, from a running daemon
 
 /// The folders above form layers: no module may import one that imports it back, directly
 /// or through others. Checked on the source itself, so a new `use crate::...` that closes a

@@ -5,7 +5,8 @@
 //! outputs. Exit codes, the same in every mode: 0 done, 1 failed while running, 2 what was
 //! given cannot be used (`flow::FlowError::exit_code`; docs/daemon.md, "Exit codes").
 //! `replayer status ...` (a leading `status` word, which no GoReplay command line has) asks a
-//! running daemon instead (`status_cmd`).
+//! running daemon instead (`status_cmd`), and `replayer diff ...` shows how staging's answers
+//! compare with production's (`diff_cmd`).
 
 use replayer::capture::Input;
 use replayer::config::cli::{self, Invocation};
@@ -20,6 +21,12 @@ fn run() -> i32 {
         .is_some_and(|word| word == "status")
     {
         return replayer::status_cmd::run(std::env::args_os().skip(1));
+    }
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|word| word == "diff")
+    {
+        return replayer::diff_cmd::run(std::env::args_os().skip(1));
     }
     let config = match cli::parse(std::env::args_os()) {
         Ok(Invocation::Print(text)) => {

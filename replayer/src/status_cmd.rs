@@ -17,7 +17,7 @@
 //! The bullet is coloured only when stdout is a terminal (and `NO_COLOR` is unset), so the
 //! text piped or logged is plain.
 
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::{CommandFactory, Parser};
 use replayer_status::client::{self, FetchError, DEFAULT_SOCKET};
 use replayer_status::parse_rfc3339;
 use replayer_status::schema::{DaemonState, ResponseClasses, StatusDocument};
@@ -78,29 +78,9 @@ pub fn command() -> clap::Command {
 /// Runs `replayer status ARGS...` (`args` starts with the word `status`) and returns the
 /// exit status.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let matches = match command().try_get_matches_from(args) {
-        Ok(matches) => matches,
-        Err(e) => {
-            use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
-            if matches!(e.kind(), DisplayHelp | DisplayVersion) {
-                print!("{}", e.render());
-                return EXIT_REPLAYING;
-            }
-            let text = e.render().to_string();
-            let line = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!(
-                "replayer status: {}",
-                line.strip_prefix("error: ").unwrap_or(line)
-            );
-            return EXIT_USAGE;
-        }
-    };
-    let args = match StatusArgs::from_arg_matches(&matches) {
+    let args: StatusArgs = match parse_args("replayer status", args) {
         Ok(args) => args,
-        Err(e) => {
-            eprintln!("replayer status: {e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let timeout = Duration::from_secs(args.timeout);
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -133,6 +113,32 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     code
 }
 
+/// Parses a subcommand's arguments (`args` starts with its word): `--help` and `--version`
+/// print and give `Err(0)`; anything bad is one line on stderr, named `what`, and `Err(2)`.
+pub fn parse_args<T: Parser>(
+    what: &str,
+    args: impl IntoIterator<Item = OsString>,
+) -> Result<T, i32> {
+    let matches = match T::command().try_get_matches_from(args) {
+        Ok(matches) => matches,
+        Err(e) => {
+            use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+            if matches!(e.kind(), DisplayHelp | DisplayVersion) {
+                print!("{}", e.render());
+                return Err(EXIT_REPLAYING);
+            }
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{what}: {}", line.strip_prefix("error: ").unwrap_or(line));
+            return Err(EXIT_USAGE);
+        }
+    };
+    T::from_arg_matches(&matches).map_err(|e| {
+        eprintln!("{what}: {e}");
+        EXIT_USAGE
+    })
+}
+
 /// The exit status for a daemon in `state`.
 pub fn exit_code(state: DaemonState) -> i32 {
     match state {
@@ -142,7 +148,8 @@ pub fn exit_code(state: DaemonState) -> i32 {
     }
 }
 
-fn failure_code(error: &FetchError) -> i32 {
+/// The exit status when the daemon could not be read: not answering, or unreadable.
+pub fn failure_code(error: &FetchError) -> i32 {
     if error.not_answering() {
         EXIT_NOT_ANSWERING
     } else {

@@ -5,7 +5,7 @@
 //! (never committed; the Debian package build runs this):
 //!
 //! ```text
-//! DIR/man/man1/{replayer,replayer-status,check_replayer_procs,check_replay_rate,check_replay_5xx,check_replay_diff}.1
+//! DIR/man/man1/{replayer,replayer-status,replayer-diff,check_replayer_procs,check_replay_rate,check_replay_5xx,check_replay_diff}.1
 //! DIR/completions/bash/NAME  DIR/completions/zsh/_NAME  DIR/completions/fish/NAME.fish
 //! ```
 
@@ -47,14 +47,17 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Every program's clap command, named as its binary. `replayer status` is a subcommand of
-/// `replayer` for completion and in the `replayer` page, and has its own page as well.
+/// Every program's clap command, named as its binary. `replayer status` and `replayer diff`
+/// are subcommands of `replayer` for completion and in the `replayer` page, and have their
+/// own pages as well.
 fn commands() -> Vec<clap::Command> {
     let status = replayer::status_cmd::command();
+    let diff = <replayer::diff_cmd::DiffArgs as clap::CommandFactory>::command();
     let replayer = replayer::config::cli::command()
         .subcommand(status.clone().name("status"))
+        .subcommand(diff.clone().name("diff"))
         .disable_help_subcommand(true);
-    let mut all = vec![replayer, status];
+    let mut all = vec![replayer, status, diff];
     all.extend(replayer_checks::cli::commands());
     all
 }
@@ -77,8 +80,8 @@ pub fn docs(out: &Path) -> Result<Vec<PathBuf>> {
         std::fs::write(&page, roff).with_context(|| format!("writing {}", page.display()))?;
         written.push(page);
 
-        // `replayer status` completes as part of `replayer`.
-        if name == "replayer-status" {
+        // `replayer status` and `replayer diff` complete as part of `replayer`.
+        if name == "replayer-status" || name == "replayer-diff" {
             continue;
         }
         for (shell, dir, file) in [
