@@ -63,7 +63,7 @@ fn govuk_command_line_parses_and_prints_its_resolved_config() {
         "output-http = [\"https://www-origin.staging.example/\"]",
         "output-http-timeout = \"5s\"",
         "input-raw-buffer-size = \"16mb\"",
-        "input-raw-snaplen = \"65535\"",
+        "input-raw-snaplen = \"256kb\"",
         "output-http-redirects = 0",
         "output-http-skip-verify = false",
         "http-allow-method = [\"GET\", \"HEAD\", \"OPTIONS\"]",

@@ -208,3 +208,116 @@ fn staging_answers_are_compared_with_production_by_cause() {
         "{out:?}"
     );
 }
+
+/// Writes `body` at `root/static/NAME` with a fixed modification time, so two nginx serving
+/// the same bytes give the same ETag.
+fn static_file(root: &std::path::Path, name: &str, body: &[u8]) {
+    let dir = root.join("static");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    let when = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
+/// Sends `requests` in one write on one connection (pipelined) and reads until the server
+/// closes (the last request says `Connection: close`).
+fn pipelined(port: u16, requests: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(requests.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn head_304_pipelined_and_large_answers_compare_equal_when_equal() {
+    let _processes = lock::processes();
+    assert!(is_root(), "live capture on lo needs root (CI runs as root)");
+    let scratch = Scratch::new("diff-shapes");
+    // 5 MiB that do not repeat in a way a digest could mistake.
+    let big: Vec<u8> = (0..5u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let mut nginx = Vec::new();
+    for side in ["production", "staging"] {
+        let root = scratch.join(&format!("{side}-root"));
+        static_file(&root, "big.bin", &big);
+        static_file(&root, "page.txt", b"a page with an etag\n");
+        nginx.push(Nginx::start(
+            &scratch.join(side),
+            &format!(
+                "location /static/ {{ root {}; }}\nlocation / {{ return 200 \"ok\\n\"; }}",
+                root.display()
+            ),
+        ));
+    }
+    let (production, staging) = (&nginx[0], &nginx[1]);
+    let mut daemon = DaemonProcess::spawn(
+        &scratch.join("daemon"),
+        &[
+            &format!("-input-raw=lo:{}", production.port),
+            &format!("-output-http={}", staging.url()),
+            "--diff",
+            // Loopback delivers a 5 MiB answer in 64 KiB packets within a millisecond; the
+            // test binary is a debug build, so the ring holds the whole burst.
+            "--input-raw-buffer-size=256mb",
+        ],
+    );
+    daemon.wait_for(Duration::from_secs(10), "replaying", |d| {
+        d.state == DaemonState::Replaying
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    // The ETag both sides give the page, then a conditional GET answered 304 by both.
+    let head = run_with_timeout(
+        Command::new(require_tool("curl"))
+            .args(["-s", "-I"])
+            .arg(format!(
+                "http://127.0.0.1:{}/static/page.txt",
+                production.port
+            )),
+        Duration::from_secs(10),
+    );
+    let head = String::from_utf8_lossy(&head.stdout).into_owned();
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("ETag: "))
+        .unwrap_or_else(|| panic!("no ETag in {head}"))
+        .trim()
+        .to_string();
+    let answers = pipelined(
+        production.port,
+        &format!(
+            "GET /a HTTP/1.1\r\nHost: x\r\n\r\n\
+             GET /static/page.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\n\r\n\
+             HEAD /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n\
+             GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(answers.matches("HTTP/1.1 304").count(), 1, "{answers}");
+    curl(production.port, &["/static/big.bin", "/static/big.bin"]);
+    // HEAD (curl -I) + 4 pipelined + 2 large.
+    let doc = daemon.wait_for(Duration::from_secs(20), "7 pairs compared", |d| {
+        d.diff.compared >= 7
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let doc = daemon.status().unwrap_or(doc);
+    let d = &doc.diff;
+    assert_eq!(
+        (d.compared, d.same, d.differing, d.noisy, d.prod_missing),
+        (7, 7, 0, 0, 0),
+        "{d:#?}"
+    );
+    assert_eq!(doc.capture.prod_responses_unpaired, 0);
+    assert_eq!(doc.capture.kernel_dropped, 0);
+}

@@ -4,7 +4,7 @@
 //! handed over when full or after 10 ms), not immediate mode: immediate mode falls back to a
 //! ring of snap-length slots, which on `lo` (64 KB MTU) holds only 256 packets in 16 MB and
 //! overflowed at 2,000 requests/s (bench/replay.sh); 10 ms of delay costs shadowing nothing.
-//! It uses the configured snap length (65535 by default, so GRO/TSO super-segments are kept
+//! It uses the configured snap length (256 KiB by default, tcpdump's, so GRO/TSO super-segments are kept
 //! whole) and kernel buffer size, and a BPF filter built from the server port and optional
 //! host. The filter never names the interface's own addresses: the daemon must also
 //! see traffic addressed elsewhere (mirrored ports, `tcpreplay` onto a veth).

@@ -13,6 +13,9 @@ use std::time::Duration;
 
 /// The kernel capture buffer unless `-input-raw-buffer-size` says otherwise: libpcap's own
 /// 2 MB default holds only ~32 packets on `lo` (64 KB MTU, so 64 KB slots), so a busy second
+/// Bytes kept per packet by default (`-input-raw-snaplen`): tcpdump's default, enough for
+/// the largest IP packet with any link header.
+pub const DEFAULT_SNAPLEN: i32 = 262_144;
 /// would drop; 16 MB is 256 slots on `lo` and thousands on an Ethernet interface.
 pub const DEFAULT_CAPTURE_BUFFER: i32 = 16 << 20;
 
@@ -46,7 +49,10 @@ pub struct CaptureConfig {
     pub input: Input,
     /// A BPF filter given by the user; otherwise one is built from the input's host and port.
     pub bpf_filter: Option<String>,
-    /// Bytes per packet kept by the kernel; 65535 so GRO/TSO super-segments are never cut.
+    /// Bytes per packet kept by the kernel; 262144 (tcpdump's default), so a full 64 KiB IP
+    /// packet (loopback's MTU, a GRO/TSO super-segment) is kept with its link header: 65535,
+    /// the old default, cut the last 14 bytes of each such packet, and large responses got a
+    /// hole per packet.
     pub snaplen: i32,
     /// Kernel capture buffer in bytes ([`DEFAULT_CAPTURE_BUFFER`] unless set); `None`
     /// keeps libpcap's own default.
@@ -87,14 +93,14 @@ impl Default for ReassemblyLimits {
 }
 
 impl CaptureConfig {
-    /// The defaults for `input`: a filter built from its host and port, 65535-byte snap
+    /// The defaults for `input`: a filter built from its host and port, 262144-byte snap
     /// length, a [`DEFAULT_CAPTURE_BUFFER`] kernel buffer, not promiscuous, streams expired
     /// after 60 s idle, files read at full speed, default [`ReassemblyLimits`].
     pub fn new(input: Input) -> CaptureConfig {
         CaptureConfig {
             input,
             bpf_filter: None,
-            snaplen: 65_535,
+            snaplen: DEFAULT_SNAPLEN,
             buffer_size: Some(DEFAULT_CAPTURE_BUFFER),
             promisc: false,
             expire: Duration::from_secs(60),

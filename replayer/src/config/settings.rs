@@ -31,7 +31,7 @@ pub struct Settings {
     /// Kernel capture buffer, e.g. 10mb [default: 16mb]
     #[arg(long, value_name = "SIZE", help_heading = "Input")]
     pub input_raw_buffer_size: Option<String>,
-    /// Bytes kept per packet [default: 65535, so offloaded super-packets are never cut]
+    /// Bytes kept per packet [default: 256kb, so the largest packets are never cut]
     #[arg(long, value_name = "SIZE", help_heading = "Input")]
     pub input_raw_snaplen: Option<String>,
     /// Accepted for GoReplay compatibility; the snaplen is always 64 KiB unless -input-raw-snaplen

@@ -226,7 +226,7 @@ fn defaults_are_the_safe_ones() {
     );
     assert_eq!(config.status.mode, 0o660);
     assert_eq!(config.sync, SyncConfig::default());
-    assert_eq!(config.capture.snaplen, 65535);
+    assert_eq!(config.capture.snaplen, 262_144);
     assert_eq!(config.capture.buffer_size, Some(16 << 20));
     assert_eq!(config.exit_after, None);
     assert_eq!(config.source, "any:80");
