@@ -48,7 +48,7 @@ fn library_validates_alone() {
     let scratch = Scratch::new("icinga-alone");
     let conf = main_conf(scratch.path(), "", "");
     let out = assert_icinga2_ok(&icinga2_validate(scratch.path(), &conf));
-    assert!(out.contains("Instantiated 3 CheckCommands."), "{out}");
+    assert!(out.contains("Instantiated 4 CheckCommands."), "{out}");
     assert!(
         out.contains("Finished validating the configuration file(s)."),
         "{out}"
@@ -63,8 +63,8 @@ fn validates_with_itl_and_plugins_and_builds_the_example_host() {
     let out = assert_icinga2_ok(&icinga2_validate(scratch.path(), &conf));
     for line in [
         "Instantiated 1 Host.",
-        "Instantiated 3 Services.",
-        "Instantiated 3 ScheduledDowntimes.",
+        "Instantiated 4 Services.",
+        "Instantiated 4 ScheduledDowntimes.",
     ] {
         assert!(out.contains(line), "missing `{line}` in:\n{out}");
     }
@@ -72,7 +72,12 @@ fn validates_with_itl_and_plugins_and_builds_the_example_host() {
     // still ours.
     assert!(!out.contains("warning/"), "{out}");
 
-    for service in ["replayer-procs", "replayer-rate", "replayer-5xx"] {
+    for service in [
+        "replayer-procs",
+        "replayer-rate",
+        "replayer-5xx",
+        "replayer-diff",
+    ] {
         let text = object_list(
             scratch.path(),
             "Service",
@@ -138,7 +143,7 @@ fn every_plugin_option_is_an_argument_with_a_description_and_the_plugins_default
         "--help",
         "--version",
     ];
-    let specific: [(&str, &[&str]); 3] = [
+    let specific: [(&str, &[&str]); 4] = [
         (
             "replayer-procs",
             &[
@@ -164,9 +169,20 @@ fn every_plugin_option_is_an_argument_with_a_description_and_the_plugins_default
                 "--per-second",
             ],
         ),
+        (
+            "replayer-diff",
+            &[
+                "--socket",
+                "--window",
+                "--warning",
+                "--critical",
+                "--cause",
+                "--min-compared",
+            ],
+        ),
     ];
     // Defaults as the plugins have them; `None` = no default, never passed unless set.
-    let defaults: [(&str, &[(&str, &str)]); 3] = [
+    let defaults: [(&str, &[(&str, &str)]); 4] = [
         (
             "replayer-procs",
             &[
@@ -192,6 +208,17 @@ fn every_plugin_option_is_an_argument_with_a_description_and_the_plugins_default
                 ("replayer_5xx_critical", "\"0.1\""),
                 ("replayer_5xx_min_responses", "20"),
                 ("replayer_5xx_per_second", "false"),
+            ],
+        ),
+        (
+            "replayer-diff",
+            &[
+                ("replayer_socket", "\"/run/replayer/status.sock\""),
+                ("replayer_diff_window", "300"),
+                ("replayer_diff_warning", "\"0.05\""),
+                ("replayer_diff_critical", "\"0.1\""),
+                ("replayer_diff_cause", "\"status\""),
+                ("replayer_diff_min_compared", "20"),
             ],
         ),
     ];
@@ -255,6 +282,7 @@ fn every_plugin_option_is_an_argument_with_a_description_and_the_plugins_default
                 match *command {
                     "replayer-procs" => "check_replayer_procs",
                     "replayer-rate" => "check_replay_rate",
+                    "replayer-diff" => "check_replay_diff",
                     _ => "check_replay_5xx",
                 }
             )),
@@ -343,6 +371,7 @@ fn arguments_and_defaults_match_the_real_plugins_help() {
         ("replayer-procs", "check_replayer_procs"),
         ("replayer-rate", "check_replay_rate"),
         ("replayer-5xx", "check_replay_5xx"),
+        ("replayer-diff", "check_replay_diff"),
     ] {
         let out = run_with_timeout(
             std::process::Command::new(bin(plugin)).arg("--help"),

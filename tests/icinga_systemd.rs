@@ -444,7 +444,8 @@ fn the_nrpe_commands_answer_through_a_real_nrpe() {
             "check_replayer_procs",
             "check_goreplay_procs",
             "check_replay_rate",
-            "check_replay_5xx"
+            "check_replay_5xx",
+            "check_replay_diff"
         ]
     );
     for (name, line) in &commands {
@@ -456,7 +457,7 @@ fn the_nrpe_commands_answer_through_a_real_nrpe() {
     let (_daemon, socket) = start_replayer(
         &bin("replayer"),
         scratch.path(),
-        &["--status-socket-group", "nogroup"],
+        &["--status-socket-group", "nogroup", "--diff"],
     );
     let flag = scratch.join("sync-flag");
     // The paths of a real host, pointed at this test's plugins, socket and flag file.
@@ -540,6 +541,14 @@ fn the_nrpe_commands_answer_through_a_real_nrpe() {
             "check_replay_5xx" => {
                 assert_eq!(code, 0, "{output}");
                 assert!(first.starts_with("REPLAY 5XX OK: "), "{output}");
+            }
+            // Nothing compared yet: OK, and it says so.
+            "check_replay_diff" => {
+                assert_eq!(code, 0, "{output}");
+                assert!(
+                    first.starts_with("REPLAY DIFF OK: only 0 answers compared over 5m"),
+                    "{output}"
+                );
             }
             _ => unreachable!(),
         }

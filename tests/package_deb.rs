@@ -664,7 +664,7 @@ fn the_plugins_answer_from_their_debian_place() {
 fn every_nrpe_command_names_an_installed_plugin() {
     let _processes = lock::processes();
     let seen = seen();
-    assert_eq!(nrpe_commands(&seen.nrpe).len(), 4, "{}", seen.nrpe);
+    assert_eq!(nrpe_commands(&seen.nrpe).len(), 5, "{}", seen.nrpe);
     for (program, out) in &seen.nrpe_programs {
         assert_eq!(out.status.code(), Some(3), "{program} -V: {}", text(out));
     }

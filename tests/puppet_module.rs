@@ -155,6 +155,7 @@ fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
         "status-socket-group = \"nagios\"",
         "sync-flag = \"/etc/govuk/env.d/FACTER_data_sync_in_progress\"",
         "sync-max-age = \"12h\"",
+        "diff = true",
     ] {
         assert!(
             config.lines().any(|l| l == line),
@@ -170,6 +171,7 @@ fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
         "allow-unsafe-methods = false",
         "keep-credentials = false",
         "status-socket-group = \"nagios\"",
+        "diff = true",
     ] {
         assert!(
             printed.lines().any(|l| l == line),
@@ -194,8 +196,8 @@ fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
     // (CheckCommands: the ITL's plus ours, so counted by the validation tests instead.)
     for line in [
         "Instantiated 2 Hosts.",
-        "Instantiated 6 Services.",
-        "Instantiated 3 ScheduledDowntimes.",
+        "Instantiated 7 Services.",
+        "Instantiated 4 ScheduledDowntimes.",
     ] {
         assert!(out.contains(line), "missing `{line}` in:\n{out}");
     }
@@ -211,6 +213,12 @@ fn apply_into_a_scratch_root_renders_files_icinga_and_systemd_accept() {
         host.contains("  vars.replayer_procs_command = \"replayer\"\n"),
         "{host}"
     );
+    assert!(host.contains("  vars.replayer_diff = false\n"), "{host}");
+    let host = std::fs::read_to_string(
+        root.join("etc/icinga2/conf.d/replayer/hosts/cache-1.example.conf"),
+    )
+    .unwrap();
+    assert!(host.contains("  vars.replayer_diff = true\n"), "{host}");
 
     // systemd accepts the unit with Puppet's drop-in and the goreplay alias, inside the
     // scratch root (its own copy of the system units, and a replayer binary to point at).
@@ -308,7 +316,11 @@ fn a_socket_outside_run_replayer_is_made_writable_and_no_goreplay_names_without_
         );
     }
     let printed = print_config(&root.join("etc/replayer/replayer.toml"));
-    for line in ["output-http-workers = 8", "sync-window = \"22:00-08:00\""] {
+    for line in [
+        "output-http-workers-min = 8",
+        "output-http-workers-max = 8",
+        "sync-window = \"22:00-08:00\"",
+    ] {
         assert!(
             printed.lines().any(|l| l == line),
             "missing `{line}` in:\n{printed}"

@@ -16,6 +16,7 @@ class { 'replayer':
   disallow_urls   => ['apply-for-a-licence/payment', 'sign-in/callback'],
   set_headers     => ['X-Forwarded-Host:'],
   goreplay_compat => true,
+  diff            => true,   # compare staging's answers with production's
 }
 
 class { 'replayer::icinga::objects':
@@ -26,11 +27,13 @@ class { 'replayer::nrpe':
   root => $root,
 }
 
-# GoReplay's name kept, and GOV.UK's site-wide 5xx check: 0.3 / 0.9 5xx per second.
+# GoReplay's name kept, GOV.UK's site-wide 5xx check (0.3 / 0.9 5xx per second), and the
+# comparison's check, since this host's daemon compares.
 replayer::icinga { 'cache-1.example':
   address       => '192.0.2.10',
   procs_command => 'goreplay',
   sync_downtime => true,
+  diff          => true,
   vars          => {
     'replayer_5xx_per_second' => true,
     'replayer_5xx_warning'    => '0.3',

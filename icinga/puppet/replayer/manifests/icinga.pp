@@ -1,5 +1,6 @@
 # @summary The Icinga 2 checks for one host running the replayer: a Host object whose vars
-#   make the apply rules (replayer::icinga::objects) create its three services.
+#   make the apply rules (replayer::icinga::objects) create its services (three, four with
+#   `diff`).
 #
 # The checks stay in place all the time, also during the nightly data sync: the plugins read
 # the sync flag on the host and report OK ("data sync in progress ...") while it is set and
@@ -39,6 +40,9 @@
 #   that gate by time rather than by the flag.
 # @param sync_downtime
 #   Also put the services in a ScheduledDowntime 22:00-08:00 (downtimes.conf).
+# @param diff
+#   The daemon compares staging's answers with production's (class replayer's `diff`): adds
+#   the replayer-diff service.
 # @param vars
 #   Any other host vars, e.g. { 'replayer_5xx_per_second' => true, 'replayer_5xx_warning' => '0.3' }.
 define replayer::icinga (
@@ -52,6 +56,7 @@ define replayer::icinga (
   String[1] $sync_max_age = '12h',
   Optional[Pattern[/\A\d{1,2}:\d{1,2}-\d{1,2}:\d{1,2}\z/]] $sync_window = undef,
   Boolean $sync_downtime = false,
+  Boolean $diff = false,
   Hash[Pattern[/\A[a-z0-9_]+\z/], Variant[String, Integer, Float, Boolean]] $vars = {},
 ) {
   include replayer::icinga::objects
@@ -74,6 +79,7 @@ define replayer::icinga (
         'replayer_sync_max_age'   => $sync_max_age,
         'replayer_sync_window'    => $sync_window,
         'replayer_sync_downtime'  => $sync_downtime,
+        'replayer_diff'           => $diff,
       }.filter |$k, $v| { $v != undef } + $vars,
     }),
     notify  => $replayer::icinga::objects::notify,

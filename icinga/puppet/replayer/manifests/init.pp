@@ -56,6 +56,9 @@
 # @param sync_window
 #   A daily UTC window, `HH:MM-HH:MM`, that counts as a sync in progress by itself (replay
 #   pauses), for sites that gate by time rather than by the flag.
+# @param diff
+#   Compare staging's answers with production's (`diff = true`; docs/diff.md), for the
+#   replayer-diff check (replayer::icinga's `diff`).
 # @param extra_options
 #   Any other configuration keys, written as they are (e.g. `{ 'output-http-timeout' => '5s' }`).
 # @param goreplay_compat
@@ -99,6 +102,7 @@ class replayer (
   Pattern[/\A\//] $sync_flag = '/etc/govuk/env.d/FACTER_data_sync_in_progress',
   String[1] $sync_max_age = '12h',
   Optional[Pattern[/\A\d{1,2}:\d{1,2}-\d{1,2}:\d{1,2}\z/]] $sync_window = undef,
+  Boolean $diff = false,
   Hash[Pattern[/\A[A-Za-z0-9_-]+\z/], Variant[String, Integer, Float, Boolean, Array[String]]] $extra_options = {},
   Boolean $goreplay_compat = false,
   Pattern[/\A\//] $binary = '/usr/bin/replayer',
@@ -117,7 +121,7 @@ class replayer (
     'input-raw', 'output-http', 'http-allow-method', 'http-allow-url', 'http-disallow-url',
     'http-set-header', 'input-raw-bpf-filter', 'allow-unsafe-methods', 'keep-credentials',
     'status-socket', 'status-socket-mode', 'status-socket-group', 'sync-flag',
-    'sync-max-age', 'sync-window',
+    'sync-max-age', 'sync-window', 'diff',
   ]
   $clashes = $extra_options.keys.filter |$key| { $key in $managed_keys }
   unless $clashes.empty {
@@ -197,6 +201,7 @@ class replayer (
       'sync_flag'            => $sync_flag,
       'sync_max_age'         => $sync_max_age,
       'sync_window'          => $sync_window,
+      'diff'                 => $diff,
       'extra_options'        => $extra_options,
     }),
   }
