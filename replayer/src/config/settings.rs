@@ -70,7 +70,7 @@ pub struct Settings {
     /// off [default: 16]
     #[arg(long, value_name = "N", help_heading = "Output")]
     pub output_http_pipeline: Option<usize>,
-    /// Requests queued per target; when full, new ones are dropped and counted [default: 1000]
+    /// Requests queued per target; when full, new ones are dropped and counted [default: 10000]
     #[arg(long, value_name = "N", help_heading = "Output")]
     pub output_http_queue_len: Option<usize>,
     /// Time allowed for each replayed request [default: 5s]

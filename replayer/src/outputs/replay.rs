@@ -66,8 +66,11 @@ pub const DEFAULT_WORKERS_MAX: usize = 64;
 /// mid-batch costs little.
 pub const DEFAULT_PIPELINE: usize = 16;
 /// Requests waiting per target before new ones are dropped (`-output-http-queue-len`): a
-/// tenth of a second of a busy host's traffic, so a stalled staging costs little memory.
-pub const DEFAULT_QUEUE: usize = 1000;
+/// fifth of a second of a busy host's traffic (50,000 requests/s), which is what absorbs the
+/// moments when the replay gets no CPU. On a 2-core host shared with production, 1000 (a
+/// fiftieth of a second) dropped 1 to 6 % at full load; 10,000 dropped nothing
+/// (docs/benchmarks.md). At most a few MB: a queued request is its head and body.
+pub const DEFAULT_QUEUE: usize = 10_000;
 /// How long a resolved staging address is used before it is looked up again.
 pub const DNS_REFRESH: Duration = Duration::from_secs(30);
 
