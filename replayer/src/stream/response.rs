@@ -358,9 +358,6 @@ impl<'c> ResponseParser<'c> {
         }
 
         let pending = cx.pairing.borrow_mut().answer(conn);
-        if pending.is_none() {
-            cx.stats.responses_unpaired.fetch_add(1, Relaxed);
-        }
         let kind = pending.map_or(RequestKind::Other, |p| p.kind);
         let config: &'c ResponseConfig = cx.config;
         let digest = BodyDigest::new(&config.digest, content_encoding.clone().map(|r| &raw[r]));
@@ -432,6 +429,9 @@ impl<'c> ResponseParser<'c> {
             response.raw_body = Bytes::from(raw);
             response.last_byte_ns = self.now_ns;
             cx.stats.responses.fetch_add(1, Relaxed);
+            if response.request_id.is_none() {
+                cx.stats.responses_unpaired.fetch_add(1, Relaxed);
+            }
             (cx.on_response)(response);
         }
         self.state = State::Head;
