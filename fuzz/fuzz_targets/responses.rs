@@ -14,9 +14,11 @@ use replayer::response::{Response, ResponseConfig};
 use replayer::stream::pairing::{Pairing, Pending, RequestKind};
 use replayer::stream::reassemble::{Buffered, Consumer};
 use replayer::stream::response::{ResponseParser, ResponseSink};
+use regex::bytes::Regex;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::LazyLock;
 
 /// Pieces of HTTP/1.x responses that the server stream may be made of, besides raw bytes.
 const PIECES: &[&[u8]] = &[
@@ -42,6 +44,9 @@ const PIECES: &[&[u8]] = &[
     b"\r\n",
     b"token=abc123",
 ];
+
+/// Compiled once: compiling it for every input would be most of the work.
+static MASK: LazyLock<Regex> = LazyLock::new(|| Regex::new("token=[a-z0-9]+").unwrap());
 
 #[derive(Debug, Arbitrary)]
 enum Part {
@@ -83,7 +88,7 @@ fuzz_target!(|input: Input| {
             max_body: usize::from(input.max_body.max(1)),
             max_decoded: 1 << 20,
             masks: if input.masks {
-                vec![regex::bytes::Regex::new("token=[a-z0-9]+").unwrap()]
+                vec![MASK.clone()]
             } else {
                 Vec::new()
             },
