@@ -70,9 +70,8 @@ fn exchange(last: bool) -> impl Strategy<Value = Exchange> {
     (method, status, framing, body, any::<bool>(), 1usize..60).prop_map(
         move |(method, status, framing, body, continue_first, chunk_len)| {
             let request = match method {
-                "POST" => format!(
-                    "POST /p HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"
-                ),
+                "POST" => "POST /p HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"
+                    .to_string(),
                 _ => format!("{method} /r HTTP/1.1\r\nHost: a\r\n\r\n"),
             }
             .into_bytes();
@@ -266,7 +265,6 @@ fn run(
                 payload: &responses[start..end],
             });
         }
-        drop(feed);
         requests_r.finish(&mut emitter);
         responses_r.finish(&mut sink);
         pairing.borrow_mut().finish();
