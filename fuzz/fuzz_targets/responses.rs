@@ -7,6 +7,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use regex::bytes::Regex;
 use replayer::capture::CaptureStats;
 use replayer::diff::digest::DigestConfig;
 use replayer::request::Connection;
@@ -14,7 +15,7 @@ use replayer::response::{Response, ResponseConfig};
 use replayer::stream::pairing::{Pairing, Pending, RequestKind};
 use replayer::stream::reassemble::{Buffered, Consumer};
 use replayer::stream::response::{ResponseParser, ResponseSink};
-use regex::bytes::Regex;
+use replayer_fuzz::Part;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -47,12 +48,6 @@ const PIECES: &[&[u8]] = &[
 
 /// Compiled once: compiling it for every input would be most of the work.
 static MASK: LazyLock<Regex> = LazyLock::new(|| Regex::new("token=[a-z0-9]+").unwrap());
-
-#[derive(Debug, Arbitrary)]
-enum Part {
-    Piece(u8),
-    Bytes(Vec<u8>),
-}
 
 #[derive(Debug, Arbitrary)]
 enum Op {
@@ -131,18 +126,14 @@ fuzz_target!(|input: Input| {
                     pairing.borrow_mut().requests_lost(&conn, *exactly_one)
                 }
                 Op::Data(parts) => {
-                    payload.clear();
-                    for part in parts {
-                        match part {
-                            Part::Piece(i) => {
-                                payload.extend_from_slice(PIECES[usize::from(*i) % PIECES.len()])
-                            }
-                            Part::Bytes(b) => payload.extend_from_slice(b),
-                        }
-                    }
+                    replayer_fuzz::assemble(parts, PIECES, &mut payload);
                     parser.data(&mut sink, &conn, &payload, ts, budget);
                     // What the stream holds stays within its budget after each call.
-                    assert!(parser.buffered() <= budget, "{} > {budget}", parser.buffered());
+                    assert!(
+                        parser.buffered() <= budget,
+                        "{} > {budget}",
+                        parser.buffered()
+                    );
                 }
                 Op::Gap(len) => parser.gap(&mut sink, &conn, Some(u64::from(*len) + 1)),
             }
