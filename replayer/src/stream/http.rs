@@ -22,6 +22,10 @@
 //!
 //! Bytes are parsed where they lie: only the unfinished tail of a segment is copied.
 //!
+//! When production's responses are captured too, each request emitted is queued for the
+//! response that will answer it, and each loss is marked where it happened, exactly one
+//! request or an unknown number ([`super::pairing`]).
+//!
 //! Long because framing (heads, lengths, chunked bodies, resync after a gap, the memory
 //! budget) is one state machine, kept with its unit tests (about 100 of the lines).
 
