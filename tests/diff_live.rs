@@ -250,7 +250,7 @@ fn head_304_pipelined_and_large_answers_compare_equal_when_equal() {
         .collect();
     let mut nginx = Vec::new();
     for side in ["production", "staging"] {
-        let root = scratch.join(&format!("{side}-root"));
+        let root = scratch.join(format!("{side}-root"));
         static_file(&root, "big.bin", &big);
         static_file(&root, "page.txt", b"a page with an etag\n");
         nginx.push(Nginx::start(

@@ -98,24 +98,7 @@ fn mangling() -> impl Strategy<Value = Mangling> {
 fn reassemble(stream: &[u8], m: &Mangling) -> (Vec<Request>, CaptureStats) {
     let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
     let server: SocketAddr = "10.0.0.2:80".parse().unwrap();
-    let mut bounds: Vec<usize> = m.cuts.iter().map(|c| c % (stream.len() + 1)).collect();
-    bounds.push(0);
-    bounds.push(stream.len());
-    bounds.sort_unstable();
-    bounds.dedup();
-    let mut pieces: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
-    // Overlapping copies of arbitrary ranges (retransmissions re-cut differently).
-    for &(start, len) in &m.duplicates {
-        let start = start % stream.len().max(1);
-        pieces.push((start, (start + len).min(stream.len())));
-    }
-    // Reorder by the generated keys (a stable sort keeps the rest in place).
-    let mut keyed: Vec<(u32, (usize, usize))> = pieces
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| (m.order.get(i).copied().unwrap_or(u32::MAX), p))
-        .collect();
-    keyed.sort_by_key(|(k, _)| *k);
+    let pieces = crate::util::mangle::pieces(stream.len(), &m.cuts, &m.order, &m.duplicates);
 
     let stats = CaptureStats::default();
     let mut out = Vec::new();
@@ -141,7 +124,7 @@ fn reassemble(stream: &[u8], m: &Mangling) -> (Vec<Request>, CaptureStats) {
             payload: &[],
         };
         reassembler.segment(&syn, 1, &mut cx);
-        for (_, (start, end)) in keyed {
+        for (start, end) in pieces {
             let segment = TcpSegment {
                 src: client,
                 dst: server,

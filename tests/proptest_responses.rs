@@ -70,10 +70,8 @@ fn exchange(last: bool) -> impl Strategy<Value = Exchange> {
     (method, status, framing, body, any::<bool>(), 1usize..60).prop_map(
         move |(method, status, framing, body, continue_first, chunk_len)| {
             let request = match method {
-                "POST" => {
-                    "POST /p HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"
-                        .to_string()
-                }
+                "POST" => "POST /p HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"
+                    .to_string(),
                 _ => format!("{method} /r HTTP/1.1\r\nHost: a\r\n\r\n"),
             }
             .into_bytes();
@@ -128,7 +126,9 @@ fn exchanges() -> impl Strategy<Value = Vec<Exchange>> {
 }
 
 /// How a stream is cut and mangled: cut points, reordering keys, overlapping duplicates.
-fn mangling() -> impl Strategy<Value = (Vec<usize>, Vec<u32>, Vec<(usize, usize)>)> {
+type Mangling = (Vec<usize>, Vec<u32>, Vec<(usize, usize)>);
+
+fn mangling() -> impl Strategy<Value = Mangling> {
     (
         prop::collection::vec(any::<usize>(), 0..30),
         prop::collection::vec(any::<u32>(), 0..60),
@@ -136,27 +136,9 @@ fn mangling() -> impl Strategy<Value = (Vec<usize>, Vec<u32>, Vec<(usize, usize)
     )
 }
 
-/// `stream` as (start, end) pieces in capture order.
-fn pieces(
-    len: usize,
-    (cuts, order, duplicates): &(Vec<usize>, Vec<u32>, Vec<(usize, usize)>),
-) -> Vec<(usize, usize)> {
-    let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
-    bounds.extend([0, len]);
-    bounds.sort_unstable();
-    bounds.dedup();
-    let mut pieces: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
-    for &(start, n) in duplicates {
-        let start = start % len.max(1);
-        pieces.push((start, (start + n).min(len)));
-    }
-    let mut keyed: Vec<(u32, (usize, usize))> = pieces
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| (order.get(i).copied().unwrap_or(u32::MAX), p))
-        .collect();
-    keyed.sort_by_key(|(k, _)| *k);
-    keyed.into_iter().map(|(_, p)| p).collect()
+/// `len` bytes as (start, end) pieces in capture order.
+fn pieces(len: usize, (cuts, order, duplicates): &Mangling) -> Vec<(usize, usize)> {
+    crate::util::mangle::pieces(len, cuts, order, duplicates)
 }
 
 const CLIENT_ISN: u32 = 0xFFFF_FF00;
@@ -167,8 +149,8 @@ const SERVER_ISN: u32 = 77;
 /// server answers a request after receiving it.
 fn run(
     all: &[Exchange],
-    client_m: &(Vec<usize>, Vec<u32>, Vec<(usize, usize)>),
-    server_m: &(Vec<usize>, Vec<u32>, Vec<(usize, usize)>),
+    client_m: &Mangling,
+    server_m: &Mangling,
 ) -> (Vec<Response>, CaptureStats) {
     let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
     let server: SocketAddr = "10.0.0.2:80".parse().unwrap();

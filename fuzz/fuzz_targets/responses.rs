@@ -7,6 +7,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use regex::bytes::Regex;
 use replayer::capture::CaptureStats;
 use replayer::diff::digest::DigestConfig;
 use replayer::request::Connection;
@@ -14,9 +15,11 @@ use replayer::response::{Response, ResponseConfig};
 use replayer::stream::pairing::{Pairing, Pending, RequestKind};
 use replayer::stream::reassemble::{Buffered, Consumer};
 use replayer::stream::response::{ResponseParser, ResponseSink};
+use replayer_fuzz::Part;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::LazyLock;
 
 /// Pieces of HTTP/1.x responses that the server stream may be made of, besides raw bytes.
 const PIECES: &[&[u8]] = &[
@@ -43,11 +46,8 @@ const PIECES: &[&[u8]] = &[
     b"token=abc123",
 ];
 
-#[derive(Debug, Arbitrary)]
-enum Part {
-    Piece(u8),
-    Bytes(Vec<u8>),
-}
+/// Compiled once: compiling it for every input would be most of the work.
+static MASK: LazyLock<Regex> = LazyLock::new(|| Regex::new("token=[a-z0-9]+").unwrap());
 
 #[derive(Debug, Arbitrary)]
 enum Op {
@@ -83,7 +83,7 @@ fuzz_target!(|input: Input| {
             max_body: usize::from(input.max_body.max(1)),
             max_decoded: 1 << 20,
             masks: if input.masks {
-                vec![regex::bytes::Regex::new("token=[a-z0-9]+").unwrap()]
+                vec![MASK.clone()]
             } else {
                 Vec::new()
             },
@@ -126,18 +126,14 @@ fuzz_target!(|input: Input| {
                     pairing.borrow_mut().requests_lost(&conn, *exactly_one)
                 }
                 Op::Data(parts) => {
-                    payload.clear();
-                    for part in parts {
-                        match part {
-                            Part::Piece(i) => {
-                                payload.extend_from_slice(PIECES[usize::from(*i) % PIECES.len()])
-                            }
-                            Part::Bytes(b) => payload.extend_from_slice(b),
-                        }
-                    }
+                    replayer_fuzz::assemble(parts, PIECES, &mut payload);
                     parser.data(&mut sink, &conn, &payload, ts, budget);
                     // What the stream holds stays within its budget after each call.
-                    assert!(parser.buffered() <= budget, "{} > {budget}", parser.buffered());
+                    assert!(
+                        parser.buffered() <= budget,
+                        "{} > {budget}",
+                        parser.buffered()
+                    );
                 }
                 Op::Gap(len) => parser.gap(&mut sink, &conn, Some(u64::from(*len) + 1)),
             }

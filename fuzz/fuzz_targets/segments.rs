@@ -7,9 +7,10 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use replayer::capture::decode::{TcpFlags, TcpSegment};
-use replayer::stream::http::{Emitter, RequestParser};
 use replayer::capture::{CaptureStats, ReassemblyLimits};
+use replayer::stream::http::{Emitter, RequestParser};
 use replayer::stream::reassemble::Reassembler;
+use replayer_fuzz::Part;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -31,12 +32,6 @@ const PIECES: &[&[u8]] = &[
     b"OPTIONS * HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
     b"GET /a HTTP/1.1\r\nHost: b\r\nCookie: c=d\r\n",
 ];
-
-#[derive(Debug, Arbitrary)]
-enum Part {
-    Piece(u8),
-    Bytes(Vec<u8>),
-}
 
 #[derive(Debug, Arbitrary)]
 enum Op {
@@ -115,15 +110,7 @@ fuzz_target!(|input: Input| {
                 rst,
                 payload: parts,
             } => {
-                payload.clear();
-                for part in parts {
-                    match part {
-                        Part::Piece(i) => {
-                            payload.extend_from_slice(PIECES[usize::from(*i) % PIECES.len()])
-                        }
-                        Part::Bytes(b) => payload.extend_from_slice(b),
-                    }
-                }
+                replayer_fuzz::assemble(parts, PIECES, &mut payload);
                 let (src, dst) = endpoints(*conn);
                 // The SYN takes the sequence number before the first byte.
                 let seq = if *syn {

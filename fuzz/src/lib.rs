@@ -6,8 +6,8 @@
 //! record cut short keeps what is there, and an input that is not a pcap file at all is one
 //! frame, its link type chosen by its first byte.
 
-use replayer::config::{Config, Settings};
 use replayer::capture::decode::{Decoded, Decoder, LinkType};
+use replayer::config::{Config, Settings};
 
 /// One frame of a fuzz input.
 pub struct Frame<'a> {
@@ -116,4 +116,23 @@ pub fn assert_config_round_trip(config: &Config) {
     let again = Config::resolve(&read)
         .unwrap_or_else(|e| panic!("--print-config output does not resolve: {e}\n{toml}"));
     assert_eq!(again.to_settings(), settings, "{toml}");
+}
+
+/// A part of a payload the stream targets build: one of the target's pieces of HTTP (by
+/// index, wrapping), or raw bytes.
+#[derive(Debug, arbitrary::Arbitrary)]
+pub enum Part {
+    Piece(u8),
+    Bytes(Vec<u8>),
+}
+
+/// `parts` in a row, appended to `out` (cleared first).
+pub fn assemble(parts: &[Part], pieces: &[&[u8]], out: &mut Vec<u8>) {
+    out.clear();
+    for part in parts {
+        match part {
+            Part::Piece(i) => out.extend_from_slice(pieces[usize::from(*i) % pieces.len()]),
+            Part::Bytes(b) => out.extend_from_slice(b),
+        }
+    }
 }

@@ -7,12 +7,13 @@
 //! directories of its own; what cannot be had twice is taken through [`lock`]. A missing tool
 //! is a loud failure (the test command installs them all). The helpers by concern:
 //! [`nginx`], [`servers`], [`daemon`], [`records`], [`pcap_builder`], [`icinga`], [`corpus`],
-//! [`rng`], [`scenario`].
+//! [`rng`], [`scenario`], [`mangle`].
 
 pub mod corpus;
 pub mod daemon;
 pub mod icinga;
 pub mod lock;
+pub mod mangle;
 pub mod nginx;
 pub mod pcap_builder;
 pub mod records;

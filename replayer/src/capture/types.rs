@@ -147,8 +147,8 @@ pub struct CaptureStats {
     pub response_dropped_over_cap: AtomicU64,
     /// Complete responses framed (paired or not), interim (1xx) ones not counted.
     pub responses: AtomicU64,
-    /// Responses framed without knowing for certain which request they answer (capture
-    /// started mid-connection, the request was not framed, or a gap or junk came before).
+    /// Of those, responses whose request is not certain (capture started mid-connection,
+    /// the request was not framed, or a gap or junk came before): paired with none.
     pub responses_unpaired: AtomicU64,
     /// Framed requests whose response never came or could not be paired with certainty
     /// (the comparison's `prod_missing`).

@@ -51,6 +51,59 @@ pub(crate) fn feed(buf: &mut Vec<u8>, data: &[u8], mut process: impl FnMut(&[u8]
     }
 }
 
+/// What one framing step did with the bytes it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// This many bytes consumed (0 when only the state changed); framing goes on.
+    Took(usize),
+    /// Nothing more can be framed before more bytes come: the bytes from this offset on are
+    /// kept for then.
+    Wait(usize),
+}
+
+impl Step {
+    /// A step that consumed `Some(n)` bytes, or waits for more with nothing consumed.
+    pub(crate) fn or_wait(used: Option<usize>) -> Step {
+        used.map_or(Step::Wait(0), Step::Took)
+    }
+}
+
+/// Frames `input` one `step` at a time, until it is all consumed or a step waits; returns
+/// how many bytes were consumed (what is left is kept for the next data).
+pub(crate) fn frame_all(input: &[u8], mut step: impl FnMut(&[u8]) -> Step) -> usize {
+    let mut pos = 0;
+    while pos < input.len() {
+        match step(&input[pos..]) {
+            Step::Took(used) => pos += used,
+            Step::Wait(keep_from) => return pos + keep_from,
+        }
+    }
+    pos
+}
+
+/// The step of looking for the next message after a loss: `found` is told when a line that
+/// `starts_message` accepts begins the bytes left.
+pub(crate) fn resync_step(
+    rest: &[u8],
+    starts_message: impl Fn(&[u8]) -> bool,
+    found: impl FnOnce(),
+) -> Step {
+    match find_line(rest, starts_message) {
+        Ok(start) => {
+            found();
+            Step::Took(start)
+        }
+        Err(keep_from) => Step::Wait(keep_from),
+    }
+}
+
+/// The step of passing over the rest of a body that was cut: the bytes taken, and what is
+/// still to come after them (`None`: the body is over).
+pub(crate) fn skip_step(remaining: u64, rest: &[u8]) -> (Step, Option<u64>) {
+    let (take, remaining) = take_body(remaining, rest);
+    (Step::Took(take), (remaining > 0).then_some(remaining))
+}
+
 /// Whether the head being received has its end in `input`. A head that arrived in pieces
 /// is only re-parsed once its end is in sight, so a head trickling in byte by byte costs
 /// linear, not quadratic, time: `head_scan` is where to look from (set by the caller when

@@ -22,13 +22,17 @@
 //!
 //! Bytes are parsed where they lie: only the unfinished tail of a segment is copied.
 //!
+//! When production's responses are captured too, each request emitted is queued for the
+//! response that will answer it, and each loss is marked where it happened, exactly one
+//! request or an unknown number ([`super::pairing`]).
+//!
 //! Long because framing (heads, lengths, chunked bodies, resync after a gap, the memory
 //! budget) is one state machine, kept with its unit tests (about 100 of the lines).
 
 use crate::capture::{CaptureStats, FramingError};
 use crate::request::{ByteStr, Class, Connection, Headers, Request};
 use crate::stream::framing::{
-    self, chunk_step, copy_head, find_line, BodyFraming, Chunk, ChunkStep, FramingFields,
+    self, chunk_step, copy_head, BodyFraming, Chunk, ChunkStep, FramingFields, Step,
     MAX_RESYNC_LINE,
 };
 use crate::stream::pairing::{Pairing, Pending, RequestKind};
@@ -273,52 +277,39 @@ impl RequestParser {
         input: &[u8],
         ts_ns: u64,
     ) -> usize {
-        let mut pos = 0;
-        while pos < input.len() {
-            let rest = &input[pos..];
-            match self.state {
-                State::Closed => return input.len(),
-                State::Resync => match find_line(rest, is_request_line) {
-                    Ok(start) => {
-                        pos += start;
-                        self.state = State::Head;
-                    }
-                    Err(keep_from) => return pos + keep_from,
-                },
-                State::Head => {
-                    if !self.head_started {
-                        self.head_started = true;
-                        self.started_ns = ts_ns;
-                    }
-                    match self.parse_head(cx, conn, rest) {
-                        Some(used) => pos += used,
-                        None => return pos,
-                    }
-                }
-                State::Body { remaining } => {
-                    let (take, remaining) = framing::take_body(remaining, rest);
-                    self.body.extend_from_slice(&rest[..take]);
-                    pos += take;
-                    match remaining {
-                        0 => self.complete(cx, conn),
-                        _ => self.state = State::Body { remaining },
-                    }
-                }
-                State::Skip { remaining } => {
-                    let (take, remaining) = framing::take_body(remaining, rest);
-                    pos += take;
-                    self.state = match remaining {
-                        0 => State::Head,
-                        _ => State::Skip { remaining },
-                    };
-                }
-                State::Chunked(chunk) => match self.chunked(cx, conn, chunk, rest) {
-                    Some(used) => pos += used,
-                    None => return pos,
-                },
+        framing::frame_all(input, |rest| self.step(cx, conn, rest, ts_ns))
+    }
+
+    /// One framing step on `rest`, the bytes not consumed yet.
+    fn step(&mut self, cx: &mut Emitter<'_>, conn: &Connection, rest: &[u8], ts_ns: u64) -> Step {
+        match self.state {
+            State::Closed => Step::Took(rest.len()),
+            State::Resync => {
+                framing::resync_step(rest, is_request_line, || self.state = State::Head)
             }
+            State::Head => {
+                if !self.head_started {
+                    self.head_started = true;
+                    self.started_ns = ts_ns;
+                }
+                Step::or_wait(self.parse_head(cx, conn, rest))
+            }
+            State::Body { remaining } => {
+                let (take, remaining) = framing::take_body(remaining, rest);
+                self.body.extend_from_slice(&rest[..take]);
+                match remaining {
+                    0 => self.complete(cx, conn),
+                    _ => self.state = State::Body { remaining },
+                }
+                Step::Took(take)
+            }
+            State::Skip { remaining } => {
+                let (step, left) = framing::skip_step(remaining, rest);
+                self.state = left.map_or(State::Head, |remaining| State::Skip { remaining });
+                step
+            }
+            State::Chunked(chunk) => Step::or_wait(self.chunked(cx, conn, chunk, rest)),
         }
-        pos
     }
 
     /// Parses a request head at the start of `input`. Returns the bytes consumed, or `None`

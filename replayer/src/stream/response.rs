@@ -25,7 +25,7 @@ use crate::diff::digest::{BodyDigest, Digest};
 use crate::request::Connection;
 use crate::response::{Response, ResponseConfig};
 use crate::stream::framing::{
-    self, chunk_step, copy_head, find_line, BodyFraming, Chunk, ChunkStep, FramingFields,
+    self, chunk_step, copy_head, BodyFraming, Chunk, ChunkStep, FramingFields, Step,
     MAX_RESYNC_LINE,
 };
 use crate::stream::http::MAX_HEAD_BYTES;
@@ -206,71 +206,62 @@ impl<'c> ResponseParser<'c> {
     /// Frames as much of `input` as possible; returns how many bytes were consumed. What is
     /// left is an unfinished head or line, which the caller keeps for the next data.
     fn process(&mut self, cx: &mut ResponseSink<'c>, conn: &Connection, input: &[u8]) -> usize {
-        let mut pos = 0;
-        while pos < input.len() {
-            let rest = &input[pos..];
-            match self.state {
-                State::Done => return input.len(),
-                State::Resync => match find_line(rest, is_status_line) {
-                    Ok(start) => {
-                        pos += start;
-                        self.state = State::Head;
-                    }
-                    Err(keep_from) => return pos + keep_from,
-                },
-                State::Head => {
-                    if !self.head_started {
-                        self.head_started = true;
-                        self.first_byte_ns = self.now_ns;
-                    }
-                    match self.parse_head(cx, conn, rest) {
-                        Some(used) => pos += used,
-                        None => return pos,
-                    }
+        framing::frame_all(input, |rest| self.step(cx, conn, rest))
+    }
+
+    /// One framing step on `rest`, the bytes not consumed yet.
+    fn step(&mut self, cx: &mut ResponseSink<'c>, conn: &Connection, rest: &[u8]) -> Step {
+        match self.state {
+            State::Done => Step::Took(rest.len()),
+            State::Resync => {
+                framing::resync_step(rest, is_status_line, || self.state = State::Head)
+            }
+            State::Head => {
+                if !self.head_started {
+                    self.head_started = true;
+                    self.first_byte_ns = self.now_ns;
                 }
-                State::Body { remaining } => {
-                    let (take, remaining) = framing::take_body(remaining, rest);
-                    self.body(&rest[..take]);
-                    pos += take;
-                    match remaining {
-                        0 => self.complete(cx),
-                        _ => self.state = State::Body { remaining },
+                Step::or_wait(self.parse_head(cx, conn, rest))
+            }
+            State::Body { remaining } => {
+                let (take, remaining) = framing::take_body(remaining, rest);
+                self.body(&rest[..take]);
+                match remaining {
+                    0 => self.complete(cx),
+                    _ => self.state = State::Body { remaining },
+                }
+                Step::Took(take)
+            }
+            State::UntilClose => {
+                self.body(rest);
+                Step::Took(rest.len())
+            }
+            State::Skip { remaining } => {
+                let (step, left) = framing::skip_step(remaining, rest);
+                self.state = left.map_or(State::Head, |remaining| State::Skip { remaining });
+                step
+            }
+            State::Chunked(chunk) => {
+                let current = &mut self.current;
+                match chunk_step(chunk, rest, |data| feed_body(current, data)) {
+                    ChunkStep::Next(used, next) => {
+                        self.state = State::Chunked(next);
+                        Step::Took(used)
                     }
-                }
-                State::UntilClose => {
-                    self.body(rest);
-                    pos = input.len();
-                }
-                State::Skip { remaining } => {
-                    let (take, remaining) = framing::take_body(remaining, rest);
-                    pos += take;
-                    self.state = match remaining {
-                        0 => State::Head,
-                        _ => State::Skip { remaining },
-                    };
-                }
-                State::Chunked(chunk) => {
-                    let current = &mut self.current;
-                    match chunk_step(chunk, rest, |data| feed_body(current, data)) {
-                        ChunkStep::Next(used, next) => {
-                            self.state = State::Chunked(next);
-                            pos += used;
-                        }
-                        ChunkStep::Done(used) => {
-                            pos += used;
-                            self.complete(cx);
-                        }
-                        ChunkStep::More => return pos,
-                        ChunkStep::Bad => {
-                            cx.cut();
-                            cx.junk(conn);
-                            self.resync();
-                        }
+                    ChunkStep::Done(used) => {
+                        self.complete(cx);
+                        Step::Took(used)
+                    }
+                    ChunkStep::More => Step::Wait(0),
+                    ChunkStep::Bad => {
+                        cx.cut();
+                        cx.junk(conn);
+                        self.resync();
+                        Step::Took(0)
                     }
                 }
             }
         }
-        pos
     }
 
     /// Parses a response head at the start of `input`. Returns the bytes consumed, or `None`
@@ -358,9 +349,6 @@ impl<'c> ResponseParser<'c> {
         }
 
         let pending = cx.pairing.borrow_mut().answer(conn);
-        if pending.is_none() {
-            cx.stats.responses_unpaired.fetch_add(1, Relaxed);
-        }
         let kind = pending.map_or(RequestKind::Other, |p| p.kind);
         let config: &'c ResponseConfig = cx.config;
         let digest = BodyDigest::new(&config.digest, content_encoding.clone().map(|r| &raw[r]));
@@ -432,6 +420,9 @@ impl<'c> ResponseParser<'c> {
             response.raw_body = Bytes::from(raw);
             response.last_byte_ns = self.now_ns;
             cx.stats.responses.fetch_add(1, Relaxed);
+            if response.request_id.is_none() {
+                cx.stats.responses_unpaired.fetch_add(1, Relaxed);
+            }
             (cx.on_response)(response);
         }
         self.state = State::Head;
