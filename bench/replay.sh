@@ -259,15 +259,17 @@ compare_binaries() {
     for who in baseline new; do
         bin=$REPLAYER; [ "$who" = baseline ] && bin=$REPLAYER_BASELINE
         start_replayer "$bin" "$OUT/replayer-$who-outage.log"
+        before_cpu_ns=$(cpu_ns "$RPID")
         sent=$(wrk_rate "http://127.0.0.1:$P/outage" 0)
         sleep 1
+        outage_cpu_us=$(python3 -c "print(round(($(cpu_ns "$RPID")-$before_cpu_ns)/1e3/max($sent,1), 2))")
         doc=$(status)
         failed=$(field 'd["requests"]["failed"]' <<<"$doc")
         qdrop=$(field 'd["requests"]["dropped_queue_full"]' <<<"$doc")
         rss=$(rss_kb "$RPID"); hwm=$(hwm_kb "$RPID")
         stop_replayer
-        echo "outage, $who: production $sent, failed $failed, queue drops $qdrop, RSS $rss kB (peak $hwm kB)"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$who" "$sent" "$failed" "$qdrop" "$rss" "$hwm" >> "$OUT/outage.tsv"
+        echo "outage, $who: production $sent, failed $failed, queue drops $qdrop, RSS $rss kB (peak $hwm kB), CPU $outage_cpu_us µs per production request"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$who" "$sent" "$failed" "$qdrop" "$rss" "$hwm" "$outage_cpu_us" >> "$OUT/outage.tsv"
     done
 
     python3 - "$OUT" "$REPEATS" "$BASE_RPS" "$DURATION" "$PACE_MS" "$CONNECTIONS" "$SETTINGS" <<'PY'
@@ -297,11 +299,11 @@ for label, s in steps.items():
               f"| {drops(b)}; {drops(n)} "
               f"| {statistics.median(x['p50'] for x in b):.3f} / {statistics.median(x['p50'] for x in n):.3f} |")
 md += ["", "Staging outage (staging nginx killed, wrk as fast as it goes, each daemon in turn):", "",
-       "| daemon | production requests | counted as failed | dropped on full queues | RSS MB | peak RSS MB |",
-       "|---|---:|---:|---:|---:|---:|"]
+       "| daemon | production requests | counted as failed | dropped on full queues | RSS MB | peak RSS MB | replayer CPU µs per production request |",
+       "|---|---:|---:|---:|---:|---:|---:|"]
 for line in open(f"{out}/outage.tsv"):
-    who, sent, failed, qdrop, rss, hwm = line.split()
-    md.append(f"| {who} | {int(sent):,} | {int(failed):,} | {int(qdrop):,} | {int(rss) / 1024:.1f} | {int(hwm) / 1024:.1f} |")
+    who, sent, failed, qdrop, rss, hwm, cpu = line.split()
+    md.append(f"| {who} | {int(sent):,} | {int(failed):,} | {int(qdrop):,} | {int(rss) / 1024:.1f} | {int(hwm) / 1024:.1f} | {cpu} |")
 text = "\n".join(md)
 open(f"{out}/compare.md", "w").write(text + "\n")
 print(); print(text)
@@ -332,8 +334,10 @@ done
 echo "== staging outage, wrk as fast as it goes"
 kill "$STAGING_PID"; wait "$STAGING_PID" 2>/dev/null || true
 before_failed=$(status | field 'd["requests"]["failed"]')
+before_cpu_ns=$(cpu_ns "$RPID")
 sent=$(wrk_rate "http://127.0.0.1:$P/outage" 0)
 sleep 1
+OUT_CPU=$(python3 -c "print(round(($(cpu_ns "$RPID")-$before_cpu_ns)/1e3/max($sent,1), 2))")
 doc=$(status)
 failed=$(( $(field 'd["requests"]["failed"]' <<<"$doc") - before_failed ))
 qdrop=$(field 'd["requests"]["dropped_queue_full"]' <<<"$doc")
@@ -351,7 +355,7 @@ stop_replayer
     echo "|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${ROWS[@]}"
     echo
-    echo "Staging outage (staging nginx killed, wrk as fast as it goes, $sent production requests): $failed counted as failed, $qdrop dropped on full queues in total; RSS $OUT_RSS MB, peak $OUT_HWM MB."
+    echo "Staging outage (staging nginx killed, wrk as fast as it goes, $sent production requests): $failed counted as failed, $qdrop dropped on full queues in total; RSS $OUT_RSS MB, peak $OUT_HWM MB; replayer CPU $OUT_CPU µs per production request."
 } > "$OUT/result.md"
 echo; cat "$OUT/result.md"
 
