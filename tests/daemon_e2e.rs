@@ -402,18 +402,18 @@ fn startup_errors_are_one_line_and_non_zero() {
         std::os::unix::fs::PermissionsExt::from_mode(0o777),
     )
     .unwrap();
-    let out = run_with_timeout(
-        std::os::unix::process::CommandExt::uid(
-            Command::new(bin("replayer"))
-                .args(["-input-raw=lo:80", "-output-http=http://127.0.0.1:9"])
-                .arg("--status-socket")
-                .arg(open_dir.join("status.sock"))
-                .arg("--sync-flag")
-                .arg(open_dir.join("flag")),
-            65534,
-        ),
-        Duration::from_secs(10),
-    );
+    // nobody:nogroup: with root's group kept, a checkout under a folder only its owner may
+    // enter (mktemp -d, then chmod o+x) would refuse the binary by its group bits.
+    let mut as_nobody = Command::new(bin("replayer"));
+    as_nobody
+        .args(["-input-raw=lo:80", "-output-http=http://127.0.0.1:9"])
+        .arg("--status-socket")
+        .arg(open_dir.join("status.sock"))
+        .arg("--sync-flag")
+        .arg(open_dir.join("flag"));
+    std::os::unix::process::CommandExt::gid(&mut as_nobody, 65534);
+    std::os::unix::process::CommandExt::uid(&mut as_nobody, 65534);
+    let out = run_with_timeout(&mut as_nobody, Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Nothing ran: exit 2, as with every output (docs/daemon.md, "Exit codes").
     assert_eq!(out.status.code(), Some(2), "{stderr}");
