@@ -404,7 +404,7 @@ fn startup_errors_are_one_line_and_non_zero() {
     .unwrap();
     // nobody:nogroup: with root's group kept, a checkout under a folder only its owner may
     // enter (mktemp -d, then chmod o+x) would refuse the binary by its group bits.
-    let mut as_nobody = Command::new(bin("replayer"));
+    let mut as_nobody = Command::new(open_bin("replayer"));
     as_nobody
         .args(["-input-raw=lo:80", "-output-http=http://127.0.0.1:9"])
         .arg("--status-socket")

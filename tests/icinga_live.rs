@@ -90,7 +90,7 @@ impl Icinga {
         let mut conf = format!(
             "const NodeName = \"{NODE}\"\nconst ZoneName = \"{NODE}\"\n\
              const ReplayerPluginDir = \"{plugins}\"\ninclude <itl>\n",
-            plugins = bin_dir().display()
+            plugins = open_bin_dir().display()
         );
         for file in ICINGA_LIBRARY_FILES {
             conf += &format!("include \"{}\"\n", icinga_conf_dir().join(file).display());
@@ -672,7 +672,10 @@ fn icinga_builds_the_plugins_command_lines_from_the_shipped_check_commands() {
     assert_eq!(
         command_line(results, "up!replayer-procs"),
         [
-            bin_dir().join("check_replayer_procs").display().to_string(),
+            open_bin_dir()
+                .join("check_replayer_procs")
+                .display()
+                .to_string(),
             "--command".into(),
             "replayer".into(),
             "--argument-array".into(),

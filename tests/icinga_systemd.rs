@@ -464,7 +464,7 @@ fn the_nrpe_commands_answer_through_a_real_nrpe() {
     let included = cfg
         .replace(
             "/usr/lib/nagios/plugins/",
-            &format!("{}/", bin_dir().display()),
+            &format!("{}/", open_bin_dir().display()),
         )
         .replace("/run/replayer/status.sock", &socket.display().to_string())
         .replace(
@@ -595,7 +595,7 @@ fn as_an_unprivileged_user_the_units_two_capabilities_are_enough_to_replay() {
             .arg(format!("--ambient-caps={caps}"))
             .arg(format!("--bounding-set={caps}"))
             .arg("--no-new-privs")
-            .arg(bin("replayer"))
+            .arg(open_bin("replayer"))
             .arg(format!("-input-raw=lo:{}", production.port))
             .arg(format!("-output-http={}", staging.url()))
             .arg("--status-socket")

@@ -140,7 +140,7 @@ fn the_status_socket_is_0660_for_its_group_and_clients_can_only_read() {
     // Another user, outside the group, cannot even connect; a member of the group reads.
     // The client is the check plugin Icinga runs (as its own user, e.g. nagios).
     let as_user = |uid: u32, gid: u32| {
-        let mut cmd = Command::new(bin("check_replay_5xx"));
+        let mut cmd = Command::new(open_bin("check_replay_5xx"));
         cmd.arg("-S")
             .arg(&daemon.socket)
             .arg("--sync-flag")

@@ -55,6 +55,60 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// The workspace's binaries where other users can run them: [`bin_dir`] itself when every
+/// folder above it lets others pass (the usual case, and CI's), else a folder of hard links
+/// (copies across file systems) under the system's temporary folder, made once per test run.
+/// Tests that run a binary as `nobody` or `nagios` (directly, through NRPE or Icinga 2) use
+/// this, so a checkout inside a folder only its owner may enter (`mktemp -d`) still works.
+pub fn open_bin_dir() -> PathBuf {
+    static OPEN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    OPEN.get_or_init(|| {
+        let dir = bin_dir();
+        if others_may_pass(&dir) {
+            return dir;
+        }
+        let open = std::env::temp_dir().join(format!("replayer-open-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&open).expect("create the open binaries folder");
+        set_mode(&open, 0o755);
+        for entry in std::fs::read_dir(&dir).expect("read the binaries folder") {
+            let path = entry.expect("binaries folder entry").path();
+            let executable = std::fs::metadata(&path).is_ok_and(|m| {
+                m.is_file()
+                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+            });
+            if !executable {
+                continue;
+            }
+            let target = open.join(path.file_name().expect("a file name"));
+            let _ = std::fs::remove_file(&target);
+            if std::fs::hard_link(&path, &target).is_err() {
+                std::fs::copy(&path, &target).expect("copy a binary to the open folder");
+            }
+        }
+        open
+    })
+    .clone()
+}
+
+/// [`bin`], from [`open_bin_dir`].
+pub fn open_bin(name: &str) -> PathBuf {
+    bin(name);
+    open_bin_dir().join(name)
+}
+
+/// Whether users other than the owner may pass through every folder from `/` to `dir`.
+fn others_may_pass(dir: &Path) -> bool {
+    dir.ancestors().all(|folder| {
+        std::fs::metadata(folder)
+            .is_ok_and(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o001 != 0)
+    })
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+        .expect("set a folder's mode");
+}
+
 /// Path of an external tool, failing loudly when it is missing: tests never pass quietly
 /// without the real part they need.
 pub fn require_tool(name: &str) -> PathBuf {
