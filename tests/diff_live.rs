@@ -15,15 +15,21 @@ const PRODUCTION: &str = "gzip on; gzip_min_length 1; gzip_types text/plain;\n\
     location /moved/ { return 200 \"a page\\n\"; }\n\
     location /changed/ { return 200 \"old\\n\"; }\n\
     location /gz/ { return 200 \"a text long enough to be worth compressing, twice over: a text long enough\\n\"; }\n\
-    location /time { return 200 \"$request_id\\n\"; }";
+    location /time { return 200 \"$request_id\\n\"; }\n\
+    location /promo/ { return 200 \"an offer\\n\"; }\n\
+    location = /old { return 301 https://www.example.org/new; }";
 
 /// Staging: `/moved/` is gone (404, an HTML error page), `/changed/` has another body of the
-/// same length, `/gz/` is the same text uncompressed, `/time` is as random.
+/// same length, `/gz/` is the same text uncompressed, `/time` is as random, `/promo/`
+/// redirects where production serves, and `/old` redirects to the same path on its own host
+/// (alike: the host of a Location is not compared).
 const STAGING: &str = "location /same/ { return 200 \"same page\\n\"; }\n\
     location /moved/ { return 404; }\n\
     location /changed/ { return 200 \"new\\n\"; }\n\
     location /gz/ { return 200 \"a text long enough to be worth compressing, twice over: a text long enough\\n\"; }\n\
-    location /time { return 200 \"$request_id\\n\"; }";
+    location /time { return 200 \"$request_id\\n\"; }\n\
+    location /promo/ { return 301 /offers/; }\n\
+    location = /old { return 301 http://staging.internal:8080/new; }";
 
 /// curl over one keep-alive connection, accepting gzip (the body is left encoded).
 fn curl(port: u16, paths: &[&str]) {
@@ -67,23 +73,34 @@ fn staging_answers_are_compared_with_production_by_cause() {
     );
     curl(
         production.port,
-        &["/moved/3", "/changed/1", "/changed/2", "/gz/1", "/gz/2"],
+        &[
+            "/moved/3",
+            "/changed/1",
+            "/changed/2",
+            "/gz/1",
+            "/gz/2",
+            "/promo/1",
+            "/old",
+        ],
     );
     for _ in 0..4 {
         curl(production.port, &["/time"]);
     }
-    let doc = daemon.wait_for(Duration::from_secs(15), "14 pairs compared", |d| {
-        d.diff.compared >= 14
+    let doc = daemon.wait_for(Duration::from_secs(15), "16 pairs compared", |d| {
+        d.diff.compared >= 16
     });
     std::thread::sleep(Duration::from_millis(300));
     let doc = daemon.status().unwrap_or(doc);
     let d = &doc.diff;
     assert!(d.enabled);
-    // The first /time pair differs (production's noise is not known yet); the next three are
-    // noisy: production answered /time differently each time.
+    // Differing: the three /moved/ (404), the two /changed/, /promo/ (301 where production
+    // serves) and the first /time pair (production's noise on it is not known yet); the
+    // next three /time pairs are noisy: production answered /time differently each time.
+    // The same: /same/ (3), /gz/ (2, gzip against plain) and /old (301 to the same path on
+    // another host).
     assert_eq!(
         (d.compared, d.same, d.differing, d.noisy, d.prod_missing),
-        (14, 5, 6, 3, 0),
+        (16, 6, 7, 3, 0),
         "{d:#?}"
     );
     let by: Vec<(&str, u64)> = d.by_cause.iter().map(|(k, v)| (k.as_str(), *v)).collect();
@@ -91,15 +108,15 @@ fn staging_answers_are_compared_with_production_by_cause() {
         by,
         [
             ("body", 3),
-            ("content_type", 3),
+            ("content_type", 4),
             ("length", 0),
-            ("location", 0),
-            ("status", 3),
-            ("status_class", 3)
+            ("location", 1),
+            ("status", 4),
+            ("status_class", 4)
         ],
         "{d:#?}"
     );
-    assert_eq!(doc.windows["60"].diff.compared, 14);
+    assert_eq!(doc.windows["60"].diff.compared, 16);
     let top = &doc.diff_routes[0];
     assert_eq!((top.route.as_str(), top.differing), ("GET /moved/{n}", 3));
     assert_eq!(
@@ -123,19 +140,19 @@ fn staging_answers_are_compared_with_production_by_cause() {
         diff_lines,
         [
             "replayer_diff_enabled 1",
-            "replayer_diff_compared_total 14",
-            "replayer_diff_same_total 5",
-            "replayer_diff_differing_total 6",
+            "replayer_diff_compared_total 16",
+            "replayer_diff_same_total 6",
+            "replayer_diff_differing_total 7",
             "replayer_diff_noisy_total 3",
             "replayer_diff_prod_missing_total 0",
             "replayer_diff_slower_total 0",
             "replayer_diff_untracked_total 0",
             "replayer_diff_differing_by_cause_total{cause=\"body\"} 3",
-            "replayer_diff_differing_by_cause_total{cause=\"content_type\"} 3",
+            "replayer_diff_differing_by_cause_total{cause=\"content_type\"} 4",
             "replayer_diff_differing_by_cause_total{cause=\"length\"} 0",
-            "replayer_diff_differing_by_cause_total{cause=\"location\"} 0",
-            "replayer_diff_differing_by_cause_total{cause=\"status\"} 3",
-            "replayer_diff_differing_by_cause_total{cause=\"status_class\"} 3",
+            "replayer_diff_differing_by_cause_total{cause=\"location\"} 1",
+            "replayer_diff_differing_by_cause_total{cause=\"status\"} 4",
+            "replayer_diff_differing_by_cause_total{cause=\"status_class\"} 4",
         ]
     );
 
@@ -152,21 +169,28 @@ fn staging_answers_are_compared_with_production_by_cause() {
     assert_eq!(
         lines[..6],
         [
-            "Since start:  14 compared: 5 same, 6 differing (42.86%), 3 noisy; production's answer missing 0, staging slower 0, untracked 0",
-            "  by cause:   body 3, content_type 3, status 3, status_class 3",
-            "Last 60 s: 14 compared: 5 same, 6 differing (42.86%), 3 noisy; production's answer missing 0, staging slower 0, untracked 0",
-            "  by cause:   body 3, content_type 3, status 3, status_class 3",
+            "Since start:  16 compared: 6 same, 7 differing (43.75%), 3 noisy; production's answer missing 0, staging slower 0, untracked 0",
+            "  by cause:   body 3, content_type 4, location 1, status 4, status_class 4",
+            "Last 60 s: 16 compared: 6 same, 7 differing (43.75%), 3 noisy; production's answer missing 0, staging slower 0, untracked 0",
+            "  by cause:   body 3, content_type 4, location 1, status 4, status_class 4",
             "",
             "Routes that differ most (since start):",
         ],
         "{text}"
     );
+    // As docs/diff.md shows it.
     assert_eq!(
-        lines[6..9],
+        lines[6..15],
         [
             "       3  GET /moved/{n}",
             "          content_type 3, status 3, status_class 3",
             "          e.g. GET /moved/1: production 200, staging 404 (status,status_class,content_type)",
+            "       2  GET /changed/{n}",
+            "          body 2",
+            "          e.g. GET /changed/1: production 200, staging 200 (body)",
+            "       1  GET /promo/{n}",
+            "          content_type 1, location 1, status 1, status_class 1",
+            "          e.g. GET /promo/1: production 200, staging 301 (status,status_class,content_type,location)",
         ],
         "{text}"
     );
@@ -186,10 +210,10 @@ fn staging_answers_are_compared_with_production_by_cause() {
     assert_eq!(out.status.code(), Some(2), "{first}");
     assert_eq!(
         first.lines().next().unwrap(),
-        "REPLAY DIFF CRITICAL: 21.43% of answers differ in status from production's over 1m \
-         (3 of 14 compared; body 3, content_type 3, status 3, status_class 3; noisy 3) | \
-         differing_ratio=0.214286;0.05;0.1;0;1 compared=14;;;0; differing=3;;;0; noisy=3;;;0; \
-         prod_missing=0;;;0; slower=0;;;0;"
+        "REPLAY DIFF CRITICAL: 25% of answers differ in status from production's over 1m \
+         (4 of 16 compared; body 3, content_type 4, location 1, status 4, status_class 4; \
+         noisy 3) | differing_ratio=0.25;0.05;0.1;0;1 compared=16;;;0; differing=4;;;0; \
+         noisy=3;;;0; prod_missing=0;;;0; slower=0;;;0;"
     );
     assert_eq!(
         first.lines().nth(1),
@@ -199,11 +223,19 @@ fn staging_answers_are_compared_with_production_by_cause() {
         ),
         "docs/diff.md shows this output"
     );
+    assert_eq!(
+        first.lines().nth(2),
+        Some(
+            "GET /promo/{n}: 1 differing since start (content_type 1, location 1, status 1, \
+             status_class 1), e.g. GET /promo/1 production 200 staging 301"
+        ),
+        "docs/diff.md shows this output"
+    );
     let out = check(&[]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
         String::from_utf8_lossy(&out.stdout).starts_with(
-            "REPLAY DIFF OK: only 14 answers compared over 1m, fewer than --min-compared 20"
+            "REPLAY DIFF OK: only 16 answers compared over 1m, fewer than --min-compared 20"
         ),
         "{out:?}"
     );
