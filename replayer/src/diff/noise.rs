@@ -3,8 +3,8 @@
 //! A page that shows the time, a CSRF token or a random banner differs between any two
 //! answers, staging's or production's. Diffy finds such noise by sending each request to two
 //! production instances; passively there is a better witness: production answering the same
-//! request (same method and target) twice within [`NoiseConfig::window`], with the same
-//! status and different bodies. Such a request is noisy for [`NoiseConfig::hold`] after, and
+//! request (same method and target) twice within [`NoiseConfig::window_ns`], with the same
+//! status and different bodies. Such a request is noisy for [`NoiseConfig::hold_ns`] after, and
 //! its body-only differences against staging are counted as `noisy`, apart from real ones.
 //! A request seen once, or whose repeats agree, is not noisy: its differences are real.
 //!
