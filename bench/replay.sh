@@ -20,6 +20,9 @@
 # The binary under test: REPLAYER=/path/to/replayer runs that binary instead of building
 # target/release/replayer (a build of another commit, in its own worktree and target dir).
 #
+# NEW_FLAGS="--diff" with REPLAYER_BASELINE set to the same binary compares one setting
+# against none (the flags go to the "new" daemon only), e.g. what the comparison costs.
+#
 # Two binaries in one run: REPLAYER_BASELINE=/path/to/old/replayer bench/replay.sh runs, at
 # each rate, the baseline daemon and the new one one after the other, REPEATS times (default
 # 3, the order swapped every time), against the same production, the same staging and the
@@ -159,10 +162,12 @@ BASE_RPS=$(( BASE / DURATION ))
 echo "staging alone: $BASE_RPS requests/s"
 : > "$OUT/staging/access.log"
 
-start_replayer() { # start_replayer BINARY LOG -> pid in RPID, once its status socket answers
+start_replayer() { # start_replayer BINARY LOG [FLAGS...] -> pid in RPID, once its status socket answers
     rm -f "$OUT/status.sock"
-    "$1" -input-raw "lo:$P" -output-http "http://127.0.0.1:$S" ${REPLAY_FLAGS[@]+"${REPLAY_FLAGS[@]}"} \
-        --status-socket "$OUT/status.sock" --sync-flag "$OUT/no-flag" 2> "$2" &
+    local bin=$1 log=$2
+    shift 2
+    "$bin" -input-raw "lo:$P" -output-http "http://127.0.0.1:$S" ${REPLAY_FLAGS[@]+"${REPLAY_FLAGS[@]}"} \
+        "$@" --status-socket "$OUT/status.sock" --sync-flag "$OUT/no-flag" 2> "$log" &
     RPID=$!
     PIDS+=("$RPID")
     for _ in $(seq 100); do [ -S "$OUT/status.sock" ] && break; sleep 0.05; done
@@ -242,7 +247,12 @@ compare_binaries() {
             if (( rep % 2 == 0 )); then order="new baseline"; fi
             for who in $order; do
                 bin=$REPLAYER; [ "$who" = baseline ] && bin=$REPLAYER_BASELINE
-                start_replayer "$bin" "$OUT/replayer-$who.log"
+                # shellcheck disable=SC2086 # NEW_FLAGS is a list of words
+                if [ "$who" = new ]; then
+                    start_replayer "$bin" "$OUT/replayer-$who.log" ${NEW_FLAGS:-}
+                else
+                    start_replayer "$bin" "$OUT/replayer-$who.log"
+                fi
                 run_step "$rate" "$conns"
                 hwm=$(hwm_kb "$RPID")
                 stop_replayer
