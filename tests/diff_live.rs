@@ -353,3 +353,55 @@ fn head_304_pipelined_and_large_answers_compare_equal_when_equal() {
     assert_eq!(doc.capture.prod_responses_unpaired, 0);
     assert_eq!(doc.capture.kernel_dropped, 0);
 }
+
+/// A capture file as input compares the same way: a new staging build checked against
+/// yesterday's capture. demo/production.pcap holds production's answers too.
+#[test]
+fn a_capture_file_with_its_answers_is_compared_the_same_way() {
+    let _processes = lock::processes();
+    let scratch = Scratch::new("diff-file");
+    let staging = Nginx::start(
+        &scratch.join("staging"),
+        "location / { return 200 \"ok\\n\"; } location /fail { return 500; }",
+    );
+    let pcap = workspace_root().join("demo/production.pcap");
+    let mut daemon = DaemonProcess::spawn(
+        &scratch.join("daemon"),
+        &[
+            &format!("-input-raw={}:7999", pcap.display()),
+            &format!("-output-http={}", staging.url()),
+            "--diff",
+            // The socket stays up after the file, so the figures can be read.
+            "-exit-after=60s",
+        ],
+    );
+    let doc = daemon.wait_for(Duration::from_secs(20), "71 pairs compared", |d| {
+        d.diff.compared >= 71
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let doc = daemon.status().unwrap_or(doc);
+    let d = &doc.diff;
+    assert_eq!(doc.capture.prod_responses_unpaired, 0);
+    assert_eq!(
+        (d.compared, d.prod_missing, d.untracked),
+        (71, 0, 0),
+        "{d:#?}"
+    );
+    // Staging answers "ok" to everything: the 65 GETs production served a page to differ by
+    // body and length, the two to /fail/ by status (production's 200 against staging's 500,
+    // whose HTML error page also has another media type), and the four HEADs (no body on
+    // either side) are alike.
+    assert_eq!((d.same, d.differing, d.noisy), (4, 67, 0), "{d:#?}");
+    let by: Vec<(&str, u64)> = d.by_cause.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        by,
+        [
+            ("body", 65),
+            ("content_type", 2),
+            ("length", 65),
+            ("location", 0),
+            ("status", 2),
+            ("status_class", 2)
+        ]
+    );
+}
