@@ -405,3 +405,52 @@ fn a_capture_file_with_its_answers_is_compared_the_same_way() {
         ]
     );
 }
+
+/// `--input-raw-track-response` (GoReplay's): production's answers as type-2 records, each
+/// after its request's type-1 record and with its id, in the stdout and file outputs.
+#[test]
+fn tracked_responses_are_type_2_records_with_their_requests_id() {
+    let _processes = lock::processes();
+    let pcap = workspace_root().join("demo/production.pcap");
+    let out = run_with_timeout(
+        Command::new(bin("replayer"))
+            .arg(format!("-input-raw={}:7999", pcap.display()))
+            .args(["-input-raw-track-response", "-output-stdout"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let records = goreplay_records(&out.stdout);
+    let kind = |r: &Record| r.meta.split(' ').next().unwrap_or_default().to_string();
+    let id = |r: &Record| r.meta.split(' ').nth(1).unwrap_or_default().to_string();
+    let requests: Vec<&Record> = records.iter().filter(|r| kind(r) == "1").collect();
+    let responses: Vec<&Record> = records.iter().filter(|r| kind(r) == "2").collect();
+    // demo/production.pcap: 71 safe requests, every one answered.
+    assert_eq!((requests.len(), responses.len()), (71, 71));
+    for response in &responses {
+        let position = records
+            .iter()
+            .position(|r| std::ptr::eq(r, *response))
+            .unwrap();
+        assert!(
+            records[..position]
+                .iter()
+                .any(|r| kind(r) == "1" && id(r) == id(response)),
+            "type 2 {} before its request",
+            response.meta
+        );
+        assert!(
+            response.payload.starts_with(b"HTTP/1.1 "),
+            "{}",
+            response.meta
+        );
+        let fields: Vec<&str> = response.meta.split(' ').collect();
+        assert_eq!(fields.len(), 4, "{}", response.meta);
+        assert_eq!(fields[1].len(), 24, "{}", response.meta);
+    }
+    // The HEADs' answers carry a head only.
+    let heads = requests
+        .iter()
+        .filter(|r| r.payload.starts_with(b"HEAD "))
+        .count();
+    assert_eq!(heads, 4);
+}

@@ -16,7 +16,6 @@ use crate::flow::{self, Flow, FlowError, OnOutputError, ReplayRoute};
 use crate::join::Join;
 use crate::outputs::replay::{ReplayConfig, ReplayOutput};
 use crate::privileges;
-use crate::response::ResponseConfig;
 use crate::shutdown::Shutdown;
 use crate::stages::limit::Limiter;
 use crate::stages::FlowStats;
@@ -177,31 +176,40 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
                     Some(route),
                     shutdown.clone(),
                 );
-                let result = match &join {
-                    Some(join) => {
-                        let responses = ResponseConfig {
-                            digest: join.digest().clone(),
-                            keep_body: 0,
-                        };
-                        pipeline::run_opened_with_responses(
-                            source,
-                            &config.capture,
-                            &responses,
-                            &shutdown.capture_flag(),
-                            &capture_stats,
-                            &mut |captured| match captured {
-                                Captured::Request(r) => flow.request(r),
-                                Captured::Response(r) => join.production(&r),
-                            },
-                        )
+                // Production's responses, for the comparison (--diff) and for type-2
+                // records (--input-raw-track-response).
+                let result = if join.is_some() || config.track_response {
+                    let mut responses = flow::tracked_responses();
+                    if let Some(join) = &join {
+                        responses.digest = join.digest().clone();
                     }
-                    None => pipeline::run_opened(
+                    if !config.track_response {
+                        responses.keep_body = 0;
+                    }
+                    pipeline::run_opened_with_responses(
+                        source,
+                        &config.capture,
+                        &responses,
+                        &shutdown.capture_flag(),
+                        &capture_stats,
+                        &mut |captured| match captured {
+                            Captured::Request(r) => flow.request(r),
+                            Captured::Response(r) => {
+                                if let Some(join) = &join {
+                                    join.production(&r);
+                                }
+                                flow.response(&r);
+                            }
+                        },
+                    )
+                } else {
+                    pipeline::run_opened(
                         source,
                         &config.capture,
                         &shutdown.capture_flag(),
                         &capture_stats,
                         &mut |r| flow.request(r),
-                    ),
+                    )
                 };
                 // Failures were logged as they happened (DropOutput).
                 let _ = flow.finish();

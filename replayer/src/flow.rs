@@ -24,13 +24,15 @@ use crate::config::Config;
 use crate::outputs::replay::{ReplayError, ReplayOutput};
 use crate::outputs::{FileOutput, NullOutput, Output, OutputError, StdoutOutput};
 use crate::request::Request;
+use crate::response::{Response, ResponseConfig};
 use crate::shutdown::Shutdown;
 use crate::stages::limit::Limiter;
 use crate::stages::{FlowStats, Stages, Verdict};
 use crate::status::socket::{DaemonStatus, SocketError};
 use crate::status::stats::{Event, Stats};
-use crate::stream::pipeline;
+use crate::stream::pipeline::{self, Captured};
 use replayer_status::schema::DaemonState;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,6 +132,8 @@ impl std::fmt::Display for Summary {
 pub struct Sink {
     output: Box<dyn Output>,
     limiter: Option<Limiter>,
+    /// Its place among the flow's sinks, for [`Flow`]'s tracked responses.
+    slot: u8,
 }
 
 /// What a failing stdout or file output does to the run.
@@ -155,10 +159,20 @@ pub struct ReplayRoute {
     pub stats: Arc<Stats>,
 }
 
+/// Requests waiting for their response at most, with `--input-raw-track-response`.
+pub const MAX_TRACKED: usize = 100_000;
+/// Body bytes a type-2 record carries at most (`--input-raw-track-response`): a bound on what
+/// a response holds in memory while it streams; longer bodies are cut in the record.
+pub const TRACKED_BODY: usize = 1 << 20;
+
 /// What happens to each captured request. Lives on the capture thread.
 pub struct Flow {
     stages: Stages,
     sinks: Vec<Sink>,
+    /// `--input-raw-track-response`: requests written to the sinks whose response may come,
+    /// by id: the request's capture time (for the record id) and which sinks took it (bit
+    /// `slot` set). At most [`MAX_TRACKED`]; beyond, a response is not written.
+    tracked: Option<HashMap<u64, (u64, u64)>>,
     on_output_error: OnOutputError,
     failure: Option<OutputError>,
     replay: Option<ReplayRoute>,
@@ -183,11 +197,55 @@ impl Flow {
                 config.header_limiters.clone(),
                 flow_stats,
             ),
-            sinks,
+            sinks: sinks
+                .into_iter()
+                .enumerate()
+                .map(|(slot, sink)| Sink {
+                    slot: slot.min(63) as u8,
+                    ..sink
+                })
+                .collect(),
+            tracked: config.track_response.then(HashMap::new),
             on_output_error,
             failure: None,
             replay,
             shutdown,
+        }
+    }
+
+    /// Production's response: written (GoReplay's type 2) to each output that took its
+    /// request (`--input-raw-track-response`); otherwise ignored.
+    pub fn response(&mut self, response: &Response) {
+        if self.failure.is_some() {
+            return;
+        }
+        let Some(tracked) = &mut self.tracked else {
+            return;
+        };
+        let Some((at, mask)) = response.request_id.and_then(|id| tracked.remove(&id)) else {
+            return;
+        };
+        let on_error = self.on_output_error;
+        let mut failure = None;
+        self.sinks.retain_mut(|sink| {
+            if failure.is_some() || mask & (1 << sink.slot) == 0 {
+                return true;
+            }
+            match sink.output.emit_response(at, response) {
+                Ok(()) => true,
+                Err(e) if on_error == OnOutputError::DropOutput => {
+                    tracing::error!("output failed, no longer written: {e}");
+                    false
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    true
+                }
+            }
+        });
+        if let Some(e) = failure {
+            self.failure = Some(e);
+            self.shutdown.trigger("an output failed");
         }
     }
 
@@ -219,6 +277,7 @@ impl Flow {
     fn write_to_sinks(&mut self, request: &Request) {
         let (flow_stats, on_error) = (self.stages.stats(), self.on_output_error);
         let mut failure = None;
+        let mut took = 0u64;
         self.sinks.retain_mut(|sink| {
             if failure.is_some() {
                 return true;
@@ -228,7 +287,10 @@ impl Flow {
                 return true;
             }
             match sink.output.emit(request) {
-                Ok(()) => true,
+                Ok(()) => {
+                    took |= 1 << sink.slot;
+                    true
+                }
                 Err(e) if on_error == OnOutputError::DropOutput => {
                     tracing::error!("output failed, no longer written: {e}");
                     false
@@ -242,6 +304,11 @@ impl Flow {
         if let Some(e) = failure {
             self.failure = Some(e);
             self.shutdown.trigger("an output failed");
+        }
+        if let Some(tracked) = &mut self.tracked {
+            if took != 0 && tracked.len() < MAX_TRACKED {
+                tracked.insert(request.id, (request.captured_at_ns, took));
+            }
         }
     }
 
@@ -294,18 +361,21 @@ pub fn open_outputs(config: &Config) -> Result<Vec<Sink>, OutputError> {
         sinks.push(Sink {
             output: Box::new(StdoutOutput::new()),
             limiter: None,
+            slot: 0,
         });
     }
     if let Some(file) = &config.outputs.file {
         sinks.push(Sink {
             output: Box::new(FileOutput::create(&file.path)?),
             limiter: file.limit.map(Limiter::new),
+            slot: 0,
         });
     }
     if config.outputs.null {
         sinks.push(Sink {
             output: Box::new(NullOutput::default()),
             limiter: None,
+            slot: 0,
         });
     }
     Ok(sinks)
@@ -332,12 +402,25 @@ pub fn run(config: &Config) -> Result<Summary, FlowError> {
         None,
         shutdown.clone(),
     );
-    let captured = pipeline::run(
-        &config.capture,
-        &shutdown.capture_flag(),
-        &CaptureStats::default(),
-        &mut |request| flow.request(request),
-    );
+    let captured = if config.track_response {
+        pipeline::run_with_responses(
+            &config.capture,
+            &tracked_responses(),
+            &shutdown.capture_flag(),
+            &CaptureStats::default(),
+            &mut |captured| match captured {
+                Captured::Request(request) => flow.request(request),
+                Captured::Response(response) => flow.response(&response),
+            },
+        )
+    } else {
+        pipeline::run(
+            &config.capture,
+            &shutdown.capture_flag(),
+            &CaptureStats::default(),
+            &mut |request| flow.request(request),
+        )
+    };
     let finished = flow.finish();
     let summary = Summary::of(&flow_stats);
     if config.stats {
@@ -355,6 +438,15 @@ pub fn run(config: &Config) -> Result<Summary, FlowError> {
             Ok(summary)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// How responses are captured for `--input-raw-track-response`: bodies kept up to
+/// [`TRACKED_BODY`] for the records.
+pub fn tracked_responses() -> ResponseConfig {
+    ResponseConfig {
+        keep_body: TRACKED_BODY,
+        ..ResponseConfig::default()
     }
 }
 

@@ -160,6 +160,8 @@ pub struct Config {
     pub capture: CaptureConfig,
     /// The comparison of staging's answers with production's (`--diff` and its options).
     pub diff: DiffSettings,
+    /// `--input-raw-track-response`: production's responses written as type-2 records.
+    pub track_response: bool,
     /// The input as the status document names it: `lo:7999`, `any:80`, or the file's path.
     pub source: String,
     /// Where requests go (`-output-*`).

@@ -234,6 +234,7 @@ impl Config {
         Ok(Config {
             capture,
             diff,
+            track_response: s.input_raw_track_response.unwrap_or(false),
             source,
             outputs,
             replay,
@@ -300,6 +301,7 @@ impl Config {
                 .map(|t| with_limit(t.url.to_string(), t.limit))
                 .collect(),
             diff: Some(self.diff.enabled),
+            input_raw_track_response: Some(self.track_response),
             diff_max_body: Some(format_size(self.diff.digest.max_body as u64)),
             diff_body_mask: texts(&self.diff.digest.masks),
             diff_ignore_header: [

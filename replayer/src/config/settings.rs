@@ -43,6 +43,10 @@ pub struct Settings {
     /// Connections reassembled at once; beyond it new ones are dropped and counted [default: 65536]
     #[arg(long, value_name = "N", help_heading = "Input")]
     pub max_streams: Option<usize>,
+    /// Capture production's responses too and write each to the stdout and file outputs as
+    /// GoReplay's type-2 record, after its request's
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
+    pub input_raw_track_response: Option<bool>,
     /// Bytes one connection may hold (out of order, or an unfinished request), e.g. 1mb;
     /// a request that outgrows it is cut and counted [default: 4mb]
     #[arg(long, value_name = "SIZE", help_heading = "Input")]
@@ -248,7 +252,7 @@ impl Settings {
         overlay!(base, over;
             scalars: input_raw, input_raw_engine, input_raw_bpf_filter, input_raw_expire, input_raw_speed,
                 input_raw_buffer_size, input_raw_snaplen, input_raw_override_snaplen,
-                input_raw_promisc, max_streams, max_stream_bytes, max_buffered_bytes,
+                input_raw_promisc, input_raw_track_response, max_streams, max_stream_bytes, max_buffered_bytes,
                 output_http_workers, output_http_workers_min, output_http_workers_max,
                 output_http_pipeline, output_http_queue_len,
                 output_http_timeout, output_http_redirects, output_http_skip_verify,

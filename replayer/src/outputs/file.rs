@@ -5,6 +5,7 @@
 //! talk to the network push into a bounded queue and count what does not fit.
 
 use crate::request::Request;
+use crate::response::Response;
 use std::io::{BufWriter, Write};
 
 /// A destination for requests that passed the stages. The flow calls it from the capture
@@ -14,6 +15,15 @@ pub trait Output: Send {
     fn emit(&mut self, request: &Request) -> Result<(), OutputError>;
     /// Called once at the end (file input done, or shutdown): flush buffers, drain queues.
     fn finish(&mut self) -> Result<(), OutputError>;
+    /// Production's response to a request this output took (`--input-raw-track-response`);
+    /// `request_captured_at_ns` is the request's, for its record id. Ignored by default.
+    fn emit_response(
+        &mut self,
+        _request_captured_at_ns: u64,
+        _response: &Response,
+    ) -> Result<(), OutputError> {
+        Ok(())
+    }
 }
 
 /// Why an output stopped taking requests; the flow stops with it.
@@ -93,22 +103,60 @@ fn is_chunked(request: &Request) -> bool {
 /// the same input always gives the same file. Latency is GoReplay's time from first to
 /// last packet of the message; the pipeline does not keep it, so it is written as `0`.
 pub fn write_record(out: &mut impl Write, request: &Request) -> std::io::Result<()> {
-    let mut meta = [0u8; 64];
-    meta[..2].copy_from_slice(b"1 ");
-    let mut len = 2;
-    len += put_hex(
-        &mut meta[len..],
-        u64::from(request.captured_at_ns as u32),
-        8,
-    );
-    len += put_hex(&mut meta[len..], request.id, 16);
-    meta[len] = b' ';
-    len += 1;
-    len += put_decimal(&mut meta[len..], request.captured_at_ns);
-    meta[len..len + 3].copy_from_slice(b" 0\n");
-    out.write_all(&meta[..len + 3])?;
+    let (at, id) = (request.captured_at_ns, request.id);
+    write_meta(out, b'1', at, id, at, 0)?;
     write_wire(out, request)?;
     out.write_all(RECORD_SEPARATOR)
+}
+
+/// Writes production's response as GoReplay's type-2 record (`--input-raw-track-response`):
+/// `2 <id> <timestamp_ns> <latency_ns>\n`, the head as captured, the body (its transfer
+/// coding removed, at most the kept bytes: see `flow`), `\n🐵🙈🙉\n`. The id is the request's
+/// (made from its capture time and id, as [`write_record`] makes it), so readers pair them.
+pub fn write_response_record(
+    out: &mut impl Write,
+    request_captured_at_ns: u64,
+    response: &Response,
+) -> std::io::Result<()> {
+    let id = response.request_id.unwrap_or_default();
+    let latency = response.latency_ns.unwrap_or_default();
+    write_meta(
+        out,
+        b'2',
+        request_captured_at_ns,
+        id,
+        response.first_byte_ns,
+        latency,
+    )?;
+    out.write_all(&response.head)?;
+    out.write_all(&response.raw_body)?;
+    out.write_all(RECORD_SEPARATOR)
+}
+
+/// A record's first line: `KIND <id> <timestamp_ns> <latency_ns>\n`, the id 24 hex digits
+/// from the request's capture time (low 32 bits) and its pipeline id.
+fn write_meta(
+    out: &mut impl Write,
+    kind: u8,
+    id_time_ns: u64,
+    id: u64,
+    timestamp_ns: u64,
+    latency_ns: u64,
+) -> std::io::Result<()> {
+    let mut meta = [0u8; 80];
+    meta[0] = kind;
+    meta[1] = b' ';
+    let mut len = 2;
+    len += put_hex(&mut meta[len..], u64::from(id_time_ns as u32), 8);
+    len += put_hex(&mut meta[len..], id, 16);
+    meta[len] = b' ';
+    len += 1;
+    len += put_decimal(&mut meta[len..], timestamp_ns);
+    meta[len] = b' ';
+    len += 1;
+    len += put_decimal(&mut meta[len..], latency_ns);
+    meta[len] = b'\n';
+    out.write_all(&meta[..len + 1])
 }
 
 /// Writes `value` as exactly `digits` lowercase hex digits; returns `digits`.
@@ -165,6 +213,9 @@ impl Output for StdoutOutput {
     fn emit(&mut self, request: &Request) -> Result<(), OutputError> {
         Ok(write_record(&mut self.out, request)?)
     }
+    fn emit_response(&mut self, at: u64, response: &Response) -> Result<(), OutputError> {
+        Ok(write_response_record(&mut self.out, at, response)?)
+    }
     fn finish(&mut self) -> Result<(), OutputError> {
         Ok(self.out.flush()?)
     }
@@ -197,6 +248,9 @@ impl FileOutput {
 impl Output for FileOutput {
     fn emit(&mut self, request: &Request) -> Result<(), OutputError> {
         write_record(&mut self.out, request).map_err(|e| self.error(e))
+    }
+    fn emit_response(&mut self, at: u64, response: &Response) -> Result<(), OutputError> {
+        write_response_record(&mut self.out, at, response).map_err(|e| self.error(e))
     }
     fn finish(&mut self) -> Result<(), OutputError> {
         self.out.flush().map_err(|e| self.error(e))?;
