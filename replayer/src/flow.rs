@@ -225,19 +225,28 @@ impl Flow {
         let Some((at, mask)) = response.request_id.and_then(|id| tracked.remove(&id)) else {
             return;
         };
+        self.each_sink(|sink| {
+            (mask & (1 << sink.slot) != 0).then(|| sink.output.emit_response(at, response))
+        });
+    }
+
+    /// Runs `emit` on every sink (`None`: this one was skipped), under the run's error rule:
+    /// [`OnOutputError::DropOutput`] logs the failure and drops the sink,
+    /// [`OnOutputError::StopRun`] keeps the first failure and stops the run.
+    fn each_sink(&mut self, mut emit: impl FnMut(&mut Sink) -> Option<Result<(), OutputError>>) {
         let on_error = self.on_output_error;
         let mut failure = None;
         self.sinks.retain_mut(|sink| {
-            if failure.is_some() || mask & (1 << sink.slot) == 0 {
+            if failure.is_some() {
                 return true;
             }
-            match sink.output.emit_response(at, response) {
-                Ok(()) => true,
-                Err(e) if on_error == OnOutputError::DropOutput => {
+            match emit(sink) {
+                None | Some(Ok(())) => true,
+                Some(Err(e)) if on_error == OnOutputError::DropOutput => {
                     tracing::error!("output failed, no longer written: {e}");
                     false
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     failure = Some(e);
                     true
                 }
@@ -275,36 +284,19 @@ impl Flow {
     }
 
     fn write_to_sinks(&mut self, request: &Request) {
-        let (flow_stats, on_error) = (self.stages.stats(), self.on_output_error);
-        let mut failure = None;
+        let flow_stats = Arc::clone(self.stages.stats());
         let mut took = 0u64;
-        self.sinks.retain_mut(|sink| {
-            if failure.is_some() {
-                return true;
-            }
+        self.each_sink(|sink| {
             if sink.limiter.as_mut().is_some_and(|l| !l.allow(request)) {
                 flow_stats.count_sampled_out();
-                return true;
+                return None;
             }
-            match sink.output.emit(request) {
-                Ok(()) => {
-                    took |= 1 << sink.slot;
-                    true
-                }
-                Err(e) if on_error == OnOutputError::DropOutput => {
-                    tracing::error!("output failed, no longer written: {e}");
-                    false
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    true
-                }
+            let written = sink.output.emit(request);
+            if written.is_ok() {
+                took |= 1 << sink.slot;
             }
+            Some(written)
         });
-        if let Some(e) = failure {
-            self.failure = Some(e);
-            self.shutdown.trigger("an output failed");
-        }
         if let Some(tracked) = &mut self.tracked {
             if took != 0 && tracked.len() < MAX_TRACKED {
                 tracked.insert(request.id, (request.captured_at_ns, took));
