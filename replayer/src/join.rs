@@ -269,6 +269,7 @@ impl Join {
             slower: comparison.slower,
         };
         let example = Example {
+            id: pending.request.id,
             method: &pending.request.method,
             target: &pending.request.target,
             production_status: production.status,

@@ -311,7 +311,8 @@ pub struct DiffRoute {
     pub differing: u64,
     /// Of those, by cause (only causes seen are present).
     pub by_cause: BTreeMap<String, u64>,
-    /// The first differing pair seen on this route.
+    /// The differing pair of the earliest request on this route (the same whatever order
+    /// the answers came in).
     pub example: DiffExample,
 }
 

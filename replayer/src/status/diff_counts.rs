@@ -133,6 +133,9 @@ impl DiffCounts {
 /// One differing pair, for the route table.
 #[derive(Debug, Clone, Copy)]
 pub struct Example<'a> {
+    /// The request's id: of a route's differing pairs, the earliest request is its example,
+    /// whatever order the answers came in.
+    pub id: u64,
     /// The request's method.
     pub method: &'a str,
     /// The request-target as captured.
@@ -143,10 +146,11 @@ pub struct Example<'a> {
     pub staging_status: u16,
 }
 
-/// Differing pairs by route, each with its first example.
+/// Differing pairs by route, each with its earliest request as the example.
 #[derive(Default)]
 pub struct RouteTable {
-    routes: Mutex<HashMap<String, DiffRoute>>,
+    /// By route: the figures, and the id of the request the example is.
+    routes: Mutex<HashMap<String, (DiffRoute, u64)>>,
 }
 
 impl RouteTable {
@@ -161,17 +165,24 @@ impl RouteTable {
         if !routes.contains_key(&key) && routes.len() >= MAX_ROUTES {
             return;
         }
-        let entry = routes.entry(key).or_insert_with_key(|key| DiffRoute {
-            route: key.clone(),
-            example: DiffExample {
-                method: example.method.to_string(),
-                target: example.target.chars().take(route::MAX_ROUTE).collect(),
-                production_status: example.production_status,
-                staging_status: example.staging_status,
-                cause: causes.iter().map(Cause::key).collect::<Vec<_>>().join(","),
-            },
-            ..DiffRoute::default()
+        let described = DiffExample {
+            method: example.method.to_string(),
+            target: example.target.chars().take(route::MAX_ROUTE).collect(),
+            production_status: example.production_status,
+            staging_status: example.staging_status,
+            cause: causes.iter().map(Cause::key).collect::<Vec<_>>().join(","),
+        };
+        let (entry, example_id) = routes.entry(key).or_insert_with_key(|key| {
+            let route = DiffRoute {
+                route: key.clone(),
+                ..DiffRoute::default()
+            };
+            (route, u64::MAX)
         });
+        if example.id < *example_id {
+            *example_id = example.id;
+            entry.example = described;
+        }
         entry.differing += 1;
         for cause in causes.iter() {
             *entry.by_cause.entry(cause.key().to_string()).or_default() += 1;
@@ -182,7 +193,7 @@ impl RouteTable {
     /// stable order).
     pub fn top(&self, n: usize) -> Vec<DiffRoute> {
         let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
-        let mut all: Vec<&DiffRoute> = routes.values().collect();
+        let mut all: Vec<&DiffRoute> = routes.values().map(|(route, _)| route).collect();
         all.sort_by(|a, b| b.differing.cmp(&a.differing).then(a.route.cmp(&b.route)));
         all.into_iter().take(n).cloned().collect()
     }
@@ -254,19 +265,21 @@ mod tests {
     #[test]
     fn routes_group_by_template_most_first() {
         let table = RouteTable::default();
-        let example = |target| Example {
+        let example = |id, target| Example {
+            id,
             method: "GET",
             target,
             production_status: 200,
             staging_status: 404,
         };
-        table.record(example("/moved/1"), causes(&[Cause::Status]));
+        // Answers come in any order; the earliest request is the example.
         table.record(
-            example("/moved/2"),
+            example(2, "/moved/2"),
             causes(&[Cause::Status, Cause::StatusClass]),
         );
-        table.record(example("/other"), causes(&[Cause::Body]));
-        table.record(example("/same"), Causes::default());
+        table.record(example(1, "/moved/1"), causes(&[Cause::Status]));
+        table.record(example(3, "/other"), causes(&[Cause::Body]));
+        table.record(example(4, "/same"), Causes::default());
         let top = table.top(10);
         assert_eq!(top.len(), 2);
         assert_eq!(top[0].route, "GET /moved/{n}");
