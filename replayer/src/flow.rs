@@ -225,37 +225,18 @@ impl Flow {
         let Some((at, mask)) = response.request_id.and_then(|id| tracked.remove(&id)) else {
             return;
         };
-        self.each_sink(|sink| {
+        let failure = each_sink(&mut self.sinks, self.on_output_error, |sink| {
             (mask & (1 << sink.slot) != 0).then(|| sink.output.emit_response(at, response))
         });
+        if let Some(e) = failure {
+            self.fail(e);
+        }
     }
 
-    /// Runs `emit` on every sink (`None`: this one was skipped), under the run's error rule:
-    /// [`OnOutputError::DropOutput`] logs the failure and drops the sink,
-    /// [`OnOutputError::StopRun`] keeps the first failure and stops the run.
-    fn each_sink(&mut self, mut emit: impl FnMut(&mut Sink) -> Option<Result<(), OutputError>>) {
-        let on_error = self.on_output_error;
-        let mut failure = None;
-        self.sinks.retain_mut(|sink| {
-            if failure.is_some() {
-                return true;
-            }
-            match emit(sink) {
-                None | Some(Ok(())) => true,
-                Some(Err(e)) if on_error == OnOutputError::DropOutput => {
-                    tracing::error!("output failed, no longer written: {e}");
-                    false
-                }
-                Some(Err(e)) => {
-                    failure = Some(e);
-                    true
-                }
-            }
-        });
-        if let Some(e) = failure {
-            self.failure = Some(e);
-            self.shutdown.trigger("an output failed");
-        }
+    /// Records an output's failure ([`OnOutputError::StopRun`]) and stops the run.
+    fn fail(&mut self, e: OutputError) {
+        self.failure = Some(e);
+        self.shutdown.trigger("an output failed");
     }
 
     /// Runs one captured request through the stages and hands it to every output.
@@ -284,9 +265,9 @@ impl Flow {
     }
 
     fn write_to_sinks(&mut self, request: &Request) {
-        let flow_stats = Arc::clone(self.stages.stats());
+        let flow_stats = self.stages.stats();
         let mut took = 0u64;
-        self.each_sink(|sink| {
+        let failure = each_sink(&mut self.sinks, self.on_output_error, |sink| {
             if sink.limiter.as_mut().is_some_and(|l| !l.allow(request)) {
                 flow_stats.count_sampled_out();
                 return None;
@@ -297,6 +278,9 @@ impl Flow {
             }
             Some(written)
         });
+        if let Some(e) = failure {
+            self.fail(e);
+        }
         if let Some(tracked) = &mut self.tracked {
             if took != 0 && tracked.len() < MAX_TRACKED {
                 tracked.insert(request.id, (request.captured_at_ns, took));
@@ -343,6 +327,34 @@ impl ReplayRoute {
             self.output.emit_to(target, shared.clone());
         }
     }
+}
+
+/// Runs `emit` on every sink (`None`: this one was skipped), under the run's error rule:
+/// [`OnOutputError::DropOutput`] logs the failure and drops the sink,
+/// [`OnOutputError::StopRun`] returns the first failure (and emits to no more sinks).
+fn each_sink(
+    sinks: &mut Vec<Sink>,
+    on_error: OnOutputError,
+    mut emit: impl FnMut(&mut Sink) -> Option<Result<(), OutputError>>,
+) -> Option<OutputError> {
+    let mut failure = None;
+    sinks.retain_mut(|sink| {
+        if failure.is_some() {
+            return true;
+        }
+        match emit(sink) {
+            None | Some(Ok(())) => true,
+            Some(Err(e)) if on_error == OnOutputError::DropOutput => {
+                tracing::error!("output failed, no longer written: {e}");
+                false
+            }
+            Some(Err(e)) => {
+                failure = Some(e);
+                true
+            }
+        }
+    });
+    failure
 }
 
 /// Opens the stdout, file and null outputs `config` names (the daemon's too, before it
