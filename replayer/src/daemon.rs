@@ -10,7 +10,7 @@
 //! (socket path, capture permission, interface) come back as one [`FlowError`] line before
 //! anything is replayed; `main` prints it and exits non-zero.
 
-use crate::capture::{CaptureError, CaptureStats, Input, Source};
+use crate::capture::{CaptureError, CaptureStats, Input};
 use crate::config::Config;
 use crate::flow::{self, Flow, FlowError, OnOutputError, ReplayRoute};
 use crate::join::Join;
@@ -23,7 +23,6 @@ use crate::status::metrics;
 use crate::status::socket::{self, DaemonStatus};
 use crate::status::stats::Stats;
 use crate::status::sync_watch;
-use crate::stream::pipeline::{self, Captured};
 use replayer_status::schema::DaemonState;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -43,7 +42,7 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
     // CAP_CHOWN), the capture (CAP_NET_RAW, CAP_NET_ADMIN) and the other outputs; then every
     // capability goes, for this thread and every thread started after (`privileges`).
     let (listener, socket_file) = socket::bind(&config.status)?;
-    let source = Source::open(&config.capture)?;
+    let source = flow::open_input(config)?;
     let sinks = flow::open_outputs(config)?;
     let dropped = privileges::drop_all().map_err(|source| FlowError::Io {
         what: "giving up capabilities",
@@ -178,7 +177,7 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
                 );
                 // Production's responses, for the comparison (--diff) and for type-2
                 // records (--input-raw-track-response).
-                let result = if join.is_some() || config.track_response {
+                let responses = (join.is_some() || config.track_response).then(|| {
                     let mut responses = flow::tracked_responses();
                     if let Some(join) = &join {
                         responses.digest = join.digest().clone();
@@ -186,31 +185,21 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
                     if !config.track_response {
                         responses.keep_body = 0;
                     }
-                    pipeline::run_opened_with_responses(
-                        source,
-                        &config.capture,
-                        &responses,
-                        &shutdown.capture_flag(),
-                        &capture_stats,
-                        &mut |captured| match captured {
-                            Captured::Request(r) => flow.request(r),
-                            Captured::Response(r) => {
-                                if let Some(join) = &join {
-                                    join.production(&r);
-                                }
-                                flow.response(&r);
-                            }
-                        },
-                    )
-                } else {
-                    pipeline::run_opened(
-                        source,
-                        &config.capture,
-                        &shutdown.capture_flag(),
-                        &capture_stats,
-                        &mut |r| flow.request(r),
-                    )
-                };
+                    responses
+                });
+                let result = flow::feed(
+                    source,
+                    &config,
+                    responses.as_ref(),
+                    &shutdown.capture_flag(),
+                    &capture_stats,
+                    &mut flow,
+                    &mut |response| {
+                        if let Some(join) = &join {
+                            join.production(response);
+                        }
+                    },
+                );
                 // Failures were logged as they happened (DropOutput).
                 let _ = flow.finish();
                 let _ = done_tx.send(result);

@@ -19,10 +19,12 @@
 //! both report errors as one [`FlowError`] whose [`FlowError::exit_code`] is the table in
 //! docs/daemon.md ("Exit codes").
 
-use crate::capture::{CaptureError, CaptureStats};
+use crate::capture::{CaptureError, CaptureStats, Source};
 use crate::config::Config;
 use crate::outputs::replay::{ReplayError, ReplayOutput};
 use crate::outputs::{FileOutput, NullOutput, Output, OutputError, StdoutOutput};
+use crate::records::input::{self as record_input, FromFile, Timelines};
+use crate::records::Record;
 use crate::request::Request;
 use crate::response::{Response, ResponseConfig};
 use crate::shutdown::Shutdown;
@@ -75,7 +77,7 @@ impl FlowError {
             | FlowError::Output(OutputError::Other(_))
             | FlowError::Socket(_)
             | FlowError::Replay(_) => 2,
-            FlowError::Capture(CaptureError::Read(_))
+            FlowError::Capture(CaptureError::Read(_) | CaptureError::Records(_))
             | FlowError::Output(OutputError::Io(_))
             | FlowError::Io { .. } => 1,
         }
@@ -159,8 +161,40 @@ pub struct ReplayRoute {
     pub stats: Arc<Stats>,
 }
 
-/// Requests waiting for their response at most, with `--input-raw-track-response`.
+/// Requests waiting for their response at most, with `--input-raw-track-response` (or from
+/// a record file); beyond, the oldest is forgotten and its response, if it ever comes, is
+/// not written.
 pub const MAX_TRACKED: usize = 100_000;
+
+/// Requests written to the sinks whose responses may follow, by the flow's request id: the
+/// request's capture time (for the record id) and which sinks took it (bit `slot` set).
+#[derive(Default)]
+struct Tracked {
+    by_id: HashMap<u64, (u64, u64)>,
+    /// Ids in the order taken, to forget the oldest first (some may be answered already).
+    order: std::collections::VecDeque<u64>,
+}
+
+impl Tracked {
+    fn insert(&mut self, id: u64, entry: (u64, u64)) {
+        while self.order.len() >= MAX_TRACKED {
+            if let Some(old) = self.order.pop_front() {
+                self.by_id.remove(&old);
+            }
+        }
+        self.order.push_back(id);
+        self.by_id.insert(id, entry);
+    }
+
+    fn get(&self, id: u64) -> Option<(u64, u64)> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// The entry, forgotten (a captured request has one response).
+    fn take(&mut self, id: u64) -> Option<(u64, u64)> {
+        self.by_id.remove(&id)
+    }
+}
 /// Body bytes a type-2 record carries at most (`--input-raw-track-response`): a bound on what
 /// a response holds in memory while it streams; longer bodies are cut in the record.
 pub const TRACKED_BODY: usize = 1 << 20;
@@ -169,10 +203,9 @@ pub const TRACKED_BODY: usize = 1 << 20;
 pub struct Flow {
     stages: Stages,
     sinks: Vec<Sink>,
-    /// `--input-raw-track-response`: requests written to the sinks whose response may come,
-    /// by id: the request's capture time (for the record id) and which sinks took it (bit
-    /// `slot` set). At most [`MAX_TRACKED`]; beyond, a response is not written.
-    tracked: Option<HashMap<u64, (u64, u64)>>,
+    /// `--input-raw-track-response`, and record files: requests written to the sinks whose
+    /// responses may come.
+    tracked: Option<Tracked>,
     on_output_error: OnOutputError,
     failure: Option<OutputError>,
     replay: Option<ReplayRoute>,
@@ -205,7 +238,7 @@ impl Flow {
                     ..sink
                 })
                 .collect(),
-            tracked: config.track_response.then(HashMap::new),
+            tracked: (config.track_response || config.records.is_some()).then(Tracked::default),
             on_output_error,
             failure: None,
             replay,
@@ -222,11 +255,33 @@ impl Flow {
         let Some(tracked) = &mut self.tracked else {
             return;
         };
-        let Some((at, mask)) = response.request_id.and_then(|id| tracked.remove(&id)) else {
+        let Some((at, mask)) = response.request_id.and_then(|id| tracked.take(id)) else {
             return;
         };
         let failure = each_sink(&mut self.sinks, self.on_output_error, |sink| {
             (mask & (1 << sink.slot) != 0).then(|| sink.output.emit_response(at, response))
+        });
+        if let Some(e) = failure {
+            self.fail(e);
+        }
+    }
+
+    /// A response record from a record file (type 2 or 3): written as it is to each output
+    /// that took its request (`request_id`, the flow's id for it).
+    pub fn record(&mut self, request_id: Option<u64>, record: &Record) {
+        if self.failure.is_some() {
+            return;
+        }
+        // Production's answer and staging's may both follow one request: look, keep.
+        let Some((_, mask)) = self
+            .tracked
+            .as_ref()
+            .and_then(|t| request_id.and_then(|id| t.get(id)))
+        else {
+            return;
+        };
+        let failure = each_sink(&mut self.sinks, self.on_output_error, |sink| {
+            (mask & (1 << sink.slot) != 0).then(|| sink.output.emit_record(record))
         });
         if let Some(e) = failure {
             self.fail(e);
@@ -282,7 +337,7 @@ impl Flow {
             self.fail(e);
         }
         if let Some(tracked) = &mut self.tracked {
-            if took != 0 && tracked.len() < MAX_TRACKED {
+            if took != 0 {
                 tracked.insert(request.id, (request.captured_at_ns, took));
             }
         }
@@ -406,29 +461,24 @@ pub fn run(config: &Config) -> Result<Summary, FlowError> {
         None,
         shutdown.clone(),
     );
-    let captured = if config.track_response {
-        pipeline::run_with_responses(
-            &config.capture,
-            &tracked_responses(),
-            &shutdown.capture_flag(),
-            &CaptureStats::default(),
-            &mut |captured| match captured {
-                Captured::Request(request) => flow.request(request),
-                Captured::Response(response) => flow.response(&response),
-            },
-        )
-    } else {
-        pipeline::run(
-            &config.capture,
-            &shutdown.capture_flag(),
-            &CaptureStats::default(),
-            &mut |request| flow.request(request),
-        )
-    };
+    let input = open_input(config)?;
+    let responses = config.track_response.then(tracked_responses);
+    let captured = feed(
+        input,
+        config,
+        responses.as_ref(),
+        &shutdown.capture_flag(),
+        &CaptureStats::default(),
+        &mut flow,
+        &mut |_| {},
+    );
     let finished = flow.finish();
     let summary = Summary::of(&flow_stats);
     if config.stats {
         tracing::info!("{summary}");
+    } else if config.records.is_some() && captured.is_ok() {
+        // A replay of record files ends with what it did, as GoReplay's does.
+        eprintln!("replayer: input-file done: {summary}");
     }
     match captured
         .map_err(FlowError::from)
@@ -442,6 +492,64 @@ pub fn run(config: &Config) -> Result<Summary, FlowError> {
             Ok(summary)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// An input, opened (the daemon opens it while it still has its capabilities).
+pub enum Opened {
+    /// Live capture or a capture file.
+    Capture(Source),
+    /// Record files (`--input-file`).
+    Records(Timelines),
+}
+
+/// Opens what `config` reads from: record files, or the capture. A failure is exit 2.
+pub fn open_input(config: &Config) -> Result<Opened, CaptureError> {
+    match &config.records {
+        Some(records) => record_input::open(records).map(Opened::Records),
+        None => Source::open(&config.capture).map(Opened::Capture),
+    }
+}
+
+/// Runs `input` into `flow` on the calling thread until it ends or `stop` is set.
+/// `responses`: production's responses are captured too, handed to `on_production` and then
+/// to the flow (the type-2 records). Record files hand their type-2 and type-3 records to
+/// the flow as they are.
+pub fn feed(
+    input: Opened,
+    config: &Config,
+    responses: Option<&ResponseConfig>,
+    stop: &std::sync::atomic::AtomicBool,
+    stats: &CaptureStats,
+    flow: &mut Flow,
+    on_production: &mut dyn FnMut(&Response),
+) -> Result<(), CaptureError> {
+    match (input, responses) {
+        (Opened::Records(timelines), _) => {
+            record_input::run(timelines, stop, stats, &mut |item| match item {
+                FromFile::Request(request) => flow.request(request),
+                FromFile::Response(id, record) => flow.record(id, &record),
+            })
+        }
+        (Opened::Capture(source), Some(responses)) => pipeline::run_opened_with_responses(
+            source,
+            &config.capture,
+            responses,
+            stop,
+            stats,
+            &mut |captured| match captured {
+                Captured::Request(request) => flow.request(request),
+                Captured::Response(response) => {
+                    on_production(&response);
+                    flow.response(&response);
+                }
+            },
+        ),
+        (Opened::Capture(source), None) => {
+            pipeline::run_opened(source, &config.capture, stop, stats, &mut |request| {
+                flow.request(request)
+            })
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod diff; // production's answer against staging's: body digests, causes, no
 pub mod response; // production's response as captured, paired with its request
 pub mod capture; // packets in (libpcap live, pcap files) → decoded TCP segments
 pub mod stream; // segments → ordered bytes per connection → HTTP/1.x requests
+pub mod records; // GoReplay's record files as an input: read, merged by time, paced
 pub mod stages; // filter → rewrite → limit, with a verdict per request
 pub mod outputs; // replay to staging over HTTP(S); GoReplay records to stdout or a file
 pub mod status; // counters, the status socket, Prometheus metrics, the sync flag

@@ -40,10 +40,17 @@ fn run() -> i32 {
         }
     };
     init_logging(config.verbose, config.stats);
-    // Reading a capture file in a terminal: a progress bar on stderr (nothing otherwise).
-    let progress = match &config.capture.input {
-        Input::File { path, .. } => replayer::progress::FileProgress::start(path),
-        Input::Live { .. } => None,
+    if let Some(records) = config.records.as_ref().filter(|r| r.dry_run) {
+        return dry_run(records);
+    }
+    // Reading a capture or record file in a terminal: a progress bar on stderr (nothing
+    // otherwise, and nothing for several record files).
+    let progress = match (&config.records, &config.capture.input) {
+        (Some(records), _) => records
+            .single_path()
+            .and_then(replayer::progress::FileProgress::start),
+        (None, Input::File { path, .. }) => replayer::progress::FileProgress::start(path),
+        (None, Input::Live { .. }) => None,
     };
     // Errors come after the bar is finished, so they never land in the middle of it.
     let outcome = if !config.outputs.http.is_empty() {
@@ -57,6 +64,28 @@ fn run() -> i32 {
     match outcome {
         Ok(()) => 0,
         Err(e) => {
+            eprintln!("replayer: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// `--input-file-dry-run`: the count and duration on stdout, nothing sent. Exit 0, or 2 when
+/// a file cannot be opened, 1 when one is damaged.
+fn dry_run(records: &replayer::records::input::RecordInput) -> i32 {
+    let found = replayer::records::input::open(records).and_then(|t| t.dry_run());
+    match found {
+        Ok(found) => {
+            println!(
+                "input-file dry run: {} requests in {} records; one pass would take {:.3}s",
+                found.requests,
+                found.records,
+                found.duration.as_secs_f64()
+            );
+            0
+        }
+        Err(e) => {
+            let e = replayer::flow::FlowError::from(e);
             eprintln!("replayer: {e}");
             e.exit_code()
         }

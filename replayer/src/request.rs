@@ -47,6 +47,9 @@ pub struct Request {
     pub headers: Headers,
     /// The message body with any chunked transfer coding removed.
     pub body: Bytes,
+    /// The id of the GoReplay record it was read from (`--input-file`), written back as is
+    /// by the record outputs; `None` for a captured request.
+    pub record_id: Option<Bytes>,
 }
 
 /// A header field a stage made (or a test built): it owns its name and value.
@@ -737,6 +740,7 @@ pub(crate) mod test_support {
             version_minor: 1,
             headers: Default::default(),
             body: bytes::Bytes::new(),
+            record_id: None,
         }
     }
 

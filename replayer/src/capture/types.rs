@@ -215,6 +215,10 @@ pub enum CaptureError {
     /// interface gone (exit code 1).
     #[error("capture failed: {0}")]
     Read(String),
+    /// A record file (`--input-file`) is damaged part-way: the whole line, naming the file,
+    /// the record and its byte offset (exit code 1).
+    #[error("{0}")]
+    Records(String),
 }
 
 impl Input {

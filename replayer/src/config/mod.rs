@@ -160,6 +160,9 @@ pub struct Config {
     pub capture: CaptureConfig,
     /// The comparison of staging's answers with production's (`--diff` and its options).
     pub diff: DiffSettings,
+    /// `--input-file` and its options: record files replayed instead of a capture (whose
+    /// settings are then unused).
+    pub records: Option<crate::records::input::RecordInput>,
     /// `--input-raw-track-response`: production's responses written as type-2 records.
     pub track_response: bool,
     /// The input as the status document names it: `lo:7999`, `any:80`, or the file's path.

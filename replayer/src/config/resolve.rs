@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::capture::{CaptureConfig, Input};
+use crate::records::input::{FileSpec, RecordInput, DEFAULT_READ_DEPTH};
 use crate::stages::filter::{compile_regex, FilterConfig, HeaderRule, METHOD_OVERRIDE_HEADERS};
 use crate::stages::limit::{HeaderLimiter, Limit};
 use crate::stages::rewrite::{RewriteConfig, SetHeader, SetParam, UrlRewrite};
@@ -24,10 +25,28 @@ impl Config {
                 )))
             }
         };
-        let raw = s.input_raw.as_deref().ok_or(ConfigError::Missing(
-            "no input: give -input-raw [host]:port (or FILE.pcap:port)",
-        ))?;
-        let (input, source) = parse_input_raw(raw, engine).map_err(invalid("input-raw"))?;
+        let records = record_input(s)?;
+        let (input, source) = match (&records, s.input_raw.as_deref()) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("input-file")(
+                    "replaces -input-raw: give one or the other (one input per run)".into(),
+                ))
+            }
+            // Capture is not opened with record files; its settings keep their defaults.
+            (Some(records), None) => (
+                Input::File {
+                    path: PathBuf::from("/dev/null"),
+                    port: 0,
+                },
+                RecordInput::describe(records),
+            ),
+            (None, Some(raw)) => parse_input_raw(raw, engine).map_err(invalid("input-raw"))?,
+            (None, None) => {
+                return Err(ConfigError::Missing(
+                    "no input: give -input-raw [host]:port (or FILE.pcap:port) or -input-file FILE.gor",
+                ))
+            }
+        };
 
         let mut capture = CaptureConfig::new(input);
         capture.bpf_filter = s
@@ -111,7 +130,13 @@ impl Config {
                 .map(|f| parse_file_target(f).map_err(invalid("output-file")))
                 .transpose()?,
         };
-        if outputs.http.is_empty() && !outputs.stdout && !outputs.null && outputs.file.is_none() {
+        let dry_run = records.as_ref().is_some_and(|r| r.dry_run);
+        if outputs.http.is_empty()
+            && !outputs.stdout
+            && !outputs.null
+            && outputs.file.is_none()
+            && !dry_run
+        {
             return Err(ConfigError::Missing(
                 "no output: give -output-http URL, -output-stdout, -output-file PATH or -output-null",
             ));
@@ -236,6 +261,7 @@ impl Config {
             diff,
             track_response: s.input_raw_track_response.unwrap_or(false),
             source,
+            records,
             outputs,
             replay,
             filter,
@@ -281,9 +307,20 @@ impl Config {
                 (format!("{host}:{port}"), "libpcap")
             }
         };
+        let records = self.records.as_ref();
         Settings {
-            input_raw: Some(input_raw),
-            input_raw_engine: Some(engine.to_string()),
+            input_raw: records.is_none().then_some(input_raw),
+            input_raw_engine: records.is_none().then(|| engine.to_string()),
+            input_file: records.map_or_else(Vec::new, |r| {
+                r.files
+                    .iter()
+                    .map(|f| format!("{}|{}", f.pattern, format_file_speed(f.speed)))
+                    .collect()
+            }),
+            input_file_loop: records.map(|r| r.repeat),
+            input_file_max_wait: records.and_then(|r| r.max_wait.map(format_go_duration)),
+            input_file_read_depth: records.map(|r| r.read_depth),
+            input_file_dry_run: records.map(|r| r.dry_run),
             input_raw_bpf_filter: self.capture.bpf_filter.clone(),
             input_raw_expire: Some(format_go_duration(self.capture.expire)),
             input_raw_speed: self.capture.speed.map(format_speed),
@@ -465,4 +502,72 @@ fn diff_settings(s: &Settings) -> Result<DiffSettings, ConfigError> {
 fn compile_bytes_regex(pattern: &str) -> Result<regex::bytes::Regex, String> {
     compile_regex(pattern)?;
     regex::bytes::Regex::new(pattern).map_err(|e| e.to_string())
+}
+
+/// `--input-file PATH[|SPEED]` and its companions; `None` without `--input-file`.
+fn record_input(s: &Settings) -> Result<Option<RecordInput>, ConfigError> {
+    let given = s.input_file_loop.is_some()
+        || s.input_file_max_wait.is_some()
+        || s.input_file_read_depth.is_some()
+        || s.input_file_dry_run.is_some();
+    if s.input_file.is_empty() {
+        if given {
+            return Err(invalid("input-file")(
+                "the -input-file-* options need -input-file PATH".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    let files = s
+        .input_file
+        .iter()
+        .map(|text| parse_file_spec(text).map_err(invalid("input-file")))
+        .collect::<Result<_, _>>()?;
+    let max_wait = match s.input_file_max_wait.as_deref() {
+        None => None,
+        Some(text) => Some(
+            parse_go_duration(text)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    invalid("input-file-max-wait")(format!(
+                        "'{text}' is not a duration above 0 like 1s or 500ms"
+                    ))
+                })?,
+        ),
+    };
+    Ok(Some(RecordInput {
+        files,
+        repeat: s.input_file_loop.unwrap_or(false),
+        max_wait,
+        read_depth: at_least_one("input-file-read-depth", s.input_file_read_depth)?
+            .unwrap_or(DEFAULT_READ_DEPTH),
+        dry_run: s.input_file_dry_run.unwrap_or(false),
+    }))
+}
+
+/// `PATH`, `PATH|200%`, `PATH|2x` or `PATH|max` (GoReplay's syntax, plus `max`).
+fn parse_file_spec(text: &str) -> Result<FileSpec, String> {
+    let (pattern, speed) = match text.rsplit_once('|') {
+        None => (text, 1.0),
+        Some((pattern, "max")) => (pattern, f64::INFINITY),
+        Some((pattern, speed)) => (pattern, parse_speed(speed)?),
+    };
+    let pattern = pattern.trim();
+    if pattern.is_empty() {
+        return Err(format!("'{text}' names no file"));
+    }
+    Ok(FileSpec {
+        pattern: pattern.to_string(),
+        speed,
+    })
+}
+
+/// The speed as `parse_file_spec` reads it back.
+fn format_file_speed(speed: f64) -> String {
+    if speed.is_infinite() {
+        "max".into()
+    } else {
+        format_speed(speed)
+    }
 }

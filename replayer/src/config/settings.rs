@@ -54,6 +54,26 @@ pub struct Settings {
     /// Bytes all connections together may hold [default: 32mb]
     #[arg(long, value_name = "SIZE", help_heading = "Input")]
     pub max_buffered_bytes: Option<String>,
+    /// Replay GoReplay record files instead of capturing: a path or a glob (.gz files are
+    /// decompressed). `PATH|200%` (or `|2x`) scales the recorded gaps, `|max` sends as fast as
+    /// possible [default: 100%]. Repeatable: each is its own timeline
+    #[arg(long, value_name = "PATH[|SPEED]", help_heading = "Input")]
+    #[serde(deserialize_with = "one_or_many")]
+    pub input_file: Vec<String>,
+    /// Start the -input-file files again at their end, until stopped
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
+    pub input_file_loop: Option<bool>,
+    /// The longest recorded gap waited (before the speed applies); longer silences are cut
+    /// to it, e.g. 1s [default: none]
+    #[arg(long, value_name = "DURATION", help_heading = "Input")]
+    pub input_file_max_wait: Option<String>,
+    /// Records read ahead per -input-file file and sorted by timestamp [default: 100]
+    #[arg(long, value_name = "N", help_heading = "Input")]
+    pub input_file_read_depth: Option<usize>,
+    /// Read the -input-file files, print how many requests and how long a replay would take,
+    /// and exit: nothing is sent
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
+    pub input_file_dry_run: Option<bool>,
 
     // ---- Output ----
     /// Replay to this staging URL (repeatable; each gets every request). `URL|N` caps it at
@@ -252,7 +272,8 @@ impl Settings {
         overlay!(base, over;
             scalars: input_raw, input_raw_engine, input_raw_bpf_filter, input_raw_expire, input_raw_speed,
                 input_raw_buffer_size, input_raw_snaplen, input_raw_override_snaplen,
-                input_raw_promisc, input_raw_track_response, max_streams, max_stream_bytes, max_buffered_bytes,
+                input_raw_promisc, input_raw_track_response, input_file_loop, input_file_max_wait,
+                input_file_read_depth, input_file_dry_run, max_streams, max_stream_bytes, max_buffered_bytes,
                 output_http_workers, output_http_workers_min, output_http_workers_max,
                 output_http_pipeline, output_http_queue_len,
                 output_http_timeout, output_http_redirects, output_http_skip_verify,
@@ -260,7 +281,7 @@ impl Settings {
                 allow_unsafe_methods, keep_credentials, status_socket, status_socket_mode,
                 status_socket_group, metrics_listen, sync_flag, sync_max_age, sync_window,
                 drain_timeout, exit_after, stats, verbose, diff, diff_max_body;
-            lists: diff_body_mask, diff_ignore_header, diff_ignore_url, output_http, http_allow_method, http_allow_url, http_disallow_url,
+            lists: input_file, diff_body_mask, diff_ignore_header, diff_ignore_url, output_http, http_allow_method, http_allow_url, http_disallow_url,
                 http_allow_header, http_disallow_header, http_header_limiter, http_set_header,
                 http_set_param, http_rewrite_url,
         )

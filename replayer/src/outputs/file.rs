@@ -4,6 +4,7 @@
 //! CONTRACT: every output implements [`Output`]. `emit` must never block capture: outputs that
 //! talk to the network push into a bounded queue and count what does not fit.
 
+use crate::records::Record;
 use crate::request::Request;
 use crate::response::Response;
 use std::io::{BufWriter, Write};
@@ -22,6 +23,11 @@ pub trait Output: Send {
         _request_captured_at_ns: u64,
         _response: &Response,
     ) -> Result<(), OutputError> {
+        Ok(())
+    }
+    /// A response record read from a record file (`--input-file`), passed on as it is, after
+    /// its request. Ignored by default.
+    fn emit_record(&mut self, _record: &Record) -> Result<(), OutputError> {
         Ok(())
     }
 }
@@ -104,7 +110,15 @@ fn is_chunked(request: &Request) -> bool {
 /// last packet of the message; the pipeline does not keep it, so it is written as `0`.
 pub fn write_record(out: &mut impl Write, request: &Request) -> std::io::Result<()> {
     let (at, id) = (request.captured_at_ns, request.id);
-    write_meta(out, b'1', at, id, at, 0)?;
+    match &request.record_id {
+        // Read from a record file: its id goes on, so the file round-trips.
+        Some(record_id) => {
+            out.write_all(b"1 ")?;
+            out.write_all(record_id)?;
+            writeln!(out, " {at} 0")?;
+        }
+        None => write_meta(out, b'1', at, id, at, 0)?,
+    }
     write_wire(out, request)?;
     out.write_all(RECORD_SEPARATOR)
 }
@@ -216,6 +230,9 @@ impl Output for StdoutOutput {
     fn emit_response(&mut self, at: u64, response: &Response) -> Result<(), OutputError> {
         Ok(write_response_record(&mut self.out, at, response)?)
     }
+    fn emit_record(&mut self, record: &Record) -> Result<(), OutputError> {
+        Ok(record.write_to(&mut self.out)?)
+    }
     fn finish(&mut self) -> Result<(), OutputError> {
         Ok(self.out.flush()?)
     }
@@ -251,6 +268,9 @@ impl Output for FileOutput {
     }
     fn emit_response(&mut self, at: u64, response: &Response) -> Result<(), OutputError> {
         write_response_record(&mut self.out, at, response).map_err(|e| self.error(e))
+    }
+    fn emit_record(&mut self, record: &Record) -> Result<(), OutputError> {
+        record.write_to(&mut self.out).map_err(|e| self.error(e))
     }
     fn finish(&mut self) -> Result<(), OutputError> {
         self.out.flush().map_err(|e| self.error(e))?;

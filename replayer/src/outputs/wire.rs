@@ -585,6 +585,7 @@ mod tests {
                 })
                 .collect(),
             body: bytes::Bytes::new(),
+            record_id: None,
         }
     }
 

@@ -217,7 +217,9 @@ impl FilterConfig {
             return Err(Reason::InvalidTarget);
         }
         let headers = &request.headers;
-        if headers.contains(Class::MARKER) {
+        // A record file (`--input-file`) is not traffic on the wire: the files the replayer
+        // writes carry the marker by design, and replaying one cannot loop back into it.
+        if headers.contains(Class::MARKER) && request.record_id.is_none() {
             return Err(Reason::Loop);
         }
         if !headers.contains(Class::METHOD_OVERRIDE) {

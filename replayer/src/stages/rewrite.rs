@@ -181,7 +181,10 @@ impl RewriteConfig {
             });
         }
         static MARKER: Header = Header::from_static(MARKER_HEADER, MARKER_VALUE);
-        request.headers.push_static(&MARKER, Class::MARKER);
+        // Only a request from a record file can carry it still (`filter`): once is enough.
+        if !request.headers.contains(Class::MARKER) {
+            request.headers.push_static(&MARKER, Class::MARKER);
+        }
     }
 }
 

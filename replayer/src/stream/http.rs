@@ -431,6 +431,7 @@ impl RequestParser {
                 version_minor: head.version_minor,
                 headers: head.headers,
                 body,
+                record_id: None,
             };
             cx.emit(request, self.now_ns);
         }

@@ -13,6 +13,7 @@
 use crate::capture::decode::TcpSegment;
 use crate::capture::decode::{Decoded, Decoder, LinkType};
 use crate::capture::types::now_ns;
+use crate::capture::pace::{Pace, Speed};
 use crate::capture::{CaptureConfig, CaptureError, CaptureStats, Next, Source};
 use crate::request::Request;
 use crate::response::{Response, ResponseConfig};
@@ -23,7 +24,7 @@ use crate::stream::response::{ResponseParser, ResponseSink};
 use std::cell::RefCell;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
+
 
 /// Runs capture until the input ends (files) or `stop` is set (live), calling `on_request`
 /// for each complete request in order per connection. Returns when every request of a
@@ -228,7 +229,12 @@ fn drive(
     // most of the cost of a small packet.
     const PUBLISH_EVERY: u32 = 1024;
     let (mut packets, mut bytes, mut unpublished) = (0u64, 0u64, 0u32);
-    let mut pace = config.speed.map(Pace::new);
+    let mut pace = config.speed.map(|factor| {
+        Pace::new(Speed {
+            factor,
+            max_wait: None,
+        })
+    });
     let mut outcome = Ok(());
     while !stop.load(Relaxed) {
         let (ts_ns, wire_len, segment) = match source.next_packet() {
@@ -285,43 +291,6 @@ fn publish(stats: &CaptureStats, packets: &mut u64, bytes: &mut u64, source: &mu
     }
 }
 
-/// `-input-raw-speed`: hands a capture file's packets on at their recorded pace, scaled.
-/// Sleeps on the capture thread (a file has nothing else to wait for), in short naps so a
-/// stop is noticed at once. The clock starts at the first packet; a timestamp that goes
-/// backwards is sent at once rather than stalling the replay.
-struct Pace {
-    speed: f64,
-    start: Option<(u64, std::time::Instant)>,
-}
-
-impl Pace {
-    /// The longest nap between looks at the stop flag.
-    const NAP: Duration = Duration::from_millis(50);
-
-    fn new(speed: f64) -> Pace {
-        Pace { speed, start: None }
-    }
-
-    /// Waits until the packet recorded at `ts_ns` is due; `false` if `stop` came first.
-    fn wait_for(&mut self, ts_ns: u64, stop: &AtomicBool) -> bool {
-        let (first_ns, started) = *self
-            .start
-            .get_or_insert_with(|| (ts_ns, std::time::Instant::now()));
-        let recorded = Duration::from_nanos(ts_ns.saturating_sub(first_ns));
-        let due = started + recorded.div_f64(self.speed);
-        loop {
-            if stop.load(Relaxed) {
-                return false;
-            }
-            let now = std::time::Instant::now();
-            if now >= due {
-                return true;
-            }
-            std::thread::sleep((due - now).min(Self::NAP));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,7 +333,7 @@ mod tests {
         let stop = AtomicBool::new(false);
         let (requests, seconds) = std::thread::scope(|s| {
             s.spawn(|| {
-                std::thread::sleep(Duration::from_millis(200));
+                std::thread::sleep(std::time::Duration::from_millis(200));
                 stop.store(true, Relaxed);
             });
             requests_and_seconds(&paced, &stop)
