@@ -26,6 +26,7 @@ mod framing_fidelity;
 mod corpus_binary;
 mod mutated_captures;
 mod progress_bar;
+mod input_file;
 
 // Live capture.
 mod capture_live_veth;

@@ -36,6 +36,27 @@ pub fn corpus_dir() -> Result<PathBuf, String> {
     }
 }
 
+/// Where the file GoReplay itself wrote is: `$REPLAYER_GOREPLAY_RECORDS` when set, else
+/// `../shared/goreplay-records` beside the repository (where CI puts it). `None` after
+/// saying that the running test skips what needs it.
+pub fn goreplay_records_or_skip() -> Option<PathBuf> {
+    let (dir, named) = match std::env::var_os("REPLAYER_GOREPLAY_RECORDS") {
+        Some(dir) => (PathBuf::from(dir), "REPLAYER_GOREPLAY_RECORDS="),
+        None => (workspace_root().join("../shared/goreplay-records"), ""),
+    };
+    if dir.join("recorded-1.3.3.gor").is_file() {
+        return Some(dir);
+    }
+    skip(
+        &test_name(),
+        &format!(
+            "the file GoReplay 1.3.3 wrote is not at {named}{}/recorded-1.3.3.gor (set REPLAYER_GOREPLAY_RECORDS)",
+            dir.display()
+        ),
+    );
+    None
+}
+
 /// The corpus directory, or `None` after saying that the running test skips what needs it.
 pub fn corpus_or_skip() -> Option<PathBuf> {
     corpus_or_skip_part("")

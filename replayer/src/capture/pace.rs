@@ -153,7 +153,10 @@ mod tests {
         assert!(pace.wait_for(7 * MS, &stop));
         pace.restart();
         let started = Instant::now();
-        assert!(pace.wait_for(5 * MS, &stop), "the loop's first item is due at once");
+        assert!(
+            pace.wait_for(5 * MS, &stop),
+            "the loop's first item is due at once"
+        );
         assert!(started.elapsed() < Duration::from_millis(50));
         assert_eq!(pace.offset_of(8 * MS), Duration::from_millis(5));
         stop.store(true, Relaxed);

@@ -41,11 +41,9 @@ impl Config {
                 RecordInput::describe(records),
             ),
             (None, Some(raw)) => parse_input_raw(raw, engine).map_err(invalid("input-raw"))?,
-            (None, None) => {
-                return Err(ConfigError::Missing(
-                    "no input: give -input-raw [host]:port (or FILE.pcap:port) or -input-file FILE.gor",
-                ))
-            }
+            (None, None) => return Err(ConfigError::Missing(
+                "no input: give -input-raw [host]:port (or FILE.pcap:port) or -input-file FILE.gor",
+            )),
         };
 
         let mut capture = CaptureConfig::new(input);

@@ -194,6 +194,9 @@ mod tests {
         assert_eq!(got.len(), 3);
         let (name, error) = merge.take_error().unwrap();
         assert_eq!(name, "d.gor");
-        assert!(error.to_string().starts_with("record 2 at byte 41: "), "{error}");
+        assert!(
+            error.to_string().starts_with("record 2 at byte 41: "),
+            "{error}"
+        );
     }
 }

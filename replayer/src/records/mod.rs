@@ -65,7 +65,7 @@ impl Record {
     pub fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
         out.write_all(&[self.kind.digit(), b' '])?;
         out.write_all(&self.id)?;
-        write!(out, " {} {}\n", self.timestamp_ns, self.latency_ns)?;
+        writeln!(out, " {} {}", self.timestamp_ns, self.latency_ns)?;
         out.write_all(&self.payload)?;
         out.write_all(SEPARATOR)
     }

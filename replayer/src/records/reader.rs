@@ -62,7 +62,7 @@ pub struct RecordReader<R> {
 
 impl<R: Read> RecordReader<R> {
     /// A reader of `input`, which should be buffered by the caller only if it is not a file
-    /// (reads are [`READ_CHUNK`] bytes already).
+    /// (reads are 256 KiB already).
     pub fn new(input: R) -> RecordReader<R> {
         RecordReader {
             input,
@@ -120,8 +120,8 @@ impl<R: Read> RecordReader<R> {
                 )));
             }
         };
-        let (kind, id, timestamp_ns, latency_ns) = parse_header(&self.buf[..header_end])
-            .map_err(|problem| self.damaged(problem))?;
+        let (kind, id, timestamp_ns, latency_ns) =
+            parse_header(&self.buf[..header_end]).map_err(|problem| self.damaged(problem))?;
         // The payload runs to the separator; its leading newline ends the payload's last line
         // (or the header line itself, for an empty payload).
         let mut searched = header_end;
@@ -139,14 +139,17 @@ impl<R: Read> RecordReader<R> {
                     MAX_RECORD >> 20
                 )));
             }
-            searched = self.buf.len().saturating_sub(SEPARATOR.len() - 1).max(header_end);
+            searched = self
+                .buf
+                .len()
+                .saturating_sub(SEPARATOR.len() - 1)
+                .max(header_end);
             if !self.fill()? {
                 if self.buf.ends_with(&SEPARATOR[..SEPARATOR.len() - 1]) {
                     continue;
                 }
-                return Err(self.damaged(
-                    "cut short: no 🐵🙈🙉 separator before the end of the file".into(),
-                ));
+                return Err(self
+                    .damaged("cut short: no 🐵🙈🙉 separator before the end of the file".into()));
             }
         };
         let consumed = (separator_at + SEPARATOR.len()).min(self.buf.len());
@@ -223,12 +226,19 @@ fn parse_header(line: &[u8]) -> Result<(Kind, Bytes, u64, u64), String> {
         .ok_or_else(|| bad("no timestamp"))?;
     let latency_ns = match fields.next() {
         None => 0,
-        Some(l) => l.parse().map_err(|_| bad("a latency that is not a number"))?,
+        Some(l) => l
+            .parse()
+            .map_err(|_| bad("a latency that is not a number"))?,
     };
     if fields.next().is_some() {
         return Err(bad("more than four fields"));
     }
-    Ok((kind, Bytes::copy_from_slice(id.as_bytes()), timestamp_ns, latency_ns))
+    Ok((
+        kind,
+        Bytes::copy_from_slice(id.as_bytes()),
+        timestamp_ns,
+        latency_ns,
+    ))
 }
 
 /// Up to 60 bytes of `bytes`, as text, for an error message.
@@ -334,7 +344,8 @@ mod tests {
             )
         );
 
-        let (_, error) = read_all(b"1 id notanumber 0\nx\n\xf0\x9f\x90\xb5\xf0\x9f\x99\x88\xf0\x9f\x99\x89\n");
+        let (_, error) =
+            read_all(b"1 id notanumber 0\nx\n\xf0\x9f\x90\xb5\xf0\x9f\x99\x88\xf0\x9f\x99\x89\n");
         assert_eq!(
             error.unwrap(),
             "record 1 at byte 0: no timestamp in header line '1 id notanumber 0'"
@@ -364,6 +375,10 @@ mod tests {
         );
         assert!(reader.next().unwrap().is_none(), "nothing after an error");
         let mut reader = RecordReader::new(Endless);
-        assert!(reader.next().unwrap_err().to_string().contains("not a record header line"));
+        assert!(reader
+            .next()
+            .unwrap_err()
+            .to_string()
+            .contains("not a record header line"));
     }
 }

@@ -12,8 +12,8 @@
 
 use crate::capture::decode::TcpSegment;
 use crate::capture::decode::{Decoded, Decoder, LinkType};
-use crate::capture::types::now_ns;
 use crate::capture::pace::{Pace, Speed};
+use crate::capture::types::now_ns;
 use crate::capture::{CaptureConfig, CaptureError, CaptureStats, Next, Source};
 use crate::request::Request;
 use crate::response::{Response, ResponseConfig};
@@ -24,7 +24,6 @@ use crate::stream::response::{ResponseParser, ResponseSink};
 use std::cell::RefCell;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
-
 
 /// Runs capture until the input ends (files) or `stop` is set (live), calling `on_request`
 /// for each complete request in order per connection. Returns when every request of a
