@@ -217,9 +217,16 @@ pub fn normalise(args: Vec<OsString>, command: &clap::Command) -> Result<Vec<OsS
             Some((name, value)) => (name, Some(value)),
             None => (flag, None),
         };
-        let takes = *known
-            .get(name)
-            .ok_or_else(|| CliError::Usage(format!("unknown flag '{text}' (see --help)")))?;
+        let takes = match known.get(name) {
+            Some(takes) => *takes,
+            // GoReplay's flags this program refuses say why, and what to use instead.
+            None => {
+                return Err(CliError::Usage(match super::goreplay::refused(name) {
+                    Some(why) => format!("-{name}: {why}"),
+                    None => format!("unknown flag '{text}' (see --help)"),
+                }))
+            }
+        };
         if name == "input-raw" {
             // GoReplay runs one listener per -input-raw; one process here captures one input,
             // and silently keeping only the last would lose the others' traffic.

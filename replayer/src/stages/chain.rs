@@ -3,9 +3,12 @@
 //! captured request, on the capture thread: it never blocks, and it says what it decided
 //! and why ([`Verdict`]), so callers count without second-guessing.
 //!
-//! GoReplay's order, which decides what each rule sees: method filter (with our loop marker
-//! and method-override checks), set header, set param, URL allow, URL deny, header
-//! allow/deny, header limiters, URL rewrite; then ours: credentials stripped, marker added.
+//! GoReplay's order, which decides what each rule sees: the client's address header
+//! (`-input-raw-realip-header`, which GoReplay's input adds), method filter (with our loop
+//! marker and method-override checks), set header, set param, URL allow, URL deny, header
+//! allow/deny, Basic credentials filter, header limiters, parameter limiters, URL rewrite,
+//! header rewrite; then ours: credentials stripped (so the credentials filter sees them),
+//! marker added.
 //! Per-output limits (`URL|N`, `URL|N%`) come after, one [`Limiter`] per output, applied by
 //! the flow.
 //!
@@ -13,7 +16,7 @@
 
 use crate::request::Request;
 use crate::stages::filter::{FilterConfig, Reason};
-use crate::stages::limit::HeaderLimiter;
+use crate::stages::limit::HashLimiter;
 use crate::stages::rewrite::RewriteConfig;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,7 +28,8 @@ pub enum Verdict {
     Pass,
     /// Rejected by a filter rule, for this reason.
     Filtered(Reason),
-    /// Dropped by a header limiter (`-http-header-limiter`).
+    /// Dropped by a header or parameter limiter (`-http-header-limiter`,
+    /// `-http-param-limiter`).
     SampledOut,
 }
 
@@ -83,22 +87,23 @@ impl FlowStats {
 pub struct Stages {
     filter: FilterConfig,
     rewrite: RewriteConfig,
-    header_limiters: Vec<HeaderLimiter>,
+    limiters: Vec<HashLimiter>,
     stats: Arc<FlowStats>,
 }
 
 impl Stages {
-    /// The stages with their settings; `stats` is where they count.
+    /// The stages with their settings; `stats` is where they count. `limiters` are the
+    /// header limiters then the parameter limiters, GoReplay's order.
     pub fn new(
         filter: FilterConfig,
         rewrite: RewriteConfig,
-        header_limiters: Vec<HeaderLimiter>,
+        limiters: Vec<HashLimiter>,
         stats: Arc<FlowStats>,
     ) -> Stages {
         Stages {
             filter,
             rewrite,
-            header_limiters,
+            limiters,
             stats,
         }
     }
@@ -131,6 +136,8 @@ impl Stages {
     }
 
     fn decide(&self, request: &mut Request) -> Verdict {
+        // GoReplay's input adds it, so every rule after sees it.
+        self.rewrite.set_real_ip(request);
         if let Err(reason) = self.filter.check_method(request) {
             return Verdict::Filtered(reason);
         }
@@ -139,10 +146,11 @@ impl Stages {
         if let Err(reason) = self.filter.check_url_and_headers(request) {
             return Verdict::Filtered(reason);
         }
-        if !self.header_limiters.iter().all(|l| l.allow(request)) {
+        if !self.limiters.iter().all(|l| l.allow(request)) {
             return Verdict::SampledOut;
         }
         self.rewrite.rewrite_url(request);
+        self.rewrite.rewrite_headers(request);
         self.rewrite.finish(request);
         Verdict::Pass
     }
@@ -153,13 +161,10 @@ mod tests {
     use super::*;
     use crate::request::test_support::*;
     use crate::stages::filter::{compile_regex, HeaderRule};
+    use crate::stages::limit::Hashed;
     use crate::stages::rewrite::{SetHeader, UrlRewrite};
 
-    fn stages(
-        filter: FilterConfig,
-        rewrite: RewriteConfig,
-        limiters: Vec<HeaderLimiter>,
-    ) -> Stages {
+    fn stages(filter: FilterConfig, rewrite: RewriteConfig, limiters: Vec<HashLimiter>) -> Stages {
         Stages::new(filter, rewrite, limiters, Arc::new(FlowStats::default()))
     }
 
@@ -215,7 +220,7 @@ mod tests {
 
     #[test]
     fn header_limiter_drops_are_sampled_out() {
-        let limiter = HeaderLimiter::parse("X-User: 20%").unwrap();
+        let limiter = HashLimiter::parse(Hashed::Header, "X-User: 20%").unwrap();
         let stages = stages(
             FilterConfig::default(),
             RewriteConfig::default(),
