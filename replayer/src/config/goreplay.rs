@@ -213,6 +213,111 @@ mod tests {
         assert_eq!(refused("input-raw"), None);
     }
 
+    fn run(args: &[&str]) -> Result<crate::config::cli::Invocation, CliError> {
+        parse(
+            ["replayer", "-input-raw", ":80", "-output-stdout"]
+                .iter()
+                .chain(args),
+        )
+    }
+
+    #[test]
+    fn goreplays_other_flags_and_old_spellings_are_accepted() {
+        use crate::config::cli::Invocation;
+        let args = [
+            "-input-raw-realip-header",
+            "X-Real-IP",
+            "-input-raw-protocol",
+            "http",
+            "-split-output",
+            "-prettify-http=true",
+            "-http-basic-auth-filter",
+            "^customer",
+            "-http-param-limiter",
+            "user_id: 25%",
+            "-http-rewrite-header",
+            "Host: (.*).example.com,$1.beta.example.com",
+            "-copy-buffer-size",
+            "5mb",
+            "-output-http-url-regexp",
+            "^/a",
+            "-output-http-header-filter",
+            "Accept: .",
+            "-output-http-header-hash-filter",
+            "X-User: 10%",
+            "-output-http-rewrite-url",
+            "/a:/b",
+            // Accepted, no effect.
+            "-input-raw-buffer-timeout",
+            "10ms",
+            "-input-raw-timestamp-type",
+            "go",
+            "-input-raw-stats",
+            "-output-http-compatibility-mode",
+            "-output-http-debug",
+            "-output-http-response-buffer",
+            "1mb",
+            "-output-http-stats-ms",
+            "1000",
+            "-output-http-worker-timeout",
+            "2s",
+        ];
+        let config = match run(&args) {
+            Ok(Invocation::Run(config)) => config,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(config.rewrite.realip_header.as_deref(), Some("X-Real-IP"));
+        assert!(config.replay.split && config.prettify);
+        assert_eq!(config.filter.basic_auth[0].as_str(), "^customer");
+        assert_eq!(config.param_limiters[0].to_string(), "user_id: 25%");
+        assert_eq!(
+            config.rewrite.header_rewrites[0].to_string(),
+            "Host: (.*).example.com,$1.beta.example.com"
+        );
+        assert_eq!(config.capture.limits.max_stream_bytes, 5 << 20);
+        assert_eq!(config.filter.allow_urls[0].as_str(), "^/a");
+        assert_eq!(config.filter.allow_headers[0].to_string(), "Accept: .");
+        assert_eq!(config.header_limiters[0].to_string(), "X-User: 10%");
+        assert_eq!(config.rewrite.url_rewrites[0].to_string(), "/a:/b");
+
+        // And printed back as a --config file that gives the same.
+        let mut printing = args.to_vec();
+        printing.push("--print-config");
+        let Ok(Invocation::Print(text)) = run(&printing) else {
+            panic!("--print-config")
+        };
+        for line in [
+            "input-raw-realip-header = \"X-Real-IP\"",
+            "split-output = true",
+            "prettify-http = true",
+            "http-basic-auth-filter = [\"^customer\"]",
+            "http-param-limiter = [\"user_id: 25%\"]",
+            "http-rewrite-header = [\"Host: (.*).example.com,$1.beta.example.com\"]",
+            "max-stream-bytes = \"5mb\"",
+        ] {
+            assert!(text.contains(&format!("\n{line}\n")), "{line} in {text}");
+        }
+        let again = crate::config::Settings::from_toml(&text).unwrap();
+        let again = crate::config::Config::resolve(&again).unwrap();
+        assert_eq!(again.to_settings(), config.to_settings());
+    }
+
+    #[test]
+    fn their_values_are_checked_naming_the_flag() {
+        let error = |args: &[&str]| run(args).unwrap_err().to_string();
+        assert_eq!(
+            error(&["-input-raw-protocol", "binary"]),
+            "input-raw-protocol: 'binary' is not supported: only http (HTTP/1.x) is captured and replayed"
+        );
+        assert!(error(&["-http-basic-auth-filter", "("])
+            .starts_with("http-basic-auth-filter: invalid regex"));
+        assert!(error(&["-http-param-limiter", "user"]).starts_with("http-param-limiter: "));
+        assert!(error(&["-http-rewrite-header", "Host: x"]).starts_with("http-rewrite-header: "));
+        assert!(
+            error(&["-input-raw-realip-header", "X Real"]).starts_with("input-raw-realip-header: ")
+        );
+    }
+
     #[test]
     fn no_refused_flag_is_also_accepted() {
         let command = crate::config::cli::command();

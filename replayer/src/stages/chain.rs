@@ -162,7 +162,7 @@ mod tests {
     use crate::request::test_support::*;
     use crate::stages::filter::{compile_regex, HeaderRule};
     use crate::stages::limit::Hashed;
-    use crate::stages::rewrite::{SetHeader, UrlRewrite};
+    use crate::stages::rewrite::{HeaderRewrite, SetHeader, UrlRewrite};
 
     fn stages(filter: FilterConfig, rewrite: RewriteConfig, limiters: Vec<HashLimiter>) -> Stages {
         Stages::new(filter, rewrite, limiters, Arc::new(FlowStats::default()))
@@ -216,6 +216,48 @@ mod tests {
         );
         assert!(stages.process(request("GET", "/old/secret")).is_none());
         assert_eq!(counts(&stages), [2, 1, 0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn goreplay_order_for_the_client_address_credentials_parameters_and_header_rewrites() {
+        let filter = FilterConfig {
+            // Sees the address header added first.
+            allow_headers: vec![HeaderRule::parse("X-Real-IP: .").unwrap()],
+            // Sees Authorization, which the last step strips.
+            basic_auth: vec![compile_regex("^customer").unwrap()],
+            ..FilterConfig::default()
+        };
+        let rewrite = RewriteConfig {
+            realip_header: Some("X-Real-IP".into()),
+            header_rewrites: vec![HeaderRewrite::parse("X-Real-IP: ^(.*)$,ip-$1").unwrap()],
+            url_rewrites: vec![UrlRewrite::parse("^/a:/b").unwrap()],
+            ..RewriteConfig::default()
+        };
+        // fnv1a32("a") % 100 == 20: dropped at 20%.
+        let param = HashLimiter::parse(Hashed::Param, "user: 20%").unwrap();
+        let stages = stages(filter, rewrite, vec![param]);
+        // customer1:pw
+        let customer = with_header(
+            request("GET", "/a"),
+            "Authorization",
+            "Basic Y3VzdG9tZXIxOnB3",
+        );
+        let out = stages.process(customer).expect("passes");
+        let ip = out.connection.client.ip();
+        assert_eq!(out.target, "/b");
+        assert_eq!(
+            header_lines(&out),
+            [
+                format!("X-Real-IP: ip-{ip}"),
+                "X-Replayed-By: replayer".into()
+            ]
+        );
+        // admin:pw
+        let admin = with_header(request("GET", "/a"), "Authorization", "Basic YWRtaW46cHc=");
+        assert!(stages.process(admin).is_none());
+        assert!(stages.process(request("GET", "/a?user=a")).is_none());
+        assert_eq!(stages.stats().filtered_for(Reason::BasicAuth), 1);
+        assert_eq!(counts(&stages), [3, 1, 1, 1, 0, 0]);
     }
 
     #[test]
