@@ -4,7 +4,6 @@
 //! here, and against two real nginx for `-split-output`.
 
 use crate::util::*;
-use std::io::Write;
 use std::net::SocketAddrV4;
 use std::process::Command;
 use std::time::Duration;
@@ -174,12 +173,6 @@ fn rewrite_header_rewrites_every_match_with_groups() {
             .collect();
         assert_eq!(hosts, ["Host: staging.example:7999"]);
     }
-}
-
-fn gzip(text: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(text).unwrap();
-    encoder.finish().unwrap()
 }
 
 /// A capture of four requests to port 8080: Basic credentials of `customer1:pw`, of

@@ -68,14 +68,7 @@ fn gunzip(body: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::test_support::{header_lines, request, with_header};
-    use std::io::Write;
-
-    fn gzip(text: &[u8]) -> Vec<u8> {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        encoder.write_all(text).unwrap();
-        encoder.finish().unwrap()
-    }
+    use crate::request::test_support::{gzip, header_lines, request, with_header};
 
     #[test]
     fn chunked_and_gzip_bodies_become_plain_with_a_length() {
