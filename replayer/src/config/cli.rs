@@ -3,7 +3,8 @@
 //! Go's `flag` package takes `-name` and `--name`, `-name=value` and `-name value`, repeated
 //! flags, and booleans bare or as `-name=true`/`-name=false`. clap wants two dashes for long
 //! names, so a pre-pass ([`normalise`]) rewrites `-name` to `--name` for every known long
-//! flag before clap sees the arguments; it also names an unknown flag exactly as written.
+//! flag before clap sees the arguments; it also names an unknown flag exactly as written,
+//! or, for one of GoReplay's flags this program refuses, says why ([`super::goreplay`]).
 //! Everything else (values, types, help) is clap's, from [`Settings`]'s attributes.
 //!
 //! Any problem is one line (`replayer: FLAG: problem`) and exit status 2. The whole table of

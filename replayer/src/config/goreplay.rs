@@ -319,6 +319,23 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_key_in_the_config_file_says_why_too() {
+        let text = "input-raw = \":80\"\noutput-stdout = true\noutput-kafka-host = \"k:9092\"\n";
+        assert_eq!(
+            crate::config::Settings::from_toml(text).unwrap_err(),
+            format!(
+                "line 3: output-kafka-host: {}",
+                refused("output-kafka-host").unwrap()
+            )
+        );
+        let unknown = crate::config::Settings::from_toml("bogus = 1\n").unwrap_err();
+        assert!(
+            unknown.starts_with("line 1: unknown field `bogus`"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
     fn no_refused_flag_is_also_accepted() {
         let command = crate::config::cli::command();
         for arg in command.get_arguments() {

@@ -57,6 +57,9 @@ pub struct Settings {
     )]
     #[serde(alias = "copy-buffer-size")]
     pub max_stream_bytes: Option<String>,
+    /// Bytes all connections together may hold [default: 32mb]
+    #[arg(long, value_name = "SIZE", help_heading = "Input")]
+    pub max_buffered_bytes: Option<String>,
     /// Set this header to the client's IP address in each request, e.g. X-Real-IP (a header
     /// of that name already there gets the address)
     #[arg(long, value_name = "NAME", help_heading = "Input")]
@@ -76,9 +79,6 @@ pub struct Settings {
     /// document and the -stats line
     #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
     pub input_raw_stats: Option<bool>,
-    /// Bytes all connections together may hold [default: 32mb]
-    #[arg(long, value_name = "SIZE", help_heading = "Input")]
-    pub max_buffered_bytes: Option<String>,
 
     // ---- Output ----
     /// Replay to this staging URL (repeatable; each gets every request unless
@@ -376,7 +376,15 @@ impl Settings {
             let line = e
                 .span()
                 .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-            let message = e.message().replace('\n', " ");
+            let mut message = e.message().replace('\n', " ");
+            // A GoReplay flag this program refuses says why, in the file as on the command line.
+            let refused = message
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split_once('`'))
+                .and_then(|(key, _)| Some((key, super::goreplay::refused(key)?)));
+            if let Some((key, why)) = refused {
+                message = format!("{key}: {why}");
+            }
             match line {
                 Some(line) => format!("line {line}: {message}"),
                 None => message,
