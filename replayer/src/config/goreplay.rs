@@ -313,6 +313,14 @@ mod tests {
             .starts_with("http-basic-auth-filter: invalid regex"));
         assert!(error(&["-http-param-limiter", "user"]).starts_with("http-param-limiter: "));
         assert!(error(&["-http-rewrite-header", "Host: x"]).starts_with("http-rewrite-header: "));
+        assert_eq!(
+            error(&[
+                "-http-rewrite-header",
+                "x-http-method-override: ^GET$,DELETE"
+            ]),
+            "http-rewrite-header: 'x-http-method-override: ^GET$,DELETE' could turn requests \
+             into another method; set it with -http-set-header"
+        );
         assert!(
             error(&["-input-raw-realip-header", "X Real"]).starts_with("input-raw-realip-header: ")
         );

@@ -205,6 +205,17 @@ impl Config {
             keep_credentials: s.keep_credentials.unwrap_or(false),
         };
         check_override_headers(&rewrite, &filter).map_err(invalid("http-set-header"))?;
+        // The method checks come before the rewrites: a rewritten override header would
+        // replay requests as a method nobody allowed.
+        if let Some(rule) = rewrite.header_rewrites.iter().find(|r| {
+            METHOD_OVERRIDE_HEADERS
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(&r.name))
+        }) {
+            return Err(invalid("http-rewrite-header")(format!(
+                "'{rule}' could turn requests into another method; set it with -http-set-header"
+            )));
+        }
         let header_limiters = compile_all(
             &s.http_header_limiter,
             |text| HashLimiter::parse(Hashed::Header, text),
