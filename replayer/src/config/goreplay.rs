@@ -25,7 +25,7 @@ pub const REFUSED: &[(&str, &str)] = &[
     ),
     (
         "input-kafka-host",
-        "Kafka is a service this replayer does not use; capture with -input-raw, or replay GoReplay files when -input-file comes",
+        "Kafka is a service this replayer does not use; capture with -input-raw (or read GoReplay files with -input-file)",
     ),
     (
         "input-kafka-json-format",
