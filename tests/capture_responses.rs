@@ -8,7 +8,6 @@ use crate::util::*;
 use replayer::capture::{CaptureConfig, CaptureStats, Input};
 use replayer::response::ResponseConfig;
 use replayer::stream::pipeline::{run, run_with_responses, Captured};
-use std::io::Write;
 use std::net::SocketAddrV4;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
@@ -54,12 +53,6 @@ fn handshake(pcap: &mut PcapBuilder, client: &mut Side, server: &mut Side) {
         b"",
     ));
     server.seq += 1;
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 #[test]

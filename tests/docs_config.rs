@@ -192,10 +192,10 @@ fn every_flag_written_in_the_page_exists() {
     let mut help = help_flags();
     help.extend(flags_of(&["status", "--help"], 5));
     // Words that look like flags but are not ours: the page's placeholder for "any flag",
-    // GoReplay's own reading flag, the short options (help, version, status's socket and
+    // the short options (help, version, status's socket and
     // timeout), and a value starting
     // with a dash (`-http-disallow-url -admin`).
-    let not_flags = ["flag", "input-file", "h", "V", "S", "t", "admin"];
+    let not_flags = ["flag", "h", "V", "S", "t", "admin"];
     let mut unknown = BTreeSet::new();
     for span in code_spans(&configuration_md()) {
         for word in span.split_whitespace() {
@@ -277,6 +277,17 @@ fn every_flag_is_a_config_key_and_unknown_keys_are_refused() {
         ("sync-window", "\"22:00-08:00\""),
         ("exit-after", "\"30s\""),
         ("status-socket-group", "\"nagios\""),
+        ("input-raw-realip-header", "\"X-Real-IP\""),
+        // GoReplay's, accepted with no effect (or, for the protocol, only its default).
+        ("input-raw-protocol", "\"http\""),
+        ("input-raw-buffer-timeout", "\"10ms\""),
+        ("input-raw-timestamp-type", "\"go\""),
+        ("input-raw-stats", "true"),
+        ("output-http-compatibility-mode", "true"),
+        ("output-http-debug", "true"),
+        ("output-http-response-buffer", "\"1mb\""),
+        ("output-http-stats-ms", "5000"),
+        ("output-http-worker-timeout", "\"2s\""),
     ];
     let defaults = stdout(&replayer(&[
         "--input-raw",
@@ -302,9 +313,23 @@ fn every_flag_is_a_config_key_and_unknown_keys_are_refused() {
     let resolved: BTreeSet<String> = resolved.into_iter().collect();
     // The file above holding every key was accepted (an unknown key is an error, below).
     // Not printed back: the flags about the command itself, the aliases (their flag is the
-    // key) and input-raw-override-snaplen (accepted for GoReplay, no effect).
+    // key) and the flags accepted for GoReplay with no effect (the file above holds them).
     let not_keys = [
         "input-raw-override-snaplen",
+        "input-raw-protocol",
+        "input-raw-buffer-timeout",
+        "input-raw-timestamp-type",
+        "input-raw-stats",
+        "output-http-compatibility-mode",
+        "output-http-debug",
+        "output-http-response-buffer",
+        "output-http-stats-ms",
+        "output-http-worker-timeout",
+        "copy-buffer-size",
+        "output-http-url-regexp",
+        "output-http-header-filter",
+        "output-http-header-hash-filter",
+        "output-http-rewrite-url",
         "config",
         "print-config",
         "help",
@@ -314,6 +339,11 @@ fn every_flag_is_a_config_key_and_unknown_keys_are_refused() {
         "output-http-header",
         // Only with a capture file as input (checked below); this file captures live.
         "input-raw-speed",
+        // Only with record files as input, which replace -input-raw (tests/input_file.rs).
+        "input-file-loop",
+        "input-file-max-wait",
+        "input-file-read-depth",
+        "input-file-dry-run",
         // Printed back as output-http-workers-min and -max (a fixed count is both alike).
         "output-http-workers",
     ];
@@ -355,4 +385,56 @@ fn every_flag_is_a_config_key_and_unknown_keys_are_refused() {
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// docs/migration.md's table of GoReplay's flags says what the binary does: each refused
+/// flag with the very sentence the binary answers, each other flag one `--help` lists,
+/// except those planned (which the binary does not know yet).
+#[test]
+fn the_migration_table_says_what_becomes_of_each_goreplay_flag() {
+    let _processes = lock::processes();
+    let page = std::fs::read_to_string(workspace_root().join("docs/migration.md")).unwrap();
+    let section = page
+        .split("\n## 2. Flag by flag\n")
+        .nth(1)
+        .expect("a '## 2. Flag by flag' section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut rows = std::collections::BTreeMap::new();
+    for row in section.lines().filter(|l| l.starts_with("| `-")) {
+        let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+        let name = flag_name(cells[0].trim_matches('`')).expect("a flag");
+        if cells.len() == 3 {
+            rows.insert(name, (cells[1].to_string(), cells[2].to_string()));
+        }
+    }
+    assert!(
+        rows.len() >= 100,
+        "GoReplay 1.3 has about 100 flags: {}",
+        rows.len()
+    );
+    let refused = replayer::config::goreplay::REFUSED;
+    for (flag, why) in refused {
+        let (what, notes) = rows
+            .get(*flag)
+            .unwrap_or_else(|| panic!("-{flag} is refused but not in the table"));
+        assert_eq!(
+            (what.as_str(), notes.as_str()),
+            ("refused", *why),
+            "-{flag}"
+        );
+    }
+    let help = help_flags();
+    for (flag, (what, _)) in &rows {
+        let is_refused = refused.iter().any(|(name, _)| name == flag);
+        match what.as_str() {
+            "refused" => assert!(is_refused, "-{flag}: refused in the table only"),
+            "planned" => assert!(
+                !help.contains(flag) && !is_refused,
+                "-{flag} is not planned"
+            ),
+            _ => assert!(help.contains(flag), "-{flag}: '{what}' but not a flag"),
+        }
+    }
 }

@@ -22,6 +22,7 @@ mod capture_malformed;
 mod capture_synthetic;
 mod cli_args;
 mod cli_pcap;
+mod goreplay_flags;
 mod framing_fidelity;
 mod corpus_binary;
 mod mutated_captures;

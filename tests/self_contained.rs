@@ -1,7 +1,8 @@
 //! The repository stands alone: no file in it cites design notes, layouts or data that live
-//! outside it. The one sanctioned outside path is the public capture corpus's default
-//! location (`../shared/corpus` beside the clone, overridden by `REPLAYER_CORPUS`), which
-//! only the corpus finder and the scripts that run the tests name.
+//! outside it. The sanctioned outside paths are the default locations of the test data: the
+//! public capture corpus (`../shared/corpus`, overridden by `REPLAYER_CORPUS`) and the record
+//! file GoReplay wrote (`../shared/goreplay-records`, `REPLAYER_GOREPLAY_RECORDS`), which
+//! only their finder and the scripts that run the tests name.
 
 use crate::util::workspace_root;
 use std::process::Command;
@@ -50,8 +51,13 @@ fn nothing_cites_a_file_outside_the_repository() {
                 if !line.contains(outside) {
                     continue;
                 }
-                let corpus_default = line.contains("../shared/corpus")
-                    && !line.replace("../shared/corpus", "").contains("../shared")
+                // The two data folders tests read, each by its one default path.
+                let corpus_default = (line.contains("../shared/corpus")
+                    || line.contains("../shared/goreplay-records"))
+                    && !line
+                        .replace("../shared/corpus", "")
+                        .replace("../shared/goreplay-records", "")
+                        .contains("../shared")
                     && CORPUS_PATH_ALLOWED_IN.contains(&file.as_str());
                 if !corpus_default && file != "tests/self_contained.rs" {
                     citations.push(format!("{file}:{}: {}", number + 1, line.trim()));

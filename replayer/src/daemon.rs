@@ -17,7 +17,6 @@ use crate::join::Join;
 use crate::outputs::replay::{ReplayConfig, ReplayOutput};
 use crate::privileges;
 use crate::shutdown::Shutdown;
-use crate::stages::limit::Limiter;
 use crate::stages::FlowStats;
 use crate::status::metrics;
 use crate::status::socket::{self, DaemonStatus};
@@ -152,17 +151,7 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     {
         let config = config.clone();
-        let route = ReplayRoute {
-            output: replay,
-            limiters: config
-                .outputs
-                .http
-                .iter()
-                .map(|t| t.limit.map(Limiter::new))
-                .collect(),
-            status: status.clone(),
-            stats: stats.clone(),
-        };
+        let route = ReplayRoute::new(replay, &config, status.clone(), stats.clone());
         let (capture_stats, shutdown) = (capture_stats, shutdown.clone());
         std::thread::Builder::new()
             .name("replayer-capture".into())

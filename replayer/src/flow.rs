@@ -29,6 +29,7 @@ use crate::request::Request;
 use crate::response::{Response, ResponseConfig};
 use crate::shutdown::Shutdown;
 use crate::stages::limit::Limiter;
+use crate::stages::prettify::prettify;
 use crate::stages::{FlowStats, Stages, Verdict};
 use crate::status::socket::{DaemonStatus, SocketError};
 use crate::status::stats::{Event, Stats};
@@ -152,13 +153,16 @@ pub enum OnOutputError {
 /// The replay half of the flow, which only the daemon has.
 pub struct ReplayRoute {
     /// The queues and workers of every target.
-    pub output: ReplayOutput,
+    output: ReplayOutput,
     /// One per target: its `URL|N` or `URL|N%` limit, if any.
-    pub limiters: Vec<Option<Limiter>>,
+    limiters: Vec<Option<Limiter>>,
     /// Read for the state (paused while a sync runs).
-    pub status: Arc<DaemonStatus>,
+    status: Arc<DaemonStatus>,
     /// Where the status document's per-request events are counted.
-    pub stats: Arc<Stats>,
+    stats: Arc<Stats>,
+    /// `-split-output`: the target the next request goes to, round robin; `None` when every
+    /// target gets every request.
+    next: Option<usize>,
 }
 
 /// Requests waiting for their response at most, with `--input-raw-track-response` (or from
@@ -210,6 +214,8 @@ pub struct Flow {
     failure: Option<OutputError>,
     replay: Option<ReplayRoute>,
     shutdown: Shutdown,
+    /// `-prettify-http`: passed requests made plain before any output sees them.
+    prettify: bool,
 }
 
 impl Flow {
@@ -227,9 +233,15 @@ impl Flow {
             stages: Stages::new(
                 config.filter.clone(),
                 config.rewrite.clone(),
-                config.header_limiters.clone(),
+                config
+                    .header_limiters
+                    .iter()
+                    .chain(&config.param_limiters)
+                    .cloned()
+                    .collect(),
                 flow_stats,
             ),
+            prettify: config.prettify,
             sinks: sinks
                 .into_iter()
                 .enumerate()
@@ -311,6 +323,9 @@ impl Flow {
         if !verdict.passed() {
             return;
         }
+        if self.prettify {
+            prettify(&mut request);
+        }
         if !self.sinks.is_empty() {
             self.write_to_sinks(&request);
         }
@@ -366,14 +381,49 @@ impl Flow {
 }
 
 impl ReplayRoute {
-    /// Queues a passed request for every target within its limit, unless a sync is running.
+    /// The route to `output`'s targets, with each target's limit and `-split-output` from
+    /// `config`.
+    pub fn new(
+        output: ReplayOutput,
+        config: &Config,
+        status: Arc<DaemonStatus>,
+        stats: Arc<Stats>,
+    ) -> ReplayRoute {
+        ReplayRoute {
+            output,
+            limiters: config
+                .outputs
+                .http
+                .iter()
+                .map(|t| t.limit.map(Limiter::new))
+                .collect(),
+            status,
+            stats,
+            next: config.replay.split.then_some(0),
+        }
+    }
+
+    /// Queues a passed request for every target within its limit (with `-split-output`, for
+    /// the next target in turn, as GoReplay: one its limit refuses is not offered to the
+    /// others), unless a sync is running.
     fn send(&mut self, request: Request, flow_stats: &FlowStats) {
         if self.status.state() == DaemonState::Paused {
             self.stats.count(Event::PausedSync);
             return;
         }
         let shared = Arc::new(request);
-        for (target, limiter) in self.limiters.iter_mut().enumerate() {
+        let targets = match &mut self.next {
+            Some(next) => {
+                let target = *next % self.limiters.len().max(1);
+                *next = target + 1;
+                target..target + 1
+            }
+            None => 0..self.limiters.len(),
+        };
+        for target in targets {
+            let Some(limiter) = self.limiters.get_mut(target) else {
+                continue;
+            };
             if limiter.as_mut().is_some_and(|l| !l.allow(&shared)) {
                 flow_stats.count_sampled_out();
                 self.stats.count(Event::SampledOut);

@@ -752,6 +752,14 @@ pub(crate) mod test_support {
         request
     }
 
+    /// `data` gzip-encoded, as a server or client would send it.
+    pub fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
     pub fn header_lines(request: &Request) -> Vec<String> {
         request
             .headers

@@ -184,7 +184,7 @@ pub struct RequestCounters {
     pub failed: u64,
     /// `filtered`, by the rule that rejected the request: `method`, `loop`,
     /// `method_override`, `url_not_allowed`, `url_disallowed`, `header_not_allowed`,
-    /// `header_disallowed` (every key present, zeros included). Added to schema 1; absent
+    /// `header_disallowed`, `basic_auth` (every key present, zeros included). Added to schema 1; absent
     /// in older documents, hence the default.
     #[serde(default)]
     pub filtered_by: BTreeMap<String, u64>,

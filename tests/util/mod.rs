@@ -231,6 +231,13 @@ pub fn run_with_timeout_fed(cmd: &mut Command, stdin: Stdio, limit: Duration) ->
 
 /// Whether this process may capture packets (root or CAP_NET_RAW). Live-capture tests fail
 /// loudly without it rather than skip: CI runs as root.
+/// `data` gzip-encoded, as a server or client would send it.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }

@@ -3,7 +3,8 @@
 //! Go's `flag` package takes `-name` and `--name`, `-name=value` and `-name value`, repeated
 //! flags, and booleans bare or as `-name=true`/`-name=false`. clap wants two dashes for long
 //! names, so a pre-pass ([`normalise`]) rewrites `-name` to `--name` for every known long
-//! flag before clap sees the arguments; it also names an unknown flag exactly as written.
+//! flag before clap sees the arguments; it also names an unknown flag exactly as written,
+//! or, for one of GoReplay's flags this program refuses, says why ([`super::goreplay`]).
 //! Everything else (values, types, help) is clap's, from [`Settings`]'s attributes.
 //!
 //! Any problem is one line (`replayer: FLAG: problem`) and exit status 2. The whole table of
@@ -217,9 +218,16 @@ pub fn normalise(args: Vec<OsString>, command: &clap::Command) -> Result<Vec<OsS
             Some((name, value)) => (name, Some(value)),
             None => (flag, None),
         };
-        let takes = *known
-            .get(name)
-            .ok_or_else(|| CliError::Usage(format!("unknown flag '{text}' (see --help)")))?;
+        let takes = match known.get(name) {
+            Some(takes) => *takes,
+            // GoReplay's flags this program refuses say why, and what to use instead.
+            None => {
+                return Err(CliError::Usage(match super::goreplay::refused(name) {
+                    Some(why) => format!("-{name}: {why}"),
+                    None => format!("unknown flag '{text}' (see --help)"),
+                }))
+            }
+        };
         if name == "input-raw" {
             // GoReplay runs one listener per -input-raw; one process here captures one input,
             // and silently keeping only the last would lose the others' traffic.

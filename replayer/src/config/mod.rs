@@ -16,9 +16,11 @@
 //! check plugins' durations (`12h`, `1d`).
 
 //! The files: `settings` (the raw form), `resolve` (raw → typed), [`values`] (the value
-//! parsers), [`cli`] (the command line, GoReplay's single-dash spelling included).
+//! parsers), [`cli`] (the command line, GoReplay's single-dash spelling included),
+//! [`goreplay`] (GoReplay's flags that are refused, and why).
 
 pub mod cli;
+pub mod goreplay;
 mod resolve;
 mod settings;
 pub mod values;
@@ -27,7 +29,7 @@ mod tests;
 
 use crate::capture::CaptureConfig;
 use crate::stages::filter::FilterConfig;
-use crate::stages::limit::{HeaderLimiter, Limit};
+use crate::stages::limit::{HashLimiter, Limit};
 use crate::stages::rewrite::RewriteConfig;
 use crate::status::socket::SocketOptions;
 use replayer_status::SyncConfig;
@@ -140,6 +142,8 @@ pub struct ReplaySettings {
     pub original_host: bool,
     /// `-output-http-stats`: log the replay queue figures every few seconds.
     pub stats: bool,
+    /// `-split-output`: each request goes to one target in turn, not to every target.
+    pub split: bool,
 }
 
 // Each default has one home, next to the code it tunes; `--print-config` shows them all.
@@ -178,7 +182,11 @@ pub struct Config {
     pub rewrite: RewriteConfig,
     /// `-http-header-limiter`: requests sampled by a hash of a header's value (one user's
     /// requests kept or dropped together); a request must pass every one.
-    pub header_limiters: Vec<HeaderLimiter>,
+    pub header_limiters: Vec<HashLimiter>,
+    /// `-http-param-limiter`: the same by a query parameter's value, after the header ones.
+    pub param_limiters: Vec<HashLimiter>,
+    /// `-prettify-http`: requests written and replayed de-chunked and gzip-decoded.
+    pub prettify: bool,
     /// `--status-socket`, `--status-socket-mode`, `--status-socket-group`.
     pub status: SocketOptions,
     /// `--metrics-listen`: Prometheus text format over HTTP, off when `None`.

@@ -4,9 +4,11 @@
 use super::*;
 use crate::capture::{CaptureConfig, Input};
 use crate::records::input::{FileSpec, RecordInput, DEFAULT_READ_DEPTH};
-use crate::stages::filter::{compile_regex, FilterConfig, HeaderRule, METHOD_OVERRIDE_HEADERS};
-use crate::stages::limit::{HeaderLimiter, Limit};
-use crate::stages::rewrite::{RewriteConfig, SetHeader, SetParam, UrlRewrite};
+use crate::stages::filter::{
+    compile_bytes_regex, compile_regex, FilterConfig, HeaderRule, METHOD_OVERRIDE_HEADERS,
+};
+use crate::stages::limit::{HashLimiter, Hashed, Limit};
+use crate::stages::rewrite::{HeaderRewrite, RewriteConfig, SetHeader, SetParam, UrlRewrite};
 use crate::status::socket::SocketOptions;
 use replayer_status::sync::{format_duration as format_sync_duration, parse_duration};
 use replayer_status::{SyncConfig, SyncWindow};
@@ -113,6 +115,25 @@ impl Config {
                 })?;
         }
         capture.promisc = s.input_raw_promisc.unwrap_or(false);
+        match s.input_raw_protocol.as_deref().map(str::trim) {
+            None | Some("") | Some("http") => {}
+            Some(other) => {
+                return Err(invalid("input-raw-protocol")(format!(
+                    "'{other}' is not supported: only http (HTTP/1.x) is captured and replayed"
+                )))
+            }
+        }
+        let realip_header = match s.input_raw_realip_header.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(name) if name.bytes().all(|b| b.is_ascii_graphic() && b != b':') => {
+                Some(name.to_string())
+            }
+            Some(name) => {
+                return Err(invalid("input-raw-realip-header")(format!(
+                    "'{name}' is not a header name"
+                )))
+            }
+        };
 
         let outputs = Outputs {
             http: s
@@ -168,6 +189,7 @@ impl Config {
             skip_verify: s.output_http_skip_verify.unwrap_or(false),
             original_host: s.http_original_host.unwrap_or(false),
             stats: s.output_http_stats.unwrap_or(false),
+            split: s.split_output.unwrap_or(false),
         };
 
         let allow_unsafe_methods = s.allow_unsafe_methods.unwrap_or(false);
@@ -187,18 +209,45 @@ impl Config {
                 HeaderRule::parse,
                 "http-disallow-header",
             )?,
+            basic_auth: compile_all(
+                &s.http_basic_auth_filter,
+                compile_regex,
+                "http-basic-auth-filter",
+            )?,
         };
         let rewrite = RewriteConfig {
             set_headers: compile_all(&s.http_set_header, SetHeader::parse, "http-set-header")?,
             set_params: compile_all(&s.http_set_param, SetParam::parse, "http-set-param")?,
             url_rewrites: compile_all(&s.http_rewrite_url, UrlRewrite::parse, "http-rewrite-url")?,
+            header_rewrites: compile_all(
+                &s.http_rewrite_header,
+                HeaderRewrite::parse,
+                "http-rewrite-header",
+            )?,
+            realip_header,
             keep_credentials: s.keep_credentials.unwrap_or(false),
         };
         check_override_headers(&rewrite, &filter).map_err(invalid("http-set-header"))?;
+        // The method checks come before the rewrites: a rewritten override header would
+        // replay requests as a method nobody allowed.
+        if let Some(rule) = rewrite.header_rewrites.iter().find(|r| {
+            METHOD_OVERRIDE_HEADERS
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(&r.name))
+        }) {
+            return Err(invalid("http-rewrite-header")(format!(
+                "'{rule}' could turn requests into another method; set it with -http-set-header"
+            )));
+        }
         let header_limiters = compile_all(
             &s.http_header_limiter,
-            HeaderLimiter::parse,
+            |text| HashLimiter::parse(Hashed::Header, text),
             "http-header-limiter",
+        )?;
+        let param_limiters = compile_all(
+            &s.http_param_limiter,
+            |text| HashLimiter::parse(Hashed::Param, text),
+            "http-param-limiter",
         )?;
 
         let mut status = SocketOptions::default();
@@ -265,6 +314,8 @@ impl Config {
             filter,
             rewrite,
             header_limiters,
+            param_limiters,
+            prettify: s.prettify_http.unwrap_or(false),
             status,
             metrics_listen,
             sync,
@@ -329,6 +380,19 @@ impl Config {
             max_streams: Some(self.capture.limits.max_streams),
             max_stream_bytes: Some(format_size(self.capture.limits.max_stream_bytes as u64)),
             max_buffered_bytes: Some(format_size(self.capture.limits.max_total_bytes as u64)),
+            input_raw_realip_header: self.rewrite.realip_header.clone(),
+            // Only http is accepted; the others have no effect: none is printed back.
+            input_raw_protocol: None,
+            input_raw_buffer_timeout: None,
+            input_raw_timestamp_type: None,
+            input_raw_stats: None,
+            output_http_compatibility_mode: None,
+            output_http_debug: None,
+            output_http_response_buffer: None,
+            output_http_stats_ms: None,
+            output_http_worker_timeout: None,
+            split_output: Some(self.replay.split),
+            prettify_http: Some(self.prettify),
             output_http: self
                 .outputs
                 .http
@@ -372,6 +436,9 @@ impl Config {
             http_allow_header: texts(&self.filter.allow_headers),
             http_disallow_header: texts(&self.filter.disallow_headers),
             http_header_limiter: texts(&self.header_limiters),
+            http_param_limiter: texts(&self.param_limiters),
+            http_basic_auth_filter: texts(&self.filter.basic_auth),
+            http_rewrite_header: texts(&self.rewrite.header_rewrites),
             http_set_header: texts(&self.rewrite.set_headers),
             http_set_param: texts(&self.rewrite.set_params),
             http_rewrite_url: texts(&self.rewrite.url_rewrites),
@@ -494,12 +561,6 @@ fn diff_settings(s: &Settings) -> Result<DiffSettings, ConfigError> {
         rules,
         ignore_urls,
     })
-}
-
-/// A regex over bytes (a body need not be UTF-8), with [`compile_regex`]'s message.
-fn compile_bytes_regex(pattern: &str) -> Result<regex::bytes::Regex, String> {
-    compile_regex(pattern)?;
-    regex::bytes::Regex::new(pattern).map_err(|e| e.to_string())
 }
 
 /// `--input-file PATH[|SPEED]` and its companions; `None` without `--input-file`.

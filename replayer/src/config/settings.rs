@@ -48,15 +48,21 @@ pub struct Settings {
     #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
     pub input_raw_track_response: Option<bool>,
     /// Bytes one connection may hold (out of order, or an unfinished request), e.g. 1mb;
-    /// a request that outgrows it is cut and counted [default: 4mb]
-    #[arg(long, value_name = "SIZE", help_heading = "Input")]
+    /// a request that outgrows it is cut and counted (also -copy-buffer-size) [default: 4mb]
+    #[arg(
+        long,
+        alias = "copy-buffer-size",
+        value_name = "SIZE",
+        help_heading = "Input"
+    )]
+    #[serde(alias = "copy-buffer-size")]
     pub max_stream_bytes: Option<String>,
     /// Bytes all connections together may hold [default: 32mb]
     #[arg(long, value_name = "SIZE", help_heading = "Input")]
     pub max_buffered_bytes: Option<String>,
     /// Replay GoReplay record files instead of capturing: a path or a glob (.gz files are
-    /// decompressed). `PATH|200%` (or `|2x`) scales the recorded gaps, `|max` sends as fast as
-    /// possible [default: 100%]. Repeatable: each is its own timeline
+    /// decompressed), at the recorded pace; `PATH|200%` (or `|2x`) scales the recorded gaps,
+    /// `|max` sends as fast as possible. Repeatable: each is its own timeline
     #[arg(long, value_name = "PATH[|SPEED]", help_heading = "Input")]
     #[serde(deserialize_with = "one_or_many")]
     pub input_file: Vec<String>,
@@ -74,10 +80,30 @@ pub struct Settings {
     /// and exit: nothing is sent
     #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
     pub input_file_dry_run: Option<bool>,
+    /// Set this header to the client's IP address in each request, e.g. X-Real-IP (a header
+    /// of that name already there gets the address)
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub input_raw_realip_header: Option<String>,
+    /// Application protocol of the capture: only `http` (GoReplay's default; `binary` is
+    /// refused)
+    #[arg(long, value_name = "PROTOCOL", help_heading = "Input")]
+    pub input_raw_protocol: Option<String>,
+    /// Accepted for GoReplay compatibility; no effect: packets are handed over as they arrive
+    #[arg(long, value_name = "DURATION", help_heading = "Input")]
+    pub input_raw_buffer_timeout: Option<String>,
+    /// Accepted for GoReplay compatibility; no effect: records carry the capture's own
+    /// timestamps
+    #[arg(long, value_name = "TYPE", help_heading = "Input")]
+    pub input_raw_timestamp_type: Option<String>,
+    /// Accepted for GoReplay compatibility; no effect: capture figures are in the status
+    /// document and the -stats line
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
+    pub input_raw_stats: Option<bool>,
 
     // ---- Output ----
-    /// Replay to this staging URL (repeatable; each gets every request). `URL|N` caps it at
-    /// N requests/s, `URL|N%` at N percent. No scheme means http://
+    /// Replay to this staging URL (repeatable; each gets every request unless
+    /// -split-output). `URL|N` caps it at N requests/s, `URL|N%` at N percent. No scheme
+    /// means http://
     #[arg(long, value_name = "URL[|LIMIT]", help_heading = "Output")]
     #[serde(deserialize_with = "one_or_many")]
     pub output_http: Vec<String>,
@@ -111,6 +137,31 @@ pub struct Settings {
     /// Log the -stats summary line (replay figures of the last minute) once a minute
     #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
     pub output_http_stats: Option<bool>,
+    /// Send each request to one -output-http target in turn (round robin) instead of to
+    /// every target
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
+    pub split_output: Option<bool>,
+    /// Requests as plain HTTP in every output: chunked bodies written whole with a
+    /// Content-Length, gzip bodies decoded
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
+    pub prettify_http: Option<bool>,
+    /// Accepted for GoReplay compatibility; no effect: there is one HTTP client
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
+    pub output_http_compatibility_mode: Option<bool>,
+    /// Accepted for GoReplay compatibility; no effect: -verbose logs the replay
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
+    pub output_http_debug: Option<bool>,
+    /// Accepted for GoReplay compatibility; no effect: staging's answers are read to their
+    /// end and only their status, length and digest kept
+    #[arg(long, value_name = "SIZE", help_heading = "Output")]
+    pub output_http_response_buffer: Option<String>,
+    /// Accepted for GoReplay compatibility; no effect: -output-http-stats logs once a minute
+    #[arg(long, value_name = "MS", help_heading = "Output")]
+    pub output_http_stats_ms: Option<u64>,
+    /// Accepted for GoReplay compatibility; no effect: idle connections are closed as the
+    /// adaptive range shrinks
+    #[arg(long, value_name = "DURATION", help_heading = "Output")]
+    pub output_http_worker_timeout: Option<String>,
     /// Keep production's Host header instead of the target's host
     #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
     pub http_original_host: Option<bool>,
@@ -139,21 +190,29 @@ pub struct Settings {
     /// Allow the methods named by -http-allow-method that change data (POST, PUT, DELETE, ...)
     #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Filters and rewrites")]
     pub allow_unsafe_methods: Option<bool>,
-    /// Replay only request-targets (path?query) matching one of these regexes (repeatable)
-    #[arg(long, value_name = "REGEX", help_heading = "Filters and rewrites")]
-    #[serde(deserialize_with = "one_or_many")]
+    /// Replay only request-targets (path?query) matching one of these regexes (repeatable;
+    /// also -output-http-url-regexp)
+    #[arg(
+        long,
+        alias = "output-http-url-regexp",
+        value_name = "REGEX",
+        help_heading = "Filters and rewrites"
+    )]
+    #[serde(deserialize_with = "one_or_many", alias = "output-http-url-regexp")]
     pub http_allow_url: Vec<String>,
     /// Never replay request-targets matching this regex (repeatable)
     #[arg(long, value_name = "REGEX", help_heading = "Filters and rewrites")]
     #[serde(deserialize_with = "one_or_many")]
     pub http_disallow_url: Vec<String>,
-    /// Replay only requests having this header matching the regex: `Name: regex` (repeatable)
+    /// Replay only requests having this header matching the regex: `Name: regex`
+    /// (repeatable; also -output-http-header-filter)
     #[arg(
         long,
+        alias = "output-http-header-filter",
         value_name = "NAME: REGEX",
         help_heading = "Filters and rewrites"
     )]
-    #[serde(deserialize_with = "one_or_many")]
+    #[serde(deserialize_with = "one_or_many", alias = "output-http-header-filter")]
     pub http_allow_header: Vec<String>,
     /// Never replay requests whose header matches: `Name: regex` (repeatable)
     #[arg(
@@ -163,10 +222,29 @@ pub struct Settings {
     )]
     #[serde(deserialize_with = "one_or_many")]
     pub http_disallow_header: Vec<String>,
-    /// Keep N% of requests by a hash (FNV-1a) of this header's value: `Name: N%` (repeatable)
+    /// Replay only requests whose Basic credentials (`user:password`, decoded) match this
+    /// regex; requests without them pass (repeatable: every regex must match)
+    #[arg(long, value_name = "REGEX", help_heading = "Filters and rewrites")]
+    #[serde(deserialize_with = "one_or_many")]
+    pub http_basic_auth_filter: Vec<String>,
+    /// Keep N% of requests by a hash (FNV-1a) of this header's value: `Name: N%`
+    /// (repeatable; also -output-http-header-hash-filter)
+    #[arg(
+        long,
+        alias = "output-http-header-hash-filter",
+        value_name = "NAME: N%",
+        help_heading = "Filters and rewrites"
+    )]
+    #[serde(
+        deserialize_with = "one_or_many",
+        alias = "output-http-header-hash-filter"
+    )]
+    pub http_header_limiter: Vec<String>,
+    /// Keep N% of requests by a hash (FNV-1a) of this query parameter's value: `name: N%`
+    /// (repeatable)
     #[arg(long, value_name = "NAME: N%", help_heading = "Filters and rewrites")]
     #[serde(deserialize_with = "one_or_many")]
-    pub http_header_limiter: Vec<String>,
+    pub http_param_limiter: Vec<String>,
     /// Set a header: `Name: Value`; an empty value sets it empty (repeatable; also -output-http-header)
     #[arg(
         long,
@@ -180,14 +258,25 @@ pub struct Settings {
     #[arg(long, value_name = "NAME=VALUE", help_heading = "Filters and rewrites")]
     #[serde(deserialize_with = "one_or_many")]
     pub http_set_param: Vec<String>,
-    /// Rewrite the request-target: `regex:replacement`, $1 for groups (repeatable; first match wins)
+    /// Rewrite the request-target: `regex:replacement`, $1 for groups (repeatable; first
+    /// match wins; also -output-http-rewrite-url)
     #[arg(
         long,
+        alias = "output-http-rewrite-url",
         value_name = "REGEX:REPLACEMENT",
         help_heading = "Filters and rewrites"
     )]
-    #[serde(deserialize_with = "one_or_many")]
+    #[serde(deserialize_with = "one_or_many", alias = "output-http-rewrite-url")]
     pub http_rewrite_url: Vec<String>,
+    /// Rewrite a header's value: `Name: regex,replacement`, $1 for groups (repeatable,
+    /// applied in order)
+    #[arg(
+        long,
+        value_name = "NAME: REGEX,REPLACEMENT",
+        help_heading = "Filters and rewrites"
+    )]
+    #[serde(deserialize_with = "one_or_many")]
+    pub http_rewrite_header: Vec<String>,
     /// Keep Authorization, Cookie and Proxy-Authorization (stripped by default)
     #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Filters and rewrites")]
     pub keep_credentials: Option<bool>,
@@ -274,6 +363,10 @@ impl Settings {
                 input_raw_buffer_size, input_raw_snaplen, input_raw_override_snaplen,
                 input_raw_promisc, input_raw_track_response, input_file_loop, input_file_max_wait,
                 input_file_read_depth, input_file_dry_run, max_streams, max_stream_bytes, max_buffered_bytes,
+                input_raw_realip_header, input_raw_protocol, input_raw_buffer_timeout,
+                input_raw_timestamp_type, input_raw_stats, split_output, prettify_http,
+                output_http_compatibility_mode, output_http_debug, output_http_response_buffer,
+                output_http_stats_ms, output_http_worker_timeout,
                 output_http_workers, output_http_workers_min, output_http_workers_max,
                 output_http_pipeline, output_http_queue_len,
                 output_http_timeout, output_http_redirects, output_http_skip_verify,
@@ -283,7 +376,8 @@ impl Settings {
                 drain_timeout, exit_after, stats, verbose, diff, diff_max_body;
             lists: input_file, diff_body_mask, diff_ignore_header, diff_ignore_url, output_http, http_allow_method, http_allow_url, http_disallow_url,
                 http_allow_header, http_disallow_header, http_header_limiter, http_set_header,
-                http_set_param, http_rewrite_url,
+                http_set_param, http_rewrite_url, http_basic_auth_filter, http_param_limiter,
+                http_rewrite_header,
         )
     }
 
@@ -303,7 +397,15 @@ impl Settings {
             let line = e
                 .span()
                 .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-            let message = e.message().replace('\n', " ");
+            let mut message = e.message().replace('\n', " ");
+            // A GoReplay flag this program refuses says why, in the file as on the command line.
+            let refused = message
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split_once('`'))
+                .and_then(|(key, _)| Some((key, super::goreplay::refused(key)?)));
+            if let Some((key, why)) = refused {
+                message = format!("{key}: {why}");
+            }
             match line {
                 Some(line) => format!("line {line}: {message}"),
                 None => message,

@@ -365,6 +365,7 @@ fn brotli_into(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::test_support::gzip;
     use std::io::Write;
 
     /// A body of `n` bytes that compresses well but is not one repeated byte.
@@ -374,11 +375,6 @@ mod tests {
             .collect()
     }
 
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
     fn zlib(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).unwrap();

@@ -3,9 +3,12 @@
 //! captured request, on the capture thread: it never blocks, and it says what it decided
 //! and why ([`Verdict`]), so callers count without second-guessing.
 //!
-//! GoReplay's order, which decides what each rule sees: method filter (with our loop marker
-//! and method-override checks), set header, set param, URL allow, URL deny, header
-//! allow/deny, header limiters, URL rewrite; then ours: credentials stripped, marker added.
+//! GoReplay's order, which decides what each rule sees: the client's address header
+//! (`-input-raw-realip-header`, which GoReplay's input adds), method filter (with our loop
+//! marker and method-override checks), set header, set param, URL allow, URL deny, header
+//! allow/deny, Basic credentials filter, header limiters, parameter limiters, URL rewrite,
+//! header rewrite; then ours: credentials stripped (so the credentials filter sees them),
+//! marker added.
 //! Per-output limits (`URL|N`, `URL|N%`) come after, one [`Limiter`] per output, applied by
 //! the flow.
 //!
@@ -13,7 +16,7 @@
 
 use crate::request::Request;
 use crate::stages::filter::{FilterConfig, Reason};
-use crate::stages::limit::HeaderLimiter;
+use crate::stages::limit::HashLimiter;
 use crate::stages::rewrite::RewriteConfig;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,7 +28,8 @@ pub enum Verdict {
     Pass,
     /// Rejected by a filter rule, for this reason.
     Filtered(Reason),
-    /// Dropped by a header limiter (`-http-header-limiter`).
+    /// Dropped by a header or parameter limiter (`-http-header-limiter`,
+    /// `-http-param-limiter`).
     SampledOut,
 }
 
@@ -83,22 +87,23 @@ impl FlowStats {
 pub struct Stages {
     filter: FilterConfig,
     rewrite: RewriteConfig,
-    header_limiters: Vec<HeaderLimiter>,
+    limiters: Vec<HashLimiter>,
     stats: Arc<FlowStats>,
 }
 
 impl Stages {
-    /// The stages with their settings; `stats` is where they count.
+    /// The stages with their settings; `stats` is where they count. `limiters` are the
+    /// header limiters then the parameter limiters, GoReplay's order.
     pub fn new(
         filter: FilterConfig,
         rewrite: RewriteConfig,
-        header_limiters: Vec<HeaderLimiter>,
+        limiters: Vec<HashLimiter>,
         stats: Arc<FlowStats>,
     ) -> Stages {
         Stages {
             filter,
             rewrite,
-            header_limiters,
+            limiters,
             stats,
         }
     }
@@ -131,6 +136,8 @@ impl Stages {
     }
 
     fn decide(&self, request: &mut Request) -> Verdict {
+        // GoReplay's input adds it, so every rule after sees it.
+        self.rewrite.set_real_ip(request);
         if let Err(reason) = self.filter.check_method(request) {
             return Verdict::Filtered(reason);
         }
@@ -139,10 +146,11 @@ impl Stages {
         if let Err(reason) = self.filter.check_url_and_headers(request) {
             return Verdict::Filtered(reason);
         }
-        if !self.header_limiters.iter().all(|l| l.allow(request)) {
+        if !self.limiters.iter().all(|l| l.allow(request)) {
             return Verdict::SampledOut;
         }
         self.rewrite.rewrite_url(request);
+        self.rewrite.rewrite_headers(request);
         self.rewrite.finish(request);
         Verdict::Pass
     }
@@ -153,13 +161,10 @@ mod tests {
     use super::*;
     use crate::request::test_support::*;
     use crate::stages::filter::{compile_regex, HeaderRule};
-    use crate::stages::rewrite::{SetHeader, UrlRewrite};
+    use crate::stages::limit::Hashed;
+    use crate::stages::rewrite::{HeaderRewrite, SetHeader, UrlRewrite};
 
-    fn stages(
-        filter: FilterConfig,
-        rewrite: RewriteConfig,
-        limiters: Vec<HeaderLimiter>,
-    ) -> Stages {
+    fn stages(filter: FilterConfig, rewrite: RewriteConfig, limiters: Vec<HashLimiter>) -> Stages {
         Stages::new(filter, rewrite, limiters, Arc::new(FlowStats::default()))
     }
 
@@ -214,8 +219,50 @@ mod tests {
     }
 
     #[test]
+    fn goreplay_order_for_the_client_address_credentials_parameters_and_header_rewrites() {
+        let filter = FilterConfig {
+            // Sees the address header added first.
+            allow_headers: vec![HeaderRule::parse("X-Real-IP: .").unwrap()],
+            // Sees Authorization, which the last step strips.
+            basic_auth: vec![compile_regex("^customer").unwrap()],
+            ..FilterConfig::default()
+        };
+        let rewrite = RewriteConfig {
+            realip_header: Some("X-Real-IP".into()),
+            header_rewrites: vec![HeaderRewrite::parse("X-Real-IP: ^(.*)$,ip-$1").unwrap()],
+            url_rewrites: vec![UrlRewrite::parse("^/a:/b").unwrap()],
+            ..RewriteConfig::default()
+        };
+        // fnv1a32("a") % 100 == 20: dropped at 20%.
+        let param = HashLimiter::parse(Hashed::Param, "user: 20%").unwrap();
+        let stages = stages(filter, rewrite, vec![param]);
+        // customer1:pw
+        let customer = with_header(
+            request("GET", "/a"),
+            "Authorization",
+            "Basic Y3VzdG9tZXIxOnB3",
+        );
+        let out = stages.process(customer).expect("passes");
+        let ip = out.connection.client.ip();
+        assert_eq!(out.target, "/b");
+        assert_eq!(
+            header_lines(&out),
+            [
+                format!("X-Real-IP: ip-{ip}"),
+                "X-Replayed-By: replayer".into()
+            ]
+        );
+        // admin:pw
+        let admin = with_header(request("GET", "/a"), "Authorization", "Basic YWRtaW46cHc=");
+        assert!(stages.process(admin).is_none());
+        assert!(stages.process(request("GET", "/a?user=a")).is_none());
+        assert_eq!(stages.stats().filtered_for(Reason::BasicAuth), 1);
+        assert_eq!(counts(&stages), [3, 1, 1, 1, 0, 0]);
+    }
+
+    #[test]
     fn header_limiter_drops_are_sampled_out() {
-        let limiter = HeaderLimiter::parse("X-User: 20%").unwrap();
+        let limiter = HashLimiter::parse(Hashed::Header, "X-User: 20%").unwrap();
         let stages = stages(
             FilterConfig::default(),
             RewriteConfig::default(),

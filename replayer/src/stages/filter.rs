@@ -21,6 +21,10 @@
 //! - **headers**: `-http-allow-header 'Name: regex'` (the header must be present and match)
 //!   and `-http-disallow-header 'Name: regex'` (dropped when present and matching), as
 //!   GoReplay 1.3 does.
+//! - **Basic credentials**: `-http-basic-auth-filter regex`: a request whose `Authorization`
+//!   is `Basic ...` is kept only when the decoded `user:password` matches every regex, as
+//!   GoReplay does; a request without Basic credentials passes. (They are checked here,
+//!   before the rewrite stage strips credentials.)
 //!
 //! The stages run in GoReplay's order (see `stages::chain`): the method checks come before
 //! `-http-set-header`, the URL and header checks after it.
@@ -53,11 +57,13 @@ pub enum Reason {
     HeaderNotAllowed,
     /// A `-http-disallow-header` rule matches.
     HeaderDisallowed,
+    /// Its Basic credentials do not match a `-http-basic-auth-filter` regex.
+    BasicAuth,
 }
 
 impl Reason {
     /// Every reason, in the order the filter checks them.
-    pub const ALL: [Reason; 8] = [
+    pub const ALL: [Reason; 9] = [
         Reason::Method,
         Reason::InvalidTarget,
         Reason::Loop,
@@ -66,6 +72,7 @@ impl Reason {
         Reason::UrlDisallowed,
         Reason::HeaderNotAllowed,
         Reason::HeaderDisallowed,
+        Reason::BasicAuth,
     ];
 
     /// The reason's name in the status document and in logs.
@@ -79,6 +86,7 @@ impl Reason {
             Reason::UrlDisallowed => "url_disallowed",
             Reason::HeaderNotAllowed => "header_not_allowed",
             Reason::HeaderDisallowed => "header_disallowed",
+            Reason::BasicAuth => "basic_auth",
         }
     }
 
@@ -93,6 +101,7 @@ impl Reason {
             Reason::UrlDisallowed => 5,
             Reason::HeaderNotAllowed => 6,
             Reason::HeaderDisallowed => 7,
+            Reason::BasicAuth => 8,
         }
     }
 }
@@ -146,6 +155,13 @@ pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
     })
 }
 
+/// A regex over bytes (a body or header value need not be UTF-8), with [`compile_regex`]'s
+/// message.
+pub fn compile_bytes_regex(pattern: &str) -> Result<regex::bytes::Regex, String> {
+    compile_regex(pattern)?;
+    regex::bytes::Regex::new(pattern).map_err(|e| e.to_string())
+}
+
 /// What the filter stage lets through.
 #[derive(Debug, Clone)]
 pub struct FilterConfig {
@@ -162,6 +178,8 @@ pub struct FilterConfig {
     pub allow_headers: Vec<HeaderRule>,
     /// `-http-disallow-header`: a request with a header matching any rule is dropped.
     pub disallow_headers: Vec<HeaderRule>,
+    /// `-http-basic-auth-filter`: Basic credentials, decoded, must match every one.
+    pub basic_auth: Vec<Regex>,
 }
 
 impl Default for FilterConfig {
@@ -173,6 +191,7 @@ impl Default for FilterConfig {
             disallow_urls: Vec::new(),
             allow_headers: Vec::new(),
             disallow_headers: Vec::new(),
+            basic_auth: Vec::new(),
         }
     }
 }
@@ -266,8 +285,29 @@ impl FilterConfig {
         {
             return Err(Reason::HeaderDisallowed);
         }
+        if !self.basic_auth.is_empty() {
+            if let Some(credentials) = basic_credentials(request) {
+                let credentials = String::from_utf8_lossy(&credentials);
+                if !self.basic_auth.iter().all(|r| r.is_match(&credentials)) {
+                    return Err(Reason::BasicAuth);
+                }
+            }
+        }
         Ok(())
     }
+}
+
+/// The decoded `user:password` of a `Basic` `Authorization` header (the first one), as
+/// GoReplay reads it: the scheme exactly `Basic ` and the rest standard base64; what does
+/// not decode counts as empty credentials. `None` without Basic credentials.
+fn basic_credentials(request: &Request) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let encoded = request.header("Authorization")?.strip_prefix(b"Basic ")?;
+    Some(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap_or_default(),
+    )
 }
 
 /// Whether `target` fits one of the request-target forms of RFC 9112 §3.2 for `method`:
@@ -503,6 +543,35 @@ mod tests {
         assert_eq!(
             deny.check_url_and_headers(&bot),
             Err(Reason::HeaderDisallowed)
+        );
+    }
+
+    #[test]
+    fn basic_auth_filter_matches_the_decoded_credentials() {
+        let filter = FilterConfig {
+            basic_auth: vec![compile_regex("^customer[0-9]").unwrap()],
+            ..FilterConfig::default()
+        };
+        let with_auth = |value: &str| with_header(request("GET", "/"), "Authorization", value);
+        // customer1:pw and admin:pw.
+        assert_eq!(
+            filter.check_url_and_headers(&with_auth("Basic Y3VzdG9tZXIxOnB3")),
+            Ok(())
+        );
+        assert_eq!(
+            filter.check_url_and_headers(&with_auth("Basic YWRtaW46cHc=")),
+            Err(Reason::BasicAuth)
+        );
+        // Not decodable: empty credentials, which do not match.
+        assert_eq!(
+            filter.check_url_and_headers(&with_auth("Basic !!")),
+            Err(Reason::BasicAuth)
+        );
+        // No Basic credentials at all (or another scheme): the filter does not apply.
+        assert_eq!(filter.check_url_and_headers(&request("GET", "/")), Ok(()));
+        assert_eq!(
+            filter.check_url_and_headers(&with_auth("Bearer YWRtaW46cHc=")),
+            Ok(())
         );
     }
 

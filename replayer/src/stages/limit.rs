@@ -6,6 +6,8 @@
 //! - `-http-header-limiter 'Name: N%'`: keeps a request when the FNV-1a 32 hash of the
 //!   header's value, modulo 100, is below N, so every request of one user (one cookie, one
 //!   session id) is kept or dropped together. A request without the header is kept.
+//!   `-http-param-limiter 'name: N%'` does the same with a query parameter's value (as
+//!   written in the request-target, not decoded; the header limiters are applied first).
 //!
 //! Both are deterministic, unlike GoReplay's random percentage: a percentage keeps exactly
 //! N of every 100 requests, evenly spread, and a rate counts per second of *capture* time
@@ -124,28 +126,41 @@ impl Limiter {
     }
 }
 
-/// `-http-header-limiter 'Name: N%'`.
+/// What a [`HashLimiter`] hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hashed {
+    /// A header's value (`-http-header-limiter`).
+    Header,
+    /// A query parameter's value (`-http-param-limiter`).
+    Param,
+}
+
+/// `-http-header-limiter 'Name: N%'` or `-http-param-limiter 'name: N%'`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeaderLimiter {
-    /// The header whose value is hashed (matched without case; the first one counts).
+pub struct HashLimiter {
+    /// What is hashed: a header or a query parameter.
+    pub of: Hashed,
+    /// The header (matched without case; the first one counts) or the query parameter
+    /// (matched exactly, as GoReplay) whose value is hashed.
     pub name: String,
-    /// Share of header values kept, 0 to 100: a value is kept when its hash modulo 100 is
-    /// below this.
+    /// Share of values kept, 0 to 100: a value is kept when its hash modulo 100 is below
+    /// this.
     pub percent: u8,
 }
 
-impl HeaderLimiter {
-    /// Parses `Name: N%` (split at the first `:`, both sides trimmed).
-    pub fn parse(text: &str) -> Result<HeaderLimiter, String> {
+impl HashLimiter {
+    /// Parses `Name: N%` for `of` (split at the first `:`, both sides trimmed).
+    pub fn parse(of: Hashed, text: &str) -> Result<HashLimiter, String> {
         let (name, value) = text
             .split_once(':')
-            .ok_or_else(|| format!("'{text}' is not 'Header-Name: N%'"))?;
+            .ok_or_else(|| format!("'{text}' is not 'Name: N%'"))?;
         let name = name.trim();
         if name.is_empty() {
-            return Err(format!("'{text}' has no header name"));
+            return Err(format!("'{text}' has no name"));
         }
         match Limit::parse(value) {
-            Ok(Limit::Percent(percent)) => Ok(HeaderLimiter {
+            Ok(Limit::Percent(percent)) => Ok(HashLimiter {
+                of,
                 name: name.to_string(),
                 percent,
             }),
@@ -156,19 +171,33 @@ impl HeaderLimiter {
         }
     }
 
-    /// Whether the request is kept: absent header → kept; otherwise by the hash of its value.
+    /// Whether the request is kept: no such header or parameter → kept; otherwise by the
+    /// hash of its value.
     pub fn allow(&self, request: &Request) -> bool {
-        match request.header(&self.name) {
-            None => true,
-            Some(value) => fnv1a32(value) % 100 < u32::from(self.percent),
-        }
+        let value = match self.of {
+            Hashed::Header => request.header(&self.name),
+            Hashed::Param => query_param(&request.target, &self.name),
+        };
+        value.is_none_or(|value| fnv1a32(value) % 100 < u32::from(self.percent))
     }
 }
 
-impl std::fmt::Display for HeaderLimiter {
+impl std::fmt::Display for HashLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}%", self.name, self.percent)
     }
+}
+
+/// The value of query parameter `name` in `target`, found as GoReplay finds it: after
+/// `&name=` (first) or `?name=`, up to the next `&`; as written, not percent-decoded.
+/// `None` when the parameter is not there with an `=`.
+pub fn query_param<'a>(target: &'a str, name: &str) -> Option<&'a [u8]> {
+    let start = [b'&', b'?'].iter().find_map(|&lead| {
+        let needle = format!("{}{name}=", lead as char);
+        target.find(&needle).map(|at| at + needle.len())
+    })?;
+    let value = &target[start..];
+    Some(value.split('&').next().unwrap_or(value).as_bytes())
 }
 
 /// FNV-1a, 32 bits: the hash GoReplay's header limiter uses, so the same users are sampled.
@@ -244,10 +273,12 @@ mod tests {
 
     #[test]
     fn header_limiter_hashes_the_value() {
-        let limiter = HeaderLimiter::parse(" X-User-Id : 50% ").unwrap();
+        let header = |text: &str| HashLimiter::parse(Hashed::Header, text);
+        let limiter = header(" X-User-Id : 50% ").unwrap();
         assert_eq!(
             limiter,
-            HeaderLimiter {
+            HashLimiter {
+                of: Hashed::Header,
                 name: "X-User-Id".into(),
                 percent: 50
             }
@@ -260,14 +291,28 @@ mod tests {
             value: b"a".to_vec().into(),
         });
         assert!(limiter.allow(&request));
-        assert!(!HeaderLimiter::parse("X-User-Id: 20%")
-            .unwrap()
-            .allow(&request));
-        assert!(HeaderLimiter::parse("X-User-Id: 21%")
-            .unwrap()
-            .allow(&request));
-        assert!(HeaderLimiter::parse("X-User-Id 50%").is_err());
-        assert!(HeaderLimiter::parse("X-User-Id: 50").is_err());
-        assert!(HeaderLimiter::parse(": 50%").is_err());
+        assert!(!header("X-User-Id: 20%").unwrap().allow(&request));
+        assert!(header("X-User-Id: 21%").unwrap().allow(&request));
+        assert!(header("X-User-Id 50%").is_err());
+        assert!(header("X-User-Id: 50").is_err());
+        assert!(header(": 50%").is_err());
+    }
+
+    #[test]
+    fn param_limiter_hashes_the_parameter_as_written() {
+        assert_eq!(query_param("/p?a=1&user=a&b=2", "user"), Some(&b"a"[..]));
+        assert_eq!(query_param("/p?user=a", "user"), Some(&b"a"[..]));
+        assert_eq!(query_param("/p?user=", "user"), Some(&b""[..]));
+        assert_eq!(query_param("/p?xuser=a", "user"), None);
+        assert_eq!(query_param("/p?user", "user"), None);
+        assert_eq!(query_param("/user=a", "user"), None);
+        // GoReplay looks for `&name=` before `?name=`.
+        assert_eq!(query_param("/p?user=a&user=b", "user"), Some(&b"b"[..]));
+        let param = |text: &str| HashLimiter::parse(Hashed::Param, text).unwrap();
+        // fnv1a32("a") % 100 == 20, as above.
+        assert!(!param("user: 20%").allow(&test_request("GET", "/p?user=a")));
+        assert!(param("user: 21%").allow(&test_request("GET", "/p?user=a")));
+        assert!(param("user: 0%").allow(&test_request("GET", "/p?other=a")));
+        assert!(!param("user: 0%").allow(&test_request("GET", "/p?user=")));
     }
 }

@@ -8,6 +8,11 @@
 //! - `-http-set-param 'name=value'`: sets a query parameter (replaced in place, else appended).
 //! - `-http-rewrite-url 'regex:replacement'`: the first rule whose regex matches the
 //!   request-target rewrites it (every match, `$1`/`${name}` expanded, as Go's `ReplaceAll`).
+//! - `-http-rewrite-header 'Name: regex,replacement'`: each rule, in order, rewrites the
+//!   header's value where its regex matches (every match, `$1` expanded), as GoReplay. A rule
+//!   whose header is missing is skipped (GoReplay stopped there, skipping the later rules).
+//! - `-input-raw-realip-header NAME`: set to the client's IP address before any other rule,
+//!   as GoReplay's input does (a header of that name already there gets the address).
 //! - credentials: `Authorization`, `Cookie` and `Proxy-Authorization` are removed unless
 //!   `--keep-credentials`; a credential header the operator sets with `-http-set-header`
 //!   (say, a staging token) is kept, since it is not production's.
@@ -18,7 +23,7 @@
 
 pub use crate::request::CREDENTIAL_HEADERS;
 use crate::request::{Class, Header, Request, MARKER_HEADER, MARKER_VALUE};
-use crate::stages::filter::compile_regex;
+use crate::stages::filter::{compile_bytes_regex, compile_regex};
 use regex::Regex;
 
 /// `-http-set-header 'Name: Value'`.
@@ -126,6 +131,56 @@ impl std::fmt::Display for UrlRewrite {
     }
 }
 
+/// `-http-rewrite-header 'Name: regex,replacement'` (split at the first `:`, then at the
+/// first `,` of the trimmed rest: the regex cannot hold a comma, the replacement can).
+#[derive(Debug, Clone)]
+pub struct HeaderRewrite {
+    /// The header rewritten (matched without case; the first one counts).
+    pub name: String,
+    /// Unanchored regex on the header's value (bytes: a value need not be UTF-8).
+    pub pattern: regex::bytes::Regex,
+    /// What every match becomes; `$1` and `${name}` expand to capture groups.
+    pub replacement: String,
+}
+
+impl HeaderRewrite {
+    /// Parses `Name: regex,replacement`; the error names what is missing, or the regex's.
+    pub fn parse(text: &str) -> Result<HeaderRewrite, String> {
+        let shape = || format!("'{text}' is not 'Header-Name: regex,replacement'");
+        let (name, rule) = text.split_once(':').ok_or_else(shape)?;
+        let (pattern, replacement) = rule.trim().split_once(',').ok_or_else(shape)?;
+        let name = name.trim();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!("'{name}' is not a header name (in '{text}')"));
+        }
+        if replacement
+            .bytes()
+            .any(|b| b == b'\r' || b == b'\n' || b == 0)
+        {
+            return Err(format!(
+                "the replacement for '{name}' holds a line break or NUL"
+            ));
+        }
+        Ok(HeaderRewrite {
+            name: name.to_string(),
+            pattern: compile_bytes_regex(pattern)?,
+            replacement: replacement.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for HeaderRewrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {},{}",
+            self.name,
+            self.pattern.as_str(),
+            self.replacement
+        )
+    }
+}
+
 /// Everything the rewrite stage changes.
 #[derive(Debug, Clone, Default)]
 pub struct RewriteConfig {
@@ -135,6 +190,10 @@ pub struct RewriteConfig {
     pub set_params: Vec<SetParam>,
     /// `-http-rewrite-url`: the first rule whose regex matches rewrites the target.
     pub url_rewrites: Vec<UrlRewrite>,
+    /// `-http-rewrite-header`: every rule, in the order given.
+    pub header_rewrites: Vec<HeaderRewrite>,
+    /// `-input-raw-realip-header`: this header is set to the client's IP address.
+    pub realip_header: Option<String>,
     /// `--keep-credentials`: production's `Authorization`, `Cookie` and
     /// `Proxy-Authorization` go out as captured instead of being removed.
     pub keep_credentials: bool,
@@ -167,6 +226,30 @@ impl RewriteConfig {
                 .replace_all(&request.target, rule.replacement.as_str())
                 .into_owned();
             request.target = rewritten.into();
+        }
+    }
+
+    /// `-input-raw-realip-header`: the client's address, before any rule looks.
+    pub fn set_real_ip(&self, request: &mut Request) {
+        if let Some(name) = &self.realip_header {
+            let ip = request.connection.client.ip().to_string();
+            set_header(request, name, ip.as_bytes());
+        }
+    }
+
+    /// `-http-rewrite-header`: each rule whose header is there and whose regex matches.
+    pub fn rewrite_headers(&self, request: &mut Request) {
+        for rule in &self.header_rewrites {
+            let Some(value) = request.header(&rule.name) else {
+                continue;
+            };
+            if rule.pattern.is_match(value) {
+                let value = rule
+                    .pattern
+                    .replace_all(value, rule.replacement.as_bytes())
+                    .into_owned();
+                set_header(request, &rule.name, &value);
+            }
         }
     }
 
@@ -327,6 +410,59 @@ mod tests {
         assert!(UrlRewrite::parse("(:x")
             .unwrap_err()
             .starts_with("invalid regex '('"));
+    }
+
+    #[test]
+    fn header_rewrite_follows_goreplay_syntax_and_applies_every_rule() {
+        let rule = HeaderRewrite::parse("Host: (.*).example.com,$1.beta.example.com").unwrap();
+        assert_eq!(rule.name, "Host");
+        assert_eq!(
+            rule.to_string(),
+            "Host: (.*).example.com,$1.beta.example.com"
+        );
+        let rewrite = RewriteConfig {
+            header_rewrites: vec![
+                rule,
+                HeaderRewrite::parse("X-Missing: a,b").unwrap(),
+                HeaderRewrite::parse("accept: \\*,any,more").unwrap(),
+            ],
+            ..RewriteConfig::default()
+        };
+        let mut req = with_header(request("GET", "/"), "host", "www.example.com");
+        req = with_header(req, "Accept", "*/*");
+        rewrite.rewrite_headers(&mut req);
+        assert_eq!(
+            header_lines(&req),
+            ["host: www.beta.example.com", "Accept: any,more/any,more"],
+            "a missing header skips its rule only; the replacement may hold commas"
+        );
+        let mut untouched = with_header(request("GET", "/"), "Host", "other.org");
+        rewrite.rewrite_headers(&mut untouched);
+        assert_eq!(header_lines(&untouched), ["Host: other.org"]);
+        assert!(HeaderRewrite::parse("Host (.*),x").is_err());
+        assert!(HeaderRewrite::parse("Host: no-comma").is_err());
+        assert!(HeaderRewrite::parse("Host: (,x")
+            .unwrap_err()
+            .starts_with("invalid regex"));
+        assert!(HeaderRewrite::parse("Host: a,b\r\nX: 1").is_err());
+    }
+
+    #[test]
+    fn realip_header_is_the_client_address_set_or_replaced() {
+        let rewrite = RewriteConfig {
+            realip_header: Some("X-Real-IP".into()),
+            ..RewriteConfig::default()
+        };
+        let mut req = request("GET", "/");
+        let client = req.connection.client.ip().to_string();
+        rewrite.set_real_ip(&mut req);
+        assert_eq!(header_lines(&req), [format!("X-Real-IP: {client}")]);
+        let mut spoofed = with_header(request("GET", "/"), "x-real-ip", "6.6.6.6");
+        rewrite.set_real_ip(&mut spoofed);
+        assert_eq!(header_lines(&spoofed), [format!("x-real-ip: {client}")]);
+        let mut none = request("GET", "/");
+        RewriteConfig::default().set_real_ip(&mut none);
+        assert!(header_lines(&none).is_empty());
     }
 
     #[test]

@@ -487,9 +487,8 @@ fn is_status_line(line: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::test_support::connection as conn;
+    use crate::request::test_support::{connection as conn, gzip};
     use crate::stream::pairing::Pending;
-    use std::io::Write;
     use xxhash_rust::xxh3::xxh3_64;
 
     /// Queues one request per method (ids from 1, last byte at time 4), then lets `feed`
@@ -545,12 +544,6 @@ mod tests {
 
     fn count(counter: &std::sync::atomic::AtomicU64) -> u64 {
         counter.load(Relaxed)
-    }
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
     }
 
     #[test]
