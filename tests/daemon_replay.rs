@@ -32,6 +32,7 @@ fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) ->
             .collect(),
         body: bytes::Bytes::copy_from_slice(body),
         record_id: None,
+        from_record_file: false,
     }
 }
 

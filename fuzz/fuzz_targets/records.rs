@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let timelines = input::open(&config).expect("the scratch file opens");
     let (mut requests, mut responses) = (0usize, 0usize);
-    let _ = input::run(timelines, &AtomicBool::new(false), &CaptureStats::default(), &mut |item| {
+    let _ = input::run(timelines, &AtomicBool::new(false), &std::sync::Arc::new(CaptureStats::default()), &mut |item| {
         match item {
             FromFile::Request(request) => {
                 assert!(!request.method.is_empty());

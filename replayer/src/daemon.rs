@@ -156,7 +156,7 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
         std::thread::Builder::new()
             .name("replayer-capture".into())
             .spawn(move || {
-                let mut flow = Flow::new(
+                let flow = Flow::new(
                     &config,
                     Arc::new(FlowStats::default()),
                     sinks,
@@ -176,13 +176,13 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
                     }
                     responses
                 });
-                let result = flow::feed(
+                let (mut flow, result) = flow::feed(
                     source,
                     &config,
                     responses.as_ref(),
                     &shutdown.capture_flag(),
                     &capture_stats,
-                    &mut flow,
+                    flow,
                     &mut |response| {
                         if let Some(join) = &join {
                             join.production(response);

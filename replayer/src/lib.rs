@@ -1,7 +1,7 @@
 //! The replayer daemon's library. The folders follow the data flow, one concern each:
 //!
 //! ```text
-//! capture → stream → stages → flow → outputs (replay | stdout | file | null)
+//! capture | records → [middleware] → stream → stages → flow → outputs (replay | stdout | file | null)
 //!                                         ↘ status (counters → socket, metrics; the sync flag pauses replay)
 //! ```
 //!
@@ -16,6 +16,7 @@ pub mod response; // production's response as captured, paired with its request
 pub mod capture; // packets in (libpcap live, pcap files) → decoded TCP segments
 pub mod stream; // segments → ordered bytes per connection → HTTP/1.x requests
 pub mod records; // GoReplay's record files as an input: read, merged by time, paced
+pub mod middleware; // --middleware: an external program sees and may change every message
 pub mod stages; // filter → rewrite → limit, with a verdict per request
 pub mod outputs; // replay to staging over HTTP(S); GoReplay records to stdout or a file
 pub mod status; // counters, the status socket, Prometheus metrics, the sync flag

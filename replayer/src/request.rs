@@ -50,6 +50,9 @@ pub struct Request {
     /// The id of the GoReplay record it was read from (`--input-file`), written back as is
     /// by the record outputs; `None` for a captured request.
     pub record_id: Option<Bytes>,
+    /// Read from a record file (`--input-file`), directly or through a middleware: not
+    /// traffic on the wire, so the loop marker it may carry is not a loop (`filter`).
+    pub from_record_file: bool,
 }
 
 /// A header field a stage made (or a test built): it owns its name and value.
@@ -741,6 +744,7 @@ pub(crate) mod test_support {
             headers: Default::default(),
             body: bytes::Bytes::new(),
             record_id: None,
+            from_record_file: false,
         }
     }
 

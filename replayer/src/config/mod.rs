@@ -167,6 +167,8 @@ pub struct Config {
     /// `--input-file` and its options: record files replayed instead of a capture (whose
     /// settings are then unused).
     pub records: Option<crate::records::input::RecordInput>,
+    /// `--middleware`: the program every message goes through (`sh -c COMMAND`).
+    pub middleware: Option<String>,
     /// `--input-raw-track-response`: production's responses written as type-2 records.
     pub track_response: bool,
     /// The input as the status document names it: `lo:7999`, `any:80`, or the file's path.

@@ -76,6 +76,11 @@ pub struct Settings {
     /// Records read ahead per -input-file file and sorted by timestamp [default: 100]
     #[arg(long, value_name = "N", help_heading = "Input")]
     pub input_file_read_depth: Option<usize>,
+    /// Run every message (requests; production's and staging's responses when tracked)
+    /// through this program, GoReplay's protocol: hex-encoded lines on its stdin, what it
+    /// writes back replaces them, what it does not is dropped. Run by `sh -c`
+    #[arg(long, value_name = "COMMAND", help_heading = "Input")]
+    pub middleware: Option<String>,
     /// Read the -input-file files, print how many requests and how long a replay would take,
     /// and exit: nothing is sent
     #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
@@ -362,7 +367,7 @@ impl Settings {
             scalars: input_raw, input_raw_engine, input_raw_bpf_filter, input_raw_expire, input_raw_speed,
                 input_raw_buffer_size, input_raw_snaplen, input_raw_override_snaplen,
                 input_raw_promisc, input_raw_track_response, input_file_loop, input_file_max_wait,
-                input_file_read_depth, input_file_dry_run, max_streams, max_stream_bytes, max_buffered_bytes,
+                input_file_read_depth, input_file_dry_run, middleware, max_streams, max_stream_bytes, max_buffered_bytes,
                 input_raw_realip_header, input_raw_protocol, input_raw_buffer_timeout,
                 input_raw_timestamp_type, input_raw_stats, split_output, prettify_http,
                 output_http_compatibility_mode, output_http_debug, output_http_response_buffer,

@@ -7,4 +7,6 @@ pub mod file;
 pub mod replay;
 mod wire;
 
-pub use file::{FileOutput, NullOutput, Output, OutputError, StdoutOutput};
+pub use file::{
+    write_record, write_response_record, FileOutput, NullOutput, Output, OutputError, StdoutOutput,
+};

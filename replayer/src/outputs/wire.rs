@@ -586,6 +586,7 @@ mod tests {
                 .collect(),
             body: bytes::Bytes::new(),
             record_id: None,
+            from_record_file: false,
         }
     }
 

@@ -7,19 +7,17 @@
 //! type-3 records are handed on as they are, with the id of the request they answer, for the
 //! outputs that write records.
 
+use super::framer::Framer;
 use super::merge::{File, Merge};
 use super::reader::RecordReader;
 use super::{Kind, Record};
 use crate::capture::pace::{Pace, Speed};
 use crate::capture::{CaptureError, CaptureStats};
-use crate::request::{Connection, Request};
-use crate::stream::http::{Emitter, RequestParser};
-use crate::stream::reassemble::Consumer;
-use bytes::Bytes;
-use std::collections::{HashMap, VecDeque};
+use crate::request::Request;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// GoReplay's default `--input-file-read-depth`.
@@ -55,7 +53,7 @@ pub enum FromFile {
     /// A request, framed; its [`Request::record_id`] is the record's id.
     Request(Request),
     /// A response record (type 2 or 3), with the id the flow gave its request, if that
-    /// request was read (within the last [`REMEMBERED`] requests).
+    /// request was read (within the last [`super::framer::REMEMBERED`] requests).
     Response(Option<u64>, Record),
 }
 
@@ -69,9 +67,6 @@ pub struct DryRun {
     /// How long one pass would take at the given speeds.
     pub duration: Duration,
 }
-
-/// Request ids remembered for the responses that follow them.
-pub const REMEMBERED: usize = 100_000;
 
 /// The opened files, ready to run.
 pub struct Timelines {
@@ -247,11 +242,11 @@ impl Timelines {
 pub fn run(
     mut timelines: Timelines,
     stop: &AtomicBool,
-    stats: &CaptureStats,
+    stats: &Arc<CaptureStats>,
     on_item: &mut dyn FnMut(FromFile),
 ) -> Result<(), CaptureError> {
     let started = Instant::now();
-    let mut framer = Framer::new(stats);
+    let mut framer = Framer::new(stats.clone());
     loop {
         while let Some((due, record)) = timelines.take_next() {
             if !wait_until(started + due, stop) {
@@ -259,7 +254,7 @@ pub fn run(
             }
             match record.kind {
                 Kind::Request => {
-                    if let Some(request) = framer.request(&record) {
+                    if let Some(request) = framer.request(&record, true) {
                         on_item(FromFile::Request(request));
                     }
                 }
@@ -292,71 +287,5 @@ fn wait_until(due: Instant, stop: &AtomicBool) -> bool {
             return true;
         }
         std::thread::sleep((due - now).min(NAP));
-    }
-}
-
-/// Type-1 payloads → requests, through the capture side's HTTP/1 framer.
-struct Framer<'a> {
-    stats: &'a CaptureStats,
-    next_id: u64,
-    /// Record id → request id, for the responses that follow; the oldest forgotten first.
-    ids: HashMap<Bytes, u64>,
-    order: VecDeque<Bytes>,
-}
-
-impl<'a> Framer<'a> {
-    fn new(stats: &'a CaptureStats) -> Framer<'a> {
-        Framer {
-            stats,
-            next_id: 1,
-            ids: HashMap::new(),
-            order: VecDeque::new(),
-        }
-    }
-
-    /// The record's request, if its payload is one complete request (the first, if more).
-    fn request(&mut self, record: &Record) -> Option<Request> {
-        // Records carry no addresses: the connection is the unspecified one.
-        let connection = Connection {
-            client: ([0, 0, 0, 0], 0).into(),
-            server: ([0, 0, 0, 0], 0).into(),
-        };
-        let mut framed = None;
-        let mut keep = |request: Request| {
-            framed.get_or_insert(request);
-        };
-        let mut emitter = Emitter {
-            stats: self.stats,
-            next_id: self.next_id,
-            on_request: &mut keep,
-            pairing: None,
-        };
-        let cut_before = self.stats.requests_cut.load(Relaxed);
-        let mut parser = RequestParser::default();
-        let ts = record.timestamp_ns;
-        parser.data(&mut emitter, &connection, &record.payload, ts, usize::MAX);
-        parser.end(&mut emitter, &connection);
-        self.next_id = emitter.next_id;
-        let Some(mut request) = framed else {
-            // Not one whole request: counted as cut (once), never sent.
-            if self.stats.requests_cut.load(Relaxed) == cut_before {
-                self.stats.requests_cut.fetch_add(1, Relaxed);
-            }
-            return None;
-        };
-        request.captured_at_ns = ts;
-        request.record_id = Some(record.id.clone());
-        if self.order.len() == REMEMBERED {
-            if let Some(old) = self.order.pop_front() {
-                self.ids.remove(&old);
-            }
-        }
-        self.order.push_back(record.id.clone());
-        self.ids.insert(record.id.clone(), request.id);
-        Some(request)
-    }
-
-    fn request_id(&self, record_id: &Bytes) -> Option<u64> {
-        self.ids.get(record_id).copied()
     }
 }

@@ -6,6 +6,7 @@
 //!
 //! - [`reader`]: one file → [`Record`]s, damage named by record number and byte offset;
 //! - [`merge`]: every file given, one timeline: records handed on in timestamp order;
+//! - [`framer`]: a type-1 payload → a request, as the capture side frames one;
 //! - [`input`]: the run: requests parsed and handed to the flow, responses passed on,
 //!   `--input-file-loop`, `--input-file-dry-run`.
 //!
@@ -13,6 +14,7 @@
 //! request as production received it, 2 production's response, 3 staging's response (the
 //! id is the request's).
 
+pub mod framer;
 pub mod input;
 pub mod merge;
 pub mod reader;

@@ -205,7 +205,7 @@ impl<R: Read> RecordReader<R> {
 const MAX_HEADER_LINE: usize = 1024;
 
 /// `TYPE ID TIMESTAMP_NS [LATENCY_NS]`: GoReplay 1.x writes four fields; 0.x wrote three.
-fn parse_header(line: &[u8]) -> Result<(Kind, Bytes, u64, u64), String> {
+pub(crate) fn parse_header(line: &[u8]) -> Result<(Kind, Bytes, u64, u64), String> {
     let bad = |why: &str| format!("{why} in header line '{}'", shown(line));
     let text = std::str::from_utf8(line).map_err(|_| bad("bytes that are not text"))?;
     let text = text.strip_suffix('\r').unwrap_or(text);

@@ -238,7 +238,7 @@ impl FilterConfig {
         let headers = &request.headers;
         // A record file (`--input-file`) is not traffic on the wire: the files the replayer
         // writes carry the marker by design, and replaying one cannot loop back into it.
-        if headers.contains(Class::MARKER) && request.record_id.is_none() {
+        if headers.contains(Class::MARKER) && !request.from_record_file {
             return Err(Reason::Loop);
         }
         if !headers.contains(Class::METHOD_OVERRIDE) {

@@ -432,6 +432,7 @@ impl RequestParser {
                 headers: head.headers,
                 body,
                 record_id: None,
+                from_record_file: false,
             };
             cx.emit(request, self.now_ns);
         }

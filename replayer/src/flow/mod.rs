@@ -19,8 +19,13 @@
 //! both report errors as one [`FlowError`] whose [`FlowError::exit_code`] is the table in
 //! docs/daemon.md ("Exit codes").
 
+mod intake;
+
+pub use intake::{Behind, Intake, MiddlewareIntake};
+
 use crate::capture::{CaptureError, CaptureStats, Source};
 use crate::config::Config;
+use crate::middleware::Middleware;
 use crate::outputs::replay::{ReplayError, ReplayOutput};
 use crate::outputs::{FileOutput, NullOutput, Output, OutputError, StdoutOutput};
 use crate::records::input::{self as record_input, FromFile, Timelines};
@@ -503,7 +508,7 @@ pub fn run(config: &Config) -> Result<Summary, FlowError> {
     if config.stats {
         spawn_stats_logger(Arc::clone(&flow_stats));
     }
-    let mut flow = Flow::new(
+    let flow = Flow::new(
         config,
         Arc::clone(&flow_stats),
         sinks,
@@ -513,13 +518,13 @@ pub fn run(config: &Config) -> Result<Summary, FlowError> {
     );
     let input = open_input(config)?;
     let responses = config.track_response.then(tracked_responses);
-    let captured = feed(
+    let (mut flow, captured) = feed(
         input,
         config,
         responses.as_ref(),
         &shutdown.capture_flag(),
-        &CaptureStats::default(),
-        &mut flow,
+        &Arc::new(CaptureStats::default()),
+        flow,
         &mut |_| {},
     );
     let finished = flow.finish();
@@ -561,24 +566,78 @@ pub fn open_input(config: &Config) -> Result<Opened, CaptureError> {
     }
 }
 
-/// Runs `input` into `flow` on the calling thread until it ends or `stop` is set.
-/// `responses`: production's responses are captured too, handed to `on_production` and then
-/// to the flow (the type-2 records). Record files hand their type-2 and type-3 records to
-/// the flow as they are.
+/// Runs `input` into `flow` on the calling thread until it ends or `stop` is set, through
+/// the `--middleware` program when there is one (the flow then runs on the thread reading
+/// the program's answers, and is handed back at the end). `responses`: production's
+/// responses are captured too, handed to `on_production` and then on (the type-2 records).
 pub fn feed(
     input: Opened,
     config: &Config,
     responses: Option<&ResponseConfig>,
     stop: &std::sync::atomic::AtomicBool,
-    stats: &CaptureStats,
-    flow: &mut Flow,
+    stats: &Arc<CaptureStats>,
+    flow: Flow,
+    on_production: &mut dyn FnMut(&Response),
+) -> (Flow, Result<(), CaptureError>) {
+    let Some(command) = &config.middleware else {
+        let mut flow = flow;
+        let result = feed_into(
+            input,
+            config,
+            responses,
+            stop,
+            stats,
+            &mut flow,
+            on_production,
+        );
+        return (flow, result);
+    };
+    let behind = Behind::new(flow, config.records.is_some());
+    let middleware = match Middleware::start(command, crate::middleware::DEFAULT_QUEUE, behind) {
+        Ok(middleware) => middleware,
+        Err((e, behind)) => {
+            let why = format!("middleware: cannot start /bin/sh -c '{command}': {e}");
+            return (behind.flow, Err(CaptureError::Open(why)));
+        }
+    };
+    let mut intake = MiddlewareIntake::new(middleware.sender(), responses.is_some());
+    let result = feed_into(
+        input,
+        config,
+        responses,
+        stop,
+        stats,
+        &mut intake,
+        on_production,
+    );
+    drop(intake);
+    let stats = middleware.stats().clone();
+    let behind = middleware.finish(config.drain_timeout);
+    tracing::info!(
+        sent = stats.sent.load(Ordering::Relaxed),
+        returned = stats.returned.load(Ordering::Relaxed),
+        dropped_queue_full = stats.dropped_queue_full.load(Ordering::Relaxed),
+        dropped_not_running = stats.dropped_not_running.load(Ordering::Relaxed),
+        restarts = stats.restarts.load(Ordering::Relaxed),
+        "middleware done"
+    );
+    (behind.flow, result)
+}
+
+fn feed_into(
+    input: Opened,
+    config: &Config,
+    responses: Option<&ResponseConfig>,
+    stop: &std::sync::atomic::AtomicBool,
+    stats: &Arc<CaptureStats>,
+    intake: &mut dyn Intake,
     on_production: &mut dyn FnMut(&Response),
 ) -> Result<(), CaptureError> {
     match (input, responses) {
         (Opened::Records(timelines), _) => {
             record_input::run(timelines, stop, stats, &mut |item| match item {
-                FromFile::Request(request) => flow.request(request),
-                FromFile::Response(id, record) => flow.record(id, &record),
+                FromFile::Request(request) => intake.request(request),
+                FromFile::Response(id, record) => intake.record(id, record),
             })
         }
         (Opened::Capture(source), Some(responses)) => pipeline::run_opened_with_responses(
@@ -588,16 +647,16 @@ pub fn feed(
             stop,
             stats,
             &mut |captured| match captured {
-                Captured::Request(request) => flow.request(request),
+                Captured::Request(request) => intake.request(request),
                 Captured::Response(response) => {
                     on_production(&response);
-                    flow.response(&response);
+                    intake.response(&response);
                 }
             },
         ),
         (Opened::Capture(source), None) => {
             pipeline::run_opened(source, &config.capture, stop, stats, &mut |request| {
-                flow.request(request)
+                intake.request(request)
             })
         }
     }
