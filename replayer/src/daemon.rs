@@ -112,6 +112,15 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
     }
     let mut replay_settings = replay_config(config);
     replay_settings.join = join.clone();
+    // The middleware starts with the capture thread, after replay: its sender comes later.
+    let middleware_sender = config
+        .middleware
+        .is_some()
+        .then(|| Arc::new(std::sync::OnceLock::new()));
+    if config.track_staging {
+        replay_settings.staging_records =
+            Some(flow::staging_records(&sinks, middleware_sender.clone()));
+    }
     let replay = ReplayOutput::start(
         &replay_settings,
         stats.clone(),
@@ -153,6 +162,7 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
         let config = config.clone();
         let route = ReplayRoute::new(replay, &config, status.clone(), stats.clone());
         let (capture_stats, shutdown) = (capture_stats, shutdown.clone());
+        let (capture_drainer, track_staging) = (drainer.clone(), config.track_staging);
         std::thread::Builder::new()
             .name("replayer-capture".into())
             .spawn(move || {
@@ -186,6 +196,13 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
                     &mut |response| {
                         if let Some(join) = &join {
                             join.production(response);
+                        }
+                    },
+                    middleware_sender.as_deref(),
+                    // Staging's last answers reach the middleware before it is closed.
+                    &mut || {
+                        if track_staging {
+                            capture_drainer.drain();
                         }
                     },
                 );

@@ -47,6 +47,8 @@ pub trait Returned: Send + 'static {
 /// What the middleware did; relaxed atomics, read at any moment.
 #[derive(Debug, Default)]
 pub struct MiddlewareStats {
+    /// Messages taken into the queue.
+    pub accepted: AtomicU64,
     /// Messages written to the program.
     pub sent: AtomicU64,
     /// Messages the program wrote back (and were decoded).
@@ -73,7 +75,10 @@ impl MessageSender {
     /// Never waits: `false` when the queue is full (the message is dropped and counted).
     pub fn send(&self, message: Vec<u8>) -> bool {
         match self.queue.try_send(message) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.stats.accepted.fetch_add(1, Relaxed);
+                true
+            }
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.stats.dropped_queue_full.fetch_add(1, Relaxed);
                 false
@@ -149,6 +154,32 @@ impl<R: Returned> Middleware<R> {
     /// The counters.
     pub fn stats(&self) -> &Arc<MiddlewareStats> {
         &self.stats
+    }
+
+    /// Waits (at most `limit`) until every message queued so far was written to the program
+    /// and it has written nothing back for `quiet`: its answers to the input are in. A
+    /// program may drop messages, so quiet is the only sign there is.
+    pub fn settle(&self, quiet: Duration, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let stats = &self.stats;
+        let progress = || {
+            let written = stats.sent.load(Relaxed) + stats.dropped_not_running.load(Relaxed);
+            (
+                stats.accepted.load(Relaxed) == written,
+                written + stats.returned.load(Relaxed),
+            )
+        };
+        let mut last = progress();
+        let mut since = Instant::now();
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            let now = progress();
+            if now != last {
+                (last, since) = (now, Instant::now());
+            } else if now.0 && since.elapsed() >= quiet {
+                return;
+            }
+        }
     }
 
     /// Drains the queue into the program, closes its stdin and takes what it writes back
@@ -306,7 +337,7 @@ impl<R: Returned> Supervision<R> {
                         Err(_) => self.stats.dropped_not_running.fetch_add(1, Relaxed),
                     };
                 }
-                Err(RecvTimeoutError::Timeout) => {
+                Err(RecvTimeoutError::Timeout) if !self.closing.load(Relaxed) => {
                     if let Some(stdin) = running.stdin.as_mut() {
                         // Lines reach the program at once when traffic pauses.
                         let _ = stdin.flush();
@@ -315,7 +346,8 @@ impl<R: Returned> Supervision<R> {
                         continue;
                     }
                 }
-                Err(RecvTimeoutError::Disconnected) => {
+                // Closing and the queue is empty (senders may live on, e.g. the workers').
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
                     // Closing, and the queue is drained: the program ends at end of input.
                     if let Some(done) = program.take() {
                         done.end();

@@ -169,6 +169,8 @@ pub struct Config {
     pub records: Option<crate::records::input::RecordInput>,
     /// `--middleware`: the program every message goes through (`sh -c COMMAND`).
     pub middleware: Option<String>,
+    /// `--output-http-track-response`: staging's answers written as type-3 records.
+    pub track_staging: bool,
     /// `--input-raw-track-response`: production's responses written as type-2 records.
     pub track_response: bool,
     /// The input as the status document names it: `lo:7999`, `any:80`, or the file's path.

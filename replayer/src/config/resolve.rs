@@ -309,6 +309,7 @@ impl Config {
             track_response: s.input_raw_track_response.unwrap_or(false),
             source,
             records,
+            track_staging: s.output_http_track_response.unwrap_or(false),
             middleware: match s.middleware.as_deref().map(str::trim) {
                 None => None,
                 Some("") => return Err(invalid("middleware")("names no program".into())),
@@ -376,6 +377,7 @@ impl Config {
             input_file_read_depth: records.map(|r| r.read_depth),
             input_file_dry_run: records.map(|r| r.dry_run),
             middleware: self.middleware.clone(),
+            output_http_track_response: Some(self.track_staging),
             input_raw_bpf_filter: self.capture.bpf_filter.clone(),
             input_raw_expire: Some(format_go_duration(self.capture.expire)),
             input_raw_speed: self.capture.speed.map(format_speed),

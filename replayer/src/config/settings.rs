@@ -43,6 +43,10 @@ pub struct Settings {
     /// Connections reassembled at once; beyond it new ones are dropped and counted [default: 65536]
     #[arg(long, value_name = "N", help_heading = "Input")]
     pub max_streams: Option<usize>,
+    /// Write staging's answers to the stdout and file outputs (and the middleware) as
+    /// GoReplay's type-3 records, with the request's id; bodies up to 1 MiB
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
+    pub output_http_track_response: Option<bool>,
     /// Capture production's responses too and write each to the stdout and file outputs as
     /// GoReplay's type-2 record, after its request's
     #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Input")]
@@ -366,7 +370,7 @@ impl Settings {
         overlay!(base, over;
             scalars: input_raw, input_raw_engine, input_raw_bpf_filter, input_raw_expire, input_raw_speed,
                 input_raw_buffer_size, input_raw_snaplen, input_raw_override_snaplen,
-                input_raw_promisc, input_raw_track_response, input_file_loop, input_file_max_wait,
+                input_raw_promisc, input_raw_track_response, output_http_track_response, input_file_loop, input_file_max_wait,
                 input_file_read_depth, input_file_dry_run, middleware, max_streams, max_stream_bytes, max_buffered_bytes,
                 input_raw_realip_header, input_raw_protocol, input_raw_buffer_timeout,
                 input_raw_timestamp_type, input_raw_stats, split_output, prettify_http,

@@ -25,11 +25,13 @@ pub use intake::{Behind, Intake, MiddlewareIntake};
 
 use crate::capture::{CaptureError, CaptureStats, Source};
 use crate::config::Config;
-use crate::middleware::Middleware;
+use crate::middleware::{MessageSender, Middleware};
+use crate::outputs::replay::StagingRecords;
 use crate::outputs::replay::{ReplayError, ReplayOutput};
 use crate::outputs::{FileOutput, NullOutput, Output, OutputError, StdoutOutput};
 use crate::records::input::{self as record_input, FromFile, Timelines};
 use crate::records::Record;
+use crate::records::SEPARATOR;
 use crate::request::Request;
 use crate::response::{Response, ResponseConfig};
 use crate::shutdown::Shutdown;
@@ -43,6 +45,7 @@ use replayer_status::schema::DaemonState;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Every way a run can fail, in every mode.
@@ -204,9 +207,7 @@ impl Tracked {
         self.by_id.remove(&id)
     }
 }
-/// Body bytes a type-2 record carries at most (`--input-raw-track-response`): a bound on what
-/// a response holds in memory while it streams; longer bodies are cut in the record.
-pub const TRACKED_BODY: usize = 1 << 20;
+pub use crate::outputs::file::TRACKED_BODY;
 
 /// What happens to each captured request. Lives on the capture thread.
 pub struct Flow {
@@ -467,6 +468,31 @@ fn each_sink(
     failure
 }
 
+/// Where the replay workers send staging's answers as type-3 records
+/// (`--output-http-track-response`): the middleware once it runs (what it writes back goes
+/// to the outputs that took the request), otherwise every output that takes them.
+pub fn staging_records(
+    sinks: &[Sink],
+    middleware: Option<Arc<OnceLock<MessageSender>>>,
+) -> StagingRecords {
+    let writers: Vec<StagingRecords> = sinks
+        .iter()
+        .filter_map(|sink| sink.output.staging_records())
+        .collect();
+    StagingRecords(Arc::new(move |record: Record| {
+        if let Some(sender) = middleware.as_ref().and_then(|m| m.get()) {
+            let mut message = Vec::with_capacity(record.payload.len() + 64);
+            let _ = record.write_to(&mut message);
+            message.truncate(message.len() - SEPARATOR.len());
+            sender.send(message);
+            return;
+        }
+        for writer in &writers {
+            (writer.0)(record.clone());
+        }
+    }))
+}
+
 /// Opens the stdout, file and null outputs `config` names (the daemon's too, before it
 /// gives up its capabilities).
 pub fn open_outputs(config: &Config) -> Result<Vec<Sink>, OutputError> {
@@ -526,6 +552,8 @@ pub fn run(config: &Config) -> Result<Summary, FlowError> {
         &Arc::new(CaptureStats::default()),
         flow,
         &mut |_| {},
+        None,
+        &mut || {},
     );
     let finished = flow.finish();
     let summary = Summary::of(&flow_stats);
@@ -578,6 +606,8 @@ pub fn feed(
     stats: &Arc<CaptureStats>,
     flow: Flow,
     on_production: &mut dyn FnMut(&Response),
+    middleware_sender: Option<&OnceLock<MessageSender>>,
+    before_middleware_ends: &mut dyn FnMut(),
 ) -> (Flow, Result<(), CaptureError>) {
     let Some(command) = &config.middleware else {
         let mut flow = flow;
@@ -600,6 +630,10 @@ pub fn feed(
             return (behind.flow, Err(CaptureError::Open(why)));
         }
     };
+    if let Some(slot) = middleware_sender {
+        // The replay workers' type-3 records go in too (`--output-http-track-response`).
+        let _ = slot.set(middleware.sender());
+    }
     let mut intake = MiddlewareIntake::new(middleware.sender(), responses.is_some());
     let result = feed_into(
         input,
@@ -611,6 +645,10 @@ pub fn feed(
         on_production,
     );
     drop(intake);
+    // The program's answers to the input first; then whatever must still reach it (the
+    // workers' type-3 records, once replay is drained); then it is closed.
+    middleware.settle(Duration::from_millis(200), config.drain_timeout);
+    before_middleware_ends();
     let stats = middleware.stats().clone();
     let behind = middleware.finish(config.drain_timeout);
     tracing::info!(

@@ -4,10 +4,12 @@
 //! CONTRACT: every output implements [`Output`]. `emit` must never block capture: outputs that
 //! talk to the network push into a bounded queue and count what does not fit.
 
+use crate::outputs::replay::StagingRecords;
 use crate::records::Record;
 use crate::request::Request;
 use crate::response::Response;
 use std::io::{BufWriter, Write};
+use std::sync::{Arc, Mutex};
 
 /// A destination for requests that passed the stages. The flow calls it from the capture
 /// thread, one request at a time, so an implementation must not wait (see CONTRACT above).
@@ -29,6 +31,11 @@ pub trait Output: Send {
     /// its request. Ignored by default.
     fn emit_record(&mut self, _record: &Record) -> Result<(), OutputError> {
         Ok(())
+    }
+    /// Where the replay workers write staging's answers (type-3 records,
+    /// `--output-http-track-response`) from their own threads, if this output takes them.
+    fn staging_records(&self) -> Option<StagingRecords> {
+        None
     }
 }
 
@@ -147,6 +154,22 @@ pub fn write_response_record(
     out.write_all(RECORD_SEPARATOR)
 }
 
+/// Body bytes a response record (type 2 or 3) carries at most: a bound on what one
+/// response holds in memory while it streams; longer bodies are cut in the record.
+pub const TRACKED_BODY: usize = 1 << 20;
+
+/// The id a request's records carry, as [`write_record`] writes it: the record's own when it
+/// was read from one, else 24 hex digits from its capture time and id.
+pub fn record_id_of(request: &Request) -> bytes::Bytes {
+    if let Some(id) = &request.record_id {
+        return id.clone();
+    }
+    let mut id = [0u8; 24];
+    put_hex(&mut id, u64::from(request.captured_at_ns as u32), 8);
+    put_hex(&mut id[8..], request.id, 16);
+    bytes::Bytes::copy_from_slice(&id)
+}
+
 /// A record's first line: `KIND <id> <timestamp_ns> <latency_ns>\n`, the id 24 hex digits
 /// from the request's capture time (low 32 bits) and its pipeline id.
 fn write_meta(
@@ -205,15 +228,24 @@ const WRITE_BUFFER: usize = 256 * 1024;
 
 /// `-output-stdout`: GoReplay records on standard output.
 pub struct StdoutOutput {
-    out: BufWriter<std::io::Stdout>,
+    /// Shared with the replay workers when they write staging's answers (type 3); on the
+    /// capture thread the lock is never contended otherwise.
+    out: Arc<Mutex<BufWriter<std::io::Stdout>>>,
 }
 
 impl StdoutOutput {
     /// Buffers records (256 KB) in front of the process's stdout; flushed at `finish`.
     pub fn new() -> StdoutOutput {
         StdoutOutput {
-            out: BufWriter::with_capacity(WRITE_BUFFER, std::io::stdout()),
+            out: Arc::new(Mutex::new(BufWriter::with_capacity(
+                WRITE_BUFFER,
+                std::io::stdout(),
+            ))),
         }
+    }
+
+    fn out(&self) -> std::sync::MutexGuard<'_, BufWriter<std::io::Stdout>> {
+        self.out.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -225,16 +257,23 @@ impl Default for StdoutOutput {
 
 impl Output for StdoutOutput {
     fn emit(&mut self, request: &Request) -> Result<(), OutputError> {
-        Ok(write_record(&mut self.out, request)?)
+        Ok(write_record(&mut *self.out(), request)?)
     }
     fn emit_response(&mut self, at: u64, response: &Response) -> Result<(), OutputError> {
-        Ok(write_response_record(&mut self.out, at, response)?)
+        Ok(write_response_record(&mut *self.out(), at, response)?)
     }
     fn emit_record(&mut self, record: &Record) -> Result<(), OutputError> {
-        Ok(record.write_to(&mut self.out)?)
+        Ok(record.write_to(&mut *self.out())?)
+    }
+    fn staging_records(&self) -> Option<StagingRecords> {
+        let out = self.out.clone();
+        Some(StagingRecords(Arc::new(move |record| {
+            // A failing stdout stops the run through the capture thread's own writes.
+            let _ = record.write_to(&mut *out.lock().unwrap_or_else(|e| e.into_inner()));
+        })))
     }
     fn finish(&mut self) -> Result<(), OutputError> {
-        Ok(self.out.flush()?)
+        Ok(self.out().flush()?)
     }
 }
 

@@ -35,8 +35,11 @@
 
 use super::concurrency::{Concurrency, WorkerRange};
 use super::wire::{self, ExchangeError, HeadRule, Unsendable};
+use crate::capture::types::now_ns;
 use crate::join::{Join, Observed};
+use crate::outputs::file::{record_id_of, TRACKED_BODY};
 use crate::outputs::{Output, OutputError};
+use crate::records::{Kind, Record};
 use crate::request::Request;
 use crate::status::stats::Stats;
 use rustls::pki_types::ServerName;
@@ -98,6 +101,19 @@ pub struct ReplayConfig {
     /// Where staging's answers go to be compared with production's (`--diff`); `None`
     /// reads only their status.
     pub join: Option<Arc<Join>>,
+    /// Where staging's answers go as GoReplay's type-3 records
+    /// (`--output-http-track-response`): called on a worker, so it must not wait.
+    pub staging_records: Option<StagingRecords>,
+}
+
+/// A receiver of staging's answers as type-3 records, called from the replay workers.
+#[derive(Clone)]
+pub struct StagingRecords(pub Arc<dyn Fn(Record) + Send + Sync>);
+
+impl std::fmt::Debug for StagingRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StagingRecords")
+    }
 }
 
 impl ReplayConfig {
@@ -113,6 +129,7 @@ impl ReplayConfig {
             },
             pipeline: DEFAULT_PIPELINE,
             join: None,
+            staging_records: None,
             queue: DEFAULT_QUEUE,
             timeout: DEFAULT_TIMEOUT,
             skip_verify: false,
@@ -523,9 +540,34 @@ struct Target {
     pipeline: usize,
     /// The comparison with production's answers, when on.
     join: Option<Arc<Join>>,
+    /// Where staging's answers go as type-3 records (`--output-http-track-response`).
+    staging_records: Option<StagingRecords>,
 }
 
 impl Target {
+    /// Body bytes of each answer kept for its type-3 record; 0 when none is written.
+    fn record_limit(&self) -> usize {
+        if self.staging_records.is_some() {
+            TRACKED_BODY
+        } else {
+            0
+        }
+    }
+
+    /// Hands staging's answer on as a type-3 record (`raw` is `Some` only when recording).
+    fn record(&self, record_id: Option<bytes::Bytes>, raw: Option<Vec<u8>>, latency: Duration) {
+        let (Some(to), Some(id), Some(raw)) = (&self.staging_records, record_id, raw) else {
+            return;
+        };
+        (to.0)(Record {
+            kind: Kind::Replayed,
+            id,
+            timestamp_ns: now_ns(),
+            latency_ns: latency.as_nanos() as u64,
+            payload: raw.into(),
+        });
+    }
+
     fn new(
         index: usize,
         base: &Url,
@@ -565,6 +607,7 @@ impl Target {
                 config.pipeline.max(1)
             },
             join: config.join.clone(),
+            staging_records: config.staging_records.clone(),
         })
     }
 
@@ -661,7 +704,9 @@ struct Worker {
     /// The requests as written: heads and bodies, one after the other.
     message: Vec<u8>,
     /// Each request of a batch: where it starts in `message`, whether it is a HEAD, its id.
-    sent: Vec<(usize, bool, u64)>,
+    /// Each request of the batch: where it starts in `message`, whether it is a HEAD, its
+    /// id, and its record id when staging's answers are recorded (type 3).
+    sent: Vec<(usize, bool, u64, Option<bytes::Bytes>)>,
     /// The connection's read buffer.
     buf: Vec<u8>,
 }
@@ -729,7 +774,16 @@ impl Worker {
             .await
             .unwrap_or(Err(SendError::Timeout));
         match outcome {
-            Ok(status) => self.answered(request.id, status, started.elapsed()),
+            Ok((status, raw)) => {
+                let latency = started.elapsed();
+                let record_id = self
+                    .target
+                    .staging_records
+                    .as_ref()
+                    .map(|_| record_id_of(request));
+                self.target.record(record_id, raw, latency);
+                self.answered(request.id, status, latency)
+            }
             Err(e) => {
                 // Whatever state the connection is in, it cannot be trusted now.
                 self.connection = None;
@@ -783,7 +837,11 @@ impl Worker {
                 Ok(()) => {
                     self.message.extend_from_slice(&request.body);
                     let head = request.method.as_bytes() == b"HEAD";
-                    self.sent.push((start, head, request.id));
+                    let record_id = target
+                        .staging_records
+                        .as_ref()
+                        .map(|_| record_id_of(request));
+                    self.sent.push((start, head, request.id, record_id));
                 }
                 Err(e) => {
                     self.message.truncate(start);
@@ -836,6 +894,7 @@ impl Worker {
             .await
             .unwrap_or(Err(std::io::ErrorKind::TimedOut.into()))?;
         let mut clock = Instant::now();
+        let record = self.target.record_limit();
         let keep = match &self.target.join {
             Some(join) => wire::Keep::Observed(join.digest()),
             None => wire::Keep::Status {
@@ -843,8 +902,10 @@ impl Worker {
             },
         };
         while *next < self.sent.len() {
-            let (_, head_request, id) = self.sent[*next];
-            let read = wire::read_response(io, &mut self.buf, head_request, keep);
+            let (_, head_request, id) =
+                (self.sent[*next].0, self.sent[*next].1, self.sent[*next].2);
+            let record_id = self.sent[*next].3.clone();
+            let read = wire::read_response(io, &mut self.buf, head_request, keep, record);
             let response = tokio::time::timeout(timeout, read)
                 .await
                 .map_err(|_| SendError::Timeout)??;
@@ -855,6 +916,7 @@ impl Worker {
             self.stats
                 .response(self.target.index, response.status, latency);
             self.control.answered(latency);
+            self.target.record(record_id, response.raw, latency);
             if let (Some(join), Some(body)) = (&self.target.join, response.body) {
                 join.staging(
                     id,
@@ -877,8 +939,8 @@ impl Worker {
     }
 
     /// Sends one request (following redirects within the target when configured) and
-    /// returns the final status.
-    async fn send(&mut self, request: &Request) -> Result<u16, SendError> {
+    /// returns the final status, and the final response as received when it is recorded.
+    async fn send(&mut self, request: &Request) -> Result<(u16, Option<Vec<u8>>), SendError> {
         let target = self.target.clone();
         let mut method: &str = &request.method;
         let mut body: &[u8] = &request.body;
@@ -902,7 +964,7 @@ impl Worker {
                 .filter(|_| (300..400).contains(&response.status) && redirects > 0)
                 .and_then(|l| target.same_target_path(l));
             let Some(path) = next else {
-                return Ok(response.status);
+                return Ok((response.status, response.raw));
             };
             redirects -= 1;
             if response.status == 303 {
@@ -944,6 +1006,7 @@ impl Worker {
                 &self.message,
                 head_request,
                 want_location,
+                self.target.record_limit(),
             )
             .await;
             match result {

@@ -240,6 +240,9 @@ pub struct Response {
     pub content_type: Option<Vec<u8>>,
     /// When observing: the digest of the body, its content coding undone.
     pub body: Option<Digest>,
+    /// When recording (`--output-http-track-response`): the head as received and the first
+    /// bytes of the body, its transfer coding removed.
+    pub raw: Option<Vec<u8>>,
 }
 
 /// What [`read_response`] keeps of a response beyond its status.
@@ -302,11 +305,12 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     message: &[u8],
     head_request: bool,
     want_location: bool,
+    record: usize,
 ) -> Result<Response, ExchangeError> {
     send(io, message).await?;
     buf.clear();
     let keep = Keep::Status { want_location };
-    let mut response = read_response(io, buf, head_request, keep).await?;
+    let mut response = read_response(io, buf, head_request, keep, record).await?;
     // Bytes after the only response asked for: the server is confused; do not reuse.
     response.reusable &= buf.is_empty();
     Ok(response)
@@ -321,11 +325,15 @@ pub async fn send<S: AsyncWrite + Unpin>(io: &mut S, messages: &[u8]) -> io::Res
 /// Reads the next response on `io` and its body. `buf` holds what was read and not yet
 /// used: after a pipelined response it may already hold the start of the next one, so it
 /// is kept between calls and cleared only by a new connection.
+///
+/// `record`: when more than 0, the head as received and up to `record` bytes of the body
+/// (its transfer coding removed) are kept in [`Response::raw`], for a type-3 record.
 pub async fn read_response<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut Vec<u8>,
     head_request: bool,
     keep: Keep<'_>,
+    record: usize,
 ) -> Result<Response, ExchangeError> {
     let observe = match keep {
         Keep::Observed(config) => Some(config),
@@ -357,6 +365,7 @@ pub async fn read_response<S: AsyncRead + Unpin>(
                 });
             }
         };
+        let raw_head = (record > 0).then(|| buf[..consumed].to_vec());
         buf.drain(..consumed);
         if (100..200).contains(&status) && status != 101 {
             continue; // interim (100 Continue, 103 Early Hints): the real one follows
@@ -364,15 +373,19 @@ pub async fn read_response<S: AsyncRead + Unpin>(
         if status == 101 {
             return Err(ExchangeError::Malformed("101 Switching Protocols".into()));
         }
-        let mut digest = observe.map(|config| BodyDigest::new(config, content_encoding.as_deref()));
+        let mut sink = BodySink {
+            digest: observe.map(|config| BodyDigest::new(config, content_encoding.as_deref())),
+            raw: (record > 0).then(Vec::new),
+            raw_limit: record,
+        };
         match framing {
             Framing::None => {}
-            Framing::Length(n) => skip(io, buf, n, &mut digest).await?,
-            Framing::Chunked => skip_chunked(io, buf, &mut digest).await?,
+            Framing::Length(n) => skip(io, buf, n, &mut sink).await?,
+            Framing::Chunked => skip_chunked(io, buf, &mut sink).await?,
             Framing::UntilClose => {
                 reusable = false;
                 loop {
-                    feed(&mut digest, buf);
+                    sink.update(buf);
                     buf.clear();
                     if fill(io, buf).await? == 0 {
                         break;
@@ -385,7 +398,11 @@ pub async fn read_response<S: AsyncRead + Unpin>(
             reusable,
             location,
             content_type,
-            body: digest.map(BodyDigest::finish),
+            body: sink.digest.map(BodyDigest::finish),
+            raw: raw_head.map(|mut head| {
+                head.extend_from_slice(&sink.raw.unwrap_or_default());
+                head
+            }),
         });
     }
 }
@@ -488,23 +505,38 @@ async fn fill<S: AsyncRead + Unpin>(io: &mut S, buf: &mut Vec<u8>) -> io::Result
 }
 
 /// Body bytes into the digest, when there is one.
-fn feed(digest: &mut Option<BodyDigest<'_>>, bytes: &[u8]) {
-    if let Some(digest) = digest {
-        digest.update(bytes);
+/// Where a response body's bytes go as they are read: the digest (`--diff`) and a copy of
+/// the first bytes (`--output-http-track-response`); by default nowhere.
+#[derive(Default)]
+struct BodySink<'c> {
+    digest: Option<BodyDigest<'c>>,
+    raw: Option<Vec<u8>>,
+    /// Bytes of `raw` kept at most.
+    raw_limit: usize,
+}
+
+impl BodySink<'_> {
+    fn update(&mut self, bytes: &[u8]) {
+        if let Some(digest) = &mut self.digest {
+            digest.update(bytes);
+        }
+        if let Some(raw) = &mut self.raw {
+            let room = self.raw_limit.saturating_sub(raw.len());
+            raw.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
     }
 }
 
-/// Consumes `n` body bytes: those already in `buf`, then from `io`, through `digest` (if
-/// any) and thrown away.
+/// Consumes `n` body bytes: those already in `buf`, then from `io`, through `sink`.
 async fn skip<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut Vec<u8>,
     mut n: u64,
-    digest: &mut Option<BodyDigest<'_>>,
+    sink: &mut BodySink<'_>,
 ) -> Result<(), ExchangeError> {
     loop {
         let have = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
-        feed(digest, &buf[..have]);
+        sink.update(&buf[..have]);
         buf.drain(..have);
         n -= have as u64;
         if n == 0 {
@@ -516,12 +548,11 @@ async fn skip<S: AsyncRead + Unpin>(
     }
 }
 
-/// Consumes a chunked body up to the end of its trailers, the chunks' data through
-/// `digest` (if any).
+/// Consumes a chunked body up to the end of its trailers, the chunks' data through `sink`.
 async fn skip_chunked<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut Vec<u8>,
-    digest: &mut Option<BodyDigest<'_>>,
+    sink: &mut BodySink<'_>,
 ) -> Result<(), ExchangeError> {
     loop {
         match httparse::parse_chunk_size(buf) {
@@ -531,8 +562,8 @@ async fn skip_chunked<S: AsyncRead + Unpin>(
             }
             Ok(httparse::Status::Complete((used, size))) => {
                 buf.drain(..used);
-                skip(io, buf, size, digest).await?;
-                skip(io, buf, 2, &mut None).await?; // the data's CRLF
+                skip(io, buf, size, sink).await?;
+                skip(io, buf, 2, &mut BodySink::default()).await?; // the data's CRLF
             }
             Ok(httparse::Status::Partial) => {
                 if fill(io, buf).await? == 0 {
@@ -723,6 +754,14 @@ mod tests {
         response: &[u8],
         head_request: bool,
     ) -> (Result<Response, ExchangeError>, Vec<u8>) {
+        read_recording(response, head_request, 0).await
+    }
+
+    async fn read_recording(
+        response: &[u8],
+        head_request: bool,
+        record: usize,
+    ) -> (Result<Response, ExchangeError>, Vec<u8>) {
         // A real socket pair: the server side writes the canned response and closes.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -741,6 +780,7 @@ mod tests {
             b"GET / HTTP/1.1\r\n\r\n",
             head_request,
             true,
+            record,
         )
         .await;
         server.await.unwrap();
@@ -796,5 +836,25 @@ mod tests {
             matches!(garbage, Err(ExchangeError::Malformed(_))),
             "{garbage:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn recording_keeps_the_head_and_the_body_decoded_up_to_the_limit() {
+        let chunked =
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                        5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+        let r = read_recording(chunked, false, 1024).await.0.unwrap();
+        assert_eq!(
+            String::from_utf8(r.raw.unwrap()).unwrap(),
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nhello world"
+        );
+        let long = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world";
+        let r = read_recording(long, false, 5).await.0.unwrap();
+        assert_eq!(
+            String::from_utf8(r.raw.unwrap()).unwrap(),
+            "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello"
+        );
+        let r = read(long, false).await.0.unwrap();
+        assert!(r.raw.is_none(), "nothing kept unless asked");
     }
 }
