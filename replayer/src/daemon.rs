@@ -193,17 +193,19 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
                     &shutdown.capture_flag(),
                     &capture_stats,
                     flow,
-                    &mut |response| {
-                        if let Some(join) = &join {
-                            join.production(response);
-                        }
-                    },
-                    middleware_sender.as_deref(),
-                    // Staging's last answers reach the middleware before it is closed.
-                    &mut || {
-                        if track_staging {
-                            capture_drainer.drain();
-                        }
+                    flow::Hooks {
+                        on_production: Some(&mut |response| {
+                            if let Some(join) = &join {
+                                join.production(response);
+                            }
+                        }),
+                        middleware_sender: middleware_sender.as_deref(),
+                        // Staging's last answers reach the middleware before it is closed.
+                        before_middleware_ends: Some(&mut || {
+                            if track_staging {
+                                capture_drainer.drain();
+                            }
+                        }),
                     },
                 );
                 // Failures were logged as they happened (DropOutput).

@@ -551,9 +551,7 @@ pub fn run(config: &Config) -> Result<Summary, FlowError> {
         &shutdown.capture_flag(),
         &Arc::new(CaptureStats::default()),
         flow,
-        &mut |_| {},
-        None,
-        &mut || {},
+        Hooks::default(),
     );
     let finished = flow.finish();
     let summary = Summary::of(&flow_stats);
@@ -594,6 +592,17 @@ pub fn open_input(config: &Config) -> Result<Opened, CaptureError> {
     }
 }
 
+/// What the daemon adds to [`feed`]; none (`Hooks::default()`) for a one-shot run.
+#[derive(Default)]
+pub struct Hooks<'a> {
+    /// Each production response, before the flow (the comparison's production side).
+    pub on_production: Option<&'a mut dyn FnMut(&Response)>,
+    /// Filled with the middleware's sender once it runs (the workers' type-3 records).
+    pub middleware_sender: Option<&'a OnceLock<MessageSender>>,
+    /// Called once the input ended and the middleware's answers are in, before it closes.
+    pub before_middleware_ends: Option<&'a mut dyn FnMut()>,
+}
+
 /// Runs `input` into `flow` on the calling thread until it ends or `stop` is set, through
 /// the `--middleware` program when there is one (the flow then runs on the thread reading
 /// the program's answers, and is handed back at the end). `responses`: production's
@@ -605,10 +614,15 @@ pub fn feed(
     stop: &std::sync::atomic::AtomicBool,
     stats: &Arc<CaptureStats>,
     flow: Flow,
-    on_production: &mut dyn FnMut(&Response),
-    middleware_sender: Option<&OnceLock<MessageSender>>,
-    before_middleware_ends: &mut dyn FnMut(),
+    hooks: Hooks<'_>,
 ) -> (Flow, Result<(), CaptureError>) {
+    let Hooks {
+        on_production,
+        middleware_sender,
+        before_middleware_ends,
+    } = hooks;
+    let mut ignore = |_: &Response| {};
+    let on_production = on_production.unwrap_or(&mut ignore);
     let Some(command) = &config.middleware else {
         let mut flow = flow;
         let result = feed_into(
@@ -648,7 +662,9 @@ pub fn feed(
     // The program's answers to the input first; then whatever must still reach it (the
     // workers' type-3 records, once replay is drained); then it is closed.
     middleware.settle(Duration::from_millis(200), config.drain_timeout);
-    before_middleware_ends();
+    if let Some(before) = before_middleware_ends {
+        before();
+    }
     let stats = middleware.stats().clone();
     let behind = middleware.finish(config.drain_timeout);
     tracing::info!(
