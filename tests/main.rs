@@ -28,6 +28,7 @@ mod corpus_binary;
 mod mutated_captures;
 mod progress_bar;
 mod input_file;
+mod middleware;
 
 // Live capture.
 mod capture_live_veth;

@@ -288,6 +288,13 @@ struct Supervision<R: Returned> {
 
 impl<R: Returned> Supervision<R> {
     fn run(self, first: Program) {
+        self.supervise(first);
+        // What was still queued when the program ended for good never reached it.
+        let left = self.rx.try_iter().count() as u64;
+        self.stats.dropped_not_running.fetch_add(left, Relaxed);
+    }
+
+    fn supervise(&self, first: Program) {
         let mut program = Some(first);
         let mut backoff = FIRST_BACKOFF;
         let mut line = Vec::new();

@@ -41,9 +41,10 @@ pub fn goreplay_records(out: &[u8]) -> Vec<Record> {
         let record = &rest[..end];
         let nl = record.iter().position(|&b| b == b'\n').expect("meta line");
         let meta = String::from_utf8_lossy(&record[..nl]).into_owned();
-        // 1: a request; 2: production's response (`--input-raw-track-response`).
+        // 1: a request; 2: production's response (`--input-raw-track-response`); 3:
+        // staging's (`--output-http-track-response`).
         assert!(
-            meta.starts_with("1 ") || meta.starts_with("2 "),
+            meta.starts_with("1 ") || meta.starts_with("2 ") || meta.starts_with("3 "),
             "meta line {meta:?}"
         );
         records.push(Record {

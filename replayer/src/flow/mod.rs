@@ -667,14 +667,23 @@ pub fn feed(
     }
     let stats = middleware.stats().clone();
     let behind = middleware.finish(config.drain_timeout);
-    tracing::info!(
-        sent = stats.sent.load(Ordering::Relaxed),
-        returned = stats.returned.load(Ordering::Relaxed),
-        dropped_queue_full = stats.dropped_queue_full.load(Ordering::Relaxed),
-        dropped_not_running = stats.dropped_not_running.load(Ordering::Relaxed),
-        restarts = stats.restarts.load(Ordering::Relaxed),
-        "middleware done"
+    let count = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    let (full, down) = (
+        count(&stats.dropped_queue_full),
+        count(&stats.dropped_not_running),
     );
+    let summary = format!(
+        "middleware: {} messages sent, {} came back, {} dropped (queue full {full}, not running {down}), {} restarts",
+        count(&stats.sent),
+        count(&stats.returned),
+        full + down,
+        count(&stats.restarts),
+    );
+    if full + down > 0 {
+        tracing::warn!("{summary}");
+    } else {
+        tracing::info!("{summary}");
+    }
     (behind.flow, result)
 }
 
