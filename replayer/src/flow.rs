@@ -370,7 +370,10 @@ pub fn open_outputs(config: &Config) -> Result<Vec<Sink>, OutputError> {
     }
     if let Some(file) = &config.outputs.file {
         sinks.push(Sink {
-            output: Box::new(FileOutput::create(&file.path)?),
+            output: Box::new(FileOutput::create(
+                &file.path,
+                &config.outputs.file_options,
+            )?),
             limiter: file.limit.map(Limiter::new),
             slot: 0,
         });
