@@ -22,7 +22,9 @@
 use crate::capture::{CaptureError, CaptureStats};
 use crate::config::Config;
 use crate::outputs::replay::{ReplayError, ReplayOutput};
-use crate::outputs::{FileOutput, NullOutput, Output, OutputError, StdoutOutput};
+use crate::outputs::{
+    FileOutput, FileOutputStats, NullOutput, Output, OutputError, StdoutOutput,
+};
 use crate::request::Request;
 use crate::response::{Response, ResponseConfig};
 use crate::shutdown::Shutdown;
@@ -95,6 +97,9 @@ pub struct Summary {
     pub sampled_out: u64,
     /// Went on to the outputs.
     pub passed: u64,
+    /// `-output-file`'s records written and dropped (`(written, queue full, write error,
+    /// over max size)`), shown when any was dropped.
+    pub file: Option<(u64, u64, u64, u64)>,
 }
 
 impl Summary {
@@ -105,7 +110,27 @@ impl Summary {
             filtered_by: flow.filtered_by_name(),
             sampled_out: flow.sampled_out.load(Ordering::Relaxed),
             passed: flow.passed.load(Ordering::Relaxed),
+            file: None,
         }
+    }
+
+    /// With the counters of the file output, if there is one.
+    fn with_file(mut self, file: Option<&FileOutputStats>) -> Summary {
+        self.file = file.map(|f| {
+            let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+            (
+                n(&f.written),
+                n(&f.dropped_queue_full),
+                n(&f.dropped_write_error),
+                n(&f.dropped_over_max_size),
+            )
+        });
+        self
+    }
+
+    /// Whether the file output dropped records.
+    pub fn file_dropped(&self) -> bool {
+        self.file.is_some_and(|(_, q, w, m)| q + w + m > 0)
     }
 }
 
@@ -123,6 +148,15 @@ impl std::fmt::Display for Summary {
                 .map(|(reason, n)| format!("{reason} {n}"))
                 .collect();
             write!(f, " (filtered: {})", reasons.join(", "))?;
+        }
+        if let (true, Some((written, queue_full, write_error, over_max))) =
+            (self.file_dropped(), self.file)
+        {
+            write!(
+                f,
+                " file_written {written} file_dropped queue_full {queue_full} write_error \
+                 {write_error} over_max_size {over_max}"
+            )?;
         }
         Ok(())
     }
@@ -396,6 +430,7 @@ pub fn open_outputs(config: &Config) -> Result<Vec<Sink>, OutputError> {
 /// counted; the daemon's replay never does this.)
 pub fn run(config: &Config) -> Result<Summary, FlowError> {
     let sinks = open_outputs(config)?;
+    let file_stats = sinks.iter().find_map(|s| s.output.file_stats());
     let shutdown = stop_switch(config)?;
     let flow_stats = Arc::new(FlowStats::default());
     if config.stats {
@@ -429,7 +464,8 @@ pub fn run(config: &Config) -> Result<Summary, FlowError> {
         )
     };
     let finished = flow.finish();
-    let summary = Summary::of(&flow_stats);
+    let summary = Summary::of(&flow_stats).with_file(file_stats.as_deref());
+    // (The file output's drops are also logged by its writer thread, stats or not.)
     if config.stats {
         tracing::info!("{summary}");
     }

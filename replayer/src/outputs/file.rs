@@ -259,37 +259,3 @@ impl Output for NullOutput {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::request::test_support::request;
-
-    #[test]
-    fn file_output_writes_records_and_null_counts() {
-        let dir = std::env::temp_dir().join(format!("replayer-output-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("requests.gor");
-        let mut file = FileOutput::create(&path).unwrap();
-        file.emit(&request("GET", "/1")).unwrap();
-        file.emit(&request("HEAD", "/2")).unwrap();
-        file.finish().unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.matches("\n🐵🙈🙉\n").count(), 2);
-        assert!(text.contains("\nGET /1 HTTP/1.1\r\n\r\n\n🐵🙈🙉\n1 "));
-        std::fs::remove_dir_all(&dir).unwrap();
-
-        let err = match FileOutput::create(std::path::Path::new("/nonexistent/dir/x")) {
-            Err(e) => e.to_string(),
-            Ok(_) => panic!("created a file in a missing directory"),
-        };
-        assert!(
-            err.starts_with("output-file: cannot create /nonexistent/dir/x: "),
-            "{err}"
-        );
-
-        let mut null = NullOutput::default();
-        null.emit(&request("GET", "/")).unwrap();
-        assert_eq!(null.emitted, 1);
-    }
-}

@@ -406,7 +406,10 @@ impl Writer {
     /// or a new one (the previous closed first; the next chunk when it was full).
     fn ready(&mut self, name: String) -> io::Result<()> {
         if let Some(current) = &mut self.current {
-            current.write_pending(&mut self.wrote_any)?;
+            if self.failing.is_some() {
+                // The retry: what a failed write left comes first.
+                current.write_pending(&mut self.wrote_any)?;
+            }
             if current.name == name && !current.full {
                 return Ok(());
             }

@@ -7,6 +7,8 @@ pub mod concurrency;
 pub mod file;
 pub mod file_name;
 mod file_writer;
+#[cfg(test)]
+mod file_tests;
 pub mod record;
 pub mod replay;
 mod wire;
