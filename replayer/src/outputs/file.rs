@@ -13,7 +13,7 @@ use crate::request::Request;
 use crate::response::Response;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
 /// A destination for requests that passed the stages. The flow calls it from the capture
@@ -92,7 +92,16 @@ impl Output for StdoutOutput {
 /// counts it ([`FileOutputStats`]). The writer thread is `file_writer`.
 pub struct FileOutput {
     sender: RecordSender,
-    writer: Option<std::thread::JoinHandle<Result<(), String>>>,
+    writer: WriterThread,
+}
+
+/// The writer thread starts with the first record, not at `create`: the daemon opens its
+/// outputs before giving up its capabilities, which are per thread, so a thread started
+/// then would keep them.
+enum WriterThread {
+    NotStarted(Box<Writer>, Receiver<Message>),
+    Running(std::thread::JoinHandle<Result<(), String>>),
+    Finished,
 }
 
 /// A cloneable, `Send` handle on a [`FileOutput`]'s queue, for any thread that has records
@@ -164,19 +173,34 @@ impl FileOutput {
         let stats = Arc::new(FileOutputStats::default());
         let (queue, records) = std::sync::mpsc::sync_channel(options.queue_limit.max(1));
         let writer = Writer::new(path, options.clone(), disk, Arc::clone(&stats), first);
-        let writer = std::thread::Builder::new()
-            .name("replayer-file".into())
-            .spawn(move || writer.run(records))
-            .map_err(|e| refuse(path, &format!("no writer thread: {e}")))?;
         Ok(FileOutput {
             sender: RecordSender { queue, stats },
-            writer: Some(writer),
+            writer: WriterThread::NotStarted(Box::new(writer), records),
         })
     }
 
-    /// A handle that pushes records into this output's queue, from any thread.
-    pub fn sender(&self) -> RecordSender {
-        self.sender.clone()
+    /// Starts the writer thread, once.
+    fn start(&mut self) -> Result<(), OutputError> {
+        if let WriterThread::NotStarted(..) = self.writer {
+            let WriterThread::NotStarted(writer, records) =
+                std::mem::replace(&mut self.writer, WriterThread::Finished)
+            else {
+                return Ok(());
+            };
+            let thread = std::thread::Builder::new()
+                .name("replayer-file".into())
+                .spawn(move || writer.run(records))
+                .map_err(|e| OutputError::Other(format!("output-file: no writer thread: {e}")))?;
+            self.writer = WriterThread::Running(thread);
+        }
+        Ok(())
+    }
+
+    /// A handle that pushes records into this output's queue, from any thread; starts the
+    /// writer thread (so call it after the daemon gave up its capabilities).
+    pub fn sender(&mut self) -> Result<RecordSender, OutputError> {
+        self.start()?;
+        Ok(self.sender.clone())
     }
 
     /// Written and dropped records, readable while the output runs.
@@ -202,6 +226,7 @@ const RECORD_HEAD: usize = 1024;
 
 impl Output for FileOutput {
     fn emit(&mut self, request: &Request) -> Result<(), OutputError> {
+        self.start()?;
         self.push_encoded(RECORD_HEAD + request.body.len(), |out| {
             // Writing into a Vec cannot fail.
             let _ = write_record(out, request);
@@ -209,6 +234,7 @@ impl Output for FileOutput {
         Ok(())
     }
     fn emit_response(&mut self, at: u64, response: &Response) -> Result<(), OutputError> {
+        self.start()?;
         let size = RECORD_HEAD + response.head.len() + response.raw_body.len();
         self.push_encoded(size, |out| {
             let _ = write_response_record(out, at, response);
@@ -218,7 +244,10 @@ impl Output for FileOutput {
     /// Drains the queue (waiting for room to say so), writes and syncs what is left, and
     /// ends the writer thread; an error only when the file could never be written.
     fn finish(&mut self) -> Result<(), OutputError> {
-        let Some(writer) = self.writer.take() else {
+        self.start()?;
+        let WriterThread::Running(writer) =
+            std::mem::replace(&mut self.writer, WriterThread::Finished)
+        else {
             return Ok(());
         };
         // Blocking is fine here: capture is over. A writer gone already ended on its own.

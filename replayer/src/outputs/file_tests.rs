@@ -130,8 +130,8 @@ fn open(path: &Path, options: &FileOptions, disk: &TestDisk) -> FileOutput {
     FileOutput::with_disk(path, options, Box::new(disk.clone())).unwrap()
 }
 
-fn push_all(output: &FileOutput, records: &[Vec<u8>]) {
-    let sender = output.sender();
+fn push_all(output: &mut FileOutput, records: &[Vec<u8>]) {
+    let sender = output.sender().unwrap();
     for r in records {
         assert!(sender.push(r.clone()), "queue full");
     }
@@ -190,14 +190,14 @@ fn time_placeholders_open_a_new_file_when_the_name_changes() {
     let template = scratch.join("r_%Y%m%d_%H%M.gor");
     let mut output = open(&template, &FileOptions::default(), &disk);
     let records: Vec<_> = (1..=3).map(|n| record(b'1', n, 100)).collect();
-    push_all(&output, &records[..2]);
+    push_all(&mut output, &records[..2]);
     // The writer reads the clock for each record: wait until it took the first two.
     until("two records", || {
         output.stats().written.load(Ordering::SeqCst) == 2
     });
     disk.clock.lock().unwrap().minute = 0;
     disk.clock.lock().unwrap().hour = 5;
-    push_all(&output, &records[2..]);
+    push_all(&mut output, &records[2..]);
     output.finish().unwrap();
     assert_eq!(scratch.names(), ["r_20260307_0459.gor", "r_20260307_0500.gor"]);
     assert_eq!(
@@ -214,7 +214,7 @@ fn record_placeholders_give_a_file_per_request_and_type() {
     let mut output = open(&scratch.join("%t-%r.gor"), &FileOptions::default(), &disk);
     // A request, its response (same id), another request.
     let records = [record(b'1', 1, 80), record(b'2', 1, 90), record(b'1', 2, 70)];
-    push_all(&output, &records);
+    push_all(&mut output, &records);
     output.finish().unwrap();
     let id = |n: u64| format!("{n:024x}");
     assert_eq!(
@@ -238,7 +238,7 @@ fn size_limit_rotates_into_chunks_holding_every_record_once() {
     };
     let records: Vec<_> = (0..50).map(|n| record(b'1', n, 150 + (n as usize * 37) % 200)).collect();
     let mut output = open(&scratch.join("req.gor"), &options, &disk);
-    push_all(&output, &records);
+    push_all(&mut output, &records);
     output.finish().unwrap();
     let names = scratch.names();
     let expected: Vec<String> = (0..names.len()).map(|i| format!("req_{i}.gor")).collect();
@@ -256,7 +256,7 @@ fn size_limit_rotates_into_chunks_holding_every_record_once() {
     // Started again, chunks already there are kept: numbering goes on after them...
     let more = [record(b'1', 99, 300)];
     let mut again = open(&scratch.join("req.gor"), &options, &disk);
-    push_all(&again, &more);
+    push_all(&mut again, &more);
     again.finish().unwrap();
     let next = format!("req_{}.gor", names.len());
     assert_eq!(read(&scratch.join(&next)), more[0]);
@@ -268,7 +268,7 @@ fn size_limit_rotates_into_chunks_holding_every_record_once() {
         ..options
     };
     let mut third = open(&scratch.join("req.gor"), &appended, &disk);
-    push_all(&third, &more);
+    push_all(&mut third, &more);
     third.finish().unwrap();
     assert_eq!(read(&scratch.join(&next)), more.concat().repeat(2));
 }
@@ -284,7 +284,7 @@ fn append_adds_to_an_existing_file_and_the_default_truncates() {
         ..FileOptions::default()
     };
     let mut output = open(&path, &append, &disk);
-    push_all(&output, &[record(b'1', 1, 50)]);
+    push_all(&mut output, &[record(b'1', 1, 50)]);
     output.finish().unwrap();
     assert_eq!(read(&path), [b"old".to_vec(), record(b'1', 1, 50)].concat());
     let mut output = open(&path, &FileOptions::default(), &disk);
@@ -305,7 +305,7 @@ fn max_size_stops_writing_and_counts_the_drops() {
     let mut records: Vec<_> = (0..5).map(|n| record(b'1', n, 300)).collect();
     // Small enough to fit, but writing stopped at the first record that did not.
     records.push(record(b'1', 9, 60));
-    push_all(&output, &records);
+    push_all(&mut output, &records);
     output.finish().unwrap();
     assert_eq!(read(&path), records[..3].concat());
     let stats = output.stats();
@@ -320,7 +320,7 @@ fn gzip_files_are_complete_whole_or_in_chunks() {
     let disk = TestDisk::new();
     let records: Vec<_> = (0..400).map(|n| record(b'1', n, 200)).collect();
     let mut output = open(&scratch.join("all.gor.gz"), &FileOptions::default(), &disk);
-    push_all(&output, &records);
+    push_all(&mut output, &records);
     output.finish().unwrap();
     assert_eq!(gunzip(&scratch.join("all.gor.gz")), records.concat());
 
@@ -329,7 +329,7 @@ fn gzip_files_are_complete_whole_or_in_chunks() {
         ..FileOptions::default()
     };
     let mut output = open(&scratch.join("c.gor.gz"), &options, &disk);
-    push_all(&output, &records);
+    push_all(&mut output, &records);
     output.finish().unwrap();
     let chunks: Vec<String> = scratch
         .names()
@@ -354,7 +354,7 @@ fn gzip_files_are_complete_whole_or_in_chunks() {
         ..FileOptions::default()
     };
     let mut output = open(&scratch.join("all.gor.gz"), &append, &disk);
-    push_all(&output, &records[..3]);
+    push_all(&mut output, &records[..3]);
     output.finish().unwrap();
     assert_eq!(
         gunzip(&scratch.join("all.gor.gz")),
@@ -381,7 +381,7 @@ fn a_blocked_disk_fills_the_queue_and_drops_are_counted_not_waited_for() {
         ..FileOptions::default()
     };
     let mut output = FileOutput::create(&fifo, &options).unwrap();
-    let sender = output.sender();
+    let sender = output.sender().unwrap();
     let pushed = 3000;
     let started = Instant::now();
     let queued = (0..pushed)
@@ -417,7 +417,7 @@ fn a_blocked_disk_fills_the_queue_and_drops_are_counted_not_waited_for() {
 #[test]
 fn a_disk_that_is_always_full_is_an_error_at_the_end() {
     let mut output = FileOutput::create(Path::new("/dev/full"), &FileOptions::default()).unwrap();
-    push_all(&output, &[record(b'1', 1, 100), record(b'1', 2, 100)]);
+    push_all(&mut output, &[record(b'1', 1, 100), record(b'1', 2, 100)]);
     let err = output.finish().unwrap_err().to_string();
     assert_eq!(
         err,
@@ -439,21 +439,21 @@ fn a_full_disk_drops_while_full_and_writing_resumes_when_space_returns() {
     let path = scratch.join("f.gor");
     let mut output = open(&path, &options, &disk);
     let records: Vec<_> = (1..=10).map(|n| record(b'1', n, 120)).collect();
-    push_all(&output, &records[..3]);
+    push_all(&mut output, &records[..3]);
     until("the first flush", || read(&path).len() == 360);
     disk.full.store(true, Ordering::SeqCst);
     // Buffered when the disk fills: kept, written once it can be.
-    push_all(&output, &records[3..5]);
+    push_all(&mut output, &records[3..5]);
     until("a failed write", || disk.failed_writes.load(Ordering::SeqCst) > 0);
     // Come while failing: dropped and counted.
-    push_all(&output, &records[5..8]);
+    push_all(&mut output, &records[5..8]);
     let stats = output.stats();
     until("three drops", || {
         stats.dropped_write_error.load(Ordering::SeqCst) == 3
     });
     disk.full.store(false, Ordering::SeqCst);
     until("the retry", || read(&path).len() == 600);
-    push_all(&output, &records[8..]);
+    push_all(&mut output, &records[8..]);
     output.finish().unwrap();
     assert_eq!(
         read(&path),
