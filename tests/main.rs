@@ -25,6 +25,7 @@ mod cli_pcap;
 mod framing_fidelity;
 mod corpus_binary;
 mod mutated_captures;
+mod output_file;
 mod progress_bar;
 
 // Live capture.

@@ -22,9 +22,7 @@
 use crate::capture::{CaptureError, CaptureStats};
 use crate::config::Config;
 use crate::outputs::replay::{ReplayError, ReplayOutput};
-use crate::outputs::{
-    FileOutput, FileOutputStats, NullOutput, Output, OutputError, StdoutOutput,
-};
+use crate::outputs::{FileOutput, FileOutputStats, NullOutput, Output, OutputError, StdoutOutput};
 use crate::request::Request;
 use crate::response::{Response, ResponseConfig};
 use crate::shutdown::Shutdown;

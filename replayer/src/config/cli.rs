@@ -509,7 +509,10 @@ mod tests {
         assert!(c.outputs.stdout && c.outputs.null && c.outputs.file.is_some());
         let file = &c.outputs.file_options;
         assert!(file.append);
-        assert_eq!((file.size_limit, file.max_size), (Some(32 << 20), Some(1 << 40)));
+        assert_eq!(
+            (file.size_limit, file.max_size),
+            (Some(32 << 20), Some(1 << 40))
+        );
         assert_eq!(file.queue_limit, crate::config::DEFAULT_FILE_QUEUE);
         assert_eq!(file.flush_interval, std::time::Duration::from_secs(5));
         assert_eq!(c.header_limiters.len(), 1);

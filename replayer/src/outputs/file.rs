@@ -5,8 +5,8 @@
 //! talk to the network push into a bounded queue and count what does not fit.
 
 use super::file_name::{expand, needs, Needs, RecordKey};
-use super::file_writer::{Disk, Message, SystemDisk, Writer};
 pub use super::file_writer::FileOutputStats;
+use super::file_writer::{Disk, Message, SystemDisk, Writer};
 use super::record::{write_record, write_response_record};
 use crate::config::FileOptions;
 use crate::request::Request;
@@ -165,8 +165,8 @@ impl FileOutput {
             }
             _ => {
                 let name = expand(&template, &disk.now(), RecordKey::default());
-                let current = Writer::open(&*disk, name.clone(), options)
-                    .map_err(|e| refuse(Path::new(&name), &e))?;
+                let current =
+                    Writer::open(&*disk, name, options).map_err(|(path, e)| refuse(&path, &e))?;
                 Some(current)
             }
         };

@@ -251,7 +251,14 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("r.gor");
         assert_eq!(last_chunk(&path), None);
-        for name in ["r_0.gor", "r_2.gor", "r_10.gor", "r_x.gor", "r_.gor", "rr_99.gor"] {
+        for name in [
+            "r_0.gor",
+            "r_2.gor",
+            "r_10.gor",
+            "r_x.gor",
+            "r_.gor",
+            "rr_99.gor",
+        ] {
             std::fs::write(dir.join(name), b"").unwrap();
         }
         std::fs::write(dir.join("r_11.gz"), b"").unwrap();

@@ -49,7 +49,10 @@ impl Drop for Scratch {
 /// Record `n` of type `kind`, padded with a header to `size` bytes in all (hex digits of
 /// a pseudo-random sequence, so gzip cannot make it vanish).
 fn record(kind: u8, n: u64, size: usize) -> Vec<u8> {
-    let head = format!("{} {n:024x} {n} 0\nGET /{n} HTTP/1.1\r\nX-Pad: ", kind as char);
+    let head = format!(
+        "{} {n:024x} {n} 0\nGET /{n} HTTP/1.1\r\nX-Pad: ",
+        kind as char
+    );
     let mut state = n.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let pad: String = (0..size.saturating_sub(head.len() + 4 + SEPARATOR.len()))
         .map(|_| {
@@ -199,7 +202,10 @@ fn time_placeholders_open_a_new_file_when_the_name_changes() {
     disk.clock.lock().unwrap().hour = 5;
     push_all(&mut output, &records[2..]);
     output.finish().unwrap();
-    assert_eq!(scratch.names(), ["r_20260307_0459.gor", "r_20260307_0500.gor"]);
+    assert_eq!(
+        scratch.names(),
+        ["r_20260307_0459.gor", "r_20260307_0500.gor"]
+    );
     assert_eq!(
         read(&scratch.join("r_20260307_0459.gor")),
         records[..2].concat()
@@ -213,7 +219,11 @@ fn record_placeholders_give_a_file_per_request_and_type() {
     let disk = TestDisk::new();
     let mut output = open(&scratch.join("%t-%r.gor"), &FileOptions::default(), &disk);
     // A request, its response (same id), another request.
-    let records = [record(b'1', 1, 80), record(b'2', 1, 90), record(b'1', 2, 70)];
+    let records = [
+        record(b'1', 1, 80),
+        record(b'2', 1, 90),
+        record(b'1', 2, 70),
+    ];
     push_all(&mut output, &records);
     output.finish().unwrap();
     let id = |n: u64| format!("{n:024x}");
@@ -236,7 +246,9 @@ fn size_limit_rotates_into_chunks_holding_every_record_once() {
         size_limit: Some(1000),
         ..FileOptions::default()
     };
-    let records: Vec<_> = (0..50).map(|n| record(b'1', n, 150 + (n as usize * 37) % 200)).collect();
+    let records: Vec<_> = (0..50)
+        .map(|n| record(b'1', n, 150 + (n as usize * 37) % 200))
+        .collect();
     let mut output = open(&scratch.join("req.gor"), &options, &disk);
     push_all(&mut output, &records);
     output.finish().unwrap();
@@ -248,7 +260,10 @@ fn size_limit_rotates_into_chunks_holding_every_record_once() {
     // Each chunk but the last reached the limit with its last record, and not before.
     for chunk in &chunks[..chunks.len() - 1] {
         let text = String::from_utf8(chunk.clone()).unwrap();
-        let last = text.trim_end_matches(SEPARATOR).rfind(SEPARATOR).map_or(0, |i| i + SEPARATOR.len());
+        let last = text
+            .trim_end_matches(SEPARATOR)
+            .rfind(SEPARATOR)
+            .map_or(0, |i| i + SEPARATOR.len());
         assert!(chunk.len() >= 1000 && last < 1000, "{} {last}", chunk.len());
     }
     assert_eq!(chunks.concat(), records.concat());
@@ -341,9 +356,11 @@ fn gzip_files_are_complete_whole_or_in_chunks() {
     for i in 0..chunks.len() {
         // Each chunk a gzip file of its own, trailer included (GzDecoder checks it).
         let mut one = Vec::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(scratch.join(&format!("c.gor_{i}.gz"))).unwrap())
-            .read_to_end(&mut one)
-            .unwrap();
+        flate2::read::GzDecoder::new(
+            std::fs::File::open(scratch.join(&format!("c.gor_{i}.gz"))).unwrap(),
+        )
+        .read_to_end(&mut one)
+        .unwrap();
         all.extend(one);
     }
     assert_eq!(all, records.concat());
@@ -366,7 +383,10 @@ fn gzip_files_are_complete_whole_or_in_chunks() {
 fn a_blocked_disk_fills_the_queue_and_drops_are_counted_not_waited_for() {
     let scratch = Scratch::new("output-fifo");
     let fifo = scratch.join("pipe");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success());
     // The read end, opened first so opening the write end does not wait; nobody reads it
     // until every record was pushed, so the writer thread blocks once the pipe is full.
@@ -444,7 +464,9 @@ fn a_full_disk_drops_while_full_and_writing_resumes_when_space_returns() {
     disk.full.store(true, Ordering::SeqCst);
     // Buffered when the disk fills: kept, written once it can be.
     push_all(&mut output, &records[3..5]);
-    until("a failed write", || disk.failed_writes.load(Ordering::SeqCst) > 0);
+    until("a failed write", || {
+        disk.failed_writes.load(Ordering::SeqCst) > 0
+    });
     // Come while failing: dropped and counted.
     push_all(&mut output, &records[5..8]);
     let stats = output.stats();

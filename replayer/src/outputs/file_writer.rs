@@ -107,6 +107,10 @@ impl Disk for SystemDisk {
 
 /// Bytes gathered before a write to the file: few system calls.
 const WRITE_BUFFER: usize = 256 * 1024;
+/// The most record bytes a size-limited gzip chunk takes between sync flushes (a quarter of
+/// the limit when smaller): small enough for the limit to hold closely, large enough to
+/// cost the compression nothing that shows.
+const GZ_FLUSH_MAX: u64 = 64 * 1024;
 /// How often a file that could not be written is tried again.
 pub(super) const RETRY_EVERY: Duration = Duration::from_secs(1);
 
@@ -133,11 +137,22 @@ pub(super) struct Current {
     full: bool,
     /// Closed (trailer written, synced): nothing more goes in.
     closed: bool,
+    /// gzip with a size limit: record bytes after which the compressor is made to give out
+    /// what it holds (a sync flush), so the size checked lags the input by that at most.
+    gz_flush_every: Option<u64>,
+    /// Record bytes given to the compressor since it last gave out everything.
+    gz_held: u64,
 }
 
 impl Current {
     /// Wraps an opened file; gzip when its name ends in `.gz`.
-    pub(super) fn new(name: String, path: PathBuf, chunk: Option<u64>, file: Box<dyn DiskFile>) -> Current {
+    pub(super) fn new(
+        name: String,
+        path: PathBuf,
+        chunk: Option<u64>,
+        file: Box<dyn DiskFile>,
+        size_limit: Option<u64>,
+    ) -> Current {
         let gz = path
             .to_string_lossy()
             .ends_with(".gz")
@@ -154,6 +169,8 @@ impl Current {
             dirty: false,
             full: false,
             closed: false,
+            gz_flush_every: size_limit.map(|limit| (limit / 4).clamp(1, GZ_FLUSH_MAX)),
+            gz_held: 0,
         }
     }
 
@@ -162,6 +179,14 @@ impl Current {
             Some(gz) => {
                 // Writing into a Vec cannot fail.
                 let _ = gz.write_all(record);
+                self.gz_held += record.len() as u64;
+                if self
+                    .gz_flush_every
+                    .is_some_and(|every| self.gz_held >= every)
+                {
+                    let _ = gz.flush();
+                    self.gz_held = 0;
+                }
                 self.take_compressed();
             }
             None => {
@@ -209,6 +234,7 @@ impl Current {
         if let Some(gz) = &mut self.gz {
             if self.dirty {
                 let _ = gz.flush();
+                self.gz_held = 0;
             }
             self.take_compressed();
         }
@@ -261,6 +287,8 @@ pub(super) struct Writer {
     failing: Option<Failing>,
     wrote_any: bool,
     last_error: Option<String>,
+    /// The path a failed open named, while no file is open.
+    last_path: Option<PathBuf>,
 }
 
 impl Writer {
@@ -286,36 +314,42 @@ impl Writer {
             failing: None,
             wrote_any: false,
             last_error: None,
+            last_path: None,
         }
     }
 
     /// Opens the file for a name: its first chunk after those already on disk with a size
-    /// limit (the last one itself with `-output-file-append`), or the name itself.
+    /// limit (the last one itself with `-output-file-append`), or the name itself. The
+    /// error names the path that could not be opened.
     pub(super) fn open(
         disk: &dyn Disk,
         name: String,
         options: &FileOptions,
-    ) -> io::Result<Current> {
-        let chunk = options.size_limit.map(|_| match last_chunk(Path::new(&name)) {
-            Some(last) if options.append => last,
-            Some(last) => last + 1,
-            None => 0,
-        });
-        Self::open_chunk(disk, name, chunk, options.append)
+    ) -> Result<Current, (PathBuf, io::Error)> {
+        let chunk = options
+            .size_limit
+            .map(|_| match last_chunk(Path::new(&name)) {
+                Some(last) if options.append => last,
+                Some(last) => last + 1,
+                None => 0,
+            });
+        Self::open_chunk(disk, name, chunk, options)
     }
 
     fn open_chunk(
         disk: &dyn Disk,
         name: String,
         chunk: Option<u64>,
-        append: bool,
-    ) -> io::Result<Current> {
+        options: &FileOptions,
+    ) -> Result<Current, (PathBuf, io::Error)> {
         let path = match chunk {
             Some(index) => chunk_name(Path::new(&name), index),
             None => PathBuf::from(&name),
         };
-        let file = disk.open(&path, append)?;
-        Ok(Current::new(name, path, chunk, file))
+        match disk.open(&path, options.append) {
+            Ok(file) => Ok(Current::new(name, path, chunk, file, options.size_limit)),
+            Err(e) => Err((path, e)),
+        }
     }
 
     /// The template expanded now, for `record`.
@@ -339,9 +373,7 @@ impl Writer {
             let wait = next_tick.saturating_duration_since(Instant::now());
             match queue.recv_timeout(wait) {
                 Ok(Message::Record(record)) => self.record(&record),
-                Ok(Message::Finish) | Err(RecvTimeoutError::Disconnected) => {
-                    return self.finish()
-                }
+                Ok(Message::Finish) | Err(RecvTimeoutError::Disconnected) => return self.finish(),
                 Err(RecvTimeoutError::Timeout) => {}
             }
             if Instant::now() >= next_tick {
@@ -393,7 +425,11 @@ impl Writer {
         } else {
             Ok(())
         };
-        if self.options.size_limit.is_some_and(|limit| current.bytes >= limit) {
+        if self
+            .options
+            .size_limit
+            .is_some_and(|limit| current.bytes >= limit)
+        {
             current.full = true;
         }
         match result.and_then(|()| self.close_if_full()) {
@@ -417,16 +453,22 @@ impl Writer {
             current.close(&mut self.wrote_any)?;
         }
         let next = match self.current.take() {
-            Some(full) if full.name == name => Self::open_chunk(
-                &*self.disk,
-                name,
-                full.chunk.map(|c| c + 1),
-                self.options.append,
-            ),
+            Some(full) if full.name == name => {
+                Self::open_chunk(&*self.disk, name, full.chunk.map(|c| c + 1), &self.options)
+            }
             _ => Self::open(&*self.disk, name, &self.options),
         };
-        self.current = Some(next?);
-        Ok(())
+        match next {
+            Ok(next) => {
+                self.current = Some(next);
+                Ok(())
+            }
+            Err((path, e)) => {
+                // For the warning: the path that could not be opened.
+                self.last_path = Some(path);
+                Err(e)
+            }
+        }
     }
 
     /// A chunk that reached the size limit is closed at once, so it is complete on disk
@@ -480,9 +522,10 @@ impl Writer {
     }
 
     fn path(&self) -> String {
-        match &self.current {
-            Some(current) => current.path.display().to_string(),
-            None => self.template.clone(),
+        match (&self.current, &self.last_path) {
+            (Some(current), _) => current.path.display().to_string(),
+            (None, Some(path)) => path.display().to_string(),
+            (None, None) => self.template.clone(),
         }
     }
 
