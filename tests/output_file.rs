@@ -212,3 +212,37 @@ fn a_path_that_cannot_be_created_is_refused_at_start() {
         )
     );
 }
+
+#[test]
+fn a_file_that_can_never_be_written_fails_the_run_after_capture() {
+    // /dev/full: opened fine, every write ends in ENOSPC.
+    let out = run_with_timeout(
+        Command::new(bin("replayer")).args([
+            "-input-raw",
+            &format!(
+                "{}:7999",
+                workspace_root().join("demo/production.pcap").display()
+            ),
+            "-output-file",
+            "/dev/full",
+        ]),
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("output-file: cannot write /dev/full: No space left on device")
+            .count(),
+        1,
+        "one warning while failing: {stderr}"
+    );
+    assert!(
+        stderr.contains("file_written 0 file_dropped queue_full 0 write_error 71 over_max_size 0"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.lines().last(),
+        Some("replayer: output-file: writing /dev/full: No space left on device (os error 28)")
+    );
+}

@@ -148,7 +148,8 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
     }
 
     // -output-stdout / -output-file / -output-null next to -output-http (opened above) get
-    // every request too: they are written on the capture thread, as GoReplay does.
+    // every request too: stdout written on the capture thread, as GoReplay does; the file by
+    // its own thread, which starts with the first record (after the capabilities went).
     let drainer = replay.drainer();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     {

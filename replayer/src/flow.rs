@@ -5,8 +5,9 @@
 //! ```
 //!
 //! [`Flow::request`] is what happens to each captured request, on the capture thread. It
-//! never blocks: the stages are pure CPU, stdout and file outputs write to a buffer, and the
-//! replay output only ever does a non-blocking push into a bounded queue. The two ways the
+//! never blocks: the stages are pure CPU, stdout writes to a buffer, and the file output and
+//! the replay only ever do a non-blocking push into a bounded queue (the file's writer
+//! thread does the disk work). The two ways the
 //! replayer runs differ only by parameters of the same flow:
 //!
 //! | | one-shot (`-output-stdout`, `-output-file`, `-output-null`) | daemon (`-output-http`) |

@@ -2,7 +2,8 @@
 //! record format), null, and the HTTP replay to staging (in `replay`).
 //!
 //! CONTRACT: every output implements [`Output`]. `emit` must never block capture: outputs that
-//! talk to the network push into a bounded queue and count what does not fit.
+//! talk to the network or the disk push into a bounded queue and count what does not fit
+//! (the file output's thread is `file_writer`; the format is [`record`](super::record)).
 
 use super::file_name::{expand, needs, Needs, RecordKey};
 pub use super::file_writer::FileOutputStats;
@@ -165,8 +166,8 @@ impl FileOutput {
             }
             _ => {
                 let name = expand(&template, &disk.now(), RecordKey::default());
-                let current =
-                    Writer::open(&*disk, name, options).map_err(|(path, e)| refuse(&path, &e))?;
+                let current = Writer::open(&*disk, name, options, options.append)
+                    .map_err(|(path, e)| refuse(&path, &e))?;
                 Some(current)
             }
         };
@@ -253,7 +254,8 @@ impl Output for FileOutput {
         // Blocking is fine here: capture is over. A writer gone already ended on its own.
         let _ = self.sender.queue.send(Message::Finish);
         match writer.join() {
-            Ok(result) => result.map_err(OutputError::Other),
+            // A failure while running (exit 1), not a setting refused at start.
+            Ok(result) => result.map_err(|e| OutputError::Io(std::io::Error::other(e))),
             Err(_) => Err(OutputError::Other(
                 "output-file: the writer thread failed".into(),
             )),

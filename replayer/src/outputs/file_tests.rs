@@ -236,6 +236,19 @@ fn record_placeholders_give_a_file_per_request_and_type() {
         ]
     );
     assert_eq!(read(&scratch.join(&format!("2-{}.gor", id(1)))), records[1]);
+
+    // `%r` alone: a response after another request goes to its request's file, added to.
+    let mut output = open(&scratch.join("r-%r.gor"), &FileOptions::default(), &disk);
+    push_all(
+        &mut output,
+        &[records[0].clone(), records[2].clone(), records[1].clone()],
+    );
+    output.finish().unwrap();
+    assert_eq!(
+        read(&scratch.join(&format!("r-{}.gor", id(1)))),
+        [records[0].clone(), records[1].clone()].concat()
+    );
+    assert_eq!(read(&scratch.join(&format!("r-{}.gor", id(2)))), records[2]);
 }
 
 #[test]

@@ -111,6 +111,9 @@ const WRITE_BUFFER: usize = 256 * 1024;
 /// the limit when smaller): small enough for the limit to hold closely, large enough to
 /// cost the compression nothing that shows.
 const GZ_FLUSH_MAX: u64 = 64 * 1024;
+/// Names of `%r`/`%t` files remembered for reopening: responses follow their requests
+/// closely.
+const RECENT_NAMES: usize = 4096;
 /// How often a file that could not be written is tried again.
 pub(super) const RETRY_EVERY: Duration = Duration::from_secs(1);
 
@@ -245,9 +248,10 @@ impl Current {
         Ok(())
     }
 
-    /// Ends the file: the gzip trailer, the last bytes, then `fsync`. Can be called again
-    /// after an error.
-    fn close(&mut self, wrote_any: &mut bool) -> io::Result<()> {
+    /// Ends the file: the gzip trailer, the last bytes, then `fsync` if `sync` (a complete
+    /// chunk or hour, the end; not each per-record file of `%r`). Can be called again after
+    /// an error.
+    fn close(&mut self, wrote_any: &mut bool, sync: bool) -> io::Result<()> {
         if self.closed {
             return Ok(());
         }
@@ -257,7 +261,7 @@ impl Current {
             self.pending.extend_from_slice(&out);
         }
         self.flush(wrote_any)?;
-        if let Err(e) = self.file.sync() {
+        if let Some(Err(e)) = sync.then(|| self.file.sync()) {
             // A pipe or a device cannot be synced; the bytes are written all the same.
             tracing::debug!("output-file: syncing {}: {e}", self.path.display());
         }
@@ -289,6 +293,9 @@ pub(super) struct Writer {
     last_error: Option<String>,
     /// The path a failed open named, while no file is open.
     last_path: Option<PathBuf>,
+    /// With `%r` or `%t`, the last names opened: a name met again (a response after other
+    /// requests) is added to, not truncated.
+    recent: std::collections::VecDeque<String>,
 }
 
 impl Writer {
@@ -315,6 +322,7 @@ impl Writer {
             wrote_any: false,
             last_error: None,
             last_path: None,
+            recent: std::collections::VecDeque::new(),
         }
     }
 
@@ -325,15 +333,16 @@ impl Writer {
         disk: &dyn Disk,
         name: String,
         options: &FileOptions,
+        append: bool,
     ) -> Result<Current, (PathBuf, io::Error)> {
         let chunk = options
             .size_limit
             .map(|_| match last_chunk(Path::new(&name)) {
-                Some(last) if options.append => last,
+                Some(last) if append => last,
                 Some(last) => last + 1,
                 None => 0,
             });
-        Self::open_chunk(disk, name, chunk, options)
+        Self::open_chunk(disk, name, chunk, options, append)
     }
 
     fn open_chunk(
@@ -341,12 +350,13 @@ impl Writer {
         name: String,
         chunk: Option<u64>,
         options: &FileOptions,
+        append: bool,
     ) -> Result<Current, (PathBuf, io::Error)> {
         let path = match chunk {
             Some(index) => chunk_name(Path::new(&name), index),
             None => PathBuf::from(&name),
         };
-        match disk.open(&path, options.append) {
+        match disk.open(&path, append) {
             Ok(file) => Ok(Current::new(name, path, chunk, file, options.size_limit)),
             Err(e) => Err((path, e)),
         }
@@ -450,13 +460,27 @@ impl Writer {
                 return Ok(());
             }
             // On an error the file stays current, to be closed at the retry.
-            current.close(&mut self.wrote_any)?;
+            let sync = current.full || !self.needs.record;
+            current.close(&mut self.wrote_any, sync)?;
         }
+        let append = self.options.append;
         let next = match self.current.take() {
             Some(full) if full.name == name => {
-                Self::open_chunk(&*self.disk, name, full.chunk.map(|c| c + 1), &self.options)
+                let chunk = full.chunk.map(|c| c + 1);
+                Self::open_chunk(&*self.disk, name, chunk, &self.options, append)
             }
-            _ => Self::open(&*self.disk, name, &self.options),
+            _ if self.needs.record => {
+                // A response after other requests: its request's file again, added to.
+                let again = self.recent.contains(&name);
+                if !again {
+                    if self.recent.len() == RECENT_NAMES {
+                        self.recent.pop_front();
+                    }
+                    self.recent.push_back(name.clone());
+                }
+                Self::open(&*self.disk, name, &self.options, append || again)
+            }
+            _ => Self::open(&*self.disk, name, &self.options, append),
         };
         match next {
             Ok(next) => {
@@ -475,7 +499,7 @@ impl Writer {
     /// (gzip trailer included) while the next one waits for a record.
     fn close_if_full(&mut self) -> io::Result<()> {
         match &mut self.current {
-            Some(current) if current.full => current.close(&mut self.wrote_any),
+            Some(current) if current.full => current.close(&mut self.wrote_any, true),
             _ => Ok(()),
         }
     }
@@ -511,7 +535,7 @@ impl Writer {
     /// Closes the open file; on an error it is kept, to be tried again.
     fn close_current(&mut self) {
         if let Some(mut current) = self.current.take() {
-            match current.close(&mut self.wrote_any) {
+            match current.close(&mut self.wrote_any, true) {
                 Ok(()) => self.resumed(),
                 Err(e) => {
                     self.current = Some(current);
