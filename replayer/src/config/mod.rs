@@ -108,36 +108,6 @@ pub struct Outputs {
     pub file_options: FileOptions,
 }
 
-/// How `-output-file` writes: GoReplay's `-output-file-*` flags.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileOptions {
-    /// `-output-file-append`: add to an existing file (or last chunk) instead of truncating.
-    pub append: bool,
-    /// `-output-file-size-limit`: a file reaching it is closed and the next chunk
-    /// (`name_1.gor`, ...) started; `None`: one file, named as given.
-    pub size_limit: Option<u64>,
-    /// `-output-file-max-size-limit`: record bytes written at most; beyond, records are
-    /// dropped and counted.
-    pub max_size: Option<u64>,
-    /// `-output-file-queue-limit`: records waiting for the writer thread; when full, new
-    /// ones are dropped and counted.
-    pub queue_limit: usize,
-    /// `-output-file-flush-interval`: buffered records reach the file at least this often.
-    pub flush_interval: Duration,
-}
-
-impl Default for FileOptions {
-    fn default() -> Self {
-        FileOptions {
-            append: false,
-            size_limit: None,
-            max_size: None,
-            queue_limit: DEFAULT_FILE_QUEUE,
-            flush_interval: DEFAULT_FLUSH_INTERVAL,
-        }
-    }
-}
-
 /// How staging's answers are compared with production's.
 #[derive(Debug, Clone)]
 pub struct DiffSettings {
@@ -177,7 +147,7 @@ pub struct ReplaySettings {
 // Each default has one home, next to the code it tunes; `--print-config` shows them all.
 pub use crate::capture::types::DEFAULT_CAPTURE_BUFFER;
 pub use crate::outputs::concurrency::WorkerRange;
-pub use crate::outputs::file::{DEFAULT_FILE_QUEUE, DEFAULT_FLUSH_INTERVAL};
+pub use crate::outputs::file::{FileOptions, DEFAULT_FILE_QUEUE, DEFAULT_FLUSH_INTERVAL};
 pub use crate::outputs::replay::{
     DEFAULT_PIPELINE, DEFAULT_QUEUE as DEFAULT_QUEUE_LEN, DEFAULT_TIMEOUT, DEFAULT_WORKERS_MAX,
     DEFAULT_WORKERS_MIN,

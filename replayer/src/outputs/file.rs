@@ -9,7 +9,6 @@ use super::file_name::{expand, needs, Needs, RecordKey};
 pub use super::file_writer::FileOutputStats;
 use super::file_writer::{Disk, Message, SystemDisk, Writer};
 use super::record::{write_record, write_response_record};
-use crate::config::FileOptions;
 use crate::request::Request;
 use crate::response::Response;
 use std::io::{BufWriter, Write};
@@ -221,6 +220,36 @@ impl FileOutput {
 pub const DEFAULT_FILE_QUEUE: usize = 10_000;
 /// `-output-file-flush-interval`: GoReplay's.
 pub const DEFAULT_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How `-output-file` writes: GoReplay's `-output-file-*` flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOptions {
+    /// `-output-file-append`: add to an existing file (or last chunk) instead of truncating.
+    pub append: bool,
+    /// `-output-file-size-limit`: a file reaching it is closed and the next chunk
+    /// (`name_1.gor`, ...) started; `None`: one file, named as given.
+    pub size_limit: Option<u64>,
+    /// `-output-file-max-size-limit`: record bytes written at most; beyond, records are
+    /// dropped and counted.
+    pub max_size: Option<u64>,
+    /// `-output-file-queue-limit`: records waiting for the writer thread; when full, new
+    /// ones are dropped and counted.
+    pub queue_limit: usize,
+    /// `-output-file-flush-interval`: buffered records reach the file at least this often.
+    pub flush_interval: std::time::Duration,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions {
+            append: false,
+            size_limit: None,
+            max_size: None,
+            queue_limit: DEFAULT_FILE_QUEUE,
+            flush_interval: DEFAULT_FLUSH_INTERVAL,
+        }
+    }
+}
 
 /// Room for a record's meta line, request line and headers, before its body.
 const RECORD_HEAD: usize = 1024;

@@ -2,10 +2,10 @@
 //! clock, chunks, the size limits, gzip, a queue that fills behind a blocked disk, and a full
 //! disk (the real `/dev/full`, and a stand-in disk that fills and empties again).
 
+use super::file::FileOptions;
 use super::file::{FileOutput, Output};
 use super::file_name::Stamp;
 use super::file_writer::{Disk, DiskFile, SystemDisk};
-use crate::config::FileOptions;
 use crate::request::test_support::request;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};

@@ -9,8 +9,8 @@
 //! stream cut at a point it can continue from, and the rest waits in `pending` for the
 //! retry. Records that come meanwhile are dropped and counted, never buffered without bound.
 
+use super::file::FileOptions;
 use super::file_name::{chunk_name, expand, last_chunk, needs, Needs, RecordKey, Stamp};
-use crate::config::FileOptions;
 use flate2::write::GzEncoder;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
