@@ -163,6 +163,7 @@ fn max_size_keeps_the_records_that_fit_and_says_so_once() {
         path.to_str().unwrap(),
         "-output-file-max-size-limit",
         "10kb",
+        "-stats",
     ]);
     let written = std::fs::read(&path).unwrap();
     let records = goreplay_records(&written);
@@ -177,10 +178,15 @@ fn max_size_keeps_the_records_that_fit_and_says_so_once() {
         "{stderr}"
     );
     let dropped = expected.len() - records.len();
+    let figures = format!(
+        "file_written {} file_dropped queue_full 0 write_error 0 over_max_size {dropped}",
+        records.len()
+    );
+    // Logged by the file output at its end, and in -stats's summary line.
+    assert_eq!(stderr.matches(&figures).count(), 2, "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "file_written {} file_dropped queue_full 0 write_error 0 over_max_size {dropped}",
-            records.len()
+            "requests seen 77 filtered 6 sampled_out 0 written 71 (filtered: method 6) {figures}"
         )),
         "{stderr}"
     );
