@@ -76,6 +76,9 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
         stats.clone(),
         &config.sync.flag,
     ));
+    if let Some(file) = sinks.iter().find_map(flow::Sink::file_stats) {
+        status.set_file_output(Box::new(move || file.counters()));
+    }
     // Everything that can fail at startup, before anything is captured.
     let shutdown = flow::stop_switch(config)?;
     let metrics = match config.metrics_listen {

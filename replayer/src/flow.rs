@@ -22,6 +22,7 @@
 
 use crate::capture::{CaptureError, CaptureStats};
 use crate::config::Config;
+use crate::outputs::file::write_counters;
 use crate::outputs::replay::{ReplayError, ReplayOutput};
 use crate::outputs::{FileOutput, FileOutputStats, NullOutput, Output, OutputError, StdoutOutput};
 use crate::request::Request;
@@ -33,6 +34,7 @@ use crate::status::socket::{DaemonStatus, SocketError};
 use crate::status::stats::{Event, Stats};
 use crate::stream::pipeline::{self, Captured};
 use replayer_status::schema::DaemonState;
+use replayer_status::schema::FileOutputCounters;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -96,9 +98,8 @@ pub struct Summary {
     pub sampled_out: u64,
     /// Went on to the outputs.
     pub passed: u64,
-    /// `-output-file`'s records written and dropped (`(written, queue full, write error,
-    /// over max size)`), shown when any was dropped.
-    pub file: Option<(u64, u64, u64, u64)>,
+    /// `-output-file`'s records written and dropped, shown when any was dropped.
+    pub file: Option<FileOutputCounters>,
 }
 
 impl Summary {
@@ -115,21 +116,15 @@ impl Summary {
 
     /// With the counters of the file output, if there is one.
     fn with_file(mut self, file: Option<&FileOutputStats>) -> Summary {
-        self.file = file.map(|f| {
-            let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-            (
-                n(&f.written),
-                n(&f.dropped_queue_full),
-                n(&f.dropped_write_error),
-                n(&f.dropped_over_max_size),
-            )
-        });
+        self.file = file.map(FileOutputStats::counters);
         self
     }
 
     /// Whether the file output dropped records.
     pub fn file_dropped(&self) -> bool {
-        self.file.is_some_and(|(_, q, w, m)| q + w + m > 0)
+        self.file.as_ref().is_some_and(|c| {
+            c.dropped_queue_full + c.dropped_write_error + c.dropped_over_max_size > 0
+        })
     }
 }
 
@@ -148,14 +143,9 @@ impl std::fmt::Display for Summary {
                 .collect();
             write!(f, " (filtered: {})", reasons.join(", "))?;
         }
-        if let (true, Some((written, queue_full, write_error, over_max))) =
-            (self.file_dropped(), self.file)
-        {
-            write!(
-                f,
-                " file_written {written} file_dropped queue_full {queue_full} write_error \
-                 {write_error} over_max_size {over_max}"
-            )?;
+        if let (true, Some(file)) = (self.file_dropped(), &self.file) {
+            f.write_str(" ")?;
+            write_counters(f, file)?;
         }
         Ok(())
     }
@@ -167,6 +157,13 @@ pub struct Sink {
     limiter: Option<Limiter>,
     /// Its place among the flow's sinks, for [`Flow`]'s tracked responses.
     slot: u8,
+}
+
+impl Sink {
+    /// The counters of the file output, if this is it.
+    pub fn file_stats(&self) -> Option<Arc<FileOutputStats>> {
+        self.output.file_stats()
+    }
 }
 
 /// What a failing stdout or file output does to the run.
@@ -429,7 +426,7 @@ pub fn open_outputs(config: &Config) -> Result<Vec<Sink>, OutputError> {
 /// counted; the daemon's replay never does this.)
 pub fn run(config: &Config) -> Result<Summary, FlowError> {
     let sinks = open_outputs(config)?;
-    let file_stats = sinks.iter().find_map(|s| s.output.file_stats());
+    let file_stats = sinks.iter().find_map(Sink::file_stats);
     let shutdown = stop_switch(config)?;
     let flow_stats = Arc::new(FlowStats::default());
     if config.stats {

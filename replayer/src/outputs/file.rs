@@ -6,7 +6,7 @@
 //! (the file output's thread is `file_writer`; the format is [`record`](super::record)).
 
 use super::file_name::{expand, needs, Needs, RecordKey};
-pub use super::file_writer::FileOutputStats;
+pub use super::file_writer::{write_counters, FileOutputStats};
 use super::file_writer::{Disk, Message, SystemDisk, Writer};
 use super::record::{write_record, write_response_record};
 use crate::request::Request;

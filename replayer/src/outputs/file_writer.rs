@@ -12,6 +12,7 @@
 use super::file::FileOptions;
 use super::file_name::{chunk_name, expand, last_chunk, needs, Needs, RecordKey, Stamp};
 use flate2::write::GzEncoder;
+use replayer_status::schema::FileOutputCounters;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +38,17 @@ pub struct FileOutputStats {
 }
 
 impl FileOutputStats {
+    /// The counters as the status document and the summary line show them.
+    pub fn counters(&self) -> FileOutputCounters {
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        FileOutputCounters {
+            written: n(&self.written),
+            dropped_queue_full: n(&self.dropped_queue_full),
+            dropped_write_error: n(&self.dropped_write_error),
+            dropped_over_max_size: n(&self.dropped_over_max_size),
+        }
+    }
+
     /// The drops of every kind together.
     pub fn dropped(&self) -> u64 {
         self.dropped_queue_full.load(Ordering::Relaxed)
@@ -47,16 +59,18 @@ impl FileOutputStats {
 
 impl std::fmt::Display for FileOutputStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        write!(
-            f,
-            "file_written {} file_dropped queue_full {} write_error {} over_max_size {}",
-            n(&self.written),
-            n(&self.dropped_queue_full),
-            n(&self.dropped_write_error),
-            n(&self.dropped_over_max_size)
-        )
+        write_counters(f, &self.counters())
     }
+}
+
+/// `file_written N file_dropped queue_full A write_error B over_max_size C`: the end-of-run
+/// line and the summary line say it alike.
+pub fn write_counters(f: &mut impl std::fmt::Write, c: &FileOutputCounters) -> std::fmt::Result {
+    write!(
+        f,
+        "file_written {} file_dropped queue_full {} write_error {} over_max_size {}",
+        c.written, c.dropped_queue_full, c.dropped_write_error, c.dropped_over_max_size
+    )
 }
 
 /// What the queue carries to the writer thread.
