@@ -64,16 +64,9 @@ fn expected(doc: &StatusDocument) -> Vec<(String, f64)> {
     }
     add("replayer_requests_queued_total".into(), r.queued as f64);
     if let Some(f) = &doc.output_file {
-        for (o, v) in [
-            ("written", f.written),
-            ("dropped_queue_full", f.dropped_queue_full),
-            ("dropped_write_error", f.dropped_write_error),
-            ("dropped_over_max_size", f.dropped_over_max_size),
-        ] {
-            add(
-                format!("replayer_output_file_records_total{{outcome=\"{o}\"}}"),
-                v as f64,
-            );
+        for (o, v) in f.outcomes() {
+            let key = format!("replayer_output_file_records_total{{outcome=\"{o}\"}}");
+            add(key, v as f64);
         }
     }
     let d = &doc.diff;

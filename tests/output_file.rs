@@ -12,17 +12,22 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+/// Runs replayer on the demo capture with `args`, whatever its exit.
+fn run_demo(args: &[&str]) -> Output {
+    let pcap = workspace_root().join("demo/production.pcap");
+    run_with_timeout(
+        Command::new(bin("replayer"))
+            .arg(format!("-input-raw={}:7999", pcap.display()))
+            .args(args),
+        Duration::from_secs(30),
+    )
+}
+
 /// Runs replayer on the demo capture with its production's responses too (71 requests and
 /// 71 responses, 33 KB of records: enough for chunks of 20 KB) and `extra`; exit 0 checked.
 fn replay_demo(extra: &[&str]) -> Output {
-    let pcap = workspace_root().join("demo/production.pcap");
-    let out = run_with_timeout(
-        Command::new(bin("replayer"))
-            .arg(format!("-input-raw={}:7999", pcap.display()))
-            .arg("-input-raw-track-response")
-            .args(extra),
-        Duration::from_secs(30),
-    );
+    let args = [&["-input-raw-track-response"], extra].concat();
+    let out = run_demo(&args);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -194,20 +199,12 @@ fn max_size_keeps_the_records_that_fit_and_says_so_once() {
 
 #[test]
 fn a_path_that_cannot_be_created_is_refused_at_start() {
-    let out = run_with_timeout(
-        Command::new(bin("replayer")).args([
-            "-input-raw",
-            &format!(
-                "{}:7999",
-                workspace_root().join("demo/production.pcap").display()
-            ),
-            "-output-file",
-            "/nonexistent/dir/req_%Y.gor",
-            "-output-file-size-limit",
-            "1mb",
-        ]),
-        Duration::from_secs(30),
-    );
+    let out = run_demo(&[
+        "-output-file",
+        "/nonexistent/dir/req_%Y.gor",
+        "-output-file-size-limit",
+        "1mb",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
@@ -222,18 +219,7 @@ fn a_path_that_cannot_be_created_is_refused_at_start() {
 #[test]
 fn a_file_that_can_never_be_written_fails_the_run_after_capture() {
     // /dev/full: opened fine, every write ends in ENOSPC.
-    let out = run_with_timeout(
-        Command::new(bin("replayer")).args([
-            "-input-raw",
-            &format!(
-                "{}:7999",
-                workspace_root().join("demo/production.pcap").display()
-            ),
-            "-output-file",
-            "/dev/full",
-        ]),
-        Duration::from_secs(30),
-    );
+    let out = run_demo(&["-output-file", "/dev/full"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(

@@ -75,6 +75,18 @@ pub struct FileOutputCounters {
     pub dropped_over_max_size: u64,
 }
 
+impl FileOutputCounters {
+    /// Each counter by its field name (the metric's `outcome` label), in field order.
+    pub fn outcomes(&self) -> [(&'static str, u64); 4] {
+        [
+            ("written", self.written),
+            ("dropped_queue_full", self.dropped_queue_full),
+            ("dropped_write_error", self.dropped_write_error),
+            ("dropped_over_max_size", self.dropped_over_max_size),
+        ]
+    }
+}
+
 /// The daemon's phase, written in lowercase (`"replaying"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -6,13 +6,14 @@
 //! (the file output's thread is `file_writer`; the format is [`record`](super::record)).
 
 use super::file_name::{expand, needs, Needs, RecordKey};
-pub use super::file_writer::{write_counters, FileOutputStats};
 use super::file_writer::{Disk, Message, SystemDisk, Writer};
 use super::record::{write_record, write_response_record};
 use crate::request::Request;
 use crate::response::Response;
+use replayer_status::schema::FileOutputCounters;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
@@ -104,6 +105,59 @@ enum WriterThread {
     Finished,
 }
 
+/// What happened to the records given to one `-output-file`; shared with the flow (summary
+/// line) and any other thread writing into the same file.
+#[derive(Debug, Default)]
+pub struct FileOutputStats {
+    /// Records handed to the file (on a disk still failing at the end, the last unwritten
+    /// buffer's records move to `dropped_write_error`).
+    pub written: AtomicU64,
+    /// Records refused because the queue to the writer thread was full (the disk was slower
+    /// than the traffic), or came after the output finished.
+    pub dropped_queue_full: AtomicU64,
+    /// Records dropped while the file could not be written (a full disk, a removed
+    /// directory), until a retry succeeds.
+    pub dropped_write_error: AtomicU64,
+    /// Records dropped once `-output-file-max-size-limit` was reached.
+    pub dropped_over_max_size: AtomicU64,
+}
+
+impl FileOutputStats {
+    /// The counters as the status document and the summary line show them.
+    pub fn counters(&self) -> FileOutputCounters {
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        FileOutputCounters {
+            written: n(&self.written),
+            dropped_queue_full: n(&self.dropped_queue_full),
+            dropped_write_error: n(&self.dropped_write_error),
+            dropped_over_max_size: n(&self.dropped_over_max_size),
+        }
+    }
+
+    /// The drops of every kind together.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_queue_full.load(Ordering::Relaxed)
+            + self.dropped_write_error.load(Ordering::Relaxed)
+            + self.dropped_over_max_size.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Display for FileOutputStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_counters(f, &self.counters())
+    }
+}
+
+/// `file_written N file_dropped queue_full A write_error B over_max_size C`: the end-of-run
+/// line and the summary line say it alike.
+pub fn write_counters(f: &mut impl std::fmt::Write, c: &FileOutputCounters) -> std::fmt::Result {
+    write!(
+        f,
+        "file_written {} file_dropped queue_full {} write_error {} over_max_size {}",
+        c.written, c.dropped_queue_full, c.dropped_write_error, c.dropped_over_max_size
+    )
+}
+
 /// A cloneable, `Send` handle on a [`FileOutput`]'s queue, for any thread that has records
 /// for the same file (the replay workers' type-3 records, say).
 #[derive(Clone)]
@@ -120,7 +174,7 @@ impl RecordSender {
         if !queued {
             self.stats
                 .dropped_queue_full
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(1, Ordering::Relaxed);
         }
         queued
     }

@@ -378,12 +378,7 @@ pub fn render(doc: &StatusDocument, latency: &LatencyHistogram) -> String {
             "Records given to -output-file: written, or dropped (queue full, write error, \
              over -output-file-max-size-limit).",
         );
-        for (outcome, value) in [
-            ("written", f.written),
-            ("dropped_queue_full", f.dropped_queue_full),
-            ("dropped_write_error", f.dropped_write_error),
-            ("dropped_over_max_size", f.dropped_over_max_size),
-        ] {
+        for (outcome, value) in f.outcomes() {
             let labels = format!("outcome=\"{outcome}\"");
             m.sample("replayer_output_file_records_total", &labels, value);
         }
