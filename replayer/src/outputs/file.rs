@@ -188,7 +188,7 @@ impl RecordSender {
 impl FileOutput {
     /// Opens the first file at start, so a path that cannot be created is refused before
     /// capture begins (with `%r` or `%t`, whose name waits for a record, its directory must
-    /// exist), and starts the writer thread.
+    /// exist); the writer thread starts with the first record.
     pub fn create(path: &Path, options: &FileOptions) -> Result<FileOutput, OutputError> {
         Self::with_disk(path, options, Box::new(SystemDisk))
     }
