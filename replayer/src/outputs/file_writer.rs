@@ -5,9 +5,10 @@
 //! error.
 //!
 //! Bytes reach the file only through [`Current::write_pending`], which knows exactly how many
-//! were written: after a failed write (a full disk) the file holds whole records, or a gzip
-//! stream cut at a point it can continue from, and the rest waits in `pending` for the
-//! retry. Records that come meanwhile are dropped and counted, never buffered without bound.
+//! were written: after a failed write (a full disk) the file holds a prefix of the stream
+//! and the rest waits in `pending` for the retry, which continues it exactly there (gzip
+//! compresses into memory, so its stream is never broken by the disk). Records that come
+//! meanwhile are dropped and counted, never buffered without bound.
 
 use super::file::FileOptions;
 use super::file::FileOutputStats;
