@@ -20,7 +20,7 @@
 //! both report errors as one [`FlowError`] whose [`FlowError::exit_code`] is the table in
 //! docs/daemon.md ("Exit codes").
 
-use crate::capture::{CaptureError, CaptureStats};
+use crate::capture::{CaptureError, CaptureStats, Input};
 use crate::config::Config;
 use crate::outputs::file::write_counters;
 use crate::outputs::replay::{ReplayError, ReplayOutput};
@@ -400,10 +400,11 @@ pub fn open_outputs(config: &Config) -> Result<Vec<Sink>, OutputError> {
     }
     if let Some(file) = &config.outputs.file {
         sinks.push(Sink {
-            output: Box::new(FileOutput::create(
-                &file.path,
-                &config.outputs.file_options,
-            )?),
+            output: Box::new(
+                FileOutput::create(&file.path, &config.outputs.file_options)?
+                    // A capture file: nothing live to lose, the file written must be whole.
+                    .wait_for_room(matches!(config.capture.input, Input::File { .. })),
+            ),
             limiter: file.limit.map(Limiter::new),
             slot: 0,
         });

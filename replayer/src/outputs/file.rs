@@ -94,6 +94,8 @@ impl Output for StdoutOutput {
 pub struct FileOutput {
     sender: RecordSender,
     writer: WriterThread,
+    /// [`FileOutput::wait_for_room`]: the capture thread waits for room in the queue.
+    wait: bool,
 }
 
 /// The writer thread starts with the first record, not at `create`: the daemon opens its
@@ -230,7 +232,17 @@ impl FileOutput {
         Ok(FileOutput {
             sender: RecordSender { queue, stats },
             writer: WriterThread::NotStarted(Box::new(writer), records),
+            wait: false,
         })
+    }
+
+    /// Makes [`Output::emit`] wait for room in a full queue instead of dropping the record:
+    /// for a capture file read as input, where nothing is live to lose and the file written
+    /// must be complete (the disk then sets the pace). Other threads' [`RecordSender`]s
+    /// never wait.
+    pub fn wait_for_room(mut self, wait: bool) -> FileOutput {
+        self.wait = wait;
+        self
     }
 
     /// Starts the writer thread, once.
@@ -265,7 +277,13 @@ impl FileOutput {
     fn push_encoded(&self, capacity: usize, encode: impl FnOnce(&mut Vec<u8>)) {
         let mut record = Vec::with_capacity(capacity);
         encode(&mut record);
-        self.sender.push(record);
+        if !self.wait {
+            self.sender.push(record);
+        } else if self.sender.queue.send(Message::Record(record)).is_err() {
+            // The writer thread is gone (it panicked): counted like a full queue.
+            let stats = &self.sender.stats;
+            stats.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

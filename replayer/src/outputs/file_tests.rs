@@ -395,20 +395,9 @@ fn gzip_files_are_complete_whole_or_in_chunks() {
 #[test]
 fn a_blocked_disk_fills_the_queue_and_drops_are_counted_not_waited_for() {
     let scratch = Scratch::new("output-fifo");
-    let fifo = scratch.join("pipe");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    // The read end, opened first so opening the write end does not wait; nobody reads it
-    // until every record was pushed, so the writer thread blocks once the pipe is full.
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut reader = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&fifo)
-        .unwrap();
+    // Nobody reads until every record was pushed, so the writer thread blocks once the
+    // pipe is full.
+    let (fifo, reader) = fifo(&scratch);
     let options = FileOptions {
         queue_limit: 8,
         ..FileOptions::default()
@@ -421,7 +410,41 @@ fn a_blocked_disk_fills_the_queue_and_drops_are_counted_not_waited_for() {
         .filter(|&n| sender.push(record(b'1', n, 1024)))
         .count() as u64;
     assert!(started.elapsed() < Duration::from_secs(2), "pushing waited");
-    let read_all = std::thread::spawn(move || {
+    let data = read_all(reader, Duration::ZERO);
+    output.finish().unwrap();
+    let data = data.join().unwrap();
+    let stats = output.stats();
+    let written = stats.written.load(Ordering::Relaxed);
+    let dropped = stats.dropped_queue_full.load(Ordering::Relaxed);
+    assert_eq!(written, queued);
+    assert_eq!(written + dropped, pushed);
+    assert!(dropped > pushed / 2, "written {written} dropped {dropped}");
+    let text = String::from_utf8(data).unwrap();
+    assert_eq!(text.matches(SEPARATOR).count() as u64, written);
+}
+
+/// A FIFO in `scratch` and its read end (opened first, so opening the write end does not
+/// wait), for a disk that blocks until someone reads.
+fn fifo(scratch: &Scratch) -> (PathBuf, std::fs::File) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let fifo = scratch.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    (fifo, reader)
+}
+
+/// Reads the FIFO to its end (the writer closing it) on a thread, after `delay`.
+fn read_all(mut reader: std::fs::File, delay: Duration) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
         let mut data = Vec::new();
         let mut buf = vec![0; 65536];
         loop {
@@ -434,17 +457,33 @@ fn a_blocked_disk_fills_the_queue_and_drops_are_counted_not_waited_for() {
                 Err(e) => panic!("{e}"),
             }
         }
-    });
+    })
+}
+
+#[test]
+fn reading_a_capture_file_waits_for_room_and_drops_nothing() {
+    let scratch = Scratch::new("output-wait");
+    let (path, reader) = fifo(&scratch);
+    let options = FileOptions {
+        queue_limit: 8,
+        ..FileOptions::default()
+    };
+    let mut output = FileOutput::create(&path, &options)
+        .unwrap()
+        .wait_for_room(true);
+    // The reader starts late and the pipe holds 64 KB: the writer blocks, the queue fills,
+    // and emit waits instead of dropping.
+    let data = read_all(reader, Duration::from_millis(100));
+    let requests = 20_000;
+    for n in 0..requests {
+        output.emit(&request("GET", &format!("/{n}"))).unwrap();
+    }
     output.finish().unwrap();
-    let data = read_all.join().unwrap();
+    let text = String::from_utf8(data.join().unwrap()).unwrap();
     let stats = output.stats();
-    let written = stats.written.load(Ordering::Relaxed);
-    let dropped = stats.dropped_queue_full.load(Ordering::Relaxed);
-    assert_eq!(written, queued);
-    assert_eq!(written + dropped, pushed);
-    assert!(dropped > pushed / 2, "written {written} dropped {dropped}");
-    let text = String::from_utf8(data).unwrap();
-    assert_eq!(text.matches(SEPARATOR).count() as u64, written);
+    assert_eq!(stats.dropped(), 0);
+    assert_eq!(stats.written.load(Ordering::Relaxed), requests);
+    assert_eq!(text.matches(SEPARATOR).count() as u64, requests);
 }
 
 #[test]
