@@ -273,6 +273,8 @@ fn every_flag_is_a_config_key_and_unknown_keys_are_refused() {
         ("input-raw-bpf-filter", "\"tcp port 80\""),
         ("input-raw-override-snaplen", "true"),
         ("output-file", "\"/dev/null\""),
+        ("output-file-size-limit", "\"32mb\""),
+        ("output-file-max-size-limit", "\"1tb\""),
         ("metrics-listen", "\"127.0.0.1:9464\""),
         ("sync-window", "\"22:00-08:00\""),
         ("exit-after", "\"30s\""),

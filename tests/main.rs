@@ -26,6 +26,7 @@ mod goreplay_flags;
 mod framing_fidelity;
 mod corpus_binary;
 mod mutated_captures;
+mod output_file;
 mod progress_bar;
 mod input_file;
 mod middleware;

@@ -63,6 +63,12 @@ fn expected(doc: &StatusDocument) -> Vec<(String, f64)> {
         );
     }
     add("replayer_requests_queued_total".into(), r.queued as f64);
+    if let Some(f) = &doc.output_file {
+        for (o, v) in f.outcomes() {
+            let key = format!("replayer_output_file_records_total{{outcome=\"{o}\"}}");
+            add(key, v as f64);
+        }
+    }
     let d = &doc.diff;
     add(
         "replayer_diff_enabled".into(),
@@ -246,9 +252,10 @@ struct Seen {
 
 static SCENARIO: Scenario<Seen> = Scenario::new();
 
-/// Production and staging nginx, a live daemon with its metrics listener, eight requests
-/// (six replayed, two filtered; two of the six answered 500), then one scrape. Everything
-/// it started is stopped before the tests look at what it saw.
+/// Production and staging nginx, a live daemon with its metrics listener and an
+/// `-output-file`, eight requests (six replayed and written, two filtered; two of the six
+/// answered 500), then one scrape. Everything it started is stopped before the tests look at
+/// what it saw.
 fn seen() -> &'static Seen {
     SCENARIO.get(|| {
         let scratch = Scratch::new("metrics-prom");
@@ -263,6 +270,7 @@ fn seen() -> &'static Seen {
                 &format!("--metrics-listen=127.0.0.1:{metrics_port}"),
                 "-http-disallow-url",
                 "^/skip",
+                &format!("-output-file={}", scratch.join("requests.gor").display()),
             ],
             |d| d.state == DaemonState::Replaying,
         );
@@ -275,6 +283,9 @@ fn seen() -> &'static Seen {
         daemon.wait_for(Duration::from_secs(10), "6 replayed, 2 filtered", |d| {
             d.requests.replayed == 6 && d.requests.filtered == 2
         });
+        daemon.wait_for(Duration::from_secs(5), "6 records written", |d| {
+            d.output_file.as_ref().is_some_and(|f| f.written == 6)
+        });
         // Packet totals are published in batches or when the wire goes quiet.
         daemon.wait_for(Duration::from_secs(3), "packets counted", |d| {
             d.capture.packets > 0
@@ -284,6 +295,24 @@ fn seen() -> &'static Seen {
         let doc = daemon.status().expect("status document");
         Seen { text, doc }
     })
+}
+
+#[test]
+fn the_file_outputs_records_are_in_the_document_and_the_exposition() {
+    let _processes = lock::processes();
+    let Seen { text, doc } = seen();
+    assert_eq!(
+        doc.output_file,
+        Some(replayer_status::schema::FileOutputCounters {
+            written: 6,
+            ..Default::default()
+        })
+    );
+    assert!(
+        text.lines()
+            .any(|l| l == "replayer_output_file_records_total{outcome=\"written\"} 6"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
     // capability goes, for this thread and every thread started after (`privileges`).
     let (listener, socket_file) = socket::bind(&config.status)?;
     let source = flow::open_input(config)?;
-    let sinks = flow::open_outputs(config)?;
+    let mut sinks = flow::open_outputs(config)?;
     let dropped = privileges::drop_all().map_err(|source| FlowError::Io {
         what: "giving up capabilities",
         source,
@@ -74,6 +74,9 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
         stats.clone(),
         &config.sync.flag,
     ));
+    if let Some(file) = sinks.iter().find_map(flow::Sink::file_stats) {
+        status.set_file_output(Box::new(move || file.counters()));
+    }
     // Everything that can fail at startup, before anything is captured.
     let shutdown = flow::stop_switch(config)?;
     let metrics = match config.metrics_listen {
@@ -119,7 +122,7 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
         .then(|| Arc::new(std::sync::OnceLock::new()));
     if config.track_staging {
         replay_settings.staging_records =
-            Some(flow::staging_records(&sinks, middleware_sender.clone()));
+            Some(flow::staging_records(&mut sinks, middleware_sender.clone()));
     }
     let replay = ReplayOutput::start(
         &replay_settings,
@@ -155,7 +158,8 @@ pub fn run(config: &Config) -> Result<(), FlowError> {
     }
 
     // -output-stdout / -output-file / -output-null next to -output-http (opened above) get
-    // every request too: they are written on the capture thread, as GoReplay does.
+    // every request too: stdout written on the capture thread, as GoReplay does; the file by
+    // its own thread, which starts with the first record (after the capabilities went).
     let drainer = replay.drainer();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     {

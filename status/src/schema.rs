@@ -53,6 +53,38 @@ pub struct StatusDocument {
     /// (at most ten), each with one example.
     #[serde(default)]
     pub diff_routes: Vec<DiffRoute>,
+    // Added to schema 1 with `-output-file`'s writer thread; absent in older documents.
+    /// The `-output-file` next to the replay: records written and dropped since the daemon
+    /// started; `null` without one.
+    #[serde(default)]
+    pub output_file: Option<FileOutputCounters>,
+}
+
+/// What became of the records given to `-output-file`: `written`, or dropped for one of
+/// three reasons.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileOutputCounters {
+    /// Records handed to the file.
+    pub written: u64,
+    /// Records the queue to the writer thread could not take (the disk was slower than
+    /// the traffic).
+    pub dropped_queue_full: u64,
+    /// Records dropped while the file could not be written (a full disk).
+    pub dropped_write_error: u64,
+    /// Records dropped once `-output-file-max-size-limit` was reached.
+    pub dropped_over_max_size: u64,
+}
+
+impl FileOutputCounters {
+    /// Each counter by its field name (the metric's `outcome` label), in field order.
+    pub fn outcomes(&self) -> [(&'static str, u64); 4] {
+        [
+            ("written", self.written),
+            ("dropped_queue_full", self.dropped_queue_full),
+            ("dropped_write_error", self.dropped_write_error),
+            ("dropped_over_max_size", self.dropped_over_max_size),
+        ]
+    }
 }
 
 /// The daemon's phase, written in lowercase (`"replaying"`).

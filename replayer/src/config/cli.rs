@@ -450,6 +450,15 @@ mod tests {
             "-output-null",
             "-output-file",
             "/tmp/x.gor|5%",
+            "-output-file-append",
+            "-output-file-size-limit",
+            "32mb",
+            "-output-file-max-size-limit",
+            "1TB",
+            "-output-file-queue-limit",
+            "0",
+            "-output-file-flush-interval",
+            "5s",
             "-output-http-stats",
             "-http-original-host",
             "-http-allow-method",
@@ -506,6 +515,14 @@ mod tests {
         assert_eq!(c.replay.redirects, 2);
         assert!(c.replay.skip_verify && c.replay.stats && c.replay.original_host);
         assert!(c.outputs.stdout && c.outputs.null && c.outputs.file.is_some());
+        let file = &c.outputs.file_options;
+        assert!(file.append);
+        assert_eq!(
+            (file.size_limit, file.max_size),
+            (Some(32 << 20), Some(1 << 40))
+        );
+        assert_eq!(file.queue_limit, crate::config::DEFAULT_FILE_QUEUE);
+        assert_eq!(file.flush_interval, std::time::Duration::from_secs(5));
         assert_eq!(c.header_limiters.len(), 1);
         assert_eq!(c.exit_after, Some(std::time::Duration::from_secs(60)));
         assert!(c.stats);

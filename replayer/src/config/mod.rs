@@ -104,8 +104,10 @@ pub struct Outputs {
     pub stdout: bool,
     /// `-output-null`: requests are counted and discarded (capture and filter testing).
     pub null: bool,
-    /// `-output-file`: GoReplay-format records appended to a file.
+    /// `-output-file`: GoReplay-format records written to a file.
     pub file: Option<FileTarget>,
+    /// How `-output-file` writes (`-output-file-*`; checked even without `-output-file`).
+    pub file_options: FileOptions,
 }
 
 /// How staging's answers are compared with production's.
@@ -149,6 +151,7 @@ pub struct ReplaySettings {
 // Each default has one home, next to the code it tunes; `--print-config` shows them all.
 pub use crate::capture::types::DEFAULT_CAPTURE_BUFFER;
 pub use crate::outputs::concurrency::WorkerRange;
+pub use crate::outputs::file::{FileOptions, DEFAULT_FILE_QUEUE, DEFAULT_FLUSH_INTERVAL};
 pub use crate::outputs::replay::{
     DEFAULT_PIPELINE, DEFAULT_QUEUE as DEFAULT_QUEUE_LEN, DEFAULT_TIMEOUT, DEFAULT_WORKERS_MAX,
     DEFAULT_WORKERS_MIN,

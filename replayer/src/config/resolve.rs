@@ -148,6 +148,7 @@ impl Config {
                 .as_deref()
                 .map(|f| parse_file_target(f).map_err(invalid("output-file")))
                 .transpose()?,
+            file_options: file_options(s)?,
         };
         let dry_run = records.as_ref().is_some_and(|r| r.dry_run);
         if outputs.http.is_empty()
@@ -437,6 +438,13 @@ impl Config {
                 .file
                 .as_ref()
                 .map(|f| with_limit(f.path.display().to_string(), f.limit)),
+            output_file_append: Some(self.outputs.file_options.append),
+            output_file_size_limit: self.outputs.file_options.size_limit.map(format_size),
+            output_file_max_size_limit: self.outputs.file_options.max_size.map(format_size),
+            output_file_queue_limit: Some(self.outputs.file_options.queue_limit),
+            output_file_flush_interval: Some(format_go_duration(
+                self.outputs.file_options.flush_interval,
+            )),
             http_allow_method: self.filter.methods.clone(),
             allow_unsafe_methods: Some(self.filter.allow_unsafe_methods),
             http_allow_url: texts(&self.filter.allow_urls),
@@ -535,6 +543,36 @@ fn worker_range(s: &Settings) -> Result<WorkerRange, ConfigError> {
             Ok(WorkerRange { min, max })
         }
     }
+}
+
+/// `-output-file-*`, with GoReplay's readings of 0: no size limit, the default queue (its
+/// 0 turns off a records-per-chunk rotation this replayer does not have), and a flush
+/// interval of 100 ms.
+fn file_options(s: &Settings) -> Result<FileOptions, ConfigError> {
+    let size = |flag: &'static str, text: &Option<String>| {
+        text.as_deref()
+            .map(|t| parse_size(t).map_err(invalid(flag)))
+            .transpose()
+            .map(|size| size.filter(|&b| b > 0))
+    };
+    let mut options = FileOptions {
+        append: s.output_file_append.unwrap_or(false),
+        size_limit: size("output-file-size-limit", &s.output_file_size_limit)?,
+        max_size: size("output-file-max-size-limit", &s.output_file_max_size_limit)?,
+        ..FileOptions::default()
+    };
+    if let Some(n) = s.output_file_queue_limit.filter(|&n| n > 0) {
+        options.queue_limit = n;
+    }
+    if let Some(text) = &s.output_file_flush_interval {
+        let interval = parse_go_duration(text).map_err(invalid("output-file-flush-interval"))?;
+        options.flush_interval = if interval.is_zero() {
+            std::time::Duration::from_millis(100)
+        } else {
+            interval
+        };
+    }
+    Ok(options)
 }
 
 /// `--diff` and its options, checked whether or not the comparison is on.

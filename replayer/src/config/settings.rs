@@ -184,6 +184,25 @@ pub struct Settings {
     /// `PATH|N` or `PATH|N%` limits it
     #[arg(long, value_name = "PATH[|LIMIT]", help_heading = "Output")]
     pub output_file: Option<String>,
+    /// Add to an existing file (with -output-file-size-limit, to its last chunk) instead of
+    /// truncating it
+    #[arg(long, value_parser = parse_go_bool, value_name = "BOOL", help_heading = "Output")]
+    pub output_file_append: Option<bool>,
+    /// Start a new chunk (name_0.gor, name_1.gor, ...) when a file reaches this size, e.g.
+    /// 32mb; unset or 0, one file named as given
+    #[arg(long, value_name = "SIZE", help_heading = "Output")]
+    pub output_file_size_limit: Option<String>,
+    /// Stop writing once the records written reach this size (all files together); later
+    /// records are dropped and counted
+    #[arg(long, value_name = "SIZE", help_heading = "Output")]
+    pub output_file_max_size_limit: Option<String>,
+    /// Records waiting for the disk; when full, new ones are dropped and counted (0 = the
+    /// default) [default: 10000]
+    #[arg(long, value_name = "N", help_heading = "Output")]
+    pub output_file_queue_limit: Option<usize>,
+    /// Buffered records reach the file at least this often [default: 1s]
+    #[arg(long, value_name = "DURATION", help_heading = "Output")]
+    pub output_file_flush_interval: Option<String>,
 
     // ---- Filters and rewrites ----
     /// Replay this method (repeatable, exact match; also -output-http-method). Default: GET,
@@ -380,6 +399,8 @@ impl Settings {
                 output_http_pipeline, output_http_queue_len,
                 output_http_timeout, output_http_redirects, output_http_skip_verify,
                 output_http_stats, http_original_host, output_stdout, output_null, output_file,
+                output_file_append, output_file_size_limit, output_file_max_size_limit,
+                output_file_queue_limit, output_file_flush_interval,
                 allow_unsafe_methods, keep_credentials, status_socket, status_socket_mode,
                 status_socket_group, metrics_listen, sync_flag, sync_max_age, sync_window,
                 drain_timeout, exit_after, stats, verbose, diff, diff_max_body;

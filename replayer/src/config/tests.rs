@@ -274,6 +274,18 @@ fn every_bad_value_names_its_flag() {
         ("output-http-timeout = \"0\"", "output-http-timeout: "),
         ("output-file = \"|5%\"", "output-file: empty path"),
         (
+            "output-file-size-limit = \"3 lb\"",
+            "output-file-size-limit: '3 lb' is not a size",
+        ),
+        (
+            "output-file-max-size-limit = \"x\"",
+            "output-file-max-size-limit: 'x' is not a size",
+        ),
+        (
+            "output-file-flush-interval = \"soon\"",
+            "output-file-flush-interval: 'soon' is not a duration",
+        ),
+        (
             "http-allow-method = \"POST\"",
             "http-allow-method: POST is not a safe method",
         ),
@@ -396,6 +408,58 @@ sync-window = "22:00-08:00"
 }
 
 #[test]
+fn output_file_options_and_goreplays_zeros() {
+    let config = Config::resolve(&settings(":80")).unwrap();
+    assert_eq!(config.outputs.file_options, FileOptions::default());
+    assert_eq!(
+        config.outputs.file_options,
+        FileOptions {
+            append: false,
+            size_limit: None,
+            max_size: None,
+            queue_limit: 10_000,
+            flush_interval: Duration::from_secs(1),
+        }
+    );
+    let s = Settings {
+        output_file: Some("/tmp/r_%Y.gor.gz".into()),
+        output_file_append: Some(true),
+        output_file_size_limit: Some("20kb".into()),
+        output_file_max_size_limit: Some("1gb".into()),
+        output_file_queue_limit: Some(64),
+        output_file_flush_interval: Some("250ms".into()),
+        ..settings(":80")
+    };
+    let options = Config::resolve(&s).unwrap().outputs.file_options;
+    assert_eq!(
+        options,
+        FileOptions {
+            append: true,
+            size_limit: Some(20 << 10),
+            max_size: Some(1 << 30),
+            queue_limit: 64,
+            flush_interval: Duration::from_millis(250),
+        }
+    );
+    // GoReplay's 0: no limit, the default queue, a 100 ms flush.
+    let zeros = Settings {
+        output_file_size_limit: Some("0".into()),
+        output_file_max_size_limit: Some("0".into()),
+        output_file_queue_limit: Some(0),
+        output_file_flush_interval: Some("0".into()),
+        ..settings(":80")
+    };
+    let options = Config::resolve(&zeros).unwrap().outputs.file_options;
+    assert_eq!(
+        options,
+        FileOptions {
+            flush_interval: Duration::from_millis(100),
+            ..FileOptions::default()
+        }
+    );
+}
+
+#[test]
 fn printed_settings_resolve_to_the_same_config() {
     let s = Settings {
         input_raw: Some("127.0.0.1:7999".into()),
@@ -403,7 +467,12 @@ fn printed_settings_resolve_to_the_same_config() {
             "https://www-origin.staging.example|5".into(),
             "s2:81".into(),
         ],
-        output_file: Some("/tmp/x.gor|50%".into()),
+        output_file: Some("/tmp/x_%Y%m%d.gor.gz|50%".into()),
+        output_file_append: Some(true),
+        output_file_size_limit: Some("32mb".into()),
+        output_file_max_size_limit: Some("2gb".into()),
+        output_file_queue_limit: Some(500),
+        output_file_flush_interval: Some("2s".into()),
         http_allow_method: vec!["GET".into(), "HEAD".into()],
         http_disallow_url: vec!["sign-in/callback".into()],
         http_allow_header: vec!["Host: example".into()],
@@ -423,6 +492,16 @@ fn printed_settings_resolve_to_the_same_config() {
     assert_eq!(again.to_settings(), config.to_settings());
     assert_eq!(again.outputs, config.outputs);
     assert_eq!(again.replay, config.replay);
+    for line in [
+        "output-file = \"/tmp/x_%Y%m%d.gor.gz|50%\"",
+        "output-file-append = true",
+        "output-file-size-limit = \"32mb\"",
+        "output-file-max-size-limit = \"2gb\"",
+        "output-file-queue-limit = 500",
+        "output-file-flush-interval = \"2s\"",
+    ] {
+        assert!(printed.contains(line), "{line} not in {printed}");
+    }
     assert!(
         printed.contains("http-set-header = [\"X-Forwarded-Host: \"]"),
         "{printed}"

@@ -5,8 +5,9 @@
 //! ```
 //!
 //! [`Flow::request`] is what happens to each captured request, on the capture thread. It
-//! never blocks: the stages are pure CPU, stdout and file outputs write to a buffer, and the
-//! replay output only ever does a non-blocking push into a bounded queue. The two ways the
+//! never blocks: the stages are pure CPU, stdout writes to a buffer, and the file output and
+//! the replay only ever do a non-blocking push into a bounded queue (the file's writer
+//! thread does the disk work). The two ways the
 //! replayer runs differ only by parameters of the same flow:
 //!
 //! | | one-shot (`-output-stdout`, `-output-file`, `-output-null`) | daemon (`-output-http`) |
@@ -23,12 +24,13 @@ mod intake;
 
 pub use intake::{Behind, Intake, MiddlewareIntake};
 
-use crate::capture::{CaptureError, CaptureStats, Source};
+use crate::capture::{CaptureError, CaptureStats, Input, Source};
 use crate::config::Config;
 use crate::middleware::{MessageSender, Middleware};
+use crate::outputs::file::write_counters;
 use crate::outputs::replay::StagingRecords;
 use crate::outputs::replay::{ReplayError, ReplayOutput};
-use crate::outputs::{FileOutput, NullOutput, Output, OutputError, StdoutOutput};
+use crate::outputs::{FileOutput, FileOutputStats, NullOutput, Output, OutputError, StdoutOutput};
 use crate::records::input::{self as record_input, FromFile, Timelines};
 use crate::records::Record;
 use crate::records::SEPARATOR;
@@ -42,6 +44,7 @@ use crate::status::socket::{DaemonStatus, SocketError};
 use crate::status::stats::{Event, Stats};
 use crate::stream::pipeline::{self, Captured};
 use replayer_status::schema::DaemonState;
+use replayer_status::schema::FileOutputCounters;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -106,6 +109,8 @@ pub struct Summary {
     pub sampled_out: u64,
     /// Went on to the outputs.
     pub passed: u64,
+    /// `-output-file`'s records written and dropped, shown when any was dropped.
+    pub file: Option<FileOutputCounters>,
 }
 
 impl Summary {
@@ -116,7 +121,21 @@ impl Summary {
             filtered_by: flow.filtered_by_name(),
             sampled_out: flow.sampled_out.load(Ordering::Relaxed),
             passed: flow.passed.load(Ordering::Relaxed),
+            file: None,
         }
+    }
+
+    /// With the counters of the file output, if there is one.
+    fn with_file(mut self, file: Option<&FileOutputStats>) -> Summary {
+        self.file = file.map(FileOutputStats::counters);
+        self
+    }
+
+    /// Whether the file output dropped records.
+    pub fn file_dropped(&self) -> bool {
+        self.file.as_ref().is_some_and(|c| {
+            c.dropped_queue_full + c.dropped_write_error + c.dropped_over_max_size > 0
+        })
     }
 }
 
@@ -135,6 +154,10 @@ impl std::fmt::Display for Summary {
                 .collect();
             write!(f, " (filtered: {})", reasons.join(", "))?;
         }
+        if let (true, Some(file)) = (self.file_dropped(), &self.file) {
+            f.write_str(" ")?;
+            write_counters(f, file)?;
+        }
         Ok(())
     }
 }
@@ -145,6 +168,13 @@ pub struct Sink {
     limiter: Option<Limiter>,
     /// Its place among the flow's sinks, for [`Flow`]'s tracked responses.
     slot: u8,
+}
+
+impl Sink {
+    /// The counters of the file output, if this is it.
+    pub fn file_stats(&self) -> Option<Arc<FileOutputStats>> {
+        self.output.file_stats()
+    }
 }
 
 /// What a failing stdout or file output does to the run.
@@ -207,7 +237,7 @@ impl Tracked {
         self.by_id.remove(&id)
     }
 }
-pub use crate::outputs::file::TRACKED_BODY;
+pub use crate::outputs::record::TRACKED_BODY;
 
 /// What happens to each captured request. Lives on the capture thread.
 pub struct Flow {
@@ -472,11 +502,11 @@ fn each_sink(
 /// (`--output-http-track-response`): the middleware once it runs (what it writes back goes
 /// to the outputs that took the request), otherwise every output that takes them.
 pub fn staging_records(
-    sinks: &[Sink],
+    sinks: &mut [Sink],
     middleware: Option<Arc<OnceLock<MessageSender>>>,
 ) -> StagingRecords {
     let writers: Vec<StagingRecords> = sinks
-        .iter()
+        .iter_mut()
         .filter_map(|sink| sink.output.staging_records())
         .collect();
     StagingRecords(Arc::new(move |record: Record| {
@@ -506,7 +536,11 @@ pub fn open_outputs(config: &Config) -> Result<Vec<Sink>, OutputError> {
     }
     if let Some(file) = &config.outputs.file {
         sinks.push(Sink {
-            output: Box::new(FileOutput::create(&file.path)?),
+            output: Box::new(
+                FileOutput::create(&file.path, &config.outputs.file_options)?
+                    // A capture file: nothing live to lose, the file written must be whole.
+                    .wait_for_room(matches!(config.capture.input, Input::File { .. })),
+            ),
             limiter: file.limit.map(Limiter::new),
             slot: 0,
         });
@@ -529,6 +563,7 @@ pub fn open_outputs(config: &Config) -> Result<Vec<Sink>, OutputError> {
 /// counted; the daemon's replay never does this.)
 pub fn run(config: &Config) -> Result<Summary, FlowError> {
     let sinks = open_outputs(config)?;
+    let file_stats = sinks.iter().find_map(Sink::file_stats);
     let shutdown = stop_switch(config)?;
     let flow_stats = Arc::new(FlowStats::default());
     if config.stats {
@@ -554,7 +589,8 @@ pub fn run(config: &Config) -> Result<Summary, FlowError> {
         Hooks::default(),
     );
     let finished = flow.finish();
-    let summary = Summary::of(&flow_stats);
+    let summary = Summary::of(&flow_stats).with_file(file_stats.as_deref());
+    // (The file output's drops are also logged by its writer thread, stats or not.)
     if config.stats {
         tracing::info!("{summary}");
     } else if config.records.is_some() && captured.is_ok() {

@@ -2,13 +2,21 @@
 //! record format), null, and the HTTP replay to staging (in `replay`).
 //!
 //! CONTRACT: every output implements [`Output`]. `emit` must never block capture: outputs that
-//! talk to the network push into a bounded queue and count what does not fit.
+//! talk to the network or the disk push into a bounded queue and count what does not fit
+//! (the file output's thread is `file_writer`; the format is [`record`](super::record)).
 
+use super::file_name::{expand, needs, Needs, RecordKey};
+use super::file_writer::{Disk, Message, SystemDisk, Writer};
+use super::record::{write_record, write_response_record};
 use crate::outputs::replay::StagingRecords;
 use crate::records::Record;
 use crate::request::Request;
 use crate::response::Response;
+use replayer_status::schema::FileOutputCounters;
 use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
 /// A destination for requests that passed the stages. The flow calls it from the capture
@@ -27,14 +35,18 @@ pub trait Output: Send {
     ) -> Result<(), OutputError> {
         Ok(())
     }
-    /// A response record read from a record file (`--input-file`), passed on as it is, after
-    /// its request. Ignored by default.
+    /// A response record read from a record file (`--input-file`), or returned by a
+    /// middleware, passed on as it is, after its request. Ignored by default.
     fn emit_record(&mut self, _record: &Record) -> Result<(), OutputError> {
         Ok(())
     }
     /// Where the replay workers write staging's answers (type-3 records,
     /// `--output-http-track-response`) from their own threads, if this output takes them.
-    fn staging_records(&self) -> Option<StagingRecords> {
+    fn staging_records(&mut self) -> Option<StagingRecords> {
+        None
+    }
+    /// The counters of a file output, for the run's summary; `None` for the others.
+    fn file_stats(&self) -> Option<Arc<FileOutputStats>> {
         None
     }
 }
@@ -52,178 +64,7 @@ pub enum OutputError {
     Other(String),
 }
 
-/// GoReplay's separator between records: a newline, three monkeys, a newline.
-pub const RECORD_SEPARATOR: &[u8] = "\n🐵🙈🙉\n".as_bytes();
-
-/// Writes a request as it goes on the wire: request line, headers in order as captured
-/// after the rewrites (each captured line byte for byte, spacing kept; only the line ending
-/// is always CRLF), blank line, body.
-///
-/// The pipeline hands over bodies with the chunked coding removed. When the headers still
-/// say `Transfer-Encoding: chunked` the body is written back as one chunk and the last
-/// chunk (`0`), so the message stays valid HTTP with the headers untouched (chunk
-/// extensions and trailers are not kept). Otherwise the body is written as is.
-pub fn write_wire(out: &mut impl Write, request: &Request) -> std::io::Result<()> {
-    // Plain byte writes rather than `write!`: formatting costs more than the copying here.
-    out.write_all(request.method.as_bytes())?;
-    out.write_all(b" ")?;
-    out.write_all(request.target.as_bytes())?;
-    out.write_all(if request.version_minor == 0 {
-        b" HTTP/1.0\r\n"
-    } else {
-        b" HTTP/1.1\r\n"
-    })?;
-    for header in &request.headers {
-        // A captured line as it was; a header a stage set, as `Name: value`.
-        if let Some(line) = header.line {
-            out.write_all(line)?;
-        } else {
-            out.write_all(header.name.as_bytes())?;
-            out.write_all(b": ")?;
-            out.write_all(header.value)?;
-        }
-        out.write_all(b"\r\n")?;
-    }
-    out.write_all(b"\r\n")?;
-    if is_chunked(request) {
-        if !request.body.is_empty() {
-            write!(out, "{:x}\r\n", request.body.len())?;
-            out.write_all(&request.body)?;
-            out.write_all(b"\r\n")?;
-        }
-        out.write_all(b"0\r\n\r\n")?;
-    } else {
-        out.write_all(&request.body)?;
-    }
-    Ok(())
-}
-
-/// Whether the last transfer coding is `chunked` (RFC 9112 §6.1).
-fn is_chunked(request: &Request) -> bool {
-    request
-        .headers
-        .iter()
-        .rfind(|h| h.name.eq_ignore_ascii_case("Transfer-Encoding"))
-        .and_then(|h| h.value.rsplit(|&b| b == b',').next())
-        .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
-}
-
-/// Writes one record of GoReplay's file format, which its `--input-file` reads:
-/// `1 <id> <timestamp_ns> <latency>\n`, the request as on the wire, `\n🐵🙈🙉\n`.
-///
-/// `1` marks a request. The id is 24 hex digits like GoReplay's: the low 32 bits of the
-/// capture time then the pipeline's 64-bit request id, so ids are unique within a run and
-/// the same input always gives the same file. Latency is GoReplay's time from first to
-/// last packet of the message; the pipeline does not keep it, so it is written as `0`.
-pub fn write_record(out: &mut impl Write, request: &Request) -> std::io::Result<()> {
-    let (at, id) = (request.captured_at_ns, request.id);
-    match &request.record_id {
-        // Read from a record file: its id goes on, so the file round-trips.
-        Some(record_id) => {
-            out.write_all(b"1 ")?;
-            out.write_all(record_id)?;
-            writeln!(out, " {at} 0")?;
-        }
-        None => write_meta(out, b'1', at, id, at, 0)?,
-    }
-    write_wire(out, request)?;
-    out.write_all(RECORD_SEPARATOR)
-}
-
-/// Writes production's response as GoReplay's type-2 record (`--input-raw-track-response`):
-/// `2 <id> <timestamp_ns> <latency_ns>\n`, the head as captured, the body (its transfer
-/// coding removed, at most the kept bytes: see `flow`), `\n🐵🙈🙉\n`. The id is the request's
-/// (made from its capture time and id, as [`write_record`] makes it), so readers pair them.
-pub fn write_response_record(
-    out: &mut impl Write,
-    request_captured_at_ns: u64,
-    response: &Response,
-) -> std::io::Result<()> {
-    let id = response.request_id.unwrap_or_default();
-    let latency = response.latency_ns.unwrap_or_default();
-    write_meta(
-        out,
-        b'2',
-        request_captured_at_ns,
-        id,
-        response.first_byte_ns,
-        latency,
-    )?;
-    out.write_all(&response.head)?;
-    out.write_all(&response.raw_body)?;
-    out.write_all(RECORD_SEPARATOR)
-}
-
-/// Body bytes a response record (type 2 or 3) carries at most: a bound on what one
-/// response holds in memory while it streams; longer bodies are cut in the record.
-pub const TRACKED_BODY: usize = 1 << 20;
-
-/// The id a request's records carry, as [`write_record`] writes it: the record's own when it
-/// was read from one, else 24 hex digits from its capture time and id.
-pub fn record_id_of(request: &Request) -> bytes::Bytes {
-    if let Some(id) = &request.record_id {
-        return id.clone();
-    }
-    let mut id = [0u8; 24];
-    put_hex(&mut id, u64::from(request.captured_at_ns as u32), 8);
-    put_hex(&mut id[8..], request.id, 16);
-    bytes::Bytes::copy_from_slice(&id)
-}
-
-/// A record's first line: `KIND <id> <timestamp_ns> <latency_ns>\n`, the id 24 hex digits
-/// from the request's capture time (low 32 bits) and its pipeline id.
-fn write_meta(
-    out: &mut impl Write,
-    kind: u8,
-    id_time_ns: u64,
-    id: u64,
-    timestamp_ns: u64,
-    latency_ns: u64,
-) -> std::io::Result<()> {
-    let mut meta = [0u8; 80];
-    meta[0] = kind;
-    meta[1] = b' ';
-    let mut len = 2;
-    len += put_hex(&mut meta[len..], u64::from(id_time_ns as u32), 8);
-    len += put_hex(&mut meta[len..], id, 16);
-    meta[len] = b' ';
-    len += 1;
-    len += put_decimal(&mut meta[len..], timestamp_ns);
-    meta[len] = b' ';
-    len += 1;
-    len += put_decimal(&mut meta[len..], latency_ns);
-    meta[len] = b'\n';
-    out.write_all(&meta[..len + 1])
-}
-
-/// Writes `value` as exactly `digits` lowercase hex digits; returns `digits`.
-fn put_hex(out: &mut [u8], value: u64, digits: usize) -> usize {
-    for (i, slot) in out[..digits].iter_mut().enumerate() {
-        let nibble = (value >> (4 * (digits - 1 - i))) & 0xf;
-        *slot = b"0123456789abcdef"[nibble as usize];
-    }
-    digits
-}
-
-/// Writes `value` in decimal; returns the number of digits.
-fn put_decimal(out: &mut [u8], mut value: u64) -> usize {
-    let mut digits = [0u8; 20];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (value % 10) as u8;
-        n += 1;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    for (slot, digit) in out[..n].iter_mut().zip(digits[..n].iter().rev()) {
-        *slot = *digit;
-    }
-    n
-}
-
-/// Buffer size for stdout and file outputs: few system calls, flushed at `finish`.
+/// Buffer size for stdout: few system calls, flushed at `finish`.
 const WRITE_BUFFER: usize = 256 * 1024;
 
 /// `-output-stdout`: GoReplay records on standard output.
@@ -265,7 +106,7 @@ impl Output for StdoutOutput {
     fn emit_record(&mut self, record: &Record) -> Result<(), OutputError> {
         Ok(record.write_to(&mut *self.out())?)
     }
-    fn staging_records(&self) -> Option<StagingRecords> {
+    fn staging_records(&mut self) -> Option<StagingRecords> {
         let out = self.out.clone();
         Some(StagingRecords(Arc::new(move |record| {
             // A failing stdout stops the run through the capture thread's own writes.
@@ -277,49 +118,306 @@ impl Output for StdoutOutput {
     }
 }
 
-/// `-output-file PATH`: GoReplay records in a file, created or truncated at start.
+/// `-output-file PATH`: GoReplay records in a file (or files: placeholders, chunks), written
+/// by a thread of its own. The capture thread only encodes a record and pushes it into a
+/// bounded queue without waiting ([`RecordSender::push`]); a full queue drops the record and
+/// counts it ([`FileOutputStats`]). The writer thread is `file_writer`.
 pub struct FileOutput {
-    path: std::path::PathBuf,
-    out: BufWriter<std::fs::File>,
+    sender: RecordSender,
+    writer: WriterThread,
+    /// [`FileOutput::wait_for_room`]: the capture thread waits for room in the queue.
+    wait: bool,
+}
+
+/// The writer thread starts with the first record, not at `create`: the daemon opens its
+/// outputs before giving up its capabilities, which are per thread, so a thread started
+/// then would keep them.
+enum WriterThread {
+    NotStarted(Box<Writer>, Receiver<Message>),
+    Running(std::thread::JoinHandle<Result<(), String>>),
+    Finished,
+}
+
+/// What happened to the records given to one `-output-file`; shared with the flow (summary
+/// line) and any other thread writing into the same file.
+#[derive(Debug, Default)]
+pub struct FileOutputStats {
+    /// Records handed to the file (on a disk still failing at the end, the last unwritten
+    /// buffer's records move to `dropped_write_error`).
+    pub written: AtomicU64,
+    /// Records refused because the queue to the writer thread was full (the disk was slower
+    /// than the traffic), or came after the output finished.
+    pub dropped_queue_full: AtomicU64,
+    /// Records dropped while the file could not be written (a full disk, a removed
+    /// directory), until a retry succeeds.
+    pub dropped_write_error: AtomicU64,
+    /// Records dropped once `-output-file-max-size-limit` was reached.
+    pub dropped_over_max_size: AtomicU64,
+}
+
+impl FileOutputStats {
+    /// The counters as the status document and the summary line show them.
+    pub fn counters(&self) -> FileOutputCounters {
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        FileOutputCounters {
+            written: n(&self.written),
+            dropped_queue_full: n(&self.dropped_queue_full),
+            dropped_write_error: n(&self.dropped_write_error),
+            dropped_over_max_size: n(&self.dropped_over_max_size),
+        }
+    }
+
+    /// The drops of every kind together.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_queue_full.load(Ordering::Relaxed)
+            + self.dropped_write_error.load(Ordering::Relaxed)
+            + self.dropped_over_max_size.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Display for FileOutputStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_counters(f, &self.counters())
+    }
+}
+
+/// `file_written N file_dropped queue_full A write_error B over_max_size C`: the end-of-run
+/// line and the summary line say it alike.
+pub fn write_counters(f: &mut impl std::fmt::Write, c: &FileOutputCounters) -> std::fmt::Result {
+    write!(
+        f,
+        "file_written {} file_dropped queue_full {} write_error {} over_max_size {}",
+        c.written, c.dropped_queue_full, c.dropped_write_error, c.dropped_over_max_size
+    )
+}
+
+/// A cloneable, `Send` handle on a [`FileOutput`]'s queue, for any thread that has records
+/// for the same file (the replay workers' type-3 records, say).
+#[derive(Clone)]
+pub struct RecordSender {
+    queue: SyncSender<Message>,
+    stats: Arc<FileOutputStats>,
+}
+
+impl RecordSender {
+    /// Queues one encoded record (meta line to separator) without waiting; `false` when the
+    /// queue is full or the output finished: the record is dropped and counted.
+    pub fn push(&self, record: Vec<u8>) -> bool {
+        let queued = self.queue.try_send(Message::Record(record)).is_ok();
+        if !queued {
+            self.stats
+                .dropped_queue_full
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        queued
+    }
+
+    /// The output's counters.
+    pub fn stats(&self) -> &Arc<FileOutputStats> {
+        &self.stats
+    }
 }
 
 impl FileOutput {
-    /// Creates `path` (truncating an existing file) at start, so a path that cannot be
-    /// written is refused before capture begins; records are buffered (256 KB) and the
-    /// file is flushed and synced to disk at `finish`.
-    pub fn create(path: &std::path::Path) -> Result<FileOutput, OutputError> {
-        let file = std::fs::File::create(path).map_err(|e| {
+    /// Opens the first file at start, so a path that cannot be created is refused before
+    /// capture begins (with `%r` or `%t`, whose name waits for a record, its directory must
+    /// exist); the writer thread starts with the first record.
+    pub fn create(path: &Path, options: &FileOptions) -> Result<FileOutput, OutputError> {
+        Self::with_disk(path, options, Box::new(SystemDisk))
+    }
+
+    pub(super) fn with_disk(
+        path: &Path,
+        options: &FileOptions,
+        disk: Box<dyn Disk>,
+    ) -> Result<FileOutput, OutputError> {
+        let refuse = |shown: &Path, e: &dyn std::fmt::Display| {
             OutputError::Other(format!(
                 "output-file: cannot create {}: {e}",
-                path.display()
+                shown.display()
             ))
-        })?;
+        };
+        let template = path.to_string_lossy();
+        let first = match needs(&template) {
+            Needs { record: true, .. } => {
+                let dir = match path.parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() => dir,
+                    _ => Path::new("."),
+                };
+                match std::fs::metadata(dir) {
+                    Ok(meta) if meta.is_dir() => None,
+                    Ok(_) => return Err(refuse(path, &"not a directory")),
+                    Err(e) => return Err(refuse(path, &e)),
+                }
+            }
+            _ => {
+                let name = expand(&template, &disk.now(), RecordKey::default());
+                let current = Writer::open(&*disk, name, options, options.append)
+                    .map_err(|(path, e)| refuse(&path, &e))?;
+                Some(current)
+            }
+        };
+        let stats = Arc::new(FileOutputStats::default());
+        let (queue, records) = std::sync::mpsc::sync_channel(options.queue_limit.max(1));
+        let writer = Writer::new(path, options.clone(), disk, Arc::clone(&stats), first);
         Ok(FileOutput {
-            path: path.to_path_buf(),
-            out: BufWriter::with_capacity(WRITE_BUFFER, file),
+            sender: RecordSender { queue, stats },
+            writer: WriterThread::NotStarted(Box::new(writer), records),
+            wait: false,
         })
     }
+
+    /// Makes [`Output::emit`] wait for room in a full queue instead of dropping the record:
+    /// for a capture file read as input, where nothing is live to lose and the file written
+    /// must be complete (the disk then sets the pace). Other threads' [`RecordSender`]s
+    /// never wait.
+    pub fn wait_for_room(mut self, wait: bool) -> FileOutput {
+        self.wait = wait;
+        self
+    }
+
+    /// Starts the writer thread, once.
+    fn start(&mut self) -> Result<(), OutputError> {
+        if let WriterThread::NotStarted(..) = self.writer {
+            let WriterThread::NotStarted(writer, records) =
+                std::mem::replace(&mut self.writer, WriterThread::Finished)
+            else {
+                return Ok(());
+            };
+            let thread = std::thread::Builder::new()
+                .name("replayer-file".into())
+                .spawn(move || writer.run(records))
+                .map_err(|e| OutputError::Other(format!("output-file: no writer thread: {e}")))?;
+            self.writer = WriterThread::Running(thread);
+        }
+        Ok(())
+    }
+
+    /// A handle that pushes records into this output's queue, from any thread; starts the
+    /// writer thread (so call it after the daemon gave up its capabilities).
+    pub fn sender(&mut self) -> Result<RecordSender, OutputError> {
+        self.start()?;
+        Ok(self.sender.clone())
+    }
+
+    /// Written and dropped records, readable while the output runs.
+    pub fn stats(&self) -> Arc<FileOutputStats> {
+        Arc::clone(&self.sender.stats)
+    }
+
+    fn push_encoded(&self, capacity: usize, encode: impl FnOnce(&mut Vec<u8>)) {
+        let mut record = Vec::with_capacity(capacity);
+        encode(&mut record);
+        if !self.wait {
+            self.sender.push(record);
+        } else if self.sender.queue.send(Message::Record(record)).is_err() {
+            // The writer thread is gone (it panicked): counted like a full queue.
+            let stats = &self.sender.stats;
+            stats.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
+
+/// `-output-file-queue-limit`: records waiting for the writer thread; at a few kilobytes
+/// each, tens of megabytes at most, and seconds of a busy site's traffic.
+pub const DEFAULT_FILE_QUEUE: usize = 10_000;
+/// `-output-file-flush-interval`: GoReplay's.
+pub const DEFAULT_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How `-output-file` writes: GoReplay's `-output-file-*` flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOptions {
+    /// `-output-file-append`: add to an existing file (or last chunk) instead of truncating.
+    pub append: bool,
+    /// `-output-file-size-limit`: a file reaching it is closed and the next chunk
+    /// (`name_1.gor`, ...) started; `None`: one file, named as given.
+    pub size_limit: Option<u64>,
+    /// `-output-file-max-size-limit`: record bytes written at most; beyond, records are
+    /// dropped and counted.
+    pub max_size: Option<u64>,
+    /// `-output-file-queue-limit`: records waiting for the writer thread; when full, new
+    /// ones are dropped and counted.
+    pub queue_limit: usize,
+    /// `-output-file-flush-interval`: buffered records reach the file at least this often.
+    pub flush_interval: std::time::Duration,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions {
+            append: false,
+            size_limit: None,
+            max_size: None,
+            queue_limit: DEFAULT_FILE_QUEUE,
+            flush_interval: DEFAULT_FLUSH_INTERVAL,
+        }
+    }
+}
+
+/// Room for a record's meta line, request line and headers, before its body.
+const RECORD_HEAD: usize = 1024;
 
 impl Output for FileOutput {
     fn emit(&mut self, request: &Request) -> Result<(), OutputError> {
-        write_record(&mut self.out, request).map_err(|e| self.error(e))
+        self.start()?;
+        self.push_encoded(RECORD_HEAD + request.body.len(), |out| {
+            // Writing into a Vec cannot fail.
+            let _ = write_record(out, request);
+        });
+        Ok(())
     }
     fn emit_response(&mut self, at: u64, response: &Response) -> Result<(), OutputError> {
-        write_response_record(&mut self.out, at, response).map_err(|e| self.error(e))
+        self.start()?;
+        let size = RECORD_HEAD + response.head.len() + response.raw_body.len();
+        self.push_encoded(size, |out| {
+            let _ = write_response_record(out, at, response);
+        });
+        Ok(())
     }
     fn emit_record(&mut self, record: &Record) -> Result<(), OutputError> {
-        record.write_to(&mut self.out).map_err(|e| self.error(e))
+        self.start()?;
+        self.push_encoded(RECORD_HEAD + record.payload.len(), |out| {
+            let _ = record.write_to(out);
+        });
+        Ok(())
     }
+    fn staging_records(&mut self) -> Option<StagingRecords> {
+        let sender = self.sender().ok()?;
+        Some(StagingRecords(Arc::new(move |record| {
+            let mut encoded = Vec::with_capacity(RECORD_HEAD + record.payload.len());
+            let _ = record.write_to(&mut encoded);
+            sender.push(encoded);
+        })))
+    }
+    /// Drains the queue (waiting for room to say so), writes and syncs what is left, and
+    /// ends the writer thread; an error only when the file could never be written.
     fn finish(&mut self) -> Result<(), OutputError> {
-        self.out.flush().map_err(|e| self.error(e))?;
-        self.out.get_ref().sync_data().map_err(|e| self.error(e))
+        self.start()?;
+        let WriterThread::Running(writer) =
+            std::mem::replace(&mut self.writer, WriterThread::Finished)
+        else {
+            return Ok(());
+        };
+        // Blocking is fine here: capture is over. A writer gone already ended on its own.
+        let _ = self.sender.queue.send(Message::Finish);
+        match writer.join() {
+            // A failure while running (exit 1), not a setting refused at start.
+            Ok(result) => result.map_err(|e| OutputError::Io(std::io::Error::other(e))),
+            Err(_) => Err(OutputError::Other(
+                "output-file: the writer thread failed".into(),
+            )),
+        }
+    }
+    fn file_stats(&self) -> Option<Arc<FileOutputStats>> {
+        Some(self.stats())
     }
 }
 
-impl FileOutput {
-    fn error(&self, e: std::io::Error) -> OutputError {
-        OutputError::Other(format!("output-file: writing {}: {e}", self.path.display()))
+impl Drop for FileOutput {
+    fn drop(&mut self) {
+        // An output dropped without `finish` (a run that failed elsewhere) still leaves a
+        // complete file.
+        let _ = Output::finish(self);
     }
 }
 
@@ -337,157 +435,5 @@ impl Output for NullOutput {
     }
     fn finish(&mut self) -> Result<(), OutputError> {
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::request::test_support::{request, with_header};
-
-    fn wire(request: &Request) -> String {
-        let mut out = Vec::new();
-        write_wire(&mut out, request).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn wire_form_keeps_headers_in_order_and_case() {
-        let mut req = with_header(request("GET", "/a?b=c"), "Host", "example.org");
-        req = with_header(req, "accept", "*/*");
-        req.version_minor = 0;
-        assert_eq!(
-            wire(&req),
-            "GET /a?b=c HTTP/1.0\r\nHost: example.org\r\naccept: */*\r\n\r\n"
-        );
-    }
-
-    #[test]
-    fn bodies_are_written_as_is_or_as_one_chunk() {
-        let mut req = with_header(request("POST", "/"), "Content-Length", "5");
-        req.body = bytes::Bytes::from_static(b"hello");
-        assert_eq!(
-            wire(&req),
-            "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
-        );
-
-        let mut chunked = with_header(request("POST", "/"), "Transfer-Encoding", "gzip, Chunked");
-        chunked.body = bytes::Bytes::from(vec![b'x'; 26]);
-        assert_eq!(
-            wire(&chunked),
-            format!(
-                "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n1a\r\n{}\r\n0\r\n\r\n",
-                "x".repeat(26)
-            )
-        );
-        chunked.body = bytes::Bytes::new();
-        assert!(wire(&chunked).ends_with("\r\n\r\n0\r\n\r\n"));
-    }
-
-    #[test]
-    fn number_formatting_matches_std() {
-        let mut buf = [0u8; 24];
-        for value in [0, 7, 10, 99, 1_700_000_000_123_456_789, u64::MAX] {
-            let n = put_decimal(&mut buf, value);
-            assert_eq!(&buf[..n], value.to_string().as_bytes());
-            let n = put_hex(&mut buf, value, 16);
-            assert_eq!(&buf[..n], format!("{value:016x}").as_bytes());
-        }
-        assert_eq!(put_hex(&mut buf, 0xabc, 8), 8);
-        assert_eq!(&buf[..8], b"00000abc");
-    }
-
-    #[test]
-    fn record_is_goreplay_format() {
-        let req = with_header(request("GET", "/x"), "Host", "h");
-        let mut out = Vec::new();
-        write_record(&mut out, &req).unwrap();
-        // captured_at_ns = 1_700_000_000_123_456_789 = 0x1797_4a4b_8eab_c115 → low 32 bits
-        let low = (req.captured_at_ns as u32) as u64;
-        let expected = format!(
-            "1 {low:08x}0000000000000007 1700000000123456789 0\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n\n🐵🙈🙉\n"
-        );
-        assert_eq!(String::from_utf8(out.clone()).unwrap(), expected);
-        let meta = expected.lines().next().unwrap();
-        let fields: Vec<&str> = meta.split(' ').collect();
-        assert_eq!(fields.len(), 4);
-        assert_eq!(fields[1].len(), 24);
-        assert!(fields[1].bytes().all(|b| b.is_ascii_hexdigit()));
-    }
-
-    /// GoReplay's `--input-file` reader, step by step: read lines; a line that is exactly
-    /// `🐵🙈🙉\n` ends a record, whose bytes are everything before it less the last `\n`;
-    /// the meta line needs at least 3 space-separated fields, the third the timestamp.
-    fn goreplay_read(file: &[u8]) -> Vec<(Vec<u8>, i64)> {
-        let separator_line = &RECORD_SEPARATOR[1..];
-        let (mut records, mut buffer) = (Vec::new(), Vec::new());
-        for line in file.split_inclusive(|&b| b == b'\n') {
-            if line == separator_line {
-                let data = buffer[..buffer.len() - 1].to_vec();
-                let meta_end = data.iter().position(|&b| b == b'\n').unwrap();
-                let meta: Vec<&[u8]> = data[..meta_end].split(|&b| b == b' ').collect();
-                assert!(
-                    meta.len() >= 3,
-                    "GoReplay drops records with a short meta line"
-                );
-                let timestamp = std::str::from_utf8(meta[2]).unwrap().parse().unwrap();
-                records.push((data, timestamp));
-                buffer.clear();
-            } else {
-                buffer.extend_from_slice(line);
-            }
-        }
-        assert!(buffer.is_empty(), "trailing bytes after the last record");
-        records
-    }
-
-    #[test]
-    fn goreplay_reader_gets_back_every_request_byte_for_byte() {
-        let get = with_header(request("GET", "/a"), "Host", "h");
-        let mut post = with_header(request("POST", "/upload"), "Content-Length", "9");
-        post.body = bytes::Bytes::from_static(b"a\r\nb\nc\r\n");
-        let mut no_newline = with_header(request("PUT", "/x"), "Content-Length", "3");
-        no_newline.body = bytes::Bytes::from_static(b"xyz");
-        no_newline.captured_at_ns += 5;
-        let requests = [get, post, no_newline];
-        let mut file = Vec::new();
-        for r in &requests {
-            write_record(&mut file, r).unwrap();
-        }
-        let read = goreplay_read(&file);
-        assert_eq!(read.len(), 3);
-        for (request, (data, timestamp)) in requests.iter().zip(read) {
-            let meta_end = data.iter().position(|&b| b == b'\n').unwrap();
-            assert_eq!(&data[meta_end + 1..], wire(request).as_bytes());
-            assert_eq!(timestamp as u64, request.captured_at_ns);
-        }
-    }
-
-    #[test]
-    fn file_output_writes_records_and_null_counts() {
-        let dir = std::env::temp_dir().join(format!("replayer-output-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("requests.gor");
-        let mut file = FileOutput::create(&path).unwrap();
-        file.emit(&request("GET", "/1")).unwrap();
-        file.emit(&request("HEAD", "/2")).unwrap();
-        file.finish().unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.matches("\n🐵🙈🙉\n").count(), 2);
-        assert!(text.contains("\nGET /1 HTTP/1.1\r\n\r\n\n🐵🙈🙉\n1 "));
-        std::fs::remove_dir_all(&dir).unwrap();
-
-        let err = match FileOutput::create(std::path::Path::new("/nonexistent/dir/x")) {
-            Err(e) => e.to_string(),
-            Ok(_) => panic!("created a file in a missing directory"),
-        };
-        assert!(
-            err.starts_with("output-file: cannot create /nonexistent/dir/x: "),
-            "{err}"
-        );
-
-        let mut null = NullOutput::default();
-        null.emit(&request("GET", "/")).unwrap();
-        assert_eq!(null.emitted, 1);
     }
 }

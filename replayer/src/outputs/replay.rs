@@ -37,7 +37,7 @@ use super::concurrency::{Concurrency, WorkerRange};
 use super::wire::{self, ExchangeError, HeadRule, Unsendable};
 use crate::capture::types::now_ns;
 use crate::join::{Join, Observed};
-use crate::outputs::file::{record_id_of, TRACKED_BODY};
+use crate::outputs::record::{record_id_of, TRACKED_BODY};
 use crate::outputs::{Output, OutputError};
 use crate::records::{Kind, Record};
 use crate::request::Request;

@@ -371,6 +371,19 @@ pub fn render(doc: &StatusDocument, latency: &LatencyHistogram) -> String {
         );
     }
 
+    if let Some(f) = &doc.output_file {
+        m.family(
+            "output_file_records_total",
+            "counter",
+            "Records given to -output-file: written, or dropped (queue full, write error, \
+             over -output-file-max-size-limit).",
+        );
+        for (outcome, value) in f.outcomes() {
+            let labels = format!("outcome=\"{outcome}\"");
+            m.sample("replayer_output_file_records_total", &labels, value);
+        }
+    }
+
     // The windows, as the status document and the checks see them.
     m.family(
         "window_requests",
@@ -569,6 +582,11 @@ mod tests {
             Path::new("/flag"),
         ));
         status.set_state(DaemonState::Replaying);
+        status.set_file_output(Box::new(|| replayer_status::schema::FileOutputCounters {
+            written: 5,
+            dropped_write_error: 2,
+            ..Default::default()
+        }));
         status
     }
 
@@ -593,6 +611,9 @@ mod tests {
             "replayer_capture_framing_skipped_total{cause=\"bad_head\"} 2",
             "replayer_capture_framing_skipped_total{cause=\"bad_length\"} 0",
             "replayer_capture_framing_skipped_total{cause=\"head_too_large\"} 1",
+            "replayer_output_file_records_total{outcome=\"written\"} 5",
+            "replayer_output_file_records_total{outcome=\"dropped_queue_full\"} 0",
+            "replayer_output_file_records_total{outcome=\"dropped_write_error\"} 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -13,13 +13,15 @@
 
 use crate::capture::CaptureStats;
 use crate::status::stats::Stats;
-use replayer_status::schema::{CaptureCounters, DaemonState, StatusDocument, SyncStatus};
+use replayer_status::schema::{
+    CaptureCounters, DaemonState, FileOutputCounters, StatusDocument, SyncStatus,
+};
 use replayer_status::{format_rfc3339, SCHEMA_VERSION};
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
@@ -105,7 +107,12 @@ pub struct DaemonStatus {
     pub stats: Arc<Stats>,
     state: AtomicU8,
     sync: Mutex<SyncStatus>,
+    file_output: OnceLock<FileOutputReader>,
 }
+
+/// Reads the `-output-file` counters (the document's `output_file`), set by the daemon
+/// when it has one; a closure, so this module needs nothing of the outputs.
+pub type FileOutputReader = Box<dyn Fn() -> FileOutputCounters + Send + Sync>;
 
 impl DaemonStatus {
     /// The status of a daemon starting now, in state `starting`, no sync in progress;
@@ -128,7 +135,14 @@ impl DaemonStatus {
                 since: None,
                 stale: false,
             }),
+            file_output: OnceLock::new(),
         }
+    }
+
+    /// Where the document's `output_file` figures come from (once; later calls are
+    /// ignored).
+    pub fn set_file_output(&self, read: FileOutputReader) {
+        let _ = self.file_output.set(read);
     }
 
     /// What the daemon is doing now (`starting`, `replaying`, `paused`, `stopping`).
@@ -211,6 +225,7 @@ impl DaemonStatus {
             targets: self.stats.targets(),
             diff: self.stats.diff(),
             diff_routes: self.stats.diff_routes(),
+            output_file: self.file_output.get().map(|read| read()),
         }
     }
 }
