@@ -341,6 +341,8 @@ fn every_flag_is_a_config_key_and_unknown_keys_are_refused() {
         "output-http-header",
         // Only with a capture file as input (checked below); this file captures live.
         "input-raw-speed",
+        // Printed only when set: it has no default to show.
+        "middleware",
         // Only with record files as input, which replace -input-raw (tests/input_file.rs).
         "input-file-loop",
         "input-file-max-wait",
