@@ -9,20 +9,27 @@ use crate::request::{Connection, Request};
 use crate::stream::http::{Emitter, RequestParser};
 use crate::stream::reassemble::Consumer;
 use bytes::Bytes;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-/// Request ids remembered for the responses that follow them.
+/// Request ids remembered elsewhere for the responses that follow them (the middleware's
+/// capture side).
 pub const REMEMBERED: usize = 100_000;
+/// Requests a response record may come after and still find its own: GoReplay writes a
+/// response when it ends, so at 10,000 requests/s this is 1.6 s of answers in flight. A
+/// response record that finds none is not written (its request's outputs are unknown).
+pub const RECENT: usize = 16_384;
 
 /// Type-1 payloads → requests, through the capture side's HTTP/1 framer.
 pub struct Framer {
     stats: Arc<CaptureStats>,
     next_id: u64,
     /// Record id → request id, for the responses that follow; the oldest forgotten first.
-    ids: HashMap<Bytes, u64>,
-    order: VecDeque<Bytes>,
+    /// The last requests' record ids and flow ids, newest last. A response record follows
+    /// its request closely, so it is looked for from the newest back: no hashing per request
+    /// (a map's insert and evicting remove were a sixth of a fast replay).
+    recent: VecDeque<(Bytes, u64)>,
 }
 
 impl Framer {
@@ -32,8 +39,7 @@ impl Framer {
         Framer {
             stats,
             next_id: 1,
-            ids: HashMap::new(),
-            order: VecDeque::new(),
+            recent: VecDeque::new(),
         }
     }
 
@@ -72,18 +78,16 @@ impl Framer {
         request.captured_at_ns = ts;
         request.record_id = Some(record.id.clone());
         request.from_record_file = from_file;
-        if self.order.len() == REMEMBERED {
-            if let Some(old) = self.order.pop_front() {
-                self.ids.remove(&old);
-            }
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
         }
-        self.order.push_back(record.id.clone());
-        self.ids.insert(record.id.clone(), request.id);
+        self.recent.push_back((record.id.clone(), request.id));
         Some(request)
     }
 
     /// The flow's id of the request a response record answers, if it was read recently.
     pub fn request_id(&self, record_id: &Bytes) -> Option<u64> {
-        self.ids.get(record_id).copied()
+        let (_, id) = self.recent.iter().rev().find(|(id, _)| id == record_id)?;
+        Some(*id)
     }
 }

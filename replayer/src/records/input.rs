@@ -53,7 +53,7 @@ pub enum FromFile {
     /// A request, framed; its [`Request::record_id`] is the record's id.
     Request(Request),
     /// A response record (type 2 or 3), with the id the flow gave its request, if that
-    /// request was read (within the last [`super::framer::REMEMBERED`] requests).
+    /// request was read (within the last [`super::framer::RECENT`] requests).
     Response(Option<u64>, Record),
 }
 
