@@ -5,7 +5,7 @@
 
 use crate::util::corpus::goreplay_records_or_skip;
 use crate::util::nginx::Nginx;
-use crate::util::records::goreplay_records;
+use crate::util::records::{goreplay_records, write_get_records_at};
 use crate::util::{bin, run_with_timeout, Scratch};
 use replayer::records::reader::RecordReader;
 use replayer::records::{Kind, Record};
@@ -30,23 +30,6 @@ fn read_records(path: &Path) -> Vec<Record> {
     let file = std::fs::File::open(path).unwrap();
     let mut reader = RecordReader::new(file);
     std::iter::from_fn(|| reader.next().unwrap()).collect()
-}
-
-/// A record file of GET requests for `/r/N` recorded at the given times (milliseconds).
-fn synthetic(path: &Path, millis: &[u64]) {
-    let mut bytes = Vec::new();
-    for (i, ms) in millis.iter().enumerate() {
-        Record {
-            kind: Kind::Request,
-            id: format!("{i:024x}").into(),
-            timestamp_ns: 1_700_000_000_000_000_000 + ms * 1_000_000,
-            latency_ns: 0,
-            payload: format!("GET /r/{i} HTTP/1.1\r\nHost: prod\r\n\r\n").into(),
-        }
-        .write_to(&mut bytes)
-        .unwrap();
-    }
-    std::fs::write(path, bytes).unwrap();
 }
 
 #[test]
@@ -225,7 +208,7 @@ fn a_file_written_by_output_file_round_trips() {
 fn damage_is_one_line_naming_the_record_and_what_came_before_is_written() {
     let scratch = Scratch::new("input-file-damage");
     let path = scratch.join("damaged.gor");
-    synthetic(&path, &[0, 1, 2]);
+    write_get_records_at(&path, &[0, 1, 2]);
     let good_len = std::fs::metadata(&path).unwrap().len();
     std::fs::OpenOptions::new()
         .append(true)
@@ -279,7 +262,7 @@ fn dry_run_counts_and_times_at_the_speed_given_capped_and_never_stalled() {
     let scratch = Scratch::new("input-file-dry-run");
     let path = scratch.join("timed.gor");
     // Gaps of 1 s and 2 s, then a record from an hour earlier (it must not stall), then 1 s.
-    synthetic(&path, &[3_600_000, 3_601_000, 3_603_000, 0, 3_604_000]);
+    write_get_records_at(&path, &[3_600_000, 3_601_000, 3_603_000, 0, 3_604_000]);
     let dry = |spec: &str, extra: &[&str]| {
         let mut args = vec![
             "-input-file".to_string(),
@@ -316,8 +299,8 @@ fn dry_run_counts_and_times_at_the_speed_given_capped_and_never_stalled() {
 
     // Globs and .gz: two files, one compressed, merged into one timeline by timestamp.
     let (a, b) = (scratch.join("part-a.gor"), scratch.join("part-b.gor"));
-    synthetic(&a, &[0, 2_000]);
-    synthetic(&b, &[1_000, 3_000]);
+    write_get_records_at(&a, &[0, 2_000]);
+    write_get_records_at(&b, &[1_000, 3_000]);
     let gz = scratch.join("part-b.gor.gz");
     let mut encoder =
         flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), Default::default());
@@ -348,7 +331,7 @@ fn dry_run_counts_and_times_at_the_speed_given_capped_and_never_stalled() {
 fn requests_are_sent_at_the_recorded_pace_scaled() {
     let scratch = Scratch::new("input-file-pace");
     let path = scratch.join("paced.gor");
-    synthetic(&path, &[0, 400, 800]);
+    write_get_records_at(&path, &[0, 400, 800]);
     for (speed, at_least) in [("", 800), ("|200%", 400), ("|max", 0)] {
         let started = Instant::now();
         let out = replayer(&[

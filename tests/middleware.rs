@@ -3,9 +3,8 @@
 //! message type; one that hangs; one that exits.
 
 use crate::util::nginx::Nginx;
-use crate::util::records::goreplay_records;
+use crate::util::records::{goreplay_records, write_get_records};
 use crate::util::{bin, require_tool, run_with_timeout, Scratch};
-use replayer::records::{Kind, Record};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -136,29 +135,12 @@ fn a_python_middleware_rewrites_drops_and_sees_every_message_type() {
     assert!(replayed.payload.ends_with(b"\r\n\r\nok\n"));
 }
 
-/// A record file of `n` GET requests for `/r/N`, `gap_ms` apart.
-fn records(path: &Path, n: usize, gap_ms: u64) {
-    let mut bytes = Vec::new();
-    for i in 0..n {
-        Record {
-            kind: Kind::Request,
-            id: format!("{i:024x}").into(),
-            timestamp_ns: 1_700_000_000_000_000_000 + i as u64 * gap_ms * 1_000_000,
-            latency_ns: 0,
-            payload: format!("GET /r/{i} HTTP/1.1\r\nHost: prod\r\n\r\n").into(),
-        }
-        .write_to(&mut bytes)
-        .unwrap();
-    }
-    std::fs::write(path, bytes).unwrap();
-}
-
 #[test]
 fn a_middleware_that_hangs_costs_its_messages_never_the_run() {
     let scratch = Scratch::new("middleware-hangs");
     let staging = Nginx::start(&scratch.join("staging"), "");
     let input = scratch.join("many.gor");
-    records(&input, 30_000, 0);
+    write_get_records(&input, 30_000, 0);
     let started = Instant::now();
     let out = replayer(
         scratch.path(),
@@ -214,7 +196,7 @@ fn a_middleware_that_exits_is_started_again() {
     let scratch = Scratch::new("middleware-exits");
     let staging = Nginx::start(&scratch.join("staging"), "");
     let input = scratch.join("paced.gor");
-    records(&input, 30, 100);
+    write_get_records(&input, 30, 100);
     // The shell this time: echoes ten lines, then exits.
     let out = replayer(
         scratch.path(),

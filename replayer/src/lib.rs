@@ -1,7 +1,8 @@
 //! The replayer daemon's library. The folders follow the data flow, one concern each:
 //!
 //! ```text
-//! capture | records → [middleware] → stream → stages → flow → outputs (replay | stdout | file | null)
+//! capture → stream ─┐
+//!          records ─┴→ [middleware] → stages → flow → outputs (replay | stdout | file | null)
 //!                                         ↘ status (counters → socket, metrics; the sync flag pauses replay)
 //! ```
 //!

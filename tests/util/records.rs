@@ -55,3 +55,28 @@ pub fn goreplay_records(out: &[u8]) -> Vec<Record> {
     }
     records
 }
+
+/// Writes a GoReplay record file of `n` GET requests, `gap_ms` apart: see [`write_get_records_at`].
+pub fn write_get_records(path: &std::path::Path, n: usize, gap_ms: u64) {
+    let millis: Vec<u64> = (0..n as u64).map(|i| i * gap_ms).collect();
+    write_get_records_at(path, &millis);
+}
+
+/// Writes a GoReplay record file of GET requests for `/r/N` (`Host: prod`, ids N as 24 hex
+/// digits), request N recorded `millis[N]` ms after 1,700,000,000 s.
+pub fn write_get_records_at(path: &std::path::Path, millis: &[u64]) {
+    use replayer::records::{Kind, Record as FileRecord};
+    let mut bytes = Vec::new();
+    for (i, ms) in millis.iter().enumerate() {
+        FileRecord {
+            kind: Kind::Request,
+            id: format!("{i:024x}").into(),
+            timestamp_ns: 1_700_000_000_000_000_000 + ms * 1_000_000,
+            latency_ns: 0,
+            payload: format!("GET /r/{i} HTTP/1.1\r\nHost: prod\r\n\r\n").into(),
+        }
+        .write_to(&mut bytes)
+        .unwrap();
+    }
+    std::fs::write(path, bytes).unwrap();
+}

@@ -85,16 +85,22 @@ impl Pace {
     pub fn wait_for(&mut self, ts_ns: u64, stop: &AtomicBool) -> bool {
         let offset = self.offset_of(ts_ns);
         let due = *self.started.get_or_insert_with(Instant::now) + offset;
-        loop {
-            if stop.load(Relaxed) {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= due {
-                return true;
-            }
-            std::thread::sleep((due - now).min(Self::NAP));
+        wait_until(due, stop)
+    }
+}
+
+/// Sleeps until `due`, in naps of at most 50 ms so a stop is noticed at once; `false` if
+/// `stop` came first.
+pub fn wait_until(due: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Relaxed) {
+            return false;
         }
+        let now = Instant::now();
+        if now >= due {
+            return true;
+        }
+        std::thread::sleep((due - now).min(Pace::NAP));
     }
 }
 

@@ -11,7 +11,7 @@ use super::framer::Framer;
 use super::merge::{File, Merge};
 use super::reader::RecordReader;
 use super::{Kind, Record};
-use crate::capture::pace::{Pace, Speed};
+use crate::capture::pace::{wait_until, Pace, Speed};
 use crate::capture::{CaptureError, CaptureStats};
 use crate::request::Request;
 use std::io::Read;
@@ -272,20 +272,5 @@ pub fn run(
         for timeline in &mut timelines.timelines {
             timeline.reopen(depth)?;
         }
-    }
-}
-
-/// Sleeps until `due`, in short naps so a stop is noticed at once; `false` if stopped.
-fn wait_until(due: Instant, stop: &AtomicBool) -> bool {
-    const NAP: Duration = Duration::from_millis(50);
-    loop {
-        if stop.load(Relaxed) {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= due {
-            return true;
-        }
-        std::thread::sleep((due - now).min(NAP));
     }
 }
