@@ -6,7 +6,7 @@
 use crate::util::*;
 use replayer_status::schema::DaemonState;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Production: every route answers 200; `/gz/` is gzip-encoded for clients that accept it;
 /// `/time` holds a random id, different on every answer (noise).
@@ -238,6 +238,60 @@ fn staging_answers_are_compared_with_production_by_cause() {
             "REPLAY DIFF OK: only 16 answers compared over 1m, fewer than --min-compared 20"
         ),
         "{out:?}"
+    );
+
+    // WARNING: the same 25% between -w and -c.
+    let out = check(&["--min-compared", "1", "-w", "0.2", "-c", "0.5"]);
+    let first = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{first}");
+    assert!(
+        first.starts_with(
+            "REPLAY DIFF WARNING: 25% of answers differ in status from production's over 1m \
+             (4 of 16 compared; body 3, content_type 4, location 1, status 4, status_class 4; \
+             noisy 3) | differing_ratio=0.25;0.2;0.5;0;1 "
+        ),
+        "{first}"
+    );
+
+    // A data sync in progress (the plugin's own flag): OK, with what it would have said; a
+    // flag set too long ago is stale and downgrades nothing.
+    let flag = scratch.join("FACTER_data_sync_in_progress");
+    std::fs::write(&flag, "true\n").unwrap();
+    set_mtime(
+        &flag,
+        SystemTime::now() - Duration::from_secs(2 * 3600 + 13 * 60),
+    );
+    let with_flag = |args: &[&str]| {
+        run_with_timeout(
+            Command::new(bin("check_replay_diff"))
+                .arg("-S")
+                .arg(&daemon.socket)
+                .args(["--window", "60", "--min-compared", "1", "--sync-flag"])
+                .arg(&flag)
+                .args(args),
+            Duration::from_secs(10),
+        )
+    };
+    let out = with_flag(&[]);
+    let first = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{first}");
+    assert!(
+        first.starts_with(
+            "REPLAY DIFF OK: 25% of answers differ in status from production's over 1m \
+             (4 of 16 compared; body 3, content_type 4, location 1, status 4, status_class 4; \
+             noisy 3) (data sync in progress for 2h13m; would be CRITICAL) | "
+        ),
+        "{first}"
+    );
+    set_mtime(&flag, SystemTime::now() - Duration::from_secs(13 * 3600));
+    let out = with_flag(&[]);
+    let first = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{first}");
+    assert!(
+        first.contains(
+            "(data sync flag set for 13h, over --sync-max-age 12h: looks stale, not downgrading)"
+        ),
+        "{first}"
     );
 }
 
