@@ -70,3 +70,4 @@ echo "| run | wrk requests/s (1 MiB answers) | replayed | compared | same | prod
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 run baseline
 run diff --diff
+[ -n "${EXTRA:-}" ] && run diff-extra --diff $EXTRA

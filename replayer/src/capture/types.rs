@@ -92,6 +92,22 @@ impl Default for ReassemblyLimits {
     }
 }
 
+impl ReassemblyLimits {
+    /// The share of these limits production's answers get (a quarter of the bytes, the
+    /// same streams). An answer's body is hashed as it streams, so the bytes held are only
+    /// what waits behind a gap for the segment that fills it; a gap a lost packet leaves
+    /// never fills, and the answer is not compared either way. Requests keep the whole
+    /// budget: they are replayed whole. (With 1 MiB answers the full budget was 32 MB more
+    /// peak memory for nothing: docs/benchmarks.md.)
+    pub fn for_answers(self) -> ReassemblyLimits {
+        ReassemblyLimits {
+            max_stream_bytes: (self.max_stream_bytes / 4).max(64 << 10),
+            max_streams: self.max_streams,
+            max_total_bytes: (self.max_total_bytes / 4).max(256 << 10),
+        }
+    }
+}
+
 impl CaptureConfig {
     /// The defaults for `input`: a filter built from its host and port, 262144-byte snap
     /// length, a [`DEFAULT_CAPTURE_BUFFER`] kernel buffer, not promiscuous, streams expired

@@ -94,7 +94,7 @@ pub fn run_opened_with_responses(
         requests: Requests::new(config, stats, &mut on_request, Some(&pairing)),
         responses: Reassembler::responses(
             config.input.port(),
-            config.limits,
+            config.limits.for_answers(),
             expire_ns(config),
             stats,
         ),
