@@ -705,9 +705,10 @@ pub fn feed(
         on_production,
     );
     drop(intake);
-    // The program's answers to the input first; then whatever must still reach it (the
+    // The program's answers to the input first (a second with none: a loaded machine can
+    // starve a program for a few hundred ms); then whatever must still reach it (the
     // workers' type-3 records, once replay is drained); then it is closed.
-    middleware.settle(Duration::from_millis(200), config.drain_timeout);
+    middleware.settle(Duration::from_secs(1), config.drain_timeout);
     if let Some(before) = before_middleware_ends {
         before();
     }
