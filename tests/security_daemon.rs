@@ -340,11 +340,18 @@ fn nothing_is_sent_to_any_address_but_the_target() {
         let dump = dir.join("all.pcap");
         let mut tcpdump = Command::new(require_tool("tcpdump"))
             // -Z root: Debian's tcpdump otherwise writes the file as user tcpdump;
-            // immediate mode, or what sits in a half-filled ring block is lost at SIGINT.
+            // immediate mode, or what sits in a half-filled ring block is lost at SIGINT;
+            // a short snap length and a larger buffer, because the ring's slots are sized
+            // to the snap length: at the default 262144 bytes a 2 MB ring holds about eight
+            // packets, and a CI run lost every data packet of the replay's burst that way.
             .args([
                 "-i",
                 "any",
                 "-n",
+                "-s",
+                "200",
+                "-B",
+                "16384",
                 "-U",
                 "--immediate-mode",
                 "-Z",
