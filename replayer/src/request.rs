@@ -19,12 +19,34 @@ use std::net::SocketAddr;
 use std::ops::{Deref, Range};
 
 /// The connection a request came on, from the client's side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Connection {
     /// The client's address and port (the packets' source).
     pub client: SocketAddr,
     /// The production server's address and port (the packets' destination).
     pub server: SocketAddr,
+}
+
+/// Two words per connection instead of `SocketAddr`'s derived hash (a discriminant, the
+/// address as a slice, the port, and for IPv6 two more fields, each a call into the hasher):
+/// the stream, answer and pairing tables each hash every packet's connection, and the derived
+/// form was 2.5 % of a capture thread's time. Equal connections hash equal; IPv6's flow label
+/// and scope are left out (equal addresses and ports but a different scope only collide).
+impl Hash for Connection {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        fn word(addr: &SocketAddr) -> u64 {
+            let ip = match addr {
+                SocketAddr::V4(a) => u64::from(a.ip().to_bits()),
+                SocketAddr::V6(a) => {
+                    let bits = a.ip().to_bits();
+                    (bits as u64) ^ ((bits >> 64) as u64).rotate_left(17)
+                }
+            };
+            ip ^ (u64::from(addr.port()) << 48)
+        }
+        state.write_u64(word(&self.client));
+        state.write_u64(word(&self.server));
+    }
 }
 
 /// One request, parsed. Header names and values are kept as captured (case and order), so

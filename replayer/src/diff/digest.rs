@@ -99,9 +99,22 @@ impl Digest {
     }
 }
 
+/// The hash of the decoded bytes so far.
+///
+/// The streaming hasher is over 500 bytes of state to set up and move; most bodies arrive in
+/// one piece (a small answer in one segment), so it is made only when a second piece comes,
+/// and a body digested in one call ([`BodyDigest::finish_with`]) is hashed at once. Both give
+/// the same value: xxh3's streaming and one-shot forms are the same function.
+enum Hash {
+    /// Nothing hashed yet.
+    Empty,
+    /// Bytes hashed as they stream.
+    Streaming(Box<Xxh3Default>),
+}
+
 /// Where decoded bytes go: the hash (or, with masks, the kept copy) and the counts.
 struct Sink {
-    hasher: Xxh3Default,
+    hash: Hash,
     /// With masks: the decoded body up to `max_body`, masked and hashed at the end.
     kept: Option<Vec<u8>>,
     hashed: usize,
@@ -115,9 +128,14 @@ impl Sink {
         self.decoded_len += bytes.len() as u64;
         let take = bytes.len().min(self.max_body - self.hashed);
         if take > 0 {
-            match &mut self.kept {
-                Some(kept) => kept.extend_from_slice(&bytes[..take]),
-                None => self.hasher.update(&bytes[..take]),
+            match (&mut self.kept, &mut self.hash) {
+                (Some(kept), _) => kept.extend_from_slice(&bytes[..take]),
+                (None, Hash::Streaming(hasher)) => hasher.update(&bytes[..take]),
+                (None, hash @ Hash::Empty) => {
+                    let mut hasher = Box::new(Xxh3Default::new());
+                    hasher.update(&bytes[..take]);
+                    *hash = Hash::Streaming(hasher);
+                }
             }
             self.hashed += take;
         }
@@ -164,7 +182,7 @@ impl<'c> BodyDigest<'c> {
             config,
             decoder,
             sink: Sink {
-                hasher: Xxh3Default::new(),
+                hash: Hash::Empty,
                 kept: (!config.masks.is_empty()).then(Vec::new),
                 hashed: 0,
                 decoded_len: 0,
@@ -232,6 +250,27 @@ impl<'c> BodyDigest<'c> {
         Ok(())
     }
 
+    /// The body's last piece, `bytes`, and so its digest: a body that comes whole, plain and
+    /// unmasked is hashed in one call, without the streaming hasher.
+    pub fn finish_with(mut self, bytes: &[u8]) -> Digest {
+        let whole = self.encoded_len == 0
+            && matches!(self.decoder, Decoder::Identity)
+            && self.sink.kept.is_none()
+            && bytes.len() as u64 <= self.sink.max_decoded;
+        if !whole {
+            self.update(bytes);
+            return self.finish();
+        }
+        let len = bytes.len() as u64;
+        Digest {
+            hash: xxh3_64(&bytes[..bytes.len().min(self.config.max_body)]),
+            decoded_len: len,
+            encoded_len: len,
+            truncated: len > self.config.max_body as u64,
+            error: self.error,
+        }
+    }
+
     /// The body is complete: its digest.
     pub fn finish(self) -> Digest {
         let mut error = self.error;
@@ -261,7 +300,10 @@ impl<'c> BodyDigest<'c> {
                 }
                 xxh3_64(&kept)
             }
-            None => self.sink.hasher.digest(),
+            None => match self.sink.hash {
+                Hash::Empty => xxh3_64(b""),
+                Hash::Streaming(hasher) => hasher.digest(),
+            },
         };
         Digest {
             hash,
@@ -401,6 +443,40 @@ mod tests {
             d.update(p);
         }
         d.finish()
+    }
+
+    #[test]
+    fn a_last_piece_given_to_finish_with_digests_as_if_streamed() {
+        let small = DigestConfig {
+            max_body: 1000,
+            ..DigestConfig::default()
+        };
+        let masked = DigestConfig {
+            masks: vec![Regex::new("[0-9]+").unwrap()],
+            ..DigestConfig::default()
+        };
+        let plain = content(5000);
+        for config in [&DigestConfig::default(), &small, &masked] {
+            for coding in [None, Some("gzip"), Some("zstd")] {
+                let body = match coding {
+                    Some("gzip") => gzip(&plain),
+                    _ => plain.clone(),
+                };
+                for (whole, split) in [(0, 0), (0, 1), (999, 1000), (body.len(), 0), (7, 1)] {
+                    let body = &body[..whole.min(body.len())];
+                    let streamed = digest(config, coding, body, body.len());
+                    let mut d = BodyDigest::new(config, coding.map(str::as_bytes));
+                    let cut = split.min(body.len());
+                    d.update(&body[..cut]);
+                    assert_eq!(
+                        d.finish_with(&body[cut..]),
+                        streamed,
+                        "{coding:?} {} bytes split at {cut}",
+                        body.len()
+                    );
+                }
+            }
+        }
     }
 
     #[test]

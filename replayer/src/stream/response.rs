@@ -225,10 +225,12 @@ impl<'c> ResponseParser<'c> {
             }
             State::Body { remaining } => {
                 let (take, remaining) = framing::take_body(remaining, rest);
-                self.body(&rest[..take]);
                 match remaining {
-                    0 => self.complete(cx),
-                    _ => self.state = State::Body { remaining },
+                    0 => self.complete_with(cx, &rest[..take]),
+                    _ => {
+                        self.body(&rest[..take]);
+                        self.state = State::Body { remaining };
+                    }
                 }
                 Step::Took(take)
             }
@@ -409,14 +411,21 @@ impl<'c> ResponseParser<'c> {
 
     /// The current response is complete: hand it over.
     fn complete(&mut self, cx: &mut ResponseSink<'c>) {
+        self.complete_with(cx, &[]);
+    }
+
+    /// The current response is complete with its body's last bytes, `last`: hand it over.
+    fn complete_with(&mut self, cx: &mut ResponseSink<'c>, last: &[u8]) {
         if let Some(partial) = self.current.take() {
             let Partial {
                 mut response,
                 digest,
-                raw,
-                ..
+                mut raw,
+                keep,
             } = *partial;
-            response.body = digest.finish();
+            let room = keep - raw.len();
+            raw.extend_from_slice(&last[..room.min(last.len())]);
+            response.body = digest.finish_with(last);
             response.raw_body = Bytes::from(raw);
             response.last_byte_ns = self.now_ns;
             cx.stats.responses.fetch_add(1, Relaxed);
