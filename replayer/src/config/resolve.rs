@@ -1,5 +1,8 @@
 //! [`Config::resolve`]: checks and types every setting, naming the flag of the first problem;
 //! and the way back ([`Config::to_settings`]) for `--print-config`.
+//!
+//! Over 600 lines on purpose: every setting is checked here and nowhere else, so a flag's
+//! rules, its default and its printed form are found in one file (one source per setting).
 
 use super::*;
 use crate::capture::{CaptureConfig, Input};

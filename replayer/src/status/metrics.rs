@@ -5,6 +5,9 @@
 //! A deliberately small HTTP/1.x responder: `GET /metrics` (or `/`) gets the text, anything
 //! else a 404; one response per connection. Each client has its own task and a deadline, so
 //! a slow or silent scraper stalls nothing.
+//!
+//! Over 600 lines because each metric family is written out with its help text and labels,
+//! in the order of the status document, and the tests pin the exposition's exact text.
 
 use crate::status::socket::DaemonStatus;
 use crate::status::stats::LatencyHistogram;

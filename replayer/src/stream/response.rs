@@ -19,6 +19,9 @@
 //! response only (`responses_cut`) and the next ones still pair; any other gap, and junk where
 //! a head was expected (`response_framing_errors`), make framing look for the next status
 //! line and pairing give up on the connection (see [`super::pairing`]).
+//!
+//! Over 600 lines because a third of it is the unit tests: each framing rule above with the
+//! adversarial shapes next to it (split, cut and pipelined answers, junk, gaps).
 
 use crate::capture::CaptureStats;
 use crate::diff::digest::{BodyDigest, Digest};
