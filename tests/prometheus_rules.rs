@@ -643,3 +643,66 @@ fn now_s() -> f64 {
         .unwrap()
         .as_secs_f64()
 }
+
+/// A network namespace with its loopback up, deleted when dropped.
+struct Netns(String);
+
+impl Netns {
+    fn create(name: &str) -> Netns {
+        let ip = require_tool("ip");
+        let _ = Command::new(&ip).args(["netns", "del", name]).output();
+        let netns = Netns(name.to_string());
+        for args in [
+            vec!["netns", "add", name],
+            vec!["-n", name, "link", "set", "lo", "up"],
+        ] {
+            let out = run_with_timeout(Command::new(&ip).args(&args), Duration::from_secs(10));
+            assert!(out.status.success(), "ip {args:?}: {out:?}");
+        }
+        netns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new(require_tool("ip"))
+            .args(["netns", "del", &self.0])
+            .output();
+    }
+}
+
+/// The harness as the fleet test uses it: Prometheus inside a network namespace, queried from
+/// inside it (from outside, nothing listens there), the shipped rules loaded. Its one target
+/// is Prometheus's own /metrics in the job `replayer`: up, but no daemon, so one host, none
+/// not replaying (no state, no rate), none paused.
+#[test]
+fn the_harness_runs_prometheus_in_a_network_namespace() {
+    let _processes = lock::processes();
+    assert!(is_root(), "network namespaces need root (CI runs as root)");
+    let netns = Netns::create(&format!("promtest-{}", std::process::id()));
+    let scratch = Scratch::new("prom-netns");
+    let listen: std::net::SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let prom = Prometheus::start(
+        &scratch.join("prometheus"),
+        &["ip", "netns", "exec", &netns.0],
+        listen,
+        &[("self".to_string(), listen)],
+        &[rules_file()],
+    );
+    let limit = Duration::from_secs(20);
+    let up = prom.wait_until("up", limit, |s| s.len() == 1 && s[0].1 == 1.0);
+    assert_eq!(up[0].0["instance"], "self");
+    assert_eq!(up[0].0["job"], JOB);
+    prom.wait_until("job:replayer_hosts_up:count", limit, |s| {
+        s.len() == 1 && s[0].1 == 1.0
+    });
+    assert_eq!(one(&prom.query("job:replayer_hosts:count")), 1.0);
+    assert_eq!(one(&prom.query("job:replayer_not_replaying:count")), 0.0);
+    assert_eq!(one(&prom.query("job:replayer_sync_paused:count")), 0.0);
+    assert!(prom.query("job:replayer_replayed:rate1m").is_empty());
+    assert!(
+        std::net::TcpStream::connect(listen).is_err(),
+        "{listen} answers outside the namespace"
+    );
+    drop(prom);
+}
