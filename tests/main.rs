@@ -49,11 +49,12 @@ mod status_cmd;
 mod checks_procs;
 mod checks_socket;
 
-// Deployment: Icinga 2, systemd, NRPE, Puppet, the Debian package.
+// Deployment: Icinga 2, systemd, NRPE, Puppet, the Debian package, Prometheus's rules.
 mod icinga_config;
 mod icinga_live;
 mod icinga_systemd;
 mod package_deb;
+mod prometheus_rules;
 mod puppet_module;
 
 // Documentation that must stay true.

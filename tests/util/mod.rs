@@ -7,7 +7,7 @@
 //! directories of its own; what cannot be had twice is taken through [`lock`]. A missing tool
 //! is a loud failure (the test command installs them all). The helpers by concern:
 //! [`nginx`], [`servers`], [`daemon`], [`records`], [`pcap_builder`], [`icinga`], [`corpus`],
-//! [`rng`], [`scenario`], [`mangle`].
+//! [`rng`], [`scenario`], [`mangle`], [`prometheus`].
 
 pub mod corpus;
 pub mod daemon;
@@ -16,6 +16,7 @@ pub mod lock;
 pub mod mangle;
 pub mod nginx;
 pub mod pcap_builder;
+pub mod prometheus;
 pub mod records;
 pub mod rng;
 pub mod scenario;
