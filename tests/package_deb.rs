@@ -80,6 +80,14 @@ const CONTENTS: &[(&str, &str)] = &[
         "-rw-r--r--",
         "./usr/share/doc/replayer/examples/icinga2/templates.conf",
     ),
+    (
+        "-rw-r--r--",
+        "./usr/share/doc/replayer/examples/prometheus/replayer.rules.yml",
+    ),
+    (
+        "-rw-r--r--",
+        "./usr/share/doc/replayer/examples/grafana/replayer.json",
+    ),
     ("-rw-r--r--", "./usr/share/man/man1/replayer.1"),
     ("-rw-r--r--", "./usr/share/man/man1/replayer-status.1"),
     ("-rw-r--r--", "./usr/share/man/man1/replayer-diff.1"),
