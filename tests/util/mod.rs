@@ -10,6 +10,7 @@
 //! [`rng`], [`scenario`], [`mangle`].
 
 pub mod corpus;
+pub mod fleet;
 pub mod daemon;
 pub mod icinga;
 pub mod lock;
