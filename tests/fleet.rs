@@ -167,11 +167,19 @@ impl HostRecord {
 
 #[derive(Debug)]
 struct Record {
+    /// The machine's own /etc/icinga2 and /var/lib/icinga2 (every path, size, mtime)
+    /// before the scenario and after.
+    machine_before: Vec<String>,
+    machine_after: Vec<String>,
     hosts: Vec<HostRecord>,
     /// Staging's access log after the main traffic: (method, uri).
     staging: Vec<(String, String)>,
     /// Every service's result with every daemon replaying.
     healthy: BTreeMap<String, Value>,
+    /// When the test asked for those checks (reschedule-check).
+    healthy_asked_at: f64,
+    puppet_seconds: f64,
+    agents_seconds: f64,
     /// The names of the ScheduledDowntime objects on the master.
     downtimes: Vec<String>,
     sync: SyncRecord,
@@ -213,8 +221,12 @@ struct CutRecord {
 #[derive(Debug)]
 struct KillRecord {
     host: usize,
-    /// Seconds from SIGKILL to the master showing replayer-procs CRITICAL.
+    /// Seconds from SIGKILL to the test reading replayer-procs CRITICAL from the master's
+    /// API (polled every 50 ms).
     seconds: f64,
+    /// Seconds from SIGKILL to the end of the check that found it (Icinga's
+    /// execution_end): what the check interval bounds.
+    icinga_seconds: f64,
     result: Value,
     /// Every other host's services' states before the kill and after the CRITICAL plus
     /// one interval.
@@ -237,6 +249,37 @@ fn now_s() -> f64 {
         .as_secs_f64()
 }
 
+/// Every file and folder under the machine's /etc/icinga2 and /var/lib/icinga2, with its
+/// size and modification time.
+fn machine_icinga_files() -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            out.push(format!(
+                "{} {} {:?}",
+                path.display(),
+                meta.len(),
+                meta.modified().ok()
+            ));
+            if meta.is_dir() {
+                walk(&path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for root in ["/etc/icinga2", "/var/lib/icinga2"] {
+        walk(Path::new(root), &mut out);
+    }
+    out.sort();
+    out
+}
+
 /// `puppet apply` of `manifest` with the module, its state in `dir`.
 fn puppet_apply(dir: &Path, manifest: &str) {
     std::fs::create_dir_all(dir).unwrap();
@@ -246,7 +289,11 @@ fn puppet_apply(dir: &Path, manifest: &str) {
     cmd.args(["apply", "--detailed-exitcodes", "--modulepath"])
         .arg(workspace_root().join("icinga/puppet"));
     // State of its own: puppet runs for several hosts at once.
-    for (option, sub) in [("--vardir", "var"), ("--logdir", "log"), ("--rundir", "run")] {
+    for (option, sub) in [
+        ("--vardir", "var"),
+        ("--logdir", "log"),
+        ("--rundir", "run"),
+    ] {
         cmd.arg(option).arg(dir.join(sub));
     }
     cmd.arg(&file);
@@ -264,7 +311,6 @@ fn puppet_apply(dir: &Path, manifest: &str) {
 /// One host's pieces while the scenario runs.
 struct Host {
     k: usize,
-    ns: String,
     root: PathBuf,
     socket: PathBuf,
     flag: PathBuf,
@@ -350,8 +396,9 @@ class {{ 'replayer':
 /// The daemon's command line from the drop-in the module wrote: `ExecStart=` as systemd
 /// would run it, the config file's path moved under the host's scratch root.
 fn rendered_command_line(root: &Path) -> Vec<String> {
-    let dropin = std::fs::read_to_string(root.join("etc/systemd/system/replayer.service.d/puppet.conf"))
-        .expect("the module's drop-in");
+    let dropin =
+        std::fs::read_to_string(root.join("etc/systemd/system/replayer.service.d/puppet.conf"))
+            .expect("the module's drop-in");
     let exec = dropin
         .lines()
         .filter_map(|l| l.strip_prefix("ExecStart="))
@@ -373,12 +420,19 @@ fn rendered_command_line(root: &Path) -> Vec<String> {
 /// `ns`, `per_second` a second starting just after a second boundary (25 ms in, then every
 /// 1/per_second s), so no request is sent within 25 ms of a boundary; returns when each
 /// was sent.
-fn send_paced(ns: &str, ip: String, requests: Vec<(&'static str, String)>, per_second: usize) -> Vec<Sent> {
+fn send_paced(
+    ns: &str,
+    ip: String,
+    requests: Vec<(&'static str, String)>,
+    per_second: usize,
+) -> Vec<Sent> {
     in_netns(ns, move || {
-        let mut conn = std::net::TcpStream::connect((ip.as_str(), 80)).expect("connect to production");
-        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut conn =
+            std::net::TcpStream::connect((ip.as_str(), 80)).expect("connect to production");
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         conn.set_nodelay(true).unwrap();
-        let start = (now_s().floor() + 1.025) as f64;
+        let start = now_s().floor() + 1.025;
         let mut sent = Vec::new();
         for (i, (method, uri)) in requests.into_iter().enumerate() {
             let due = start + i as f64 / per_second as f64;
@@ -414,7 +468,12 @@ fn read_response(conn: &mut std::net::TcpStream, head: bool) -> String {
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
         let n = conn.read(&mut byte).expect("read a response");
-        assert_eq!(n, 1, "connection closed mid-response: {:?}", String::from_utf8_lossy(&buf));
+        assert_eq!(
+            n,
+            1,
+            "connection closed mid-response: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.push(byte[0]);
     }
     let head_text = String::from_utf8_lossy(&buf).into_owned();
@@ -438,11 +497,18 @@ fn read_response(conn: &mut std::net::TcpStream, head: bool) -> String {
 fn http_get(ns: &str, ip: String, port: u16, path: &'static str) -> String {
     in_netns(ns, move || {
         let mut conn = std::net::TcpStream::connect((ip.as_str(), port)).expect("connect");
-        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(conn, "GET {path} HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\n\r\n").unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            conn,
+            "GET {path} HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut text = String::new();
         conn.read_to_string(&mut text).expect("read");
-        text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
     })
 }
 
@@ -469,8 +535,13 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 fn run_the_fleet() -> Record {
-    assert!(is_root(), "network namespaces, mounts and live capture need root");
-    for tool in ["ip", "unshare", "mount", "icinga2", "puppet", "nginx", "curl"] {
+    assert!(
+        is_root(),
+        "network namespaces, mounts and live capture need root"
+    );
+    for tool in [
+        "ip", "unshare", "mount", "icinga2", "puppet", "nginx", "curl",
+    ] {
         require_tool(tool);
     }
     for plugin in [
@@ -482,6 +553,10 @@ fn run_the_fleet() -> Record {
     ] {
         open_bin(plugin);
     }
+    // Nothing may install or purge packages meanwhile: the machine's Icinga directories are
+    // compared before and after.
+    let _machine = lock::machine();
+    let machine_before = machine_icinga_files();
     let began = Instant::now();
     let n = hosts_wanted();
     let scratch = Scratch::new("fleet");
@@ -563,7 +638,9 @@ class {{ 'replayer::icinga::objects':
         let ns = host_ns[k - 1].clone();
         let production = {
             let d = dir.join(format!("host{k}/production"));
-            in_netns(&ns, move || Nginx::start_listening(&d, "0.0.0.0", 80, "", ""))
+            in_netns(&ns, move || {
+                Nginx::start_listening(&d, "0.0.0.0", 80, "", "")
+            })
         };
         std::fs::create_dir_all(root.join("run/replayer")).unwrap();
         let flag = root.join("etc/replayer/data-sync");
@@ -582,7 +659,6 @@ class {{ 'replayer::icinga::objects':
         let agent = IcingaNode::new(&endpoint(k), &ns, &root);
         hosts.push(Host {
             k,
-            ns,
             socket: root.join("run/replayer/status.sock"),
             flag,
             token: tokens[k - 1].clone(),
@@ -598,7 +674,10 @@ class {{ 'replayer::icinga::objects':
     }
 
     // The master: its agents' endpoints and zones, the plugins' folder, the API.
-    let plugin_dir = format!("const ReplayerPluginDir = \"{}\"\n", open_bin_dir().display());
+    let plugin_dir = format!(
+        "const ReplayerPluginDir = \"{}\"\n",
+        open_bin_dir().display()
+    );
     master.append("/etc/icinga2/constants.conf", &plugin_dir);
     let mut zones = String::new();
     for k in 1..=n {
@@ -626,7 +705,10 @@ class {{ 'replayer::icinga::objects':
         netns: Some(master_ns.clone()),
     };
     let start = Instant::now();
-    while api.call("GET", "/v1/status/IcingaApplication", None).is_none() {
+    while api
+        .call("GET", "/v1/status/IcingaApplication", None)
+        .is_none()
+    {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "the master's API did not come up; log:\n{}",
@@ -658,7 +740,13 @@ class {{ 'replayer::icinga::objects':
                 // As the docs' manual setup does: the certificates' folder first.
                 std::fs::create_dir_all(host.agent.path("/var/lib/icinga2/certs")).unwrap();
                 host.agent.run(&[
-                    "pki", "save-cert", "--host", MASTER_IP, "--port", "5665", "--trustedcert",
+                    "pki",
+                    "save-cert",
+                    "--host",
+                    MASTER_IP,
+                    "--port",
+                    "5665",
+                    "--trustedcert",
                     trusted,
                 ]);
                 host.agent.run(&[
@@ -707,27 +795,49 @@ class {{ 'replayer::icinga::objects':
             ),
         )
         .expect("override the check interval");
-    assert_eq!(answer["results"].as_array().unwrap().len(), services, "{answer}");
+    assert_eq!(
+        answer["results"].as_array().unwrap().len(),
+        services,
+        "{answer}"
+    );
 
     // Every agent connected: each check ran on its host's agent, and every daemon is there
-    // (the rate checks say CRITICAL until traffic comes: nothing replayed yet).
+    // (the rate checks say CRITICAL until traffic comes: nothing replayed yet). An agent
+    // reloads once after its first config sync, and a check sent to it meanwhile is lost:
+    // ask again until every result is there.
     let start = Instant::now();
     loop {
-        let results = api.check_now(replayer_services, services, Duration::from_secs(30));
-        let up = results.iter().all(|(name, r)| {
-            let host = name.split('!').next().unwrap();
-            r["check_source"].as_str() == Some(host)
-                && (!name.ends_with("!replayer-procs") || state_of(r) == 0)
-        });
+        let asked = now_s();
+        let _ = api.call(
+            "POST",
+            "/v1/actions/reschedule-check",
+            Some(
+                &json!({ "type": "Service", "filter": replayer_services, "force": true })
+                    .to_string(),
+            ),
+        );
+        let round = Instant::now();
+        let mut up = false;
+        while !up && round.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(200));
+            let results = api.last_results(replayer_services);
+            up = results.len() == services
+                && results.iter().all(|(name, r)| {
+                    let host = name.split('!').next().unwrap();
+                    r["execution_start"].as_f64().unwrap_or(0.0) > asked
+                        && r["check_source"].as_str() == Some(host)
+                        && (!name.ends_with("!replayer-procs") || state_of(r) == 0)
+                });
+        }
         if up {
             break;
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "the agents never all ran their checks: {results:#?}\nmaster log:\n{}",
+            "the agents never all ran their checks: {:#?}\nmaster log:\n{}",
+            api.last_results(replayer_services),
             master.log()
         );
-        std::thread::sleep(Duration::from_millis(500));
     }
     let agents_seconds = agents_started.elapsed().as_secs_f64();
 
@@ -764,9 +874,13 @@ class {{ 'replayer::icinga::objects':
         .collect();
 
     // Every check, with the traffic in.
+    let healthy_asked_at = now_s();
     let healthy = api.check_now(replayer_services, services, Duration::from_secs(30));
     let downtimes: Vec<String> = api
-        .query("/v1/objects/scheduleddowntimes", &json!({ "attrs": ["name"] }))
+        .query(
+            "/v1/objects/scheduleddowntimes",
+            &json!({ "attrs": ["name"] }),
+        )
         .expect("list ScheduledDowntimes")["results"]
         .as_array()
         .unwrap()
@@ -785,12 +899,17 @@ class {{ 'replayer::icinga::objects':
         .iter()
         .map(|h| {
             let d = h.status();
-            (endpoint(h.k), d.state.as_str().to_string(), d.sync.in_progress)
+            (
+                endpoint(h.k),
+                d.state.as_str().to_string(),
+                d.sync.in_progress,
+            )
         })
         .collect();
     let paused_before = sync_host.status().requests.paused_sync;
-    let during: Vec<(&'static str, String)> =
-        (0..10).map(|i| ("GET", format!("/h{sync_k}/sync/{i}"))).collect();
+    let during: Vec<(&'static str, String)> = (0..10)
+        .map(|i| ("GET", format!("/h{sync_k}/sync/{i}")))
+        .collect();
     send_paced(&staging_ns, host_ip(sync_k), during, 50);
     let paused = sync_host.wait_status("holding back the 10", |d| {
         d.requests.paused_sync == paused_before + 10
@@ -836,8 +955,9 @@ class {{ 'replayer::icinga::objects':
     let replayed_before = cut_host.status().requests.replayed;
     blackhole("add");
     let cut_at = now_s();
-    let during: Vec<(&'static str, String)> =
-        (0..10).map(|i| ("GET", format!("/h{cut_k}/cut/{i}"))).collect();
+    let during: Vec<(&'static str, String)> = (0..10)
+        .map(|i| ("GET", format!("/h{cut_k}/cut/{i}")))
+        .collect();
     send_paced(&staging_ns, host_ip(cut_k), during, 50);
     let replayed_during = cut_host
         .wait_status("replaying the 10 sent during the cut", |d| {
@@ -867,7 +987,10 @@ class {{ 'replayer::icinga::objects':
     blackhole("del");
     let restored_at = now_s();
     let restored = Instant::now();
-    let cut_filter = format!("host.name == \"{}\" && {replayer_services}", endpoint(cut_k));
+    let cut_filter = format!(
+        "host.name == \"{}\" && {replayer_services}",
+        endpoint(cut_k)
+    );
     let recovered = loop {
         let results = api.last_results(&cut_filter);
         let back = results.values().all(|r| {
@@ -943,6 +1066,7 @@ class {{ 'replayer::icinga::objects':
     let kill = KillRecord {
         host: kill_k,
         seconds,
+        icinga_seconds: result["execution_end"].as_f64().unwrap() - killed_at,
         result,
         others_before,
         others_after,
@@ -976,15 +1100,24 @@ class {{ 'replayer::icinga::objects':
     eprintln!(
         "fleet: {n} hosts; puppet (all catalogs at once) {puppet_seconds:.1} s; agents joined \
          and every check OK {agents_seconds:.1} s; scenario {took:.1} s; roots {}",
-        hosts.iter().map(|h| h.root.display().to_string()).collect::<Vec<_>>().join(" ")
+        hosts
+            .iter()
+            .map(|h| h.root.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     drop(hosts);
     drop(staging);
     drop(fleet);
     Record {
+        machine_before,
+        machine_after: machine_icinga_files(),
         hosts: host_records,
         staging: staging_seen,
         healthy,
+        healthy_asked_at,
+        puppet_seconds,
+        agents_seconds,
         downtimes,
         sync,
         cut,
@@ -995,25 +1128,461 @@ class {{ 'replayer::icinga::objects':
 
 /// The first line of a result's output.
 fn first_line(result: &Value) -> &str {
-    result["output"].as_str().unwrap_or("").lines().next().unwrap_or("")
+    result["output"]
+        .as_str()
+        .unwrap_or("")
+        .lines()
+        .next()
+        .unwrap_or("")
 }
 
-fn host<'a>(record: &'a Record, k: usize) -> &'a HostRecord {
+fn host(record: &Record, k: usize) -> &HostRecord {
     &record.hosts[k - 1]
 }
 
+/// The replayed requests Icinga's rate check must count for a host, and the ones its
+/// limit sampled out.
+fn counts(host: &HostRecord) -> (usize, usize) {
+    let eligible = host.sent.iter().filter(|s| s.method != "POST").count();
+    let replayed = host.expected().len();
+    (replayed, eligible - replayed)
+}
+
+/// Every host's four services OK on the master, each run on the host's own agent
+/// (check_source), each first line exactly what the plugin says for that host's counts.
 #[test]
-fn dump_for_development() {
+fn every_hosts_four_services_are_ok_on_the_master_run_by_its_agent() {
     let _processes = lock::processes();
     let record = record();
-    for (name, r) in &record.healthy {
-        eprintln!("{name}: {} | {}", r["output"], r["check_source"]);
+    assert_eq!(record.healthy.len(), record.hosts.len() * SERVICES.len());
+    for host in &record.hosts {
+        let (replayed, sampled_out) = counts(host);
+        for service in SERVICES {
+            let name = format!("{}!{service}", host.name);
+            let result = &record.healthy[&name];
+            assert_eq!(state_of(result), 0, "{name}: {result:#}");
+            assert_eq!(
+                result["exit_status"].as_f64(),
+                Some(0.0),
+                "{name}: {result:#}"
+            );
+            assert_eq!(
+                result["check_source"].as_str(),
+                Some(host.name.as_str()),
+                "{name}"
+            );
+            // Icinga keeps the text before " | perfdata": hence the trailing blank.
+            let line = first_line(result);
+            let want = match service {
+                "replayer-procs" => format!(
+                    "PROCS OK: 1 process with command name 'replayer', args '{}' ",
+                    host.token
+                ),
+                "replayer-5xx" if replayed >= 20 => {
+                    format!("REPLAY 5XX OK: 5xx ratio 0 over 5m (0 of {replayed} responses) ")
+                }
+                "replayer-5xx" => format!(
+                    "REPLAY 5XX OK: only {replayed} responses over 5m, fewer than \
+                     --min-responses 20: ratio not judged (0 were 5xx) "
+                ),
+                "replayer-diff" if replayed >= 20 => format!(
+                    "REPLAY DIFF OK: 0% of answers differ in status from production's over 5m \
+                     (0 of {replayed} compared) "
+                ),
+                "replayer-diff" => format!(
+                    "REPLAY DIFF OK: only {replayed} answers compared over 5m, fewer than \
+                     --min-compared 20: share not judged (0 differ in status) "
+                ),
+                _ => {
+                    // The rate is over the daemon's time up, which varies: its parts.
+                    let rate = line
+                        .strip_prefix("REPLAY RATE OK: ")
+                        .and_then(|l| l.split_once(" requests/s replayed over 5m (daemon up for "))
+                        .unwrap_or_else(|| panic!("{name}: {line}"));
+                    let rate: f64 = rate.0.parse().unwrap();
+                    assert!(rate >= 0.1, "{name}: {line}");
+                    let second = result["output"].as_str().unwrap().lines().nth(1).unwrap();
+                    assert!(
+                        second.starts_with("last 5m: packets ")
+                            && second.ends_with(&format!(
+                                ", seen {REQUESTS}, filtered 5, sampled out {sampled_out}, \
+                                 paused for sync 0, queue full 0, failed 0, replayed {replayed}"
+                            )),
+                        "{name}: {second}"
+                    );
+                    line.to_string()
+                }
+            };
+            assert_eq!(line, want, "{name}");
+        }
     }
-    for (name, r) in &record.sync.results {
-        eprintln!("SYNC {name}: {} | {}", r["output"], r["check_source"]);
+}
+
+/// Staging's log is exactly the union of what each host had to replay, each request once:
+/// every safe request of the hosts without a limit, the limited hosts' share of theirs.
+#[test]
+fn staging_got_exactly_the_union_of_the_hosts_eligible_requests_each_once() {
+    let _processes = lock::processes();
+    let record = record();
+    let mut want: Vec<(String, String)> = record.hosts.iter().flat_map(|h| h.expected()).collect();
+    let mut got = record.staging.clone();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    let unique: BTreeSet<&(String, String)> = got.iter().collect();
+    assert_eq!(unique.len(), got.len(), "a request replayed twice");
+    // Every host sent its 35 safe requests; the unlimited ones all arrived.
+    for host in record.hosts.iter().filter(|h| h.role == Role::All) {
+        let prefix = format!("/h{}/", &host.name[4..host.name.find('.').unwrap()]);
+        let from_host = got
+            .iter()
+            .filter(|(_, uri)| uri.starts_with(&prefix))
+            .count();
+        assert_eq!(from_host, 35, "{}", host.name);
     }
-    eprintln!("{:#?}", record.kill);
-    eprintln!("{:#?}", record.cut);
-    eprintln!("{:?}", record.sync.states);
-    eprintln!("took {}", record.took);
+}
+
+/// POST is never replayed: each daemon filtered its 5, and staging saw none.
+#[test]
+fn unsafe_methods_are_never_replayed_by_any_host() {
+    let _processes = lock::processes();
+    let record = record();
+    assert!(record.staging.iter().all(|(method, _)| method != "POST"));
+    for host in &record.hosts {
+        assert_eq!(host.sent.iter().filter(|s| s.method == "POST").count(), 5);
+        assert_eq!(host.status.requests.filtered, 5, "{}", host.name);
+        assert_eq!(host.status.requests.seen, REQUESTS as u64, "{}", host.name);
+    }
+}
+
+/// host2's `|50%`: limit.rs keeps request n when floor(n·50/100) steps up, a counter, not a
+/// random draw, so staging got exactly every second safe request: 17 of 35.
+#[test]
+fn a_percentage_limit_keeps_exactly_every_second_request() {
+    let _processes = lock::processes();
+    let record = record();
+    let host = host(record, 2);
+    assert_eq!(host.role, Role::Percent);
+    let eligible: Vec<&Sent> = host.sent.iter().filter(|s| s.method != "POST").collect();
+    assert_eq!(eligible.len(), 35);
+    let want: Vec<String> = eligible
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|s| s.uri.clone())
+        .collect();
+    assert_eq!(want.len(), 17);
+    let got: Vec<String> = record
+        .staging
+        .iter()
+        .filter(|(_, uri)| uri.starts_with("/h2/"))
+        .map(|(_, uri)| uri.clone())
+        .collect();
+    let (mut got_sorted, mut want_sorted) = (got.clone(), want.clone());
+    got_sorted.sort();
+    want_sorted.sort();
+    assert_eq!(got_sorted, want_sorted);
+    assert_eq!(host.status.requests.sampled_out, 18);
+    assert_eq!(host.status.requests.replayed, 17);
+}
+
+/// host3's `|5`: at most 5 requests of each capture second, and since each second offered
+/// more (17 or 18 safe ones), exactly the first 5 of each.
+#[test]
+fn a_per_second_limit_never_passes_more_than_its_rate_in_any_second() {
+    let _processes = lock::processes();
+    let record = record();
+    let host = host(record, 3);
+    assert_eq!(host.role, Role::PerSecond);
+    let second_of: BTreeMap<&str, u64> = host
+        .sent
+        .iter()
+        .map(|s| (s.uri.as_str(), s.second))
+        .collect();
+    let mut per_second: BTreeMap<u64, usize> = BTreeMap::new();
+    for (_, uri) in record
+        .staging
+        .iter()
+        .filter(|(_, uri)| uri.starts_with("/h3/"))
+    {
+        *per_second.entry(second_of[uri.as_str()]).or_default() += 1;
+    }
+    assert_eq!(per_second.len(), REQUESTS / PER_SECOND, "{per_second:?}");
+    assert!(
+        per_second.values().all(|n| *n == RATE_LIMIT),
+        "{per_second:?}"
+    );
+    let mut want: Vec<String> = host.expected().into_iter().map(|(_, uri)| uri).collect();
+    let mut got: Vec<String> = record
+        .staging
+        .iter()
+        .filter(|(_, uri)| uri.starts_with("/h3/"))
+        .map(|(_, uri)| uri.clone())
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(host.status.requests.sampled_out, 25);
+}
+
+/// Each daemon runs the command line the module's systemd drop-in names (the config file
+/// under the host's root) and serves its metrics on its own address.
+#[test]
+fn each_daemon_runs_what_the_puppet_module_rendered() {
+    let _processes = lock::processes();
+    let record = record();
+    for host in &record.hosts {
+        assert_eq!(
+            host.command_line,
+            [
+                open_bin("replayer").display().to_string(),
+                "--config".to_string(),
+                host.token.clone()
+            ]
+        );
+        let replayed = format!(
+            "replayer_requests_total{{outcome=\"replayed\"}} {}",
+            host.status.requests.replayed
+        );
+        assert!(
+            host.metrics.lines().any(|l| l == replayed),
+            "{}: {replayed} not in\n{}",
+            host.name,
+            host.metrics
+        );
+        assert_eq!(host.status.capture.source, "eth0:80", "{}", host.name);
+    }
+}
+
+/// SIGKILL to host1's daemon: its replayer-procs CRITICAL on the master within one check
+/// interval, from a check its agent ran.
+#[test]
+fn a_killed_daemon_is_critical_on_the_master_within_one_check_interval() {
+    let _processes = lock::processes();
+    let record = record();
+    let kill = &record.kill;
+    let host = host(record, kill.host);
+    assert_eq!(
+        first_line(&kill.result),
+        format!(
+            "PROCS CRITICAL: 0 processes with command name 'replayer', args '{}' ",
+            host.token
+        )
+    );
+    assert_eq!(kill.result["exit_status"].as_f64(), Some(2.0));
+    assert_eq!(
+        kill.result["check_source"].as_str(),
+        Some(host.name.as_str())
+    );
+    assert!(
+        kill.icinga_seconds <= INTERVAL + 1.0,
+        "CRITICAL {:.2} s after the kill (interval {INTERVAL} s)",
+        kill.icinga_seconds
+    );
+    eprintln!(
+        "fleet: SIGKILL to CRITICAL on the master: {:.2} s (the check's end), {:.2} s (read from the API)",
+        kill.icinga_seconds, kill.seconds
+    );
+}
+
+/// ... and no other host's service changed state, in results newer than the kill.
+#[test]
+fn a_killed_daemon_changes_no_other_hosts_services() {
+    let _processes = lock::processes();
+    let record = record();
+    let kill = &record.kill;
+    let others = (record.hosts.len() - 1) * SERVICES.len();
+    assert_eq!(kill.others_before.len(), others);
+    assert!(
+        kill.others_before.values().all(|s| *s == 0),
+        "{:?}",
+        kill.others_before
+    );
+    assert_eq!(kill.others_after, kill.others_before);
+    assert_eq!(
+        kill.others_fresh, others,
+        "every other service ran again since the kill"
+    );
+}
+
+/// host4's sync flag: host4 alone pauses (10 requests held back, none at staging), its
+/// checks on the master say so, and it resumes when the flag says false.
+#[test]
+fn a_sync_flag_pauses_only_its_host_and_its_checks_say_so() {
+    let _processes = lock::processes();
+    let record = record();
+    let sync = &record.sync;
+    let name = &host(record, sync.host).name;
+    for (host, state, in_progress) in &sync.states {
+        if host == name {
+            assert_eq!((state.as_str(), *in_progress), ("paused", true), "{host}");
+        } else {
+            assert_eq!(
+                (state.as_str(), *in_progress),
+                ("replaying", false),
+                "{host}"
+            );
+        }
+    }
+    assert_eq!(sync.paused_after, sync.paused_before + 10);
+    assert_eq!(sync.replayed_during_sync, 0);
+    assert_eq!(sync.resumed, "replaying");
+    for (service_name, result) in &sync.results {
+        let output = result["output"].as_str().unwrap();
+        assert_eq!(state_of(result), 0, "{service_name}: {output}");
+        let says_sync = output
+            .lines()
+            .any(|l| l.starts_with("data sync in progress for "));
+        assert_eq!(
+            says_sync,
+            service_name.starts_with(&format!("{name}!")),
+            "{service_name}: {output}"
+        );
+    }
+    let rate = sync.results[&format!("{name}!replayer-rate")]["output"]
+        .as_str()
+        .unwrap();
+    assert!(rate.contains("paused for sync 10, "), "{rate}");
+    assert!(rate.contains(", state paused, "), "{rate}");
+}
+
+/// The sync window's ScheduledDowntime (downtimes.conf, `sync_downtime => true`) exists on
+/// the master for every service of every host.
+#[test]
+fn the_sync_window_downtime_exists_for_every_hosts_services() {
+    let _processes = lock::processes();
+    let record = record();
+    let mut want: Vec<String> = record
+        .hosts
+        .iter()
+        .flat_map(|h| {
+            SERVICES
+                .iter()
+                .map(move |s| format!("{}!{s}!replayer-data-sync", h.name))
+        })
+        .collect();
+    let mut got = record.downtimes.clone();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+}
+
+/// host4 cut off from the master: its daemon keeps replaying (10 more, all at staging), no
+/// result of its services comes in meanwhile while every other host's do, and once the
+/// path is back its four are fresh and OK.
+#[test]
+fn an_agent_cut_off_from_the_master_keeps_replaying_and_recovers() {
+    let _processes = lock::processes();
+    let record = record();
+    let cut = &record.cut;
+    let name = &host(record, cut.host).name;
+    assert_eq!(cut.replayed_during, cut.replayed_before + 10);
+    assert_eq!(cut.staging_during, 10);
+    for (host, fresh) in &cut.fresh_during {
+        let want = if host == name { 0 } else { SERVICES.len() };
+        assert_eq!(*fresh, want, "{host}: {:?}", cut.fresh_during);
+    }
+    assert_eq!(cut.recovered.len(), SERVICES.len());
+    for (service, result) in &cut.recovered {
+        assert_eq!(state_of(result), 0, "{service}: {result:#}");
+        assert_eq!(result["check_source"].as_str(), Some(name.as_str()));
+    }
+    eprintln!(
+        "fleet: {name} back in the master's view {:.2} s after the path returned",
+        cut.recover_seconds
+    );
+}
+
+/// The figures (docs/benchmarks.md, "Fleet"), printed; and the whole scenario well inside
+/// its budget.
+#[test]
+fn fleet_figures() {
+    let _processes = lock::processes();
+    let record = record();
+    let n = record.hosts.len();
+    let eligible: usize = record
+        .hosts
+        .iter()
+        .map(|h| h.sent.iter().filter(|s| s.method != "POST").count())
+        .sum();
+    let unlimited: Vec<&HostRecord> = record
+        .hosts
+        .iter()
+        .filter(|h| h.role == Role::All)
+        .collect();
+    let unlimited_eligible = unlimited.len() * 35;
+    let unlimited_got = record
+        .staging
+        .iter()
+        .filter(|(_, uri)| {
+            unlimited
+                .iter()
+                .any(|h| uri.starts_with(&format!("/h{}/", &h.name[4..h.name.find('.').unwrap()])))
+        })
+        .count();
+    let mut round_trips: Vec<f64> = Vec::new();
+    let mut executions: Vec<f64> = Vec::new();
+    for result in record.healthy.values() {
+        let f = |k: &str| result[k].as_f64().unwrap();
+        round_trips.push(f("schedule_end") - record.healthy_asked_at);
+        executions.push(f("execution_end") - f("execution_start"));
+    }
+    let stats = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        (v[v.len() / 2], v[v.len() - 1])
+    };
+    let (rt_median, rt_max) = stats(&mut round_trips);
+    let (ex_median, ex_max) = stats(&mut executions);
+    let rss: Vec<String> = record
+        .hosts
+        .iter()
+        .map(|h| format!("{:.1}", h.peak_rss_kib as f64 / 1024.0))
+        .collect();
+    eprintln!(
+        "fleet figures: {n} hosts, offered {} requests/s ({} safe requests in all); staging got \
+         {} = {:.3} of the eligible ({unlimited_got}/{unlimited_eligible} = {:.3} from the hosts \
+         without a limit); check round trip (reschedule to result on the master) median {:.3} s \
+         max {:.3} s, plugin run on the agent median {:.3} s max {:.3} s; peak RSS per daemon \
+         (MiB) {}; SIGKILL to CRITICAL {:.2} s (check end) / {:.2} s (API read); cut-off agent \
+         back {:.2} s after the path returned; puppet {:.1} s; agents joined {:.1} s; scenario {:.1} s",
+        n * PER_SECOND,
+        eligible,
+        record.staging.len(),
+        record.staging.len() as f64 / eligible as f64,
+        unlimited_got as f64 / unlimited_eligible as f64,
+        rt_median,
+        rt_max,
+        ex_median,
+        ex_max,
+        rss.join(" "),
+        record.kill.icinga_seconds,
+        record.kill.seconds,
+        record.cut.recover_seconds,
+        record.puppet_seconds,
+        record.agents_seconds,
+        record.took
+    );
+    assert_eq!(unlimited_got, unlimited_eligible);
+    assert!(
+        record.took < 150.0,
+        "the fleet scenario took {:.1} s",
+        record.took
+    );
+}
+
+/// Every `icinga2 node setup`, `pki` and `daemon` ran with the nodes' scratch roots mounted
+/// over the Icinga directories: the machine's own are as they were.
+#[test]
+fn the_machines_own_icinga_directories_are_untouched() {
+    let _processes = lock::processes();
+    let record = record();
+    assert!(
+        record
+            .machine_before
+            .iter()
+            .any(|p| p.starts_with("/etc/icinga2/icinga2.conf ")),
+        "{:?}",
+        record.machine_before
+    );
+    assert_eq!(record.machine_after, record.machine_before);
 }

@@ -75,7 +75,15 @@ impl Fleet {
         ip_ok(&["-n", &fleet.net, "link", "set", "lo", "up"]);
         // No STP: a port forwards as soon as it is up.
         ip_ok(&[
-            "-n", &fleet.net, "link", "add", "br0", "type", "bridge", "stp_state", "0",
+            "-n",
+            &fleet.net,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
         ]);
         ip_ok(&["-n", &fleet.net, "link", "set", "br0", "up"]);
         fleet
@@ -123,12 +131,20 @@ impl Fleet {
             );
         }
         ip_ok(&[
-            "-n", &self.net, "link", "add", port, "type", "veth", "peer", "name", "eth0",
-            "netns", &ns,
+            "-n", &self.net, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns",
+            &ns,
         ]);
         ip_ok(&["-n", &self.net, "link", "set", port, "master", "br0", "up"]);
         ip_ok(&["-n", &ns, "link", "set", "lo", "up"]);
-        ip_ok(&["-n", &ns, "addr", "add", &format!("{address}/24"), "dev", "eth0"]);
+        ip_ok(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{address}/24"),
+            "dev",
+            "eth0",
+        ]);
         ip_ok(&["-n", &ns, "link", "set", "eth0", "up"]);
         ns
     }

@@ -180,7 +180,8 @@ impl IcingaApi {
         services: usize,
         limit: Duration,
     ) -> BTreeMap<String, serde_json::Value> {
-        let started = |result: &serde_json::Value| result["execution_start"].as_f64().unwrap_or(0.0);
+        let started =
+            |result: &serde_json::Value| result["execution_start"].as_f64().unwrap_or(0.0);
         let before: BTreeMap<String, f64> = self
             .last_results(filter)
             .iter()
