@@ -211,7 +211,8 @@ struct CutRecord {
     replayed_during: u64,
     /// Staging's log lines for the 10 requests sent during the cut.
     staging_during: usize,
-    /// Results of the services that ran after the cut, while it lasted, by host.
+    /// Results of the services that their own agent ran after the cut, while it lasted, by
+    /// host.
     fresh_during: BTreeMap<String, usize>,
     /// Results after the path is back: fresh for the cut host's services.
     recovered: BTreeMap<String, Value>,
@@ -247,6 +248,27 @@ fn now_s() -> f64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
+}
+
+/// Scratch folders of earlier fleet runs whose process is gone (killed before its guards
+/// ran): their namespaces and processes are [`Fleet::new`]'s to clean, their files ours.
+fn remove_stale_scratch() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("replayer-test-fleet-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Every file and folder under the machine's /etc/icinga2 and /var/lib/icinga2, with its
@@ -559,6 +581,7 @@ fn run_the_fleet() -> Record {
     let machine_before = machine_icinga_files();
     let began = Instant::now();
     let n = hosts_wanted();
+    remove_stale_scratch();
     let scratch = Scratch::new("fleet");
     let dir = scratch.path().to_path_buf();
     // Others (nagios) need not pass: everything runs as root.
@@ -974,7 +997,12 @@ class {{ 'replayer::icinga::objects':
     std::thread::sleep(Duration::from_secs_f64(2.0 * INTERVAL + 0.5));
     let mut fresh_during: BTreeMap<String, usize> = (1..=n).map(|k| (endpoint(k), 0)).collect();
     for (name, result) in api.last_results(replayer_services) {
-        if result["execution_start"].as_f64().unwrap_or(0.0) > cut_at {
+        // A result its own agent ran (the master, noticing a lost agent, would record an
+        // UNKNOWN of its own: that is not the agent reporting).
+        let host = name.split('!').next().unwrap();
+        if result["execution_start"].as_f64().unwrap_or(0.0) > cut_at
+            && result["check_source"].as_str() == Some(host)
+        {
             *fresh_during
                 .get_mut(name.split('!').next().unwrap())
                 .unwrap() += 1;
