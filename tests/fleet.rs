@@ -1125,7 +1125,7 @@ class {{ 'replayer::icinga::objects':
     }
     master.daemon.take();
     let took = began.elapsed().as_secs_f64();
-    eprintln!(
+    say(&format!(
         "fleet: {n} hosts; puppet (all catalogs at once) {puppet_seconds:.1} s; agents joined \
          and every check OK {agents_seconds:.1} s; scenario {took:.1} s; roots {}",
         hosts
@@ -1133,7 +1133,7 @@ class {{ 'replayer::icinga::objects':
             .map(|h| h.root.display().to_string())
             .collect::<Vec<_>>()
             .join(" ")
-    );
+    ));
     drop(hosts);
     drop(staging);
     drop(fleet);
@@ -1152,6 +1152,13 @@ class {{ 'replayer::icinga::objects':
         kill,
         took,
     }
+}
+
+/// One line on stderr in one write, so that the parallel tests' own lines never split it.
+fn say(line: &str) {
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("{line}\n").as_bytes());
 }
 
 /// The first line of a result's output.
@@ -1423,10 +1430,10 @@ fn a_killed_daemon_is_critical_on_the_master_within_one_check_interval() {
         "CRITICAL {:.2} s after the kill (interval {INTERVAL} s)",
         kill.icinga_seconds
     );
-    eprintln!(
+    say(&format!(
         "fleet: SIGKILL to CRITICAL on the master: {:.2} s (the check's end), {:.2} s (read from the API)",
         kill.icinga_seconds, kill.seconds
-    );
+    ));
 }
 
 /// ... and no other host's service changed state, in results newer than the kill.
@@ -1531,10 +1538,10 @@ fn an_agent_cut_off_from_the_master_keeps_replaying_and_recovers() {
         assert_eq!(state_of(result), 0, "{service}: {result:#}");
         assert_eq!(result["check_source"].as_str(), Some(name.as_str()));
     }
-    eprintln!(
+    say(&format!(
         "fleet: {name} back in the master's view {:.2} s after the path returned",
         cut.recover_seconds
-    );
+    ));
 }
 
 /// The figures (docs/benchmarks.md, "Fleet"), printed; and the whole scenario well inside
@@ -1582,7 +1589,7 @@ fn fleet_figures() {
         .iter()
         .map(|h| format!("{:.1}", h.peak_rss_kib as f64 / 1024.0))
         .collect();
-    eprintln!(
+    say(&format!(
         "fleet figures: {n} hosts, offered {} requests/s ({} safe requests in all); staging got \
          {} = {:.3} of the eligible ({unlimited_got}/{unlimited_eligible} = {:.3} from the hosts \
          without a limit); check round trip (reschedule to result on the master) median {:.3} s \
@@ -1605,7 +1612,7 @@ fn fleet_figures() {
         record.puppet_seconds,
         record.agents_seconds,
         record.took
-    );
+    ));
     assert_eq!(unlimited_got, unlimited_eligible);
     assert!(
         record.took < 150.0,
