@@ -128,6 +128,9 @@ struct HostRecord {
     metrics: String,
     /// VmHWM of the daemon, KiB, at the end of the healthy phases.
     peak_rss_kib: u64,
+    /// The status socket's permission bits and group name, as the daemon made it.
+    socket_mode: u32,
+    socket_group: String,
 }
 
 impl HostRecord {
@@ -584,7 +587,8 @@ fn run_the_fleet() -> Record {
     remove_stale_scratch();
     let scratch = Scratch::new("fleet");
     let dir = scratch.path().to_path_buf();
-    // Others (nagios) need not pass: everything runs as root.
+    // Icinga runs as nagios, and so do the plugins it starts: they reach the sockets and
+    // flags through these folders (0755) and the plugins in `open_bin_dir`.
 
     // The network.
     let mut fleet = Fleet::new();
@@ -762,6 +766,7 @@ class {{ 'replayer::icinga::objects':
                 let trusted = "/var/lib/icinga2/certs/trusted-parent.crt";
                 // As the docs' manual setup does: the certificates' folder first.
                 std::fs::create_dir_all(host.agent.path("/var/lib/icinga2/certs")).unwrap();
+                host.agent.own_by_nagios();
                 host.agent.run(&[
                     "pki",
                     "save-cert",
@@ -894,6 +899,17 @@ class {{ 'replayer::icinga::objects':
 
     let metrics: Vec<String> = (1..=n)
         .map(|k| http_get(&staging_ns, host_ip(k), METRICS_PORT, "/metrics"))
+        .collect();
+
+    let sockets: Vec<(u32, String)> = hosts
+        .iter()
+        .map(|h| {
+            let meta = std::fs::metadata(&h.socket).expect("the status socket");
+            (
+                std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+                group_name(std::os::unix::fs::MetadataExt::gid(&meta)),
+            )
+        })
         .collect();
 
     // Every check, with the traffic in.
@@ -1107,16 +1123,21 @@ class {{ 'replayer::icinga::objects':
         .zip(statuses)
         .zip(metrics)
         .zip(rss)
-        .map(|((((h, sent), status), metrics), rss)| HostRecord {
-            name: endpoint(h.k),
-            role: role(h.k),
-            command_line: h.command_line.clone(),
-            token: h.token.clone(),
-            sent,
-            status,
-            metrics,
-            peak_rss_kib: rss,
-        })
+        .zip(sockets)
+        .map(
+            |(((((h, sent), status), metrics), rss), socket)| HostRecord {
+                name: endpoint(h.k),
+                role: role(h.k),
+                command_line: h.command_line.clone(),
+                token: h.token.clone(),
+                sent,
+                status,
+                metrics,
+                peak_rss_kib: rss,
+                socket_mode: socket.0,
+                socket_group: socket.1,
+            },
+        )
         .collect();
 
     // Teardown in order: agents and master, daemons, nginx, then the namespaces.
@@ -1152,6 +1173,18 @@ class {{ 'replayer::icinga::objects':
         kill,
         took,
     }
+}
+
+/// The name of group `gid`.
+fn group_name(gid: u32) -> String {
+    std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == gid.to_string()).then(|| f[0].to_string())
+        })
+        .unwrap_or_else(|| gid.to_string())
 }
 
 /// One line on stderr in one write, so that the parallel tests' own lines never split it.
@@ -1402,6 +1435,13 @@ fn each_daemon_runs_what_the_puppet_module_rendered() {
             host.metrics
         );
         assert_eq!(host.status.capture.source, "eth0:80", "{}", host.name);
+        // The module's defaults: the agent's plugins (user nagios) read it through the group.
+        assert_eq!(
+            (host.socket_mode, host.socket_group.as_str()),
+            (0o660, "nagios"),
+            "{}",
+            host.name
+        );
     }
 }
 

@@ -262,15 +262,31 @@ impl IcingaNode {
             Duration::from_secs(30),
         );
         assert!(out.status.success(), "copy /etc/icinga2: {out:?}");
-        IcingaNode {
+        let node = IcingaNode {
             name: name.to_string(),
             ns: ns.to_string(),
             root: root.to_path_buf(),
             daemon: None,
-        }
+        };
+        node.own_by_nagios();
+        node
     }
 
-    /// `icinga2 ARGS` inside the node's namespaces, as root (`ICINGA2_USER`): `ip netns
+    /// As the package leaves them: Icinga's folders belong to nagios, which the daemon and
+    /// the CLI drop to when started as root (and the plugins run as).
+    pub fn own_by_nagios(&self) {
+        let mut chown = Command::new("chown");
+        chown.args(["-R", "nagios:nagios"]);
+        for dir in ICINGA_DIRS {
+            chown.arg(self.root.join(dir));
+        }
+        chown.arg(self.root.join("run/icinga2"));
+        let out = run_with_timeout(&mut chown, Duration::from_secs(30));
+        assert!(out.status.success(), "{}: chown: {out:?}", self.name);
+    }
+
+    /// `icinga2 ARGS` inside the node's namespaces, as Debian runs it (`ICINGA2_USER`
+    /// nagios: the daemon drops to it, the CLI gives it what it writes): `ip netns
     /// exec` then `unshare -m` with the bind mounts, then `exec icinga2`, so the command's
     /// PID is icinga2's own.
     pub fn command(&self, args: &[&str]) -> Command {
@@ -288,8 +304,8 @@ impl IcingaNode {
             .args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
             .arg(require_tool("icinga2"))
             .args(args)
-            .env("ICINGA2_USER", "root")
-            .env("ICINGA2_GROUP", "root")
+            .env("ICINGA2_USER", "nagios")
+            .env("ICINGA2_GROUP", "nagios")
             .stdin(Stdio::null());
         cmd
     }
@@ -325,6 +341,8 @@ impl IcingaNode {
     /// Starts `icinga2 daemon` (its configuration validated first), logging to
     /// /var/log/icinga2/icinga2.log (the mainlog feature) and to `console.log`.
     pub fn start(&mut self) {
+        // What was written as root since (the module's files, the certificates' folder).
+        self.own_by_nagios();
         self.run(&["daemon", "-C"]);
         let run_dir = format!("-DInitRunDir={}", self.root.join("run/icinga2").display());
         let console =
