@@ -183,8 +183,8 @@ struct Record {
     healthy_asked_at: f64,
     puppet_seconds: f64,
     agents_seconds: f64,
-    /// The names of the ScheduledDowntime objects on the master.
-    downtimes: Vec<String>,
+    /// The ScheduledDowntime objects on the master: name, `fixed`, `ranges`.
+    downtimes: Vec<(String, Value, Value)>,
     sync: SyncRecord,
     cut: CutRecord,
     kill: KillRecord,
@@ -915,16 +915,22 @@ class {{ 'replayer::icinga::objects':
     // Every check, with the traffic in.
     let healthy_asked_at = now_s();
     let healthy = api.check_now(replayer_services, services, Duration::from_secs(30));
-    let downtimes: Vec<String> = api
+    let downtimes: Vec<(String, Value, Value)> = api
         .query(
             "/v1/objects/scheduleddowntimes",
-            &json!({ "attrs": ["name"] }),
+            &json!({ "attrs": ["fixed", "ranges"] }),
         )
         .expect("list ScheduledDowntimes")["results"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| d["name"].as_str().unwrap().to_string())
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_string(),
+                d["attrs"]["fixed"].clone(),
+                d["attrs"]["ranges"].clone(),
+            )
+        })
         .collect();
 
     // The nightly sync starts on host4 only.
@@ -1538,7 +1544,7 @@ fn a_sync_flag_pauses_only_its_host_and_its_checks_say_so() {
 }
 
 /// The sync window's ScheduledDowntime (downtimes.conf, `sync_downtime => true`) exists on
-/// the master for every service of every host.
+/// the master for every service of every host, each fixed, 22:00-08:00 every day.
 #[test]
 fn the_sync_window_downtime_exists_for_every_hosts_services() {
     let _processes = lock::processes();
@@ -1552,10 +1558,27 @@ fn the_sync_window_downtime_exists_for_every_hosts_services() {
                 .map(move |s| format!("{}!{s}!replayer-data-sync", h.name))
         })
         .collect();
-    let mut got = record.downtimes.clone();
+    let mut got: Vec<String> = record.downtimes.iter().map(|d| d.0.clone()).collect();
     want.sort();
     got.sort();
     assert_eq!(got, want);
+    let window = json!("00:00-08:00,22:00-24:00");
+    let ranges: serde_json::Map<String, Value> = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .iter()
+    .map(|day| (day.to_string(), window.clone()))
+    .collect();
+    for (name, fixed, got_ranges) in &record.downtimes {
+        assert_eq!(fixed, &json!(true), "{name}");
+        assert_eq!(got_ranges, &Value::Object(ranges.clone()), "{name}");
+    }
 }
 
 /// host4 cut off from the master: its daemon keeps replaying (10 more, all at staging), no
