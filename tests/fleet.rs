@@ -19,7 +19,10 @@
 //! CheckCommands, the config sync gives them), the Host objects to the master's zone, each
 //! with `vars.agent_endpoint`, so the checks run on the agents (command_endpoint). The test
 //! lowers the services' 5-minute interval to 2 s through the API (a runtime override, the
-//! shipped files untouched) and reads results back over the master's REST API.
+//! shipped files untouched) and reads results back over the master's REST API. Master and
+//! agents run as nagios, each in a mount namespace where its scratch root is /etc/icinga2,
+//! /var/lib/icinga2 and the rest (`util::fleet::IcingaNode`); the machine's own are compared
+//! before and after.
 //!
 //! Phases, each recorded once (`util::scenario`): traffic and every check OK; one host's
 //! sync flag set; one host cut off from the master (a blackhole route in the master's

@@ -7,7 +7,8 @@
 //! directories of its own; what cannot be had twice is taken through [`lock`]. A missing tool
 //! is a loud failure (the test command installs them all). The helpers by concern:
 //! [`nginx`], [`servers`], [`daemon`], [`records`], [`pcap_builder`], [`icinga`], [`corpus`],
-//! [`rng`], [`scenario`], [`mangle`].
+//! [`rng`], [`scenario`], [`mangle`], [`fleet`] (network namespaces and Icinga 2 nodes for the
+//! fleet test).
 
 pub mod corpus;
 pub mod fleet;
