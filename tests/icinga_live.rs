@@ -149,81 +149,32 @@ object FileLogger "main" {{
         std::fs::read_to_string(self.dir.join("log/icinga2.log")).unwrap_or_default()
     }
 
-    /// One API call with curl; `None` while the API does not answer 200.
-    fn api(&self, method: &str, path: &str, body: Option<&str>) -> Option<Value> {
-        let mut cmd = Command::new(require_tool("curl"));
-        cmd.args(["-sS", "-k", "-f", "-X", method, "-u"])
-            .arg(format!("{API_USER}:{API_PASSWORD}"))
-            .args(["-H", "Accept: application/json"])
-            .arg(format!("https://127.0.0.1:{}{path}", self.port));
-        if let Some(body) = body {
-            cmd.args(["-d", body]);
+    /// The REST API, as the ApiUser above.
+    fn rest(&self) -> IcingaApi {
+        IcingaApi {
+            base: format!("https://127.0.0.1:{}", self.port),
+            user: API_USER.into(),
+            password: API_PASSWORD.into(),
+            netns: None,
         }
-        let out = run_with_timeout(&mut cmd, Duration::from_secs(30));
-        if !out.status.success() {
-            return None;
-        }
-        serde_json::from_slice(&out.stdout).ok()
     }
 
-    /// Every service's last check result, by "host!service".
-    fn last_results(&self) -> BTreeMap<String, Value> {
-        let list = self
-            .api("GET", "/v1/objects/services?attrs=last_check_result", None)
-            .expect("list services");
-        list["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
-                (
-                    s["name"].as_str().unwrap().to_string(),
-                    s["attrs"]["last_check_result"].clone(),
-                )
-            })
-            .collect()
+    /// One API call with curl; `None` while the API does not answer 200.
+    fn api(&self, method: &str, path: &str, body: Option<&str>) -> Option<Value> {
+        self.rest().call(method, path, body)
     }
 
     /// Runs every service's check now and returns, per "host!service", the check result
     /// Icinga recorded: for each service, one newer than what it had before this call.
     fn check_all_now(&self, services: usize) -> BTreeMap<String, Value> {
-        let started = |result: &Value| result["execution_start"].as_f64().unwrap_or(0.0);
-        let before: BTreeMap<String, f64> = self
-            .last_results()
-            .iter()
-            .map(|(name, result)| (name.clone(), started(result)))
-            .collect();
-        assert_eq!(before.len(), services, "{before:?}");
-        let answer = self
-            .api(
-                "POST",
-                "/v1/actions/reschedule-check",
-                Some(r#"{"type": "Service", "filter": "true", "force": true}"#),
-            )
-            .expect("reschedule-check");
-        assert_eq!(
-            answer["results"].as_array().unwrap().len(),
-            services,
-            "{answer}"
-        );
-
-        let start = Instant::now();
-        loop {
-            let results = self.last_results();
-            let fresh = results
-                .iter()
-                .filter(|(name, result)| started(result) > before[*name])
-                .count();
-            if fresh == services {
-                return results;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "only {fresh} of {services} new results after 30 s: {results:?}\nlog:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.rest()
+                .check_now("true", services, Duration::from_secs(30))
+        }));
+        results.unwrap_or_else(|panic| {
+            eprintln!("Icinga's log:\n{}", self.log());
+            std::panic::resume_unwind(panic)
+        })
     }
 }
 

@@ -52,6 +52,7 @@ mod checks_socket;
 // Deployment: Icinga 2, systemd, NRPE, Puppet, the Debian package, Prometheus's rules.
 mod icinga_config;
 mod icinga_live;
+mod fleet;
 mod icinga_systemd;
 mod package_deb;
 mod prometheus_rules;

@@ -3,6 +3,7 @@
 //! puppet_module and package_deb tests).
 
 use super::{require_tool, run_with_timeout, workspace_root};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -85,5 +86,138 @@ pub fn current_user_and_group() -> (String, String) {
             .to_string_lossy()
             .into_owned();
         (user, group)
+    }
+}
+
+/// Icinga 2's REST API as the tests read it: curl with basic auth against `base`
+/// (`https://ADDRESS:PORT`), run inside the network namespace `netns` when set (the fleet
+/// test's master lives in one). Shared by `icinga_live` (one Icinga on 127.0.0.1) and `fleet`
+/// (a master with agents).
+pub struct IcingaApi {
+    pub base: String,
+    pub user: String,
+    pub password: String,
+    pub netns: Option<String>,
+}
+
+impl IcingaApi {
+    /// One API call; `None` while the API does not answer 200.
+    pub fn call(&self, method: &str, path: &str, body: Option<&str>) -> Option<serde_json::Value> {
+        self.curl(method, path, body, &[])
+    }
+
+    /// A query (`/v1/objects/...`) whose filter and attributes are in a JSON body: a POST
+    /// that says it is a GET (`X-HTTP-Method-Override`), since a plain POST there modifies.
+    pub fn query(&self, path: &str, body: &serde_json::Value) -> Option<serde_json::Value> {
+        self.curl(
+            "POST",
+            path,
+            Some(&body.to_string()),
+            &["X-HTTP-Method-Override: GET"],
+        )
+    }
+
+    fn curl(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[&str],
+    ) -> Option<serde_json::Value> {
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut cmd = Command::new(require_tool("ip"));
+                cmd.args(["netns", "exec", ns]).arg(require_tool("curl"));
+                cmd
+            }
+            None => Command::new(require_tool("curl")),
+        };
+        cmd.args(["-sS", "-k", "-f", "--max-time", "20", "-X", method, "-u"])
+            .arg(format!("{}:{}", self.user, self.password))
+            .args(["-H", "Accept: application/json"]);
+        for header in headers {
+            cmd.args(["-H", header]);
+        }
+        cmd.arg(format!("{}{path}", self.base));
+        if let Some(body) = body {
+            cmd.args(["-d", body]);
+        }
+        let out = run_with_timeout(&mut cmd, Duration::from_secs(30));
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// The `last_check_result` (null before the first) of every service `filter` (an Icinga
+    /// filter expression, "true" for all) selects, by "host!service".
+    pub fn last_results(&self, filter: &str) -> BTreeMap<String, serde_json::Value> {
+        let list = self
+            .query(
+                "/v1/objects/services",
+                &serde_json::json!({ "attrs": ["last_check_result"], "filter": filter }),
+            )
+            .expect("list services");
+        list["results"]
+            .as_array()
+            .expect("a results array")
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_string(),
+                    s["attrs"]["last_check_result"].clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Runs the checks of the `services` services `filter` selects now (`reschedule-check`,
+    /// forced) and returns, per "host!service", a result newer than the one each had before
+    /// this call; panics after `limit` with what it has.
+    pub fn check_now(
+        &self,
+        filter: &str,
+        services: usize,
+        limit: Duration,
+    ) -> BTreeMap<String, serde_json::Value> {
+        let started =
+            |result: &serde_json::Value| result["execution_start"].as_f64().unwrap_or(0.0);
+        let before: BTreeMap<String, f64> = self
+            .last_results(filter)
+            .iter()
+            .map(|(name, result)| (name.clone(), started(result)))
+            .collect();
+        assert_eq!(before.len(), services, "{before:?}");
+        let answer = self
+            .call(
+                "POST",
+                "/v1/actions/reschedule-check",
+                Some(
+                    &serde_json::json!({ "type": "Service", "filter": filter, "force": true })
+                        .to_string(),
+                ),
+            )
+            .expect("reschedule-check");
+        assert_eq!(
+            answer["results"].as_array().unwrap().len(),
+            services,
+            "{answer}"
+        );
+        let start = std::time::Instant::now();
+        loop {
+            let results = self.last_results(filter);
+            let fresh = results
+                .iter()
+                .filter(|(name, result)| started(result) > before[*name])
+                .count();
+            if fresh == services {
+                return results;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "only {fresh} of {services} new results after {limit:?}: {results:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }

@@ -7,9 +7,11 @@
 //! directories of its own; what cannot be had twice is taken through [`lock`]. A missing tool
 //! is a loud failure (the test command installs them all). The helpers by concern:
 //! [`nginx`], [`servers`], [`daemon`], [`records`], [`pcap_builder`], [`icinga`], [`corpus`],
-//! [`rng`], [`scenario`], [`mangle`], [`prometheus`].
+//! [`rng`], [`scenario`], [`mangle`], [`prometheus`], [`fleet`] (network namespaces and
+//! Icinga 2 nodes for the fleet test).
 
 pub mod corpus;
+pub mod fleet;
 pub mod daemon;
 pub mod icinga;
 pub mod lock;

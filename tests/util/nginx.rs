@@ -34,6 +34,11 @@ pub struct Nginx {
     pub port: u16,
     pub dir: PathBuf,
     locations: String,
+    /// The address it listens on: 127.0.0.1, or 0.0.0.0 inside a network namespace of the
+    /// test's own (the fleet test), where other namespaces reach it.
+    listen: String,
+    /// Directives added to the `http` block (a second, timed access log).
+    http_extra: String,
     child: Option<std::process::Child>,
 }
 
@@ -43,10 +48,25 @@ impl Nginx {
     }
 
     pub fn start_on(dir: &Path, port: u16, locations: &str) -> Nginx {
+        Nginx::start_listening(dir, "127.0.0.1", port, locations, "")
+    }
+
+    /// Listening on `listen:port`, with `http_extra` in the `http` block. Started from a
+    /// thread inside a network namespace, nginx runs in that namespace (the readiness probe
+    /// to 127.0.0.1 too, so `listen` must cover loopback: 127.0.0.1 or 0.0.0.0).
+    pub fn start_listening(
+        dir: &Path,
+        listen: &str,
+        port: u16,
+        locations: &str,
+        http_extra: &str,
+    ) -> Nginx {
         let mut nginx = Nginx {
             port,
             dir: dir.to_path_buf(),
             locations: locations.to_string(),
+            listen: listen.to_string(),
+            http_extra: http_extra.to_string(),
             child: None,
         };
         nginx.restart();
@@ -69,11 +89,13 @@ impl Nginx {
              http {{\n  log_format replay '{fmt}';\n  access_log {d}/access.log replay;\n\
              client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy;\n\
              fastcgi_temp_path {d}/tmp/fastcgi; uwsgi_temp_path {d}/tmp/uwsgi;\n\
-             scgi_temp_path {d}/tmp/scgi;\n  keepalive_requests 1000000;\n\
-             server {{\n    listen 127.0.0.1:{port};\n    {locations}\n  }}\n}}\n",
+             scgi_temp_path {d}/tmp/scgi;\n  keepalive_requests 1000000;\n  {extra}\n\
+             server {{\n    listen {listen}:{port};\n    {locations}\n  }}\n}}\n",
             d = dir.display(),
             fmt = NGINX_LOG_FORMAT,
             port = self.port,
+            listen = self.listen,
+            extra = self.http_extra,
         );
         let conf_path = dir.join("nginx.conf");
         std::fs::write(&conf_path, conf).expect("write nginx.conf");

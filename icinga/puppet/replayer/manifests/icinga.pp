@@ -60,9 +60,7 @@ define replayer::icinga (
   Hash[Pattern[/\A[a-z0-9_]+\z/], Variant[String, Integer, Float, Boolean]] $vars = {},
 ) {
   include replayer::icinga::objects
-  $dir = "${replayer::icinga::objects::root}${replayer::icinga::objects::conf_dir}"
-
-  file { "${dir}/hosts/${title}.conf":
+  file { "${replayer::icinga::objects::hosts}/${title}.conf":
     ensure  => file,
     mode    => '0644',
     content => epp('replayer/icinga-host.conf.epp', {

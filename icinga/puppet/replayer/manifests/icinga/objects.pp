@@ -6,22 +6,33 @@
 #
 # @param conf_dir
 #   Directory the files go to, included by icinga2.conf (conf.d is, recursively).
-#   Use a zones.d/<zone> directory in a distributed setup.
+#   In a distributed setup with agents, a global zone's directory
+#   (`/etc/icinga2/zones.d/global-templates/replayer`): the agents run the checks
+#   (command_endpoint) and need the CheckCommands, which the config sync gives them.
+# @param hosts_dir
+#   Directory the Host objects of `replayer::icinga` go to; default `<conf_dir>/hosts`. In a
+#   distributed setup, the master zone's (`/etc/icinga2/zones.d/master/replayer`): Hosts in
+#   a global zone would be synced to, and checked by, every agent.
 # @param root
 #   A directory every managed path is put under; empty on real hosts (see class replayer).
 # @param notify_service
 #   A service resource title to reload when the objects change, e.g. 'icinga2'.
 class replayer::icinga::objects (
   Pattern[/\A\//] $conf_dir = '/etc/icinga2/conf.d/replayer',
+  Optional[Pattern[/\A\//]] $hosts_dir = undef,
   Variant[Enum[''], Pattern[/\A\/.*[^\/]\z/]] $root = '',
   Optional[String[1]] $notify_service = undef,
 ) {
   $dir = "${root}${conf_dir}"
+  $hosts = $hosts_dir ? {
+    undef   => "${dir}/hosts",
+    default => "${root}${hosts_dir}",
+  }
   if $root != '' {
     exec { 'replayer::icinga::objects: scratch root directories':
-      command => ['/bin/mkdir', '-p', $dir],
-      creates => $dir,
-      before  => File[$dir],
+      command => ['/bin/mkdir', '-p', $dir, $hosts],
+      creates => [$dir, $hosts],
+      before  => File[$dir, $hosts],
     }
   }
   $notify = $notify_service ? {
@@ -29,7 +40,7 @@ class replayer::icinga::objects (
     default => Service[$notify_service],
   }
 
-  file { [$dir, "${dir}/hosts"]:
+  file { [$dir, $hosts]:
     ensure => directory,
   }
   ['constants', 'commands', 'templates', 'services', 'downtimes'].each |$kind| {
