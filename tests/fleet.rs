@@ -24,12 +24,17 @@
 //! /var/lib/icinga2 and the rest (`util::fleet::IcingaNode`); the machine's own are compared
 //! before and after.
 //!
+//! Prometheus (`util::prometheus`) runs in the master's namespace, scrapes every daemon's
+//! metrics each second and evaluates the shipped rules (icinga/prometheus/replayer.rules.yml);
+//! each phase reads its fleet counts back through the HTTP API.
+//!
 //! Phases, each recorded once (`util::scenario`): traffic and every check OK; one host's
 //! sync flag set; one host cut off from the master (a blackhole route in the master's
 //! namespace) and back; one daemon SIGKILLed. The tests each assert one thing on the record
 //! and print the figures (docs/benchmarks.md, "Fleet"; docs/fleet.md).
 
 use crate::util::fleet::{in_netns, Fleet, IcingaNode, Proc};
+use crate::util::prometheus::{value_of, Prometheus};
 use crate::util::scenario::Scenario;
 use crate::util::*;
 use replayer_status::StatusDocument;
@@ -191,8 +196,67 @@ struct Record {
     sync: SyncRecord,
     cut: CutRecord,
     kill: KillRecord,
+    /// What Prometheus's rules said with every daemon replaying, during host4's sync and
+    /// after host1's daemon was killed.
+    prometheus: [PromPhase; 3],
     /// Seconds from start to the end of the scenario.
     took: f64,
+}
+
+/// What the shipped Prometheus rules said in one phase, read once they agreed with the
+/// phase (or after 20 s, to be asserted by the tests).
+#[derive(Debug)]
+struct PromPhase {
+    hosts: Option<f64>,
+    hosts_up: Option<f64>,
+    not_replaying: Option<f64>,
+    sync_paused: Option<f64>,
+    /// `up` of each instance (host endpoint name).
+    up: BTreeMap<String, f64>,
+    /// `replayer_requests_total{outcome="replayed"}` of each instance, as last scraped.
+    replayed: BTreeMap<String, f64>,
+    /// The fleet's replay rate and the sum of the hosts' rates, at one evaluation.
+    fleet_rate: Option<f64>,
+    sum_of_rates: Option<f64>,
+}
+
+impl PromPhase {
+    fn read(prometheus: &Prometheus, settled: impl Fn(&PromPhase) -> bool) -> PromPhase {
+        let start = Instant::now();
+        loop {
+            let one = |expr: &str| value_of(&prometheus.query(expr), &[]);
+            let per_instance = |expr: &str| -> BTreeMap<String, f64> {
+                prometheus
+                    .query(expr)
+                    .into_iter()
+                    .map(|(labels, v)| (labels["instance"].clone(), v))
+                    .collect()
+            };
+            // Both rules are in one group, so one evaluation writes both with one timestamp;
+            // two seconds back, every evaluation is written whole.
+            let at = now_s() - 2.0;
+            let phase = PromPhase {
+                hosts: one("job:replayer_hosts:count"),
+                hosts_up: one("job:replayer_hosts_up:count"),
+                not_replaying: one("job:replayer_not_replaying:count"),
+                sync_paused: one("job:replayer_sync_paused:count"),
+                up: per_instance("up{job=\"replayer\"}"),
+                replayed: per_instance("replayer_requests_total{outcome=\"replayed\"}"),
+                fleet_rate: value_of(
+                    &prometheus.query_at("job:replayer_replayed:rate1m", at),
+                    &[],
+                ),
+                sum_of_rates: value_of(
+                    &prometheus.query_at("sum(instance:replayer_replayed:rate1m)", at),
+                    &[],
+                ),
+            };
+            if settled(&phase) || start.elapsed() > Duration::from_secs(20) {
+                return phase;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -703,6 +767,21 @@ class {{ 'replayer::icinga::objects':
         host.wait_status("replaying", |d| d.state.as_str() == "replaying");
     }
 
+    // Prometheus on the master's host, scraping every daemon's metrics with the shipped rules.
+    let targets: Vec<(String, std::net::SocketAddr)> = (1..=n)
+        .map(|k| {
+            let address = format!("{}:{METRICS_PORT}", host_ip(k));
+            (endpoint(k), address.parse().unwrap())
+        })
+        .collect();
+    let prometheus = Prometheus::start(
+        &dir.join("master/prometheus"),
+        &["ip", "netns", "exec", &master_ns],
+        format!("{MASTER_IP}:9090").parse().unwrap(),
+        &targets,
+        &[workspace_root().join("icinga/prometheus/replayer.rules.yml")],
+    );
+
     // The master: its agents' endpoints and zones, the plugins' folder, the API.
     let plugin_dir = format!(
         "const ReplayerPluginDir = \"{}\"\n",
@@ -896,6 +975,17 @@ class {{ 'replayer::icinga::objects':
                 && d.windows["300"].responses == d.requests.replayed
         }));
     }
+    let all = |v: Option<f64>, want: usize| v == Some(want as f64);
+    let prom_healthy = PromPhase::read(&prometheus, |p| {
+        p.fleet_rate.is_some_and(|rate| rate > 0.0)
+            && all(p.hosts, n)
+            && all(p.hosts_up, n)
+            && all(p.not_replaying, 0)
+            && hosts
+                .iter()
+                .zip(&statuses)
+                .all(|(h, d)| p.replayed.get(&endpoint(h.k)) == Some(&(d.requests.replayed as f64)))
+    });
     // A moment for anything extra to arrive (nothing should).
     std::thread::sleep(Duration::from_millis(500));
     let staging_seen = staging_log(&staging);
@@ -963,6 +1053,11 @@ class {{ 'replayer::icinga::objects':
         d.requests.paused_sync == paused_before + 10
     });
     let sync_results = api.check_now(replayer_services, services, Duration::from_secs(30));
+    let prom_sync = PromPhase::read(&prometheus, |p| {
+        p.fleet_rate.is_some_and(|rate| rate > 0.0)
+            && all(p.sync_paused, 1)
+            && all(p.not_replaying, 0)
+    });
     let replayed_during_sync = staging_log(&staging)
         .iter()
         .filter(|(_, uri)| uri.starts_with(&format!("/h{sync_k}/sync/")))
@@ -1116,6 +1211,12 @@ class {{ 'replayer::icinga::objects':
                 && r["execution_start"].as_f64().unwrap_or(0.0) > killed_at
         })
         .count();
+    let prom_kill = PromPhase::read(&prometheus, |p| {
+        all(p.hosts_up, n - 1)
+            && all(p.not_replaying, 1)
+            && p.up.get(&endpoint(kill_k)) == Some(&0.0)
+    });
+    drop(prometheus);
     let kill = KillRecord {
         host: kill_k,
         seconds,
@@ -1180,6 +1281,7 @@ class {{ 'replayer::icinga::objects':
         sync,
         cut,
         kill,
+        prometheus: [prom_healthy, prom_sync, prom_kill],
         took,
     }
 }
@@ -1684,6 +1786,63 @@ fn fleet_figures() {
         record.took < 170.0,
         "the fleet scenario took {:.1} s",
         record.took
+    );
+}
+
+/// Prometheus on the master scrapes every host's daemon: the counters it holds are the status
+/// documents', and the shipped rules count every host, every one up and none not replaying.
+#[test]
+fn prometheus_scrapes_every_daemon_and_its_counts_are_the_status_documents() {
+    let _processes = lock::processes();
+    let record = record();
+    let n = record.hosts.len() as f64;
+    let healthy = &record.prometheus[0];
+    let scraped: BTreeMap<String, f64> = record
+        .hosts
+        .iter()
+        .map(|h| (h.name.clone(), h.status.requests.replayed as f64))
+        .collect();
+    assert_eq!(healthy.replayed, scraped, "{healthy:#?}");
+    assert_eq!(
+        (healthy.hosts, healthy.hosts_up, healthy.not_replaying),
+        (Some(n), Some(n), Some(0.0)),
+        "{healthy:#?}"
+    );
+    assert!(healthy.up.values().all(|&up| up == 1.0), "{healthy:#?}");
+}
+
+/// The fleet's replay rate is the sum of the hosts' rates at the same evaluation, and not 0
+/// with the traffic in.
+#[test]
+fn prometheus_fleet_rate_is_the_sum_of_the_hosts_rates() {
+    let _processes = lock::processes();
+    let record = record();
+    for phase in &record.prometheus[..2] {
+        let (Some(fleet), Some(sum)) = (phase.fleet_rate, phase.sum_of_rates) else {
+            panic!("no fleet rate: {phase:#?}");
+        };
+        assert!(fleet > 0.0, "{phase:#?}");
+        assert!((fleet - sum).abs() <= 1e-9 * sum, "{fleet} against {sum}");
+    }
+}
+
+/// "Hosts not replaying" excuses the host a fresh sync pauses and counts the killed daemon.
+#[test]
+fn prometheus_excuses_a_synced_host_and_counts_a_killed_daemon() {
+    let _processes = lock::processes();
+    let record = record();
+    let n = record.hosts.len() as f64;
+    let [_, sync, kill] = &record.prometheus;
+    assert_eq!(
+        (sync.sync_paused, sync.not_replaying, sync.hosts_up),
+        (Some(1.0), Some(0.0), Some(n)),
+        "{sync:#?}"
+    );
+    let killed = endpoint(record.kill.host);
+    assert_eq!(
+        (kill.hosts_up, kill.not_replaying, kill.up.get(&killed)),
+        (Some(n - 1.0), Some(1.0), Some(&0.0)),
+        "{kill:#?}"
     );
 }
 
