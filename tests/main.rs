@@ -4,7 +4,7 @@
 //! threads of this one process; `util` is their harness, and `util::lock` is how tests share
 //! what cannot be had twice.
 //!
-//! `cargo test -p replayer-tests -- --test-threads=2`; one module: `... -- cli_pcap::`.
+//! `cargo test -p replayer-tests -- --test-threads=3`; one module: `... -- cli_pcap::`.
 
 mod util;
 
