@@ -53,6 +53,7 @@ mod checks_socket;
 mod icinga_config;
 mod icinga_live;
 mod fleet;
+mod fleet_load;
 mod icinga_systemd;
 mod package_deb;
 mod prometheus_rules;
