@@ -56,19 +56,25 @@ fn promtool(args: &[&str], dir: &std::path::Path) -> std::process::Output {
     )
 }
 
-#[test]
-fn promtool_check_rules_accepts_the_shipped_rules() {
-    let file = rules_file();
-    let out = promtool(
-        &["check", "rules", file.to_str().unwrap()],
-        &workspace_root(),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+/// `promtool ARGS` in `dir`, which must exit 0; its stdout.
+fn promtool_ok(args: &[&str], dir: &std::path::Path) -> String {
+    let out = promtool(args, dir);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.status.code(),
         Some(0),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn promtool_check_rules_accepts_the_shipped_rules() {
+    let file = rules_file();
+    let stdout = promtool_ok(
+        &["check", "rules", file.to_str().unwrap()],
+        &workspace_root(),
     );
     assert_eq!(
         stdout,
@@ -105,14 +111,7 @@ fn promtool_check_rules_accepts_the_shipped_rules() {
 #[test]
 fn the_promtool_unit_tests_pass() {
     let dir = rules_test_file().parent().unwrap().to_path_buf();
-    let out = promtool(&["test", "rules", "replayer.rules.test.yml"], &dir);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = promtool_ok(&["test", "rules", "replayer.rules.test.yml"], &dir);
     assert_eq!(
         stdout,
         "Unit Testing:  replayer.rules.test.yml\n  SUCCESS\n\n"
