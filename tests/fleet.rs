@@ -524,6 +524,7 @@ fn send_paced(
         conn.set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         conn.set_nodelay(true).unwrap();
+        let mut answers = std::io::BufReader::new(conn.try_clone().unwrap());
         let start = now_s().floor() + 1.025;
         let mut sent = Vec::new();
         for (i, (method, uri)) in requests.into_iter().enumerate() {
@@ -543,7 +544,8 @@ fn send_paced(
                 }
             );
             conn.write_all(request.as_bytes()).expect("send a request");
-            read_response(&mut conn, method == "HEAD");
+            let answer = read_http_response(&mut answers, method == "HEAD");
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
             sent.push(Sent {
                 method,
                 uri,
@@ -552,37 +554,6 @@ fn send_paced(
         }
         sent
     })
-}
-
-/// Reads one HTTP/1.1 response (headers, then Content-Length bytes unless HEAD).
-fn read_response(conn: &mut std::net::TcpStream, head: bool) -> String {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        let n = conn.read(&mut byte).expect("read a response");
-        assert_eq!(
-            n,
-            1,
-            "connection closed mid-response: {:?}",
-            String::from_utf8_lossy(&buf)
-        );
-        buf.push(byte[0]);
-    }
-    let head_text = String::from_utf8_lossy(&buf).into_owned();
-    assert!(head_text.starts_with("HTTP/1.1 200"), "{head_text}");
-    let length = head_text
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse::<usize>().unwrap())
-        })
-        .unwrap_or(0);
-    if !head {
-        let mut body = vec![0u8; length];
-        conn.read_exact(&mut body).expect("read a body");
-    }
-    head_text
 }
 
 /// GET http://ip:port/path from inside `ns`, on a connection of its own: the body.
@@ -815,18 +786,7 @@ class {{ 'replayer::icinga::objects':
         password,
         netns: Some(master_ns.clone()),
     };
-    let start = Instant::now();
-    while api
-        .call("GET", "/v1/status/IcingaApplication", None)
-        .is_none()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the master's API did not come up; log:\n{}",
-            master.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    api.wait_until_up(|| master.log());
 
     // The agents join as the docs say: a ticket from the master, the master's certificate
     // fetched and trusted, `node setup`; all at once.

@@ -17,7 +17,7 @@
 
 use crate::util::fleet::{in_netns, Fleet, Proc};
 use crate::util::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,7 +34,7 @@ fn setting(name: &str, default: usize) -> usize {
 }
 
 /// Sends `count` GETs for `/hK/C-I` on one connection at `per_second`, each answered before
-/// the next; returns how many were answered.
+/// the next (a connection that ends early is a failure); returns `count`.
 fn send(ip: &str, k: usize, c: usize, count: usize, per_second: f64) -> usize {
     let stream = std::net::TcpStream::connect((ip, 80)).expect("connect to production");
     stream.set_nodelay(true).unwrap();
@@ -44,7 +44,6 @@ fn send(ip: &str, k: usize, c: usize, count: usize, per_second: f64) -> usize {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     let start = Instant::now();
-    let mut answered = 0;
     for i in 0..count {
         let due = Duration::from_secs_f64(i as f64 / per_second);
         if let Some(wait) = due.checked_sub(start.elapsed()) {
@@ -53,26 +52,9 @@ fn send(ip: &str, k: usize, c: usize, count: usize, per_second: f64) -> usize {
         let request =
             format!("GET /h{k}/{c}-{i} HTTP/1.1\r\nHost: {ip}\r\nUser-Agent: load\r\n\r\n");
         writer.write_all(request.as_bytes()).expect("send");
-        // The answer: a head, then Content-Length bytes.
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).expect("read an answer") == 0 {
-                return answered;
-            }
-            let lower = line.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).expect("read a body");
-        answered += 1;
+        read_http_response(&mut reader, false);
     }
-    answered
+    count
 }
 
 /// CPU seconds (user and system) of process `pid` so far.

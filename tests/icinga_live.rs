@@ -130,18 +130,7 @@ object FileLogger "main" {{
             port,
             dir: dir.to_path_buf(),
         };
-        let start = Instant::now();
-        while icinga
-            .api("GET", "/v1/status/IcingaApplication", None)
-            .is_none()
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "the Icinga 2 API did not come up; log:\n{}",
-                icinga.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        icinga.rest().wait_until_up(|| icinga.log());
         icinga
     }
 
@@ -157,11 +146,6 @@ object FileLogger "main" {{
             password: API_PASSWORD.into(),
             netns: None,
         }
-    }
-
-    /// One API call with curl; `None` while the API does not answer 200.
-    fn api(&self, method: &str, path: &str, body: Option<&str>) -> Option<Value> {
-        self.rest().call(method, path, body)
     }
 
     /// Runs every service's check now and returns, per "host!service", the check result

@@ -101,6 +101,23 @@ pub struct IcingaApi {
 }
 
 impl IcingaApi {
+    /// Waits until the API answers (30 s at most); `log` is the node's log, for the panic.
+    pub fn wait_until_up(&self, log: impl Fn() -> String) {
+        let start = std::time::Instant::now();
+        while self
+            .call("GET", "/v1/status/IcingaApplication", None)
+            .is_none()
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the Icinga 2 API at {} did not come up; log:\n{}",
+                self.base,
+                log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// One API call; `None` while the API does not answer 200.
     pub fn call(&self, method: &str, path: &str, body: Option<&str>) -> Option<serde_json::Value> {
         self.curl(method, path, body, &[])

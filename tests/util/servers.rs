@@ -2,8 +2,33 @@
 //! a server that records every request head it gets, and curl over one connection.
 
 use super::{require_tool, run_with_timeout};
+use std::io::BufRead;
 use std::process::Command;
 use std::time::Duration;
+
+/// Reads one HTTP/1.1 response from a keep-alive connection: the head, then Content-Length
+/// bytes of body unless it answers a HEAD. Returns the head; panics if the connection ends
+/// mid-response.
+pub fn read_http_response(reader: &mut impl BufRead, head: bool) -> String {
+    let mut text = String::new();
+    while !text.ends_with("\r\n\r\n") {
+        let n = reader.read_line(&mut text).expect("read a response head");
+        assert!(n > 0, "connection closed mid-response: {text:?}");
+    }
+    let length = text
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().expect("Content-Length"))
+        })
+        .unwrap_or(0);
+    if !head {
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).expect("read a body");
+    }
+    text
+}
 
 /// A free TCP port on 127.0.0.1 for a server the test starts itself (nginx, Icinga, ...).
 ///

@@ -419,15 +419,14 @@ impl<'c> ResponseParser<'c> {
 
     /// The current response is complete with its body's last bytes, `last`: hand it over.
     fn complete_with(&mut self, cx: &mut ResponseSink<'c>, last: &[u8]) {
-        if let Some(partial) = self.current.take() {
+        if let Some(mut partial) = self.current.take() {
+            partial.keep_raw(last);
             let Partial {
                 mut response,
                 digest,
-                mut raw,
-                keep,
+                raw,
+                ..
             } = *partial;
-            let room = keep - raw.len();
-            raw.extend_from_slice(&last[..room.min(last.len())]);
             response.body = digest.finish_with(last);
             response.raw_body = Bytes::from(raw);
             response.last_byte_ns = self.now_ns;
@@ -478,10 +477,15 @@ impl<'c> ResponseParser<'c> {
 fn feed_body(current: &mut Option<Box<Partial<'_>>>, data: &[u8]) {
     if let Some(partial) = current {
         partial.digest.update(data);
-        let room = partial.keep - partial.raw.len();
-        if room > 0 {
-            partial.raw.extend_from_slice(&data[..room.min(data.len())]);
-        }
+        partial.keep_raw(data);
+    }
+}
+
+impl Partial<'_> {
+    /// Keeps the start of `data` while the kept copy is under `keep` bytes.
+    fn keep_raw(&mut self, data: &[u8]) {
+        let room = self.keep - self.raw.len();
+        self.raw.extend_from_slice(&data[..room.min(data.len())]);
     }
 }
 
